@@ -1,0 +1,12 @@
+//! serin's canary engine: a pure function from what a Rollout asks for and what the platform
+//! observed to what must happen next. No I/O, no clock: time arrives as a value.
+
+pub mod command;
+pub mod phase;
+pub mod reconcile;
+pub mod replicas;
+pub mod sim;
+pub mod state;
+
+pub use reconcile::reconcile;
+pub use state::{Action, Decision, World};

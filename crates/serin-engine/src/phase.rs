@@ -1,0 +1,101 @@
+//! A Rollout's phase and message, computed from its spec and status exactly as Argo Rollouts
+//! does (first match wins), so `get rollout`, Argo CD and scripts read the same words.
+
+use serin_model::rollout::{Rollout, RolloutStatus};
+
+pub const PHASE_HEALTHY: &str = "Healthy";
+pub const PHASE_PROGRESSING: &str = "Progressing";
+pub const PHASE_PAUSED: &str = "Paused";
+pub const PHASE_DEGRADED: &str = "Degraded";
+
+/// Condition types and reasons serin writes.
+pub const CONDITION_PROGRESSING: &str = "Progressing";
+pub const CONDITION_INVALID_SPEC: &str = "InvalidSpec";
+pub const REASON_ABORTED: &str = "RolloutAborted";
+pub const REASON_DEADLINE: &str = "ProgressDeadlineExceeded";
+
+/// `(phase, message)` for a Rollout whose status the engine just computed.
+pub fn phase(rollout: &Rollout, status: &RolloutStatus) -> (&'static str, String) {
+    let condition = |kind: &str| status.conditions.iter().find(|c| c.kind == kind);
+    if let Some(invalid) = condition(CONDITION_INVALID_SPEC).filter(|c| c.status == "True") {
+        return (PHASE_DEGRADED, format!("InvalidSpec: {}", invalid.message.as_deref().unwrap_or_default()));
+    }
+    let progressing = condition(CONDITION_PROGRESSING);
+    if status.abort {
+        let message = progressing
+            .filter(|c| c.reason.as_deref() == Some(REASON_ABORTED))
+            .and_then(|c| c.message.clone())
+            .unwrap_or_else(|| "Rollout aborted".to_string());
+        return (PHASE_DEGRADED, format!("{REASON_ABORTED}: {message}"));
+    }
+    if let Some(c) = progressing.filter(|c| c.reason.as_deref() == Some(REASON_DEADLINE)) {
+        return (PHASE_DEGRADED, format!("{REASON_DEADLINE}: {}", c.message.as_deref().unwrap_or_default()));
+    }
+    let spec = &rollout.spec;
+    if spec.paused == Some(true) {
+        return (PHASE_PAUSED, "manually paused".to_string());
+    }
+    if let Some(pause) = status.pause_conditions.first() {
+        return (PHASE_PAUSED, pause.reason.clone());
+    }
+    if spec.replicas() != status.updated_replicas {
+        return (PHASE_PROGRESSING, "more replicas need to be updated".to_string());
+    }
+    if status.available_replicas < status.updated_replicas {
+        return (PHASE_PROGRESSING, "updated replicas are still becoming available".to_string());
+    }
+    let routed = spec.strategy.canary.as_ref().is_some_and(|c| c.traffic_routing.is_some());
+    if !routed && status.replicas > status.updated_replicas {
+        return (PHASE_PROGRESSING, "old replicas are pending termination".to_string());
+    }
+    if status.stable_rs.is_none() || status.stable_rs != status.current_pod_hash {
+        return (PHASE_PROGRESSING, "waiting for all steps to complete".to_string());
+    }
+    if spec.restart_at.is_some() && status.restarted_at != spec.restart_at {
+        return (PHASE_PROGRESSING, "rollout is restarting".to_string());
+    }
+    (PHASE_HEALTHY, String::new())
+}
+
+/// `Step: i/n` as `get rollout` shows it (`None` without steps).
+pub fn step_progress(rollout: &Rollout) -> Option<(i32, usize)> {
+    let steps = rollout.spec.strategy.canary.as_ref()?.steps.len();
+    if steps == 0 {
+        return None;
+    }
+    let index = rollout.status.as_ref().and_then(|s| s.current_step_index).unwrap_or(0);
+    Some((index, steps))
+}
+
+/// SetWeight: the weight the steps ask for now (0 when aborted, all past the last step).
+pub fn set_weight(rollout: &Rollout) -> i32 {
+    let Some(canary) = &rollout.spec.strategy.canary else { return 0 };
+    let status = rollout.status.clone().unwrap_or_default();
+    if status.abort {
+        return 0;
+    }
+    let index = status.current_step_index.unwrap_or(0).max(0) as usize;
+    if index >= canary.steps.len() {
+        return canary.max_weight();
+    }
+    canary.steps[..=index].iter().rev().find_map(|s| s.set_weight).unwrap_or(0)
+}
+
+/// ActualWeight: the weight traffic really has (what the router serves; for a basic canary
+/// the share of available pods); all past the last step.
+pub fn actual_weight(rollout: &Rollout) -> i32 {
+    let Some(canary) = &rollout.spec.strategy.canary else { return 0 };
+    let status = rollout.status.clone().unwrap_or_default();
+    let index = status.current_step_index.unwrap_or(0).max(0) as usize;
+    if !status.abort && index >= canary.steps.len() {
+        return canary.max_weight();
+    }
+    if canary.traffic_routing.is_some() {
+        return status.canary.weights.map_or(0, |w| w.canary.weight);
+    }
+    if status.available_replicas == 0 {
+        return 0;
+    }
+    let canary_available = status.updated_replicas.min(status.available_replicas);
+    canary_available * canary.max_weight() / status.available_replicas
+}

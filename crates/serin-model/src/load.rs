@@ -1,0 +1,210 @@
+//! Reading manifests from text, files and directories into validated objects.
+//!
+//! Every problem becomes a [`Diagnostic`] naming file, line, column and field; a document with
+//! problems yields no object, the others still load, and all problems are reported together.
+
+use crate::decode::{Problem, decode};
+use crate::object::{KINDS, Object};
+use crate::path::{FieldPath, Segment};
+use crate::validate::validate;
+use crate::yaml::{Location, Node, Value, parse_documents};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A located problem in a manifest file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub file: String,
+    pub at: Location,
+    pub path: FieldPath,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.at)?;
+        if !self.path.segments().is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A valid object with the tree it came from (for locating later problems, such as a
+/// conflict found when it is applied).
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub file: String,
+    pub root: Node,
+    pub object: Object,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub documents: Vec<Document>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    fn extend(&mut self, other: Loaded) {
+        self.documents.extend(other.documents);
+        self.diagnostics.extend(other.diagnostics);
+    }
+}
+
+/// Reads every document of one YAML (or JSON) text; `file` names it in diagnostics.
+pub fn load_str(file: &str, text: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    let documents = match parse_documents(text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            loaded.diagnostics.push(Diagnostic {
+                file: file.to_string(),
+                at: error.at,
+                path: FieldPath::root(),
+                message: format!("invalid YAML: {}", error.message),
+            });
+            return loaded;
+        }
+    };
+    for document in documents {
+        match decode_object(&document.root) {
+            Ok(object) => loaded.documents.push(Document { file: file.to_string(), root: document.root, object }),
+            Err(problems) => loaded.diagnostics.extend(problems.into_iter().map(|p| Diagnostic {
+                file: file.to_string(),
+                at: p.at,
+                path: p.path,
+                message: p.message,
+            })),
+        }
+    }
+    loaded
+}
+
+/// Reads a file, or every `.yaml`, `.yml` and `.json` file under a directory (recursively,
+/// in name order); `-` reads standard input.
+pub fn load_path(path: &Path) -> Loaded {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        return match std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            Ok(_) => load_str("<stdin>", &text),
+            Err(e) => io_failure(path, &e),
+        };
+    }
+    let mut files = Vec::new();
+    if let Err(e) = collect_files(path, &mut files, true) {
+        return io_failure(path, &e);
+    }
+    let mut loaded = Loaded::default();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => loaded.extend(load_str(&file.display().to_string(), &text)),
+            Err(e) => loaded.extend(io_failure(&file, &e)),
+        }
+    }
+    loaded
+}
+
+fn io_failure(path: &Path, error: &std::io::Error) -> Loaded {
+    Loaded {
+        documents: Vec::new(),
+        diagnostics: vec![Diagnostic {
+            file: path.display().to_string(),
+            at: Location::default(),
+            path: FieldPath::root(),
+            message: format!("cannot read: {error}"),
+        }],
+    }
+}
+
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        entries.sort();
+        for entry in entries {
+            collect_files(&entry, files, false)?;
+        }
+    } else if explicit || is_manifest(path) {
+        std::fs::metadata(path)?;
+        files.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+fn is_manifest(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// Decodes one document into a typed object and runs the semantic checks on it.
+pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
+    let problem = |path: &str, message: String| {
+        let path = FieldPath::parse(path);
+        vec![Problem { at: locate(root, &path), path, message }]
+    };
+    if !matches!(root.value, Value::Map(_)) {
+        return Err(problem("", format!("expected a Kubernetes object (a mapping), found {}", root.value.kind())));
+    }
+    let field = |key: &str| root.get(key).and_then(Node::as_str).unwrap_or_default();
+    let (api_version, kind) = (field("apiVersion"), field("kind"));
+    if api_version.is_empty() {
+        return Err(problem("apiVersion", "missing field `apiVersion`".to_string()));
+    }
+    if kind.is_empty() {
+        return Err(problem("kind", "missing field `kind`".to_string()));
+    }
+    if !KINDS.iter().any(|(v, k, _)| *v == api_version && *k == kind) {
+        let known: Vec<String> = KINDS.iter().map(|(v, k, _)| format!("{v} {k}")).collect();
+        let path = if KINDS.iter().any(|(_, k, _)| *k == kind) { "apiVersion" } else { "kind" };
+        return Err(problem(
+            path,
+            format!("serin does not handle {kind} in {api_version}; it reads: {}", known.join(", ")),
+        ));
+    }
+    let at = FieldPath::root();
+    let object = match kind {
+        "Rollout" => Object::Rollout(decode(root, &at)?),
+        "AnalysisTemplate" => Object::AnalysisTemplate(decode(root, &at)?),
+        "ClusterAnalysisTemplate" => Object::ClusterAnalysisTemplate(decode(root, &at)?),
+        "AnalysisRun" => Object::AnalysisRun(decode(root, &at)?),
+        "Application" => Object::Application(decode(root, &at)?),
+        "Service" => Object::Service(decode(root, &at)?),
+        "TraefikService" => Object::TraefikService(decode(root, &at)?),
+        "IngressRoute" => Object::IngressRoute(decode(root, &at)?),
+        "ReplicaSet" => Object::ReplicaSet(decode(root, &at)?),
+        _ => Object::Pod(decode(root, &at)?),
+    };
+    let mut problems: Vec<Problem> = validate(&object)
+        .into_iter()
+        .map(|issue| Problem { at: locate(root, &issue.path), path: issue.path, message: issue.message })
+        .collect();
+    if problems.is_empty() {
+        Ok(object)
+    } else {
+        problems.sort();
+        problems.dedup();
+        Err(problems)
+    }
+}
+
+/// Decodes an object sent as JSON (over the API), with the same checks as a file.
+pub fn decode_json(json: &serde_json::Value) -> Result<Object, Vec<Problem>> {
+    decode_object(&Node::from_json(json, Location { line: 1, column: 1 }))
+}
+
+/// The position of the value at `path`, or of its nearest present ancestor.
+pub fn locate(root: &Node, path: &FieldPath) -> Location {
+    let mut node = root;
+    for segment in path.segments() {
+        let next = match (segment, &node.value) {
+            (Segment::Key(key), Value::Map(entries)) => entries.iter().find(|e| e.key == *key).map(|e| &e.value),
+            (Segment::Index(i), Value::Seq(items)) => items.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(next) => node = next,
+            None => break,
+        }
+    }
+    node.at
+}

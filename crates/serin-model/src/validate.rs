@@ -1,0 +1,625 @@
+//! Semantic rules beyond types: what Argo Rollouts, Traefik, Argo CD and Kubernetes would
+//! reject (services that must differ, weights out of range, a step with two kinds, ...).
+//!
+//! Each rule yields an [`Issue`] naming the field; `load` turns it into a located diagnostic.
+
+use crate::analysis::{AnalysisTemplateSpec, Metric};
+use crate::application::Application;
+use crate::duration::{parse_go_duration, parse_pause_duration};
+use crate::intstr::IntOrString;
+use crate::meta::ObjectMeta;
+use crate::object::Object;
+use crate::path::FieldPath;
+use crate::rollout::{CanaryStep, CanaryStrategy, ProgressThresholdType, Rollout, StepKind, StringMatch};
+use crate::service::Service;
+use crate::traefik::{IngressRoute, TraefikService, WeightedService};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+/// Collects issues, each at a path given in dotted form.
+#[derive(Default)]
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn at(&mut self, path: &FieldPath, message: impl Into<String>) {
+        self.0.push(Issue { path: path.clone(), message: message.into() });
+    }
+
+    fn check(&mut self, ok: bool, path: &FieldPath, message: impl Into<String>) {
+        if !ok {
+            self.at(path, message);
+        }
+    }
+}
+
+pub fn validate(object: &Object) -> Vec<Issue> {
+    let mut issues = Issues::default();
+    metadata(&mut issues, object.metadata());
+    match object {
+        Object::Rollout(r) => rollout(&mut issues, r),
+        Object::AnalysisTemplate(t) | Object::ClusterAnalysisTemplate(t) => {
+            analysis_spec(&mut issues, &FieldPath::parse("spec"), &t.spec)
+        }
+        Object::AnalysisRun(run) => {
+            let spec = AnalysisTemplateSpec {
+                metrics: run.spec.metrics.clone(),
+                args: run.spec.args.clone(),
+                dry_run: run.spec.dry_run.clone(),
+                measurement_retention: run.spec.measurement_retention.clone(),
+            };
+            analysis_spec(&mut issues, &FieldPath::parse("spec"), &spec)
+        }
+        Object::Application(app) => application(&mut issues, app),
+        Object::Service(s) => service(&mut issues, s),
+        Object::TraefikService(t) => traefik_service(&mut issues, t),
+        Object::IngressRoute(r) => ingress_route(&mut issues, r),
+        Object::ReplicaSet(rs) => pod_template(&mut issues, &FieldPath::parse("spec.template"), &rs.spec.template.0),
+        Object::Pod(_) => {}
+    }
+    issues.0
+}
+
+fn metadata(issues: &mut Issues, meta: &ObjectMeta) {
+    let path = FieldPath::parse("metadata.name");
+    match meta.name.as_deref() {
+        None | Some("") => issues.at(&path, "required: every object needs a name"),
+        Some(name) => issues.check(
+            is_dns_subdomain(name),
+            &path,
+            format!("invalid name {name:?}: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"),
+        ),
+    }
+    if let Some(ns) = meta.namespace.as_deref() {
+        issues.check(
+            is_dns_label(ns),
+            &FieldPath::parse("metadata.namespace"),
+            format!("invalid namespace {ns:?}: use lower-case letters, digits and '-', at most 63 characters"),
+        );
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn pod_template(issues: &mut Issues, path: &FieldPath, template: &serde_json::Value) {
+    for issue in serin_podtemplate::check(template) {
+        issues.at(&path.join(&issue.path), issue.message);
+    }
+    let containers = template.pointer("/spec/containers").and_then(|c| c.as_array());
+    match containers {
+        None => issues.at(&path.join("spec.containers"), "required: a pod template needs at least one container"),
+        Some(list) if list.is_empty() => {
+            issues.at(&path.join("spec.containers"), "required: a pod template needs at least one container")
+        }
+        Some(list) => {
+            let mut names = Vec::new();
+            for (i, c) in list.iter().enumerate() {
+                let at = path.join("spec.containers").index(i);
+                match c.get("name").and_then(|n| n.as_str()) {
+                    Some(name) if !name.is_empty() => {
+                        issues.check(
+                            !names.contains(&name),
+                            &at.key("name"),
+                            format!("duplicate container name {name:?}"),
+                        );
+                        names.push(name);
+                    }
+                    _ => issues.at(&at.key("name"), "required: every container needs a name"),
+                }
+                if c.get("image").and_then(|i| i.as_str()).is_none_or(str::is_empty) {
+                    issues.at(&at.key("image"), "required: every container needs an image");
+                }
+            }
+        }
+    }
+}
+
+fn rollout(issues: &mut Issues, r: &Rollout) {
+    let spec = &r.spec;
+    let at = |p: &str| FieldPath::parse(p);
+    if let Some(n) = spec.replicas {
+        issues.check(n >= 0, &at("spec.replicas"), format!("must not be negative, got {n}"));
+    }
+    for (value, name) in [
+        (spec.min_ready_seconds, "spec.minReadySeconds"),
+        (spec.revision_history_limit, "spec.revisionHistoryLimit"),
+        (spec.progress_deadline_seconds, "spec.progressDeadlineSeconds"),
+    ] {
+        if let Some(v) = value {
+            issues.check(v >= 0, &at(name), format!("must not be negative, got {v}"));
+        }
+    }
+    if spec.progress_deadline_seconds() <= spec.min_ready_seconds.unwrap_or(0) {
+        issues.at(&at("spec.progressDeadlineSeconds"), "must be greater than minReadySeconds");
+    }
+    if spec.workload_ref.is_some() {
+        issues.at(&at("spec.workloadRef"), "workloadRef is not supported yet: put the pod template in spec.template");
+    } else {
+        let template_labels = spec.template.labels();
+        match &spec.selector {
+            None => issues.at(&at("spec.selector"), "required: a Rollout needs a selector"),
+            Some(s) if s.match_labels.is_empty() && s.match_expressions.is_empty() => {
+                issues.at(&at("spec.selector"), "empty selector is invalid for a Rollout")
+            }
+            Some(s) => issues.check(
+                s.matches(&template_labels),
+                &at("spec.selector"),
+                "selector does not match template labels",
+            ),
+        }
+        pod_template(issues, &at("spec.template"), &spec.template.0);
+    }
+    let strategy = &spec.strategy;
+    match (&strategy.canary, &strategy.blue_green) {
+        (Some(_), Some(_)) => issues.at(&at("spec.strategy"), "set either canary or blueGreen, not both"),
+        (None, Some(_)) => issues.at(
+            &at("spec.strategy.blueGreen"),
+            "the blueGreen strategy is not supported yet: serin runs canary rollouts (spec.strategy.canary)",
+        ),
+        (None, None) => issues.at(&at("spec.strategy"), "required: set spec.strategy.canary"),
+        (Some(canary), None) => canary_strategy(issues, &at("spec.strategy.canary"), canary, spec.replicas()),
+    }
+}
+
+fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, replicas: i32) {
+    let routed = c.traffic_routing.is_some();
+    if let (Some(canary), Some(stable)) = (&c.canary_service, &c.stable_service) {
+        issues.check(
+            canary != stable,
+            &at.key("canaryService"),
+            format!("canaryService and stableService must be different, both are {canary:?}"),
+        );
+    }
+    if routed {
+        for (field, value) in [("canaryService", &c.canary_service), ("stableService", &c.stable_service)] {
+            issues.check(
+                value.as_deref().is_some_and(|v| !v.is_empty()),
+                &at.key(field),
+                "required: traffic routing needs both canaryService and stableService",
+            );
+        }
+    }
+    let surge = percent_or_count(issues, &at.key("maxSurge"), c.max_surge.as_ref());
+    let unavailable = percent_or_count(issues, &at.key("maxUnavailable"), c.max_unavailable.as_ref());
+    if let (Some(surge), Some(unavailable)) = (surge, unavailable) {
+        let s = c.max_surge().scaled(i64::from(replicas), true).unwrap_or(surge);
+        let u = c.max_unavailable().scaled(i64::from(replicas), false).unwrap_or(unavailable);
+        if surge == 0 && unavailable == 0 || (replicas > 0 && s == 0 && u == 0 && surge == 0) {
+            issues.at(&at.key("maxUnavailable"), "maxSurge and maxUnavailable cannot both be 0");
+        }
+    }
+    for (value, field) in [
+        (c.scale_down_delay_seconds, "scaleDownDelaySeconds"),
+        (c.abort_scale_down_delay_seconds, "abortScaleDownDelaySeconds"),
+        (c.scale_down_delay_revision_limit, "scaleDownDelayRevisionLimit"),
+    ] {
+        if let Some(v) = value {
+            issues.check(v >= 0, &at.key(field), format!("must not be negative, got {v}"));
+        }
+    }
+    if !routed {
+        for (set, field) in [
+            (c.scale_down_delay_seconds.is_some(), "scaleDownDelaySeconds"),
+            (c.abort_scale_down_delay_seconds.is_some(), "abortScaleDownDelaySeconds"),
+            (c.dynamic_stable_scale == Some(true), "dynamicStableScale"),
+            (c.min_pods_per_replica_set.is_some(), "minPodsPerReplicaSet"),
+        ] {
+            issues.check(!set, &at.key(field), format!("{field} can only be used with trafficRouting"));
+        }
+    }
+    if c.dynamic_stable_scale() && c.abort_scale_down_delay_seconds.is_some() {
+        issues.at(
+            &at.key("abortScaleDownDelaySeconds"),
+            "abortScaleDownDelaySeconds cannot be used with dynamicStableScale",
+        );
+    }
+    if let Some(min) = c.min_pods_per_replica_set {
+        issues.check(min >= 1, &at.key("minPodsPerReplicaSet"), format!("must be at least 1, got {min}"));
+    }
+    if let Some(t) = &c.replica_progress_threshold {
+        let ok = match t.kind {
+            ProgressThresholdType::Percent => (1..=100).contains(&t.value),
+            ProgressThresholdType::Pods => t.value >= 1,
+        };
+        issues.check(ok, &at.join("replicaProgressThreshold.value"), format!("invalid value {}", t.value));
+    }
+    if c.ping_pong.is_some() {
+        issues.at(&at.key("pingPong"), "pingPong is not supported yet");
+    }
+    if let Some(a) = &c.anti_affinity {
+        let set = [
+            a.preferred_during_scheduling_ignored_during_execution.is_some(),
+            a.required_during_scheduling_ignored_during_execution.is_some(),
+        ];
+        issues.check(set.iter().filter(|s| **s).count() == 1, &at.key("antiAffinity"), "set exactly one of preferredDuringSchedulingIgnoredDuringExecution and requiredDuringSchedulingIgnoredDuringExecution");
+        if let Some(p) = &a.preferred_during_scheduling_ignored_during_execution {
+            issues.check(
+                (1..=100).contains(&p.weight),
+                &at.join("antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight"),
+                format!("weight must be between 1 and 100, got {}", p.weight),
+            );
+        }
+    }
+    let max_weight = c.max_weight();
+    let managed_routes: Vec<&str> =
+        c.traffic_routing.iter().flat_map(|t| t.managed_routes.iter().map(|r| r.name.as_str())).collect();
+    if let Some(t) = &c.traffic_routing {
+        let tr = at.key("trafficRouting");
+        if let Some(w) = t.max_traffic_weight {
+            issues.check(w > 0, &tr.key("maxTrafficWeight"), format!("must be positive, got {w}"));
+        }
+        if let Some(traefik) = &t.traefik {
+            issues.check(
+                !traefik.weighted_traefik_service_name.is_empty(),
+                &tr.join("traefik.weightedTraefikServiceName"),
+                "required: the TraefikService whose weights serin sets",
+            );
+        }
+        if let Some(nginx) = &t.nginx {
+            issues.check(
+                nginx.stable_ingress.is_some() != !nginx.stable_ingresses.is_empty(),
+                &tr.key("nginx"),
+                "set exactly one of stableIngress and stableIngresses",
+            );
+        }
+        for (name, present) in [
+            ("smi", t.smi.is_some()),
+            ("istio", t.istio.is_some()),
+            ("alb", t.alb.is_some()),
+            ("ambassador", t.ambassador.is_some()),
+            ("appMesh", t.app_mesh.is_some()),
+            ("apisix", t.apisix.is_some()),
+        ] {
+            issues.check(!present, &tr.key(name), format!("the {name} traffic router is not supported yet: serin routes with traefik, nginx or the Gateway API plugin"));
+        }
+        for plugin in t.plugins.keys() {
+            issues.check(
+                plugin == "argoproj-labs/gatewayAPI",
+                &tr.join("plugins").key(plugin),
+                format!("traffic router plugin {plugin:?} is not supported: serin implements argoproj-labs/gatewayAPI"),
+            );
+        }
+        let mut seen = Vec::new();
+        for (i, route) in t.managed_routes.iter().enumerate() {
+            issues.check(
+                !seen.contains(&route.name.as_str()),
+                &tr.key("managedRoutes").index(i).key("name"),
+                format!("duplicate managed route {:?}", route.name),
+            );
+            seen.push(&route.name);
+        }
+    }
+    for (i, step) in c.steps.iter().enumerate() {
+        canary_step(issues, &at.key("steps").index(i), step, routed, max_weight, &managed_routes);
+    }
+    if let Some(bg) = &c.analysis {
+        let path = at.key("analysis");
+        issues.check(!bg.templates.is_empty(), &path.key("templates"), "required: at least one template");
+        if let Some(start) = bg.starting_step {
+            issues.check(
+                start >= 0 && (start as usize) < c.steps.len().max(1),
+                &path.key("startingStep"),
+                format!("startingStep {start} is outside the {} steps", c.steps.len()),
+            );
+        }
+    }
+}
+
+/// Checks a maxSurge/maxUnavailable value; returns its number (count or percent) when valid.
+fn percent_or_count(issues: &mut Issues, path: &FieldPath, value: Option<&IntOrString>) -> Option<i64> {
+    let value = value?;
+    let number = match value {
+        IntOrString::Int(n) => Some(*n),
+        IntOrString::String(s) => s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()).filter(|p| *p <= 100),
+    };
+    match number {
+        Some(n) if n >= 0 => Some(n),
+        _ => {
+            issues
+                .at(path, format!("invalid value {value}: must be a non-negative integer or a percentage up to 100%"));
+            None
+        }
+    }
+}
+
+fn canary_step(
+    issues: &mut Issues,
+    at: &FieldPath,
+    step: &CanaryStep,
+    routed: bool,
+    max_weight: i32,
+    managed_routes: &[&str],
+) {
+    let kinds = step.kinds();
+    if kinds.len() != 1 {
+        let message = if kinds.is_empty() {
+            "a step must set exactly one of setWeight, pause, setCanaryScale, analysis, experiment, setHeaderRoute, setMirrorRoute, plugin; it sets none".to_string()
+        } else {
+            format!("a step must set exactly one kind; this one sets {}", step_kind_names(step).join(" and "))
+        };
+        issues.at(at, message);
+        return;
+    }
+    match kinds[0] {
+        StepKind::SetWeight(w) => issues.check(
+            (0..=max_weight).contains(&w),
+            &at.key("setWeight"),
+            format!("setWeight must be between 0 and {max_weight}, got {w}"),
+        ),
+        StepKind::Pause(pause) => {
+            if let Some(d) = &pause.duration {
+                if let Err(e) = parse_pause_duration(d) {
+                    issues.at(&at.join("pause.duration"), e);
+                }
+            }
+        }
+        StepKind::SetCanaryScale(s) => {
+            let path = at.key("setCanaryScale");
+            issues.check(routed, &path, "setCanaryScale can only be used with trafficRouting");
+            let set = [s.replicas.is_some(), s.weight.is_some(), s.match_traffic_weight];
+            issues.check(
+                set.iter().filter(|x| **x).count() == 1,
+                &path,
+                "set exactly one of replicas, weight and matchTrafficWeight",
+            );
+            if let Some(w) = s.weight {
+                issues.check(
+                    (0..=100).contains(&w),
+                    &path.key("weight"),
+                    format!("weight must be between 0 and 100, got {w}"),
+                );
+            }
+            if let Some(r) = s.replicas {
+                issues.check(r >= 0, &path.key("replicas"), format!("must not be negative, got {r}"));
+            }
+        }
+        StepKind::Analysis(a) => {
+            let path = at.key("analysis");
+            issues.check(!a.templates.is_empty(), &path.key("templates"), "required: at least one template");
+            for (i, t) in a.templates.iter().enumerate() {
+                issues.check(
+                    !t.template_name.is_empty(),
+                    &path.key("templates").index(i).key("templateName"),
+                    "required",
+                );
+            }
+        }
+        StepKind::Experiment(_) => issues.at(&at.key("experiment"), "experiment steps are not supported yet"),
+        StepKind::Plugin(_) => issues.at(&at.key("plugin"), "plugin steps are not supported yet"),
+        StepKind::SetHeaderRoute(route) => {
+            let path = at.key("setHeaderRoute");
+            managed_route(issues, &path, &route.name, routed, managed_routes);
+            for (i, m) in route.r#match.iter().enumerate() {
+                string_match(issues, &path.key("match").index(i).key("headerValue"), &m.header_value);
+                issues.check(!m.header_name.is_empty(), &path.key("match").index(i).key("headerName"), "required");
+            }
+        }
+        StepKind::SetMirrorRoute(route) => {
+            let path = at.key("setMirrorRoute");
+            managed_route(issues, &path, &route.name, routed, managed_routes);
+            if let Some(p) = route.percentage {
+                issues.check(
+                    (0..=100).contains(&p),
+                    &path.key("percentage"),
+                    format!("percentage must be between 0 and 100, got {p}"),
+                );
+            }
+            for (i, m) in route.r#match.iter().enumerate() {
+                let mp = path.key("match").index(i);
+                for (field, value) in [("method", &m.method), ("path", &m.path)] {
+                    if let Some(v) = value {
+                        string_match(issues, &mp.key(field), v);
+                    }
+                }
+                for (name, v) in &m.headers {
+                    string_match(issues, &mp.key("headers").key(name), v);
+                }
+            }
+        }
+    }
+}
+
+fn step_kind_names(step: &CanaryStep) -> Vec<&'static str> {
+    step.kinds()
+        .iter()
+        .map(|k| match k {
+            StepKind::SetWeight(_) => "setWeight",
+            StepKind::Pause(_) => "pause",
+            StepKind::SetCanaryScale(_) => "setCanaryScale",
+            StepKind::Analysis(_) => "analysis",
+            StepKind::Experiment(_) => "experiment",
+            StepKind::SetHeaderRoute(_) => "setHeaderRoute",
+            StepKind::SetMirrorRoute(_) => "setMirrorRoute",
+            StepKind::Plugin(_) => "plugin",
+        })
+        .collect()
+}
+
+fn managed_route(issues: &mut Issues, path: &FieldPath, name: &str, routed: bool, managed_routes: &[&str]) {
+    issues.check(routed, path, "header and mirror routes need trafficRouting");
+    issues.check(
+        managed_routes.contains(&name),
+        &path.key("name"),
+        format!("route {name:?} must be listed in trafficRouting.managedRoutes"),
+    );
+}
+
+fn string_match(issues: &mut Issues, path: &FieldPath, m: &StringMatch) {
+    let set = [m.exact.is_some(), m.prefix.is_some(), m.regex.is_some()];
+    issues.check(set.iter().filter(|s| **s).count() == 1, path, "set exactly one of exact, prefix and regex");
+}
+
+fn analysis_spec(issues: &mut Issues, at: &FieldPath, spec: &AnalysisTemplateSpec) {
+    issues.check(!spec.metrics.is_empty(), &at.key("metrics"), "required: at least one metric");
+    let mut names = Vec::new();
+    for (i, metric) in spec.metrics.iter().enumerate() {
+        let path = at.key("metrics").index(i);
+        issues.check(
+            !names.contains(&metric.name.as_str()),
+            &path.key("name"),
+            format!("duplicate metric name {:?}", metric.name),
+        );
+        names.push(&metric.name);
+        analysis_metric(issues, &path, metric);
+    }
+}
+
+fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric) {
+    issues.check(!m.name.is_empty(), &at.key("name"), "required");
+    for (value, field) in [(&m.interval, "interval"), (&m.initial_delay, "initialDelay")] {
+        if let Some(text) = value {
+            match parse_go_duration(text) {
+                Ok(ms) if ms < 0 => {
+                    issues.at(&at.key(field), format!("invalid duration {text:?}: must not be negative"))
+                }
+                Ok(_) => {}
+                Err(e) => issues.at(&at.key(field), e),
+            }
+        }
+    }
+    let p = &m.provider;
+    let providers = [
+        p.prometheus.is_some(),
+        p.web.is_some(),
+        p.job.is_some(),
+        p.serin.is_some(),
+        p.datadog.is_some(),
+        p.new_relic.is_some(),
+        p.cloud_watch.is_some(),
+        p.wavefront.is_some(),
+        p.kayenta.is_some(),
+        p.graphite.is_some(),
+        p.influxdb.is_some(),
+        p.skywalking.is_some(),
+        !p.plugin.is_empty(),
+    ];
+    issues.check(providers.iter().filter(|x| **x).count() == 1, &at.key("provider"), "set exactly one metric provider");
+}
+
+fn service(issues: &mut Issues, s: &Service) {
+    let spec = &s.spec;
+    let external = spec.kind.as_deref() == Some("ExternalName");
+    issues.check(
+        external || !spec.ports.is_empty(),
+        &FieldPath::parse("spec.ports"),
+        "required: a Service needs at least one port",
+    );
+    for (i, port) in spec.ports.iter().enumerate() {
+        issues.check(
+            (1..=65535).contains(&port.port),
+            &FieldPath::parse("spec.ports").index(i).key("port"),
+            format!("port must be between 1 and 65535, got {}", port.port),
+        );
+    }
+    if let Some(kind) = &spec.kind {
+        issues.check(
+            ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&kind.as_str()),
+            &FieldPath::parse("spec.type"),
+            format!(
+                "unsupported Service type {kind:?}, expected one of ClusterIP, NodePort, LoadBalancer, ExternalName"
+            ),
+        );
+    }
+}
+
+fn traefik_service(issues: &mut Issues, t: &TraefikService) {
+    let spec = FieldPath::parse("spec");
+    match (&t.spec.weighted, &t.spec.mirroring) {
+        (Some(w), None) => {
+            issues.check(!w.services.is_empty(), &spec.join("weighted.services"), "required: at least one service");
+            for (i, s) in w.services.iter().enumerate() {
+                service_ref(issues, &spec.join("weighted.services").index(i), s);
+            }
+        }
+        (None, Some(m)) => {
+            issues.check(!m.name.is_empty(), &spec.join("mirroring.name"), "required: the main service");
+            for (i, s) in m.mirrors.iter().enumerate() {
+                let path = spec.join("mirroring.mirrors").index(i);
+                service_ref(issues, &path, s);
+                if let Some(p) = s.percent {
+                    issues.check(
+                        (0..=100).contains(&p),
+                        &path.key("percent"),
+                        format!("percent must be between 0 and 100, got {p}"),
+                    );
+                }
+            }
+        }
+        _ => issues.at(&spec, "set exactly one of weighted and mirroring"),
+    }
+}
+
+fn service_ref(issues: &mut Issues, at: &FieldPath, s: &WeightedService) {
+    issues.check(!s.name.is_empty(), &at.key("name"), "required");
+    if let Some(kind) = &s.kind {
+        issues.check(
+            kind == "Service" || kind == "TraefikService",
+            &at.key("kind"),
+            format!("kind must be Service or TraefikService, got {kind:?}"),
+        );
+    }
+    if let Some(w) = s.weight {
+        issues.check(w >= 0, &at.key("weight"), format!("weight must not be negative, got {w}"));
+    }
+    if !s.is_traefik_service() {
+        issues.check(s.port.is_some(), &at.key("port"), "required: the Service port to send traffic to");
+    }
+}
+
+fn ingress_route(issues: &mut Issues, r: &IngressRoute) {
+    let routes = FieldPath::parse("spec.routes");
+    issues.check(!r.spec.routes.is_empty(), &routes, "required: at least one route");
+    for (i, route) in r.spec.routes.iter().enumerate() {
+        let at = routes.index(i);
+        issues.check(
+            !route.r#match.trim().is_empty(),
+            &at.key("match"),
+            "required: a rule such as Host(`example.com`)",
+        );
+        if let Some(kind) = &route.kind {
+            issues.check(kind == "Rule", &at.key("kind"), format!("kind must be Rule, got {kind:?}"));
+        }
+        issues.check(!route.services.is_empty(), &at.key("services"), "required: at least one service");
+        for (j, s) in route.services.iter().enumerate() {
+            service_ref(issues, &at.key("services").index(j), s);
+        }
+    }
+}
+
+fn application(issues: &mut Issues, app: &Application) {
+    let spec = FieldPath::parse("spec");
+    match (&app.spec.source, app.spec.sources.is_empty()) {
+        (None, true) => issues.at(&spec.key("source"), "required: the git repository to sync from"),
+        (Some(source), _) => issues.check(!source.repo_url.is_empty(), &spec.join("source.repoURL"), "required"),
+        (None, false) => issues.at(&spec.key("sources"), "multiple sources are not supported yet: use spec.source"),
+    }
+    let dest = &app.spec.destination;
+    let local = ["", "https://kubernetes.default.svc", "in-cluster"];
+    if let Some(server) = dest.server.as_deref() {
+        issues.check(
+            local.contains(&server),
+            &spec.join("destination.server"),
+            format!("destination {server:?} is not this serin: use https://kubernetes.default.svc or leave it empty"),
+        );
+    }
+    if let Some(name) = dest.name.as_deref() {
+        issues.check(
+            local.contains(&name),
+            &spec.join("destination.name"),
+            format!("destination {name:?} is not this serin: use in-cluster or leave it empty"),
+        );
+    }
+}

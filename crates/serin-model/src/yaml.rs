@@ -1,0 +1,393 @@
+//! A YAML reader that remembers where every value came from.
+//!
+//! Validation errors must name the line and column of the offending field, so manifests are
+//! first read into [`Node`] trees that carry their source position, then decoded into typed
+//! objects (see `decode`). Scalars resolve as YAML 1.2's core schema, as Kubernetes reads them.
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, SpannedEventReceiver};
+use std::collections::HashMap;
+use std::fmt;
+
+/// A position in a source file, both 1-based, as editors show them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A value read from YAML, with the position where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub at: Location,
+    pub value: Value,
+}
+
+/// One mapping entry: the key's own position is kept for "unknown field" messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_at: Location,
+    pub value: Node,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+impl Value {
+    /// How this value is named in type errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl Node {
+    /// The entry under `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Converts to JSON, the form stored and sent over the API.
+    pub fn to_json(&self) -> serde_json::Value {
+        match &self.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(n) => (*n).into(),
+            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            Value::String(s) => s.clone().into(),
+            Value::Seq(items) => items.iter().map(Node::to_json).collect(),
+            Value::Map(entries) => {
+                entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect::<serde_json::Map<_, _>>().into()
+            }
+        }
+    }
+
+    /// Reads a JSON value (a `.json` manifest) as a tree whose positions are all `at`.
+    pub fn from_json(json: &serde_json::Value, at: Location) -> Node {
+        let value = match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => {
+                n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int)
+            }
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(items) => Value::Seq(items.iter().map(|v| Node::from_json(v, at)).collect()),
+            serde_json::Value::Object(map) => Value::Map(
+                map.iter().map(|(k, v)| Entry { key: k.clone(), key_at: at, value: Node::from_json(v, at) }).collect(),
+            ),
+        };
+        Node { at, value }
+    }
+}
+
+/// A YAML syntax error at a position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub at: Location,
+    pub message: String,
+}
+
+/// One document of a multi-document stream, with the line its `---` (or first content) is on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct YamlDocument {
+    pub root: Node,
+}
+
+/// Reads every non-empty document of a YAML stream.
+pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, SyntaxError> {
+    let mut builder = TreeBuilder::default();
+    Parser::new_from_str(text).load(&mut builder, true).map_err(|e| SyntaxError {
+        at: Location { line: e.marker().line(), column: e.marker().col() + 1 },
+        message: e.info().to_string(),
+    })?;
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    Ok(builder.documents.into_iter().filter(|d| d.root.value != Value::Null).collect())
+}
+
+/// Collects parser events into trees.
+#[derive(Default)]
+struct TreeBuilder {
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    documents: Vec<YamlDocument>,
+    error: Option<SyntaxError>,
+}
+
+enum Open {
+    Seq {
+        node: Node,
+        anchor: usize,
+    },
+    /// `merged` names the keys that came from a `<<` merge, which explicit keys may override.
+    Map {
+        node: Node,
+        anchor: usize,
+        pending_key: Option<(String, Location)>,
+        merged: Vec<String>,
+    },
+}
+
+fn location(span: &Span) -> Location {
+    Location { line: span.start.line(), column: span.start.col() + 1 }
+}
+
+impl TreeBuilder {
+    fn fail(&mut self, at: Location, message: String) {
+        self.error.get_or_insert(SyntaxError { at, message });
+    }
+
+    /// Attaches a finished node to its parent, or ends a document.
+    fn finish(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.documents.push(YamlDocument { root: node }),
+            Some(Open::Seq { node: parent, .. }) => {
+                if let Value::Seq(items) = &mut parent.value {
+                    items.push(node);
+                }
+            }
+            Some(Open::Map { node: parent, pending_key, merged, .. }) => match pending_key.take() {
+                None => {
+                    let key = match &node.value {
+                        Value::String(s) => s.clone(),
+                        Value::Int(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(x) => x.to_string(),
+                        Value::Null => "null".to_string(),
+                        Value::Seq(_) | Value::Map(_) => {
+                            let at = node.at;
+                            self.fail(at, "a mapping key must be a scalar".to_string());
+                            return;
+                        }
+                    };
+                    *pending_key = Some((key, node.at));
+                }
+                Some((key, key_at)) => {
+                    let Value::Map(entries) = &mut parent.value else { return };
+                    if key == "<<" {
+                        merge_into(entries, merged, node);
+                    } else if let Some(i) = entries.iter().position(|e| e.key == key) {
+                        if let Some(m) = merged.iter().position(|m| *m == key) {
+                            merged.remove(m);
+                            entries[i] = Entry { key, key_at, value: node };
+                        } else {
+                            self.fail(key_at, format!("duplicate key {key:?}"));
+                        }
+                    } else {
+                        entries.push(Entry { key, key_at, value: node });
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// YAML merge keys (`<<: *defaults`): entries already present win.
+fn merge_into(entries: &mut Vec<Entry>, merged: &mut Vec<String>, source: Node) {
+    let sources = match source.value {
+        Value::Seq(items) => items,
+        other => vec![Node { at: source.at, value: other }],
+    };
+    for source in sources {
+        if let Value::Map(extra) = source.value {
+            for entry in extra {
+                if !entries.iter().any(|e| e.key == entry.key) {
+                    merged.push(entry.key.clone());
+                    entries.push(entry);
+                }
+            }
+        }
+    }
+}
+
+impl<'input> SpannedEventReceiver<'input> for TreeBuilder {
+    fn on_event(&mut self, event: Event<'input>, span: Span) {
+        let at = location(&span);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let tag = tag.map(|t| t.suffix.clone());
+                let value = resolve_scalar(&text, style, tag.as_deref());
+                match value {
+                    Ok(value) => self.finish(Node { at, value }, anchor),
+                    Err(message) => self.fail(at, message),
+                }
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(node) => self.finish(Node { at, ..node }, 0),
+                None => self.fail(at, "alias to an unknown anchor".to_string()),
+            },
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Open::Seq { node: Node { at, value: Value::Seq(Vec::new()) }, anchor });
+            }
+            Event::MappingStart(anchor, _) => self.stack.push(Open::Map {
+                node: Node { at, value: Value::Map(Vec::new()) },
+                anchor,
+                pending_key: None,
+                merged: Vec::new(),
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(Open::Seq { node, anchor } | Open::Map { node, anchor, .. }) = self.stack.pop() {
+                    self.finish(node, anchor);
+                }
+            }
+            Event::DocumentEnd => self.anchors.clear(),
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::Nothing => {}
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution of a scalar; quoted and block scalars are always strings.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
+    let plain = style == ScalarStyle::Plain;
+    match tag {
+        Some("str") => return Ok(Value::String(text.to_string())),
+        Some("int") => return parse_int(text).map(Value::Int).ok_or_else(|| format!("invalid !!int {text:?}")),
+        Some("float") => return parse_float(text).map(Value::Float).ok_or_else(|| format!("invalid !!float {text:?}")),
+        Some("bool") => return parse_bool(text).map(Value::Bool).ok_or_else(|| format!("invalid !!bool {text:?}")),
+        Some("null") => return Ok(Value::Null),
+        _ => {}
+    }
+    if !plain {
+        return Ok(Value::String(text.to_string()));
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = parse_bool(text) {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(n) = parse_int(text) {
+        return Ok(Value::Int(n));
+    }
+    if let Some(x) = parse_float(text) {
+        return Ok(Value::Float(x));
+    }
+    Ok(Value::String(text.to_string()))
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    if let Some(octal) = text.strip_prefix("0o") {
+        return i64::from_str_radix(octal, 8).ok();
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    match text {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = body.split_once(['e', 'E']).unwrap_or((body, ""));
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_empty() && !body.contains(['e', 'E'])
+        || (!exponent.is_empty() && digits(exponent.strip_prefix(['-', '+']).unwrap_or(exponent)));
+    let mantissa_ok = (!whole.is_empty() || !fraction.is_empty()) && digits(whole) && digits(fraction);
+    if mantissa_ok && exponent_ok { text.parse().ok() } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_and_resolves_scalars() {
+        let docs = parse_documents("a: 1\nb:\n  - x\n  - 'true'\n  - true\n  - 2.5\n  - ~\n---\n---\nc: d\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        let root = &docs[0].root;
+        let Value::Map(entries) = &root.value else { panic!() };
+        assert_eq!(entries[1].key_at, Location { line: 2, column: 1 });
+        let Value::Seq(items) = &root.get("b").unwrap().value else { panic!() };
+        assert_eq!(items[0].at, Location { line: 3, column: 5 });
+        let values: Vec<_> = items.iter().map(|n| n.value.clone()).collect();
+        assert_eq!(
+            values,
+            [
+                Value::String("x".into()),
+                Value::String("true".into()),
+                Value::Bool(true),
+                Value::Float(2.5),
+                Value::Null
+            ]
+        );
+        assert_eq!(docs[1].root.get("c").unwrap().as_str(), Some("d"));
+    }
+
+    #[test]
+    fn reports_syntax_errors_and_duplicate_keys_with_position() {
+        let err = parse_documents("a: [1, 2\n").unwrap_err();
+        assert!(err.at.line >= 1, "{err:?}");
+        let err = parse_documents("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!((err.at, err.message.as_str()), (Location { line: 3, column: 1 }, "duplicate key \"a\""));
+    }
+
+    #[test]
+    fn anchors_and_merge_keys() {
+        let docs = parse_documents("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n").unwrap();
+        let used = docs[0].root.get("use").unwrap();
+        assert_eq!(used.get("x").unwrap().value, Value::Int(1));
+        assert_eq!(used.get("y").unwrap().value, Value::Int(3));
+    }
+
+    #[test]
+    fn numbers_follow_the_core_schema() {
+        assert_eq!(resolve_scalar("0x1f", ScalarStyle::Plain, None), Ok(Value::Int(31)));
+        assert_eq!(resolve_scalar("1e3", ScalarStyle::Plain, None), Ok(Value::Float(1000.0)));
+        assert_eq!(resolve_scalar("5m", ScalarStyle::Plain, None), Ok(Value::String("5m".into())));
+        assert_eq!(resolve_scalar("1.2.3", ScalarStyle::Plain, None), Ok(Value::String("1.2.3".into())));
+        assert_eq!(resolve_scalar("-7", ScalarStyle::Plain, None), Ok(Value::Int(-7)));
+    }
+}
