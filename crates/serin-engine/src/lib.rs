@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod phase;
+pub mod plan;
 pub mod reconcile;
 pub mod replicas;
 pub mod sim;

@@ -412,10 +412,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             if let Some(new_rs) = self.new_rs.clone() {
                 self.scale_to(&new_rs, desired_new);
             }
-            if distinct {
-                if let Some(stable) = self.stable_rs {
-                    self.scale_to(stable, desired_stable);
-                }
+            if let Some(stable) = self.stable_rs.filter(|_| distinct) {
+                self.scale_to(stable, desired_stable);
             }
         }
         let step_weight =
@@ -687,10 +685,14 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     }
 
     fn terminate_step_analysis(&mut self) {
-        if let Some(run) = self.status.canary.current_step_analysis_run_status.take() {
-            if matches!(run.status.as_str(), "Pending" | "Running") {
-                self.out.actions.push(Action::TerminateAnalysisRun { name: run.name });
-            }
+        let run = self.status.canary.current_step_analysis_run_status.take();
+        self.terminate(run);
+    }
+
+    /// Stops a run that is still measuring; finished runs are left as they are.
+    fn terminate(&mut self, run: Option<RolloutAnalysisRunStatus>) {
+        if let Some(run) = run.filter(|r| matches!(r.status.as_str(), "Pending" | "Running")) {
+            self.out.actions.push(Action::TerminateAnalysisRun { name: run.name });
         }
     }
 
@@ -700,11 +702,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         let wanted = self.has_distinct_stable() && !self.status.abort && started;
         let name = self.analysis_run_name(None);
         let current = self.status.canary.current_background_analysis_run_status.clone();
-        if let Some(run) = current.filter(|c| c.name != name || !wanted) {
-            if matches!(run.status.as_str(), "Pending" | "Running") {
-                self.out.actions.push(Action::TerminateAnalysisRun { name: run.name });
-            }
+        if current.as_ref().is_some_and(|c| c.name != name || !wanted) {
             self.status.canary.current_background_analysis_run_status = None;
+            self.terminate(current);
         }
         if !wanted {
             return;
@@ -767,11 +767,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.status.promote_full = false;
         self.status.pause_conditions.clear();
         self.status.controller_pause = false;
-        if let Some(run) = self.status.canary.current_background_analysis_run_status.take() {
-            if matches!(run.status.as_str(), "Pending" | "Running") {
-                self.out.actions.push(Action::TerminateAnalysisRun { name: run.name });
-            }
-        }
+        let run = self.status.canary.current_background_analysis_run_status.take();
+        self.terminate(run);
         if !first {
             self.out.events.push(Event::normal(
                 "RolloutCompleted",

@@ -173,10 +173,9 @@ impl Simulator {
                     message: String::new(),
                 }),
                 Action::TerminateAnalysisRun { name } => {
-                    if let Some(run) = self.analysis_runs.iter_mut().find(|r| r.name == *name) {
-                        if run.phase <= AnalysisPhase::Running {
-                            run.phase = AnalysisPhase::Successful;
-                        }
+                    let run = self.analysis_runs.iter_mut().find(|r| r.name == *name);
+                    if let Some(run) = run.filter(|r| r.phase <= AnalysisPhase::Running) {
+                        run.phase = AnalysisPhase::Successful;
                     }
                 }
             }

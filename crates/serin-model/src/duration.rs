@@ -69,7 +69,7 @@ pub fn format_duration(millis: i64) -> String {
     let millis = millis.unsigned_abs();
     let (hours, minutes) = (millis / 3_600_000, millis / 60_000 % 60);
     let seconds = millis % 60_000;
-    let seconds = if seconds % 1000 == 0 {
+    let seconds = if seconds.is_multiple_of(1000) {
         format!("{}s", seconds / 1000)
     } else {
         format!("{}s", format!("{}.{:03}", seconds / 1000, seconds % 1000).trim_end_matches('0'))

@@ -270,7 +270,7 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
         }
         if let Some(nginx) = &t.nginx {
             issues.check(
-                nginx.stable_ingress.is_some() != !nginx.stable_ingresses.is_empty(),
+                nginx.stable_ingress.is_some() == nginx.stable_ingresses.is_empty(),
                 &tr.key("nginx"),
                 "set exactly one of stableIngress and stableIngresses",
             );
@@ -360,10 +360,8 @@ fn canary_step(
             format!("setWeight must be between 0 and {max_weight}, got {w}"),
         ),
         StepKind::Pause(pause) => {
-            if let Some(d) = &pause.duration {
-                if let Err(e) = parse_pause_duration(d) {
-                    issues.at(&at.join("pause.duration"), e);
-                }
+            if let Some(Err(e)) = pause.duration.as_ref().map(parse_pause_duration) {
+                issues.at(&at.join("pause.duration"), e);
             }
         }
         StepKind::SetCanaryScale(s) => {

@@ -46,9 +46,7 @@ pub(crate) fn int_value(v: &Value) -> Option<i64> {
         return None;
     }
     let f = n.as_f64()?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
     let fits = f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64;
-    #[allow(clippy::cast_possible_truncation)]
     fits.then_some(f as i64)
 }
 

@@ -62,7 +62,6 @@ pub(crate) fn canonical(input: &str) -> Option<String> {
         Format::BinarySi if exponent >= 0 && parts.denom.is_empty() => {
             let num_len = i32::try_from(parts.num.len()).ok()?;
             // Go: 15 - len(num) - int32(float32(exponent)*3/10) - 1
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             let rough = (exponent as f32 * 3.0 / 10.0) as i32;
             (15 - num_len - rough - 1, 0, 1_i64.checked_shl(exponent.unsigned_abs())?)
         }
@@ -218,7 +217,6 @@ fn interpret_suffix(suffix: &str) -> Option<(u32, i32, Format)> {
                 return None;
             }
             // Go converts the parsed int64 to int32 without a range check.
-            #[allow(clippy::cast_possible_truncation)]
             let exponent = rest.parse::<i64>().ok()? as i32;
             Some((10, exponent, Format::DecimalExponent))
         }
@@ -297,16 +295,19 @@ fn print(a: &Amount, format: Format) -> String {
         return "0".to_string();
     }
     let sign = if a.neg { "-" } else { "" };
-    if format == Format::BinarySi && !a.below_1024() {
-        if let Some(mut n) = a.as_integer() {
-            let mut k = 0;
-            while n >= 1024 && n % 1024 == 0 {
-                n /= 1024;
-                k += 1;
-            }
-            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].get(k).copied().unwrap_or("");
-            return format!("{sign}{n}{suffix}");
+    // Binary SI only for magnitudes of at least 1024 that are whole numbers; anything else
+    // would need rounding and is printed as decimal SI instead.
+    if format == Format::BinarySi
+        && !a.below_1024()
+        && let Some(mut n) = a.as_integer()
+    {
+        let mut k = 0;
+        while n >= 1024 && n % 1024 == 0 {
+            n /= 1024;
+            k += 1;
         }
+        let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].get(k).copied().unwrap_or("");
+        return format!("{sign}{n}{suffix}");
     }
     // Decimal: make the exponent a multiple of three, rounding it down.
     let mut digits: String = a.digits.iter().map(|d| char::from(b'0' + d)).collect();

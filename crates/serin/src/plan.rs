@@ -1,0 +1,72 @@
+//! `serin plan`: prints the engine's dry run of an update as a table.
+
+use anyhow::{Context, bail};
+use serin_model::duration::format_duration;
+use serin_model::object::Object;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let loaded = serin_model::load_path(path);
+    if !loaded.diagnostics.is_empty() {
+        let lines: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+        bail!("{} is not valid:\n{}", path.display(), lines.join("\n"));
+    }
+    let rollout = loaded
+        .documents
+        .into_iter()
+        .find_map(|d| match d.object {
+            Object::Rollout(r) => Some(r),
+            _ => None,
+        })
+        .with_context(|| format!("{} holds no Rollout", path.display()))?;
+    let plan = serin_engine::plan::plan(&rollout).map_err(anyhow::Error::msg)?;
+    print!("{}", render(&plan));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(plan: &serin_engine::plan::Plan) -> String {
+    let mut out = format!(
+        "Rollout {}: {} replicas, traffic {}\n\n",
+        plan.rollout,
+        plan.replicas,
+        plan.traffic_routing
+            .as_deref()
+            .map_or("split by pod count (no traffic routing)".to_string(), |t| format!("routed by {t}"))
+    );
+    let header = ["STEP", "ACTION", "SET-WEIGHT", "CANARY", "STABLE", "WAIT", "DONE-AT"];
+    let mut rows: Vec<[String; 7]> = vec![header.map(String::from)];
+    for step in &plan.steps {
+        let wait = match (step.pause, step.manual) {
+            (_, true) => "until promoted".to_string(),
+            (Some(p), _) => format_duration(p),
+            (None, _) => "-".to_string(),
+        };
+        rows.push([
+            format!("{}/{}", step.number, plan.steps.len()),
+            step.description.clone(),
+            step.set_weight.to_string(),
+            step.canary_replicas.to_string(),
+            step.stable_replicas.to_string(),
+            wait,
+            format_duration(step.completed_at),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let manual = plan.steps.iter().filter(|s| s.manual).count();
+    out.push_str(&format!(
+        "\nPromoted to stable at {}; old version scaled to zero at {}{}.\n",
+        format_duration(plan.promoted_at),
+        format_duration(plan.finished_at),
+        match manual {
+            0 => String::new(),
+            n => format!(" (plus {n} manual promotion{})", if n == 1 { "" } else { "s" }),
+        }
+    ));
+    out
+}
