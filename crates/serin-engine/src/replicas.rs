@@ -887,6 +887,13 @@ mod tests {
             basic(5, 50, "1", "1", (1, 1), (3, 3), (1, 3)).others(&[(2, 2)]),
             // an older ReplicaSet scaled to 0 whose pods are still terminating does not block
             basic(5, 20, "1", "1", (0, 0), (5, 5), (1, 4)).others(&[(0, 2)]),
+            // Argo's fallback: R=2 at 75% without surge finds no split and keeps 0 canaries
+            basic(2, 75, "0", "1", (0, 0), (2, 2), (0, 2)),
+            // surplus stable pods (available > spec) are not counted on when shrinking
+            basic(10, 100, "2", "1", (3, 5), (7, 8), (5, 6)),
+            // abort with a crashing canary: trimming the grown stable back under the surge
+            // limit would cost availability, so it keeps one pod more and the canary gives way
+            basic(6, 0, "2", "1", (5, 1), (3, 5), (2, 4)),
             // no stable ReplicaSet: the new one takes all replicas
             basic(9, 50, "25%", "25%", (4, 4), (0, 0), (9, 0)).no_stable(),
             // the new ReplicaSet is the stable one: all replicas
@@ -1052,6 +1059,10 @@ mod tests {
             (10, 25, 1, 3, 8),
             (10, 99, 1, 10, 1),
             (10, 100, 1, 10, 0),
+            // Not in Argo's table: at 75% of 2 with no surge, 2 canaries is ruled out (it would
+            // leave no stable) and 1 is exactly as far off as 2, so no candidate is left and
+            // Argo falls back to no canary at all.
+            (2, 75, 0, 0, 2),
         ];
         for &(replicas, weight, surge, canary, stable) in cases {
             assert_eq!(
@@ -1325,11 +1336,12 @@ mod tests {
         }
     }
 
-    /// A ReplicaSet with `spec <= cap`; `all_available` makes every pod available, otherwise
-    /// anything from none to a few more than the spec (pods still terminating) is.
+    /// A ReplicaSet with `spec <= cap` and anything from no available pods to a few more than
+    /// the spec (surplus pods still running); `all_available` makes at least the spec available.
     fn replica_set(cap: i32, all_available: bool) -> impl Strategy<Value = ReplicaSetCounts> {
         (0..=cap.max(0)).prop_flat_map(move |spec| {
-            let available = if all_available { Just(spec).boxed() } else { (0..=spec + 2).boxed() };
+            let least = if all_available { spec } else { 0 };
+            let available = least..=spec + 2;
             available.prop_map(move |available| ReplicaSetCounts::new(spec, available))
         })
     }
@@ -1404,17 +1416,18 @@ mod tests {
         fn basic_keeps_min_available_when_all_pods_are_available(state in basic_state(40, true)) {
             let min_available = i64::from(state.replicas) - state.capped_unavailable();
             let distinct_stable = state.stable_rs.filter(|_| !(state.new_is_stable && state.new_rs.is_some()));
-            let others_available: i64 = state.others.iter().map(|rs| i64::from(rs.available)).sum();
-            let available_now = others_available
-                + state.new_rs.map_or(0, |rs| i64::from(rs.available))
-                + distinct_stable.map_or(0, |rs| i64::from(rs.available));
-            prop_assume!(available_now >= min_available);
-
-            let (new, stable) = basic_canary_counts(&state.input());
-            // Pods Argo can count on after scaling: the available ones each ReplicaSet keeps.
+            // Pods Argo can count on: the available ones each ReplicaSet keeps (surplus pods
+            // above the spec are about to go).
             let kept = |rs: Option<ReplicaSetCounts>, planned: i32| {
                 rs.map_or(0, |rs| i64::from(rs.available.min(planned)))
             };
+            let others_available: i64 = state.others.iter().map(|&rs| kept(Some(rs), rs.spec)).sum();
+            let available_now = others_available
+                + state.new_rs.map_or(0, |rs| kept(Some(rs), rs.spec))
+                + distinct_stable.map_or(0, |rs| kept(Some(rs), rs.spec));
+            prop_assume!(available_now >= min_available);
+
+            let (new, stable) = basic_canary_counts(&state.input());
             let guaranteed = others_available + kept(state.new_rs, new) + kept(distinct_stable, stable);
             prop_assert!(
                 guaranteed >= min_available,

@@ -192,19 +192,26 @@ pub fn decode_json(json: &serde_json::Value) -> Result<Object, Vec<Problem>> {
     decode_object(&Node::from_json(json, Location { line: 1, column: 1 }))
 }
 
-/// The position of the value at `path`, or of its nearest present ancestor.
+/// The position of the value at `path`, or of its nearest present ancestor. A mapping or list
+/// is shown at its key (`blueGreen:`), a scalar at its value.
 pub fn locate(root: &Node, path: &FieldPath) -> Location {
     let mut node = root;
+    let mut key_at = None;
     for segment in path.segments() {
         let next = match (segment, &node.value) {
-            (Segment::Key(key), Value::Map(entries)) => entries.iter().find(|e| e.key == *key).map(|e| &e.value),
-            (Segment::Index(i), Value::Seq(items)) => items.get(*i),
+            (Segment::Key(key), Value::Map(entries)) => {
+                entries.iter().find(|e| e.key == *key).map(|e| (&e.value, Some(e.key_at)))
+            }
+            (Segment::Index(i), Value::Seq(items)) => items.get(*i).map(|item| (item, None)),
             _ => None,
         };
         match next {
-            Some(next) => node = next,
+            Some((next, at)) => (node, key_at) = (next, at),
             None => break,
         }
     }
-    node.at
+    match (&node.value, key_at) {
+        (Value::Map(_) | Value::Seq(_), Some(at)) => at,
+        _ => node.at,
+    }
 }
