@@ -98,8 +98,9 @@ pub struct BasicCanary<'a> {
 ///
 /// The target split is the closest replica ratio to the weight (using one surge pod if that
 /// gets closer). Scaling up never takes the total spec count above `replicas + max_surge`, the
-/// stable ReplicaSet first. Scaling down waits for older ReplicaSets to drain, and then never
-/// removes more available pods than `max_unavailable` allows. When there is no distinct
+/// stable ReplicaSet first. Scaling down waits for older ReplicaSets to drain, and then removes
+/// pods only as far as `max_unavailable` allows, counting the shrinking side's pods as available
+/// (so crash-looping pods cannot block the rollout, as in Argo). When there is no distinct
 /// stable ReplicaSet, the new one is aimed at all replicas and the stable count is 0.
 pub fn basic_canary_counts(input: &BasicCanary) -> (i32, i32) {
     let replicas = i64::from(input.replicas);
@@ -395,7 +396,8 @@ fn at_least_min_pods(count: i64, min_pods: Option<i64>) -> i64 {
 pub enum ProgressThreshold {
     /// At least this percentage of the step's desired canary pods.
     Percent(i32),
-    /// At least this many available canary pods (never more than the step desires).
+    /// At least this many available canary pods, capped at the step's desired count so a
+    /// threshold above it cannot hold the step forever (a serin choice).
     Pods(i32),
 }
 

@@ -1,0 +1,261 @@
+//! Whole rollouts in virtual time: abort, retry, undo, promote --full, a new spec mid-rollout,
+//! basic canary, analysis verdicts, the progress deadline, and a property test that no
+//! sequence of commands leaves a rollout stuck.
+
+use proptest::prelude::*;
+use serin_engine::command::{Command, apply_command};
+use serin_engine::sim::Simulator;
+use serin_engine::state::AnalysisPhase;
+use serin_model::Time;
+use serin_model::object::Object;
+use serin_model::rollout::Rollout;
+
+const ROLLOUT: &str = include_str!("../../../examples/argo-demo/argorollout-canary/rollout.yaml");
+const V1: &str = "69dc9f5f56";
+const V2: &str = "95d95c65";
+
+fn load(text: &str) -> Rollout {
+    match serin_model::load_str("rollout.yaml", text).documents.into_iter().next().map(|d| d.object) {
+        Some(Object::Rollout(r)) => *r,
+        other => panic!("expected a Rollout, got {other:?}"),
+    }
+}
+
+/// The seed's rollout, v1 deployed and healthy, pods ready after one second.
+fn deployed(text: &str) -> Simulator {
+    let mut sim = Simulator::new(load(text), Time::from_millis(1_700_000_000_000));
+    sim.pod_ready_after = 1_000;
+    sim.advance(5_000);
+    assert_eq!(phase(&sim), ("Healthy".to_string(), String::new()));
+    sim
+}
+
+fn run(sim: &mut Simulator, command: Command) {
+    apply_command(&mut sim.rollout, &command, &sim.replica_sets).unwrap();
+}
+
+fn set_image(sim: &mut Simulator, tag: &str) {
+    run(sim, Command::SetImage { container: "myapp".into(), image: format!("ikubernetes/myapp:{tag}") });
+}
+
+fn phase(sim: &Simulator) -> (String, String) {
+    let s = sim.rollout.status.clone().unwrap_or_default();
+    (s.phase.unwrap_or_default(), s.message.unwrap_or_default())
+}
+
+fn step(sim: &Simulator) -> i32 {
+    sim.rollout.status.as_ref().and_then(|s| s.current_step_index).unwrap_or(-1)
+}
+
+fn replicas(sim: &Simulator, hash: &str) -> i32 {
+    sim.replica_set(hash).map_or(-1, |rs| rs.replicas)
+}
+
+#[test]
+fn abort_retry_and_undo() {
+    let mut sim = deployed(ROLLOUT);
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!((step(&sim), sim.traffic.canary_weight), (3, Some(30)));
+
+    run(&mut sim, Command::Abort);
+    sim.settle();
+    assert_eq!(sim.traffic.canary_weight, Some(0), "abort takes the canary's traffic away at once");
+    assert_eq!(sim.traffic.canary_hash.as_deref(), Some(V1), "the canary Service points back at stable");
+    assert_eq!(phase(&sim), ("Degraded".into(), "RolloutAborted: Rollout aborted update to revision 2".into()));
+    assert_eq!(step(&sim), 0);
+    assert_eq!(replicas(&sim, V2), 3, "the canary keeps its pods for abortScaleDownDelaySeconds");
+    sim.advance(30_000);
+    assert_eq!(replicas(&sim, V2), 0);
+    assert_eq!(replicas(&sim, V1), 10);
+
+    run(&mut sim, Command::Retry);
+    sim.advance(5_000);
+    assert_eq!(phase(&sim), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!((step(&sim), replicas(&sim, V2), sim.traffic.canary_weight), (1, 1, Some(10)));
+
+    run(&mut sim, Command::Undo { to_revision: None });
+    sim.advance(5_000);
+    assert_eq!(sim.rollout.spec.template.images(), ["ikubernetes/myapp:v1"]);
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()), "undo to stable skips the steps");
+    assert_eq!(step(&sim), 7);
+    assert_eq!(sim.traffic.canary_weight, Some(0));
+    sim.advance(60_000);
+    assert_eq!((replicas(&sim, V1), replicas(&sim, V2)), (10, 0));
+}
+
+#[test]
+fn promote_full_skips_the_remaining_steps() {
+    let mut sim = deployed(ROLLOUT);
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 1);
+    run(&mut sim, Command::Promote { full: true });
+    sim.settle();
+    assert_eq!(replicas(&sim, V2), 10);
+    assert_eq!(sim.traffic.canary_weight, Some(10), "weight waits for the canary to be fully available");
+    sim.advance(3_000);
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
+    assert_eq!(sim.rollout.status.as_ref().unwrap().stable_rs.as_deref(), Some(V2));
+}
+
+#[test]
+fn promote_ends_an_untimed_pause_and_skips_a_step_otherwise() {
+    let text = ROLLOUT.replace("          duration: 5m # 暂停5分钟，用于监控新版本的表现。\n", "");
+    let text = text.replace("      - pause:\n      - setWeight: 30", "      - pause: {}\n      - setWeight: 30");
+    let mut sim = deployed(&text);
+    set_image(&mut sim, "v2");
+    sim.advance(60 * 60_000);
+    assert_eq!((step(&sim), phase(&sim).0.as_str()), (1, "Paused"), "an untimed pause waits for ever");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 3);
+    assert_eq!(replicas(&sim, V2), 3);
+}
+
+#[test]
+fn a_new_template_mid_rollout_starts_over() {
+    let mut sim = deployed(ROLLOUT);
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!(step(&sim), 3);
+    set_image(&mut sim, "v3");
+    sim.advance(3_000);
+    let v3 = sim.rollout.spec.template.hash(None);
+    assert_eq!(step(&sim), 1);
+    assert_eq!((replicas(&sim, &v3), sim.traffic.canary_hash.as_deref()), (1, Some(v3.as_str())));
+    assert_eq!(sim.replica_set(&v3).unwrap().revision, 3);
+    sim.advance(30_000);
+    assert_eq!(replicas(&sim, V2), 0, "the intermediate ReplicaSet goes after scaleDownDelaySeconds");
+}
+
+#[test]
+fn basic_canary_splits_by_pod_count() {
+    let text = ROLLOUT.replace("      trafficRouting: # 配置加权轮循规则\n", "      trafficRoutingRemoved:\n");
+    // Drop the whole trafficRouting block (its comment lines stay harmless).
+    let text: String = text
+        .lines()
+        .filter(|l| {
+            !l.contains("trafficRoutingRemoved") && !l.contains("traefik:") && !l.contains("weightedTraefikServiceName")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut sim = deployed(&text);
+    set_image(&mut sim, "v2");
+    sim.advance(10_000);
+    assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (1, 9), "Argo's basic canary at 10% of 10");
+    assert_eq!(phase(&sim), ("Paused".into(), "CanaryPauseStep".into()));
+    sim.advance(10 * 60_000);
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
+    assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (10, 0));
+}
+
+const WITH_ANALYSIS: &str =
+    "      - analysis:\n          templates:\n          - templateName: success-rate\n      - setWeight: 30";
+
+#[test]
+fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
+    let text = ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1);
+    let mut sim = deployed(&text);
+    sim.analysis_verdict = AnalysisPhase::Failed;
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    let (phase_now, message) = phase(&sim);
+    assert_eq!(phase_now, "Degraded");
+    assert!(
+        message.starts_with(
+            "RolloutAborted: Rollout aborted update to revision 2: AnalysisRun canary-rollout-95d95c65-2-2"
+        ),
+        "{message}"
+    );
+    assert_eq!(sim.traffic.canary_weight, Some(0));
+
+    let mut sim = deployed(&text);
+    sim.analysis_verdict = AnalysisPhase::Inconclusive;
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!(phase(&sim), ("Paused".into(), "InconclusiveAnalysisRun".into()));
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 4, "promoting past an inconclusive analysis goes on");
+}
+
+#[test]
+fn the_progress_deadline_degrades_and_can_abort() {
+    let mut sim = deployed(ROLLOUT);
+    sim.pod_ready_after = i64::MAX / 4; // the new version never becomes ready
+    set_image(&mut sim, "v2");
+    sim.advance(601_000);
+    let (p, m) = phase(&sim);
+    assert_eq!(p, "Degraded");
+    assert_eq!(m, "ProgressDeadlineExceeded: ReplicaSet \"canary-rollout-95d95c65\" has timed out progressing.");
+
+    let text = ROLLOUT.replace("  revisionHistoryLimit: 2", "  revisionHistoryLimit: 2\n  progressDeadlineAbort: true");
+    let mut sim = deployed(&text);
+    sim.pod_ready_after = i64::MAX / 4;
+    set_image(&mut sim, "v2");
+    sim.advance(601_000);
+    assert!(phase(&sim).1.starts_with("RolloutAborted:"), "{:?}", phase(&sim));
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Promote,
+    PromoteFull,
+    Abort,
+    Retry,
+    Undo,
+    NewImage(u8),
+    Wait(u32),
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        Just(Event::Promote),
+        Just(Event::PromoteFull),
+        Just(Event::Abort),
+        Just(Event::Retry),
+        Just(Event::Undo),
+        (0u8..4).prop_map(Event::NewImage),
+        (0u32..400).prop_map(Event::Wait),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever people do, once they stop and promote, the rollout ends Healthy or Degraded,
+    /// traffic weights stay within 0..=100, and nothing grows beyond two full sets of pods.
+    #[test]
+    fn no_sequence_of_commands_leaves_a_rollout_stuck(events in proptest::collection::vec(event(), 1..12)) {
+        let mut sim = deployed(ROLLOUT);
+        for e in events {
+            let command = match e {
+                Event::Promote => Some(Command::Promote { full: false }),
+                Event::PromoteFull => Some(Command::Promote { full: true }),
+                Event::Abort => Some(Command::Abort),
+                Event::Retry => Some(Command::Retry),
+                Event::Undo => Some(Command::Undo { to_revision: None }),
+                Event::NewImage(tag) => Some(Command::SetImage { container: "myapp".into(), image: format!("ikubernetes/myapp:v{tag}") }),
+                Event::Wait(seconds) => { sim.advance(i64::from(seconds) * 1000); None }
+            };
+            if let Some(command) = command {
+                let _ = apply_command(&mut sim.rollout, &command, &sim.replica_sets);
+            }
+            sim.settle();
+            let weight = sim.traffic.canary_weight.unwrap_or(0);
+            prop_assert!((0..=100).contains(&weight));
+            let pods: i32 = sim.replica_sets.iter().map(|rs| rs.replicas).sum();
+            prop_assert!(pods <= 30, "{pods} pods");
+        }
+        // Let it finish: promote whatever waits, give it time.
+        for _ in 0..20 {
+            sim.advance(10 * 60_000);
+            let (p, _) = phase(&sim);
+            if p == "Healthy" || p == "Degraded" { break; }
+            let _ = apply_command(&mut sim.rollout, &Command::Promote { full: false }, &sim.replica_sets);
+        }
+        let (p, m) = phase(&sim);
+        prop_assert!(p == "Healthy" || p == "Degraded", "ended {p}: {m}");
+    }
+}
