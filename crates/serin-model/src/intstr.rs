@@ -20,7 +20,7 @@ impl IntOrString {
                     .strip_suffix('%')
                     .and_then(|p| p.parse().ok())
                     .ok_or_else(|| format!("invalid value {text:?}: must be an integer or a percentage"))?;
-                let product = percent * total;
+                let product = percent.checked_mul(total).ok_or_else(|| format!("{text} of {total} is too large"))?;
                 Ok(if round_up { (product + 99).div_euclid(100) } else { product.div_euclid(100) })
             }
         }
