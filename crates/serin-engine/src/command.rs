@@ -22,6 +22,8 @@ pub fn apply_command(rollout: &mut Rollout, command: &Command, replica_sets: &[R
     let name = rollout.metadata.name().to_string();
     let steps = rollout.spec.strategy.canary.as_ref().map_or(0, |c| c.steps.len()) as i32;
     let status = rollout.status.get_or_insert_with(Default::default);
+    // Judged against the template as it is now, which the engine may not have seen yet.
+    let up_to_date = status.stable_rs.as_ref() == Some(&rollout.spec.template.hash(status.collision_count));
     match command {
         Command::Promote { full } => {
             if status.abort {
@@ -32,7 +34,7 @@ pub fn apply_command(rollout: &mut Rollout, command: &Command, replica_sets: &[R
             let manually_paused = rollout.spec.paused == Some(true);
             rollout.spec.paused = None;
             if *full {
-                if status.stable_rs.is_some() && status.stable_rs == status.current_pod_hash {
+                if up_to_date {
                     return Err(format!("rollout '{name}' is already fully promoted"));
                 }
                 status.promote_full = true;
@@ -48,7 +50,7 @@ pub fn apply_command(rollout: &mut Rollout, command: &Command, replica_sets: &[R
             }
         }
         Command::Abort => {
-            if status.stable_rs.is_some() && status.stable_rs == status.current_pod_hash {
+            if up_to_date {
                 return Err(format!("rollout '{name}' has no update in progress to abort"));
             }
             status.abort = true;

@@ -245,6 +245,7 @@ proptest! {
             sim.settle();
             let weight = sim.traffic.canary_weight.unwrap_or(0);
             prop_assert!((0..=100).contains(&weight));
+            prop_assert!(sim.served.is_none_or(|w| w.canary + w.stable == 100), "weights {:?}", sim.served);
             let pods: i32 = sim.replica_sets.iter().map(|rs| rs.replicas).sum();
             prop_assert!(pods <= 30, "{pods} pods");
         }
@@ -258,4 +259,69 @@ proptest! {
         let (p, m) = phase(&sim);
         prop_assert!(p == "Healthy" || p == "Degraded", "ended {p}: {m}");
     }
+}
+
+#[test]
+fn set_canary_scale_and_header_routes() {
+    let text = ROLLOUT
+        .replace(
+            "          weightedTraefikServiceName: canary-service # traefik加权轮循服务名",
+            "          weightedTraefikServiceName: canary-service\n        managedRoutes:\n        - name: beta-testers",
+        )
+        .replacen(
+            "      - setWeight: 10 # 将10%的流量导向新版本",
+            "      - setCanaryScale:\n          replicas: 2\n      - setHeaderRoute:\n          name: beta-testers\n          match:\n          - headerName: x-beta\n            headerValue:\n              exact: \"yes\"\n      - pause: {}\n      - setCanaryScale:\n          matchTrafficWeight: true\n      - setWeight: 10",
+            1,
+        );
+    let mut sim = deployed(&text);
+    set_image(&mut sim, "v2");
+    sim.advance(5_000);
+    assert_eq!(step(&sim), 2, "paused at the untimed pause after the route");
+    assert_eq!(replicas(&sim, V2), 2, "setCanaryScale sizes the canary without traffic");
+    assert_eq!(sim.traffic.canary_weight, Some(0));
+    assert_eq!(sim.traffic.header_routes.len(), 1);
+    assert_eq!(sim.traffic.header_routes[0].matches[0].header_name, "x-beta");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 5, "paused at the first timed pause");
+    assert_eq!((replicas(&sim, V2), sim.traffic.canary_weight), (1, Some(10)), "matchTrafficWeight: back to 10%");
+}
+
+#[test]
+fn pause_restart_undo_to_revision_and_history_limit() {
+    let mut sim = deployed(ROLLOUT);
+    for tag in ["v2", "v3", "v4"] {
+        set_image(&mut sim, tag);
+        sim.settle();
+        run(&mut sim, Command::Promote { full: true });
+        sim.advance(60_000);
+        assert_eq!(phase(&sim).0, "Healthy", "after {tag}");
+    }
+    // revisionHistoryLimit: 2 keeps two old ReplicaSets besides the stable one.
+    let revisions: Vec<i64> = sim.replica_sets.iter().map(|rs| rs.revision).collect();
+    assert_eq!(revisions, [2, 3, 4], "revision 1 was deleted");
+
+    run(&mut sim, Command::Undo { to_revision: Some(2) });
+    run(&mut sim, Command::Pause);
+    sim.advance(10_000);
+    assert_eq!(phase(&sim), ("Paused".into(), "manually paused".into()));
+    assert_eq!(replicas(&sim, V2), 0, "a paused rollout does not scale");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(10_000);
+    assert_eq!(sim.rollout.spec.template.images(), ["ikubernetes/myapp:v2"]);
+    assert_eq!(sim.replica_set(V2).unwrap().revision, 5, "a ReplicaSet brought back gets the next revision");
+    assert_eq!((step(&sim), replicas(&sim, V2)), (1, 1), "going back to an older revision runs the steps");
+
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    let before: Vec<String> = sim.replica_set(V2).unwrap().pods.iter().map(|p| p.name.clone()).collect();
+    let now = sim.now;
+    run(&mut sim, Command::Restart { at: now });
+    sim.advance(60_000);
+    let after: Vec<String> = sim.replica_set(V2).unwrap().pods.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(after.len(), 10);
+    assert!(after.iter().all(|p| !before.contains(p)), "every pod was replaced");
+    let status = sim.rollout.status.clone().unwrap();
+    assert_eq!(status.restarted_at, sim.rollout.spec.restart_at);
+    assert_eq!(phase(&sim).0, "Healthy");
 }
