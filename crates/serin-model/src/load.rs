@@ -22,7 +22,10 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: ", self.file, self.at)?;
+        match self.at.line {
+            0 => write!(f, "{}: ", self.file)?,
+            _ => write!(f, "{}:{}: ", self.file, self.at)?,
+        }
         if !self.path.segments().is_empty() {
             write!(f, "{}: ", self.path)?;
         }

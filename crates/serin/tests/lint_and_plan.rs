@@ -1,0 +1,47 @@
+//! The real `serin` binary: lint's exit codes and located messages, and the plan table.
+
+use assert_cmd::Command;
+
+fn serin() -> Command {
+    let mut cmd = Command::cargo_bin("serin").unwrap();
+    cmd.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    cmd
+}
+
+#[test]
+fn lint_accepts_the_seed_and_locates_every_problem() {
+    let ok = serin().args(["lint", "-f", "examples/"]).assert().success();
+    assert_eq!(String::from_utf8_lossy(&ok.get_output().stdout), "7 objects checked, no problems found\n");
+
+    let broken = serin()
+        .args(["lint", "-f", "crates/serin-model/tests/broken/06-bad-pause-duration.yaml"])
+        .args(["-f", "crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml"])
+        .assert()
+        .failure();
+    let out = broken.get_output();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "crates/serin-model/tests/broken/06-bad-pause-duration.yaml:17:21: spec.strategy.canary.steps[1].pause.duration: invalid duration \"5x\": unknown unit \"x\"\n\
+         crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml:8:15: spec.metrics[0].interval: invalid duration \"5x\": unknown unit \"x\"\n\
+         crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml:10:5: spec.metrics[0].provider: set exactly one metric provider\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "3 problems found\n");
+}
+
+#[test]
+fn lint_reads_stdin_and_reports_a_missing_file() {
+    serin()
+        .args(["lint", "-f", "-"])
+        .write_stdin("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n")
+        .assert()
+        .success();
+    let missing = serin().args(["lint", "-f", "no/such.yaml"]).assert().failure();
+    let stdout = String::from_utf8_lossy(&missing.get_output().stdout).to_string();
+    assert!(stdout.starts_with("no/such.yaml: cannot read: No such file or directory"), "{stdout}");
+}
+
+#[test]
+fn plan_prints_every_step_of_the_seed() {
+    let out = serin().args(["plan", "-f", "examples/argo-demo/argorollout-canary/rollout.yaml"]).assert().success();
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
+}
