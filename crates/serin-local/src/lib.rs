@@ -1,0 +1,8 @@
+//! serin's embedded platform: one process that keeps state in SQLite, runs pods as supervised
+//! processes, routes traffic with a Traefik-compatible router, and drives the canary engine.
+
+pub mod apply;
+pub mod clock;
+pub mod datadir;
+pub mod images;
+pub mod store;

@@ -1,0 +1,320 @@
+//! serin's state: every object (desired and observed), its events and a change feed, in one
+//! SQLite file.
+//!
+//! WAL with `synchronous=FULL`: a write that returned is on disk, so a killed server loses
+//! nothing. Every write takes the next revision from the `changes` table in the same
+//! transaction, which makes the table a resumable change feed (like Kubernetes'
+//! resourceVersion); in-process watchers get the latest revision through a `watch` channel.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value as Json;
+use serin_model::ObjectKey;
+use serin_model::Time;
+use std::path::Path;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the state database failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0} was changed by someone else (revision {1}, expected {2}); read it again")]
+    Conflict(ObjectKey, i64, i64),
+    #[error("stored object {0} is not valid JSON: {1}")]
+    Corrupt(ObjectKey, serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An object as stored, with the revision of its last write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub key: ObjectKey,
+    pub rev: i64,
+    pub body: Json,
+}
+
+/// An event about an object, as `describe` shows them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventRecord {
+    pub time: Time,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub reason: String,
+    pub message: String,
+}
+
+pub struct Store {
+    conn: parking_lot::Mutex<Connection>,
+    latest: watch::Sender<i64>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS objects (
+    grp TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    rev INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (grp, kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    rev INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    op TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    time INTEGER NOT NULL, type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_object ON events (grp, kind, namespace, name);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+/// Changes kept for resuming watchers; older ones are pruned.
+const CHANGES_KEPT: i64 = 100_000;
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        conn.execute_batch(SCHEMA)?;
+        let latest: i64 = conn.query_row("SELECT COALESCE(MAX(rev), 0) FROM changes", [], |r| r.get(0))?;
+        Ok(Store { conn: parking_lot::Mutex::new(conn), latest: watch::channel(latest).0 })
+    }
+
+    /// The latest revision, updated after every committed write.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.latest.subscribe()
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
+        let conn = self.conn.lock();
+        let row = conn
+            .query_row(
+                "SELECT rev, body FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
+                params![key.group, key.kind, key.namespace, key.name],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?;
+        row.map(|(rev, body)| decode(key.clone(), rev, &body)).transpose()
+    }
+
+    /// Objects of a kind (any group when `group` is None), in one namespace or all.
+    pub fn list(&self, group: Option<&str>, kind: &str, namespace: Option<&str>) -> Result<Vec<Stored>> {
+        let conn = self.conn.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT grp, namespace, name, rev, body FROM objects
+             WHERE kind=?1 AND (?2 IS NULL OR grp=?2) AND (?3 IS NULL OR namespace=?3)
+             ORDER BY namespace, name, grp",
+        )?;
+        let rows = statement.query_map(params![kind, group, namespace], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (group, namespace, name, rev, body) = row?;
+            let key = ObjectKey { group, kind: kind.to_string(), namespace, name };
+            out.push(decode(key, rev, &body)?);
+        }
+        Ok(out)
+    }
+
+    /// Runs several writes as one transaction: all or nothing.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut writer = Writer { tx: &tx, last_rev: None };
+        let value = f(&mut writer)?;
+        let last_rev = writer.last_rev;
+        tx.commit()?;
+        drop(conn);
+        if let Some(rev) = last_rev {
+            self.latest.send_replace(rev);
+        }
+        Ok(value)
+    }
+
+    /// Writes one object; with `expected_rev`, only if nobody wrote it since.
+    pub fn put(&self, key: &ObjectKey, body: &Json, expected_rev: Option<i64>) -> Result<i64> {
+        self.write(|w| w.put(key, body, expected_rev))
+    }
+
+    pub fn delete(&self, key: &ObjectKey) -> Result<bool> {
+        self.write(|w| w.delete(key))
+    }
+
+    pub fn record_event(&self, key: &ObjectKey, event: &EventRecord) -> Result<()> {
+        self.conn.lock().execute(
+            "INSERT INTO events (grp, kind, namespace, name, time, type, reason, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![key.group, key.kind, key.namespace, key.name, event.time.millis(), event.kind, event.reason, event.message],
+        )?;
+        Ok(())
+    }
+
+    pub fn events(&self, key: &ObjectKey) -> Result<Vec<EventRecord>> {
+        let conn = self.conn.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT time, type, reason, message FROM events WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4 ORDER BY id",
+        )?;
+        let rows = statement.query_map(params![key.group, key.kind, key.namespace, key.name], |r| {
+            Ok(EventRecord {
+                time: Time::from_millis(r.get(0)?),
+                kind: r.get(1)?,
+                reason: r.get(2)?,
+                message: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn.lock().query_row("SELECT value FROM meta WHERE key=?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.lock().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+fn decode(key: ObjectKey, rev: i64, body: &str) -> Result<Stored> {
+    match serde_json::from_str(body) {
+        Ok(body) => Ok(Stored { key, rev, body }),
+        Err(e) => Err(StoreError::Corrupt(key, e)),
+    }
+}
+
+/// Writes inside one transaction.
+pub struct Writer<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    last_rev: Option<i64>,
+}
+
+impl Writer<'_> {
+    fn next_rev(&mut self, key: &ObjectKey, op: &str) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO changes (grp, kind, namespace, name, op) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key.group, key.kind, key.namespace, key.name, op],
+        )?;
+        let rev = self.tx.last_insert_rowid();
+        if rev % 1000 == 0 {
+            self.tx.execute("DELETE FROM changes WHERE rev < ?1", [rev - CHANGES_KEPT])?;
+        }
+        self.last_rev = Some(rev);
+        Ok(rev)
+    }
+
+    fn current_rev(&self, key: &ObjectKey) -> Result<Option<i64>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT rev FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
+                params![key.group, key.kind, key.namespace, key.name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn put(&mut self, key: &ObjectKey, body: &Json, expected_rev: Option<i64>) -> Result<i64> {
+        let current = self.current_rev(key)?;
+        if let Some(expected) = expected_rev {
+            if current != Some(expected) {
+                return Err(StoreError::Conflict(key.clone(), current.unwrap_or(0), expected));
+            }
+        }
+        let rev = self.next_rev(key, if current.is_some() { "update" } else { "create" })?;
+        let mut body = body.clone();
+        if let Some(meta) = body.get_mut("metadata").and_then(Json::as_object_mut) {
+            meta.insert("resourceVersion".into(), rev.to_string().into());
+        }
+        self.tx.execute(
+            "INSERT INTO objects (grp, kind, namespace, name, rev, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(grp, kind, namespace, name) DO UPDATE SET rev=excluded.rev, body=excluded.body",
+            params![key.group, key.kind, key.namespace, key.name, rev, body.to_string()],
+        )?;
+        Ok(rev)
+    }
+
+    pub fn delete(&mut self, key: &ObjectKey) -> Result<bool> {
+        let removed = self.tx.execute(
+            "DELETE FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
+            params![key.group, key.kind, key.namespace, key.name],
+        )?;
+        if removed > 0 {
+            self.next_rev(key, "delete")?;
+        }
+        Ok(removed > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new("traefik.io/v1alpha1", "TraefikService", "default", name)
+    }
+
+    #[test]
+    fn writes_survive_reopening_and_revisions_only_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serin.db");
+        let store = Store::open(&path).unwrap();
+        let mut changes = store.subscribe();
+        let r1 = store.put(&key("a"), &serde_json::json!({"metadata": {"name": "a"}}), None).unwrap();
+        let r2 = store.put(&key("a"), &serde_json::json!({"metadata": {"name": "a"}, "spec": 1}), Some(r1)).unwrap();
+        assert!(r2 > r1);
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(*changes.borrow_and_update(), r2);
+        let conflict = store.put(&key("a"), &serde_json::json!({}), Some(r1)).unwrap_err();
+        assert!(matches!(conflict, StoreError::Conflict(..)), "{conflict}");
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let stored = store.get(&key("a")).unwrap().unwrap();
+        assert_eq!((stored.rev, &stored.body["spec"]), (r2, &serde_json::json!(1)));
+        assert_eq!(stored.body["metadata"]["resourceVersion"], r2.to_string());
+        assert_eq!(*store.subscribe().borrow(), r2);
+    }
+
+    #[test]
+    fn a_failed_transaction_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let result: Result<()> = store.write(|w| {
+            w.put(&key("a"), &serde_json::json!({}), None)?;
+            w.put(&key("b"), &serde_json::json!({}), Some(7))?;
+            Ok(())
+        });
+        assert!(result.is_err());
+        assert!(store.get(&key("a")).unwrap().is_none());
+        assert_eq!(store.list(None, "TraefikService", None).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn objects_are_keyed_by_group_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let old = ObjectKey::new("traefik.containo.us/v1alpha1", "TraefikService", "default", "canary-service");
+        store.put(&old, &serde_json::json!({"v": 2}), None).unwrap();
+        store.put(&key("canary-service"), &serde_json::json!({"v": 3}), None).unwrap();
+        assert_eq!(store.list(None, "TraefikService", Some("default")).unwrap().len(), 2);
+        assert_eq!(store.list(Some("traefik.io"), "TraefikService", None).unwrap()[0].body["v"], 3);
+        store
+            .record_event(
+                &old,
+                &EventRecord { time: Time(5), kind: "Normal".into(), reason: "R".into(), message: "m".into() },
+            )
+            .unwrap();
+        assert_eq!(store.events(&old).unwrap()[0].message, "m");
+        assert!(store.events(&key("canary-service")).unwrap().is_empty());
+    }
+}
