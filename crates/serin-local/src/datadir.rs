@@ -49,10 +49,8 @@ pub fn prepare(dir: &Path) -> Result<()> {
 /// The token for writes: reused when present, else created (mode 0600).
 pub fn ensure_token(dir: &Path) -> Result<String> {
     let path = token_path(dir);
-    if let Ok(token) = std::fs::read_to_string(&path) {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_string());
-        }
+    if let Some(token) = std::fs::read_to_string(&path).ok().filter(|t| !t.trim().is_empty()) {
+        return Ok(token.trim().to_string());
     }
     let token = random_token()?;
     write_private(&path, &token)?;

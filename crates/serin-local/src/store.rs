@@ -226,10 +226,8 @@ impl Writer<'_> {
 
     pub fn put(&mut self, key: &ObjectKey, body: &Json, expected_rev: Option<i64>) -> Result<i64> {
         let current = self.current_rev(key)?;
-        if let Some(expected) = expected_rev {
-            if current != Some(expected) {
-                return Err(StoreError::Conflict(key.clone(), current.unwrap_or(0), expected));
-            }
+        if let Some(expected) = expected_rev.filter(|e| current != Some(*e)) {
+            return Err(StoreError::Conflict(key.clone(), current.unwrap_or(0), expected));
         }
         let rev = self.next_rev(key, if current.is_some() { "update" } else { "create" })?;
         let mut body = body.clone();
