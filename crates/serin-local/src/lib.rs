@@ -1,8 +1,13 @@
 //! serin's embedded platform: one process that keeps state in SQLite, runs pods as supervised
 //! processes, routes traffic with a Traefik-compatible router, and drives the canary engine.
 
+pub mod api;
 pub mod apply;
 pub mod clock;
 pub mod datadir;
 pub mod images;
+pub mod objects;
+pub mod replicasets;
+pub mod rollouts;
+pub mod server;
 pub mod store;

@@ -88,15 +88,7 @@ impl Store {
     }
 
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
-        let conn = self.conn.lock();
-        let row = conn
-            .query_row(
-                "SELECT rev, body FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
-                params![key.group, key.kind, key.namespace, key.name],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )
-            .optional()?;
-        row.map(|(rev, body)| decode(key.clone(), rev, &body)).transpose()
+        get(&self.conn.lock(), key)
     }
 
     /// Objects of a kind (any group when `group` is None), in one namespace or all.
@@ -186,6 +178,17 @@ impl Store {
     }
 }
 
+fn get(conn: &Connection, key: &ObjectKey) -> Result<Option<Stored>> {
+    let row = conn
+        .query_row(
+            "SELECT rev, body FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
+            params![key.group, key.kind, key.namespace, key.name],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    row.map(|(rev, body)| decode(key.clone(), rev, &body)).transpose()
+}
+
 fn decode(key: ObjectKey, rev: i64, body: &str) -> Result<Stored> {
     match serde_json::from_str(body) {
         Ok(body) => Ok(Stored { key, rev, body }),
@@ -222,6 +225,11 @@ impl Writer<'_> {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Reads an object inside the transaction (the store's own `get` would wait for it).
+    pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
+        get(self.tx, key)
     }
 
     pub fn put(&mut self, key: &ObjectKey, body: &Json, expected_rev: Option<i64>) -> Result<i64> {

@@ -1,20 +1,23 @@
 //! The `serin` binary: a thin command-line layer over the engine and its platforms.
 
+mod client;
+mod commands;
 mod demo;
+mod demo_app;
 mod lint;
 mod plan;
+mod tree;
 mod view;
 
 use clap::{Parser, Subcommand};
+use client::ClientOptions;
+use serde_json::json;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "serin",
-    version,
-    about = "Canary releases, safe, fast and boring: Argo Rollouts-compatible, in one binary"
-)]
+#[command(name = "serin", version, about = "Canary releases, safe, fast and boring: Argo Rollouts-compatible, in one binary")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,20 +41,195 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
     },
+    /// Run the local platform: state, pods as processes, the router, the controllers.
+    Server(ServerArgs),
+    /// Create or update objects from files, like kubectl apply.
+    Apply {
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Show objects: `get rollout NAME` draws the rollout tree; `get pods|rs|svc|...` lists.
+    Get {
+        kind: String,
+        name: Option<String>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// List rollouts.
+    List {
+        /// `rollouts`
+        what: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Set a container image: `set image ROLLOUT CONTAINER=IMAGE` (`*=IMAGE` for all).
+    Set {
+        /// `image`
+        what: String,
+        rollout: String,
+        assignment: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Resume a paused rollout or skip the current step; `--full` skips all remaining steps.
+    Promote {
+        rollout: String,
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Stop an update: all traffic back to the stable version at once.
+    Abort {
+        rollout: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Start an aborted update again from the first step (`retry rollout NAME`).
+    Retry {
+        /// `rollout`
+        what: String,
+        rollout: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Go back to the previous revision (or `--to-revision N`).
+    Undo {
+        rollout: String,
+        #[arg(long)]
+        to_revision: Option<i64>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Pause a rollout until it is promoted.
+    Pause {
+        rollout: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Replace every pod of a rollout, a few at a time.
+    Restart {
+        rollout: String,
+        /// Restart after this long (30s, 5m).
+        #[arg(short = 'i', long = "in")]
+        in_: Option<String>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Print a pod's log.
+    Logs {
+        pod: String,
+        /// The log of the previous run, before the last restart.
+        #[arg(short = 'p', long)]
+        previous: bool,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// The stand-in for the seed's ikubernetes/myapp image (run by pods).
+    #[command(hide = true)]
+    DemoApp {
+        #[arg(long, default_value = "v1")]
+        version: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Where state, logs, the address file and the token live.
+    #[arg(long, env = "SERIN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The API (and dashboard) address; loopback by default.
+    #[arg(long, default_value = "127.0.0.1:3100")]
+    api: SocketAddr,
+    /// An entry point of the router, NAME=ADDR (repeatable).
+    #[arg(long = "entrypoint", default_value = "web=127.0.0.1:8080", value_parser = parse_entrypoint)]
+    entrypoints: Vec<(String, SocketAddr)>,
+    /// A table of image patterns and commands, for containers without `command`.
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Run pauses, analysis intervals and delays N times faster.
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+}
+
+fn parse_entrypoint(text: &str) -> Result<(String, SocketAddr), String> {
+    let (name, addr) = text.split_once('=').ok_or_else(|| format!("expected NAME=ADDR, got {text:?}"))?;
+    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
+    let addr = addr.parse().map_err(|e| format!("{addr:?} is not an address: {e}"))?;
+    Ok((name.to_string(), addr))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo => demo::run(),
-        Command::Lint { files } => lint::run(&files),
-        Command::Plan { file } => plan::run(&file),
-    };
+    let result = run(cli.command);
     match result {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn expect_word(given: &str, expected: &str, usage: &str) -> anyhow::Result<()> {
+    if given == expected { Ok(()) } else { anyhow::bail!("unknown {given:?}; usage: {usage}") }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo => demo::run(),
+        Command::Lint { files } => lint::run(&files),
+        Command::Plan { file } => plan::run(&file),
+        Command::DemoApp { version } => demo_app::run(&version),
+        Command::Server(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()))
+                .with_writer(std::io::stderr)
+                .init();
+            let options = serin_local::server::ServerOptions {
+                data_dir: args.data_dir.unwrap_or_else(serin_local::datadir::default_data_dir),
+                api: args.api,
+                entrypoints: args.entrypoints,
+                images: args.images,
+                time_scale: args.time_scale,
+                serin_binary: std::env::current_exe()?,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(serin_local::server::run(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apply { files, client } => commands::apply(&client, &files),
+        Command::Get { kind, name, client } => match (kind.as_str(), name) {
+            ("rollout" | "rollouts" | "ro", Some(name)) => commands::get_rollout(&client, &name),
+            (kind, name) => commands::get_objects(&client, kind, name.as_deref()),
+        },
+        Command::List { what, client } => {
+            expect_word(&what, "rollouts", "serin list rollouts")?;
+            commands::list_rollouts(&client)
+        }
+        Command::Set { what, rollout, assignment, client } => {
+            expect_word(&what, "image", "serin set image ROLLOUT CONTAINER=IMAGE")?;
+            let (container, image) = assignment.split_once('=').ok_or_else(|| anyhow::anyhow!("expected CONTAINER=IMAGE, got {assignment:?}"))?;
+            commands::rollout_command(&client, &rollout, "set-image", json!({"container": container, "image": image}), &format!("image updated"))
+        }
+        Command::Promote { rollout, full, client } => {
+            commands::rollout_command(&client, &rollout, "promote", json!({"full": full}), if full { "fully promoted" } else { "promoted" })
+        }
+        Command::Abort { rollout, client } => commands::rollout_command(&client, &rollout, "abort", json!({}), "aborted"),
+        Command::Retry { what, rollout, client } => {
+            expect_word(&what, "rollout", "serin retry rollout NAME")?;
+            commands::rollout_command(&client, &rollout, "retry", json!({}), "retried")
+        }
+        Command::Undo { rollout, to_revision, client } => {
+            commands::rollout_command(&client, &rollout, "undo", json!({"toRevision": to_revision}), "undo")
+        }
+        Command::Pause { rollout, client } => commands::rollout_command(&client, &rollout, "pause", json!({}), "paused"),
+        Command::Restart { rollout, in_, client } => {
+            let in_millis = in_.map(|d| serin_model::duration::parse_go_duration(&d)).transpose().map_err(anyhow::Error::msg)?;
+            commands::rollout_command(&client, &rollout, "restart", json!({"inMillis": in_millis}), "restarts")
+        }
+        Command::Logs { pod, previous, client } => commands::logs(&client, &pod, previous),
     }
 }

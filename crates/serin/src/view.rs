@@ -64,3 +64,64 @@ pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> St
     line(&mut out, "  Available:", status.available_replicas);
     out
 }
+
+/// kubectl's human-readable age: `63s`, `2m23s`, `14m`, `5h3m`, `3d`.
+pub fn age(millis: i64) -> String {
+    let seconds = (millis / 1000).max(0);
+    let minutes = seconds / 60;
+    let hours = minutes / 60;
+    let days = hours / 24;
+    match () {
+        _ if seconds < 120 => format!("{seconds}s"),
+        _ if minutes < 10 => match seconds % 60 {
+            0 => format!("{minutes}m"),
+            s => format!("{minutes}m{s}s"),
+        },
+        _ if minutes < 180 => format!("{minutes}m"),
+        _ if hours < 8 => match minutes % 60 {
+            0 => format!("{hours}h"),
+            m => format!("{hours}h{m}m"),
+        },
+        _ if hours < 48 => format!("{hours}h"),
+        _ if days < 8 => match hours % 24 {
+            0 => format!("{days}d"),
+            h => format!("{days}d{h}h"),
+        },
+        _ if days < 730 => format!("{days}d"),
+        _ => format!("{}y{}d", days / 365, days % 365),
+    }
+}
+
+/// Columns separated by two spaces, each as wide as its widest cell (Go's tabwriter, as
+/// kubectl uses it); trailing spaces trimmed.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..columns).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let cases = [(63, "63s"), (143, "2m23s"), (412, "6m52s"), (840, "14m"), (600, "10m"), (3 * 3600 + 120, "3h2m"), (86_400 * 3, "3d")];
+        for (seconds, expected) in cases {
+            assert_eq!(age(seconds * 1000), expected, "{seconds}s");
+        }
+    }
+}

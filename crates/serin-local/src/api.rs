@@ -1,0 +1,271 @@
+//! The JSON API the CLI talks to. Reads are open on the loopback address; writes need the
+//! bearer token the server keeps in its data directory.
+
+use crate::apply::{self, Outcome};
+use crate::clock::Clock;
+use crate::objects::{self, owned_by};
+use crate::store::{Store, StoreError};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use serin_engine::command::{Command, apply_command};
+use serin_model::ObjectKey;
+use serin_model::rollout::Rollout;
+use std::sync::Arc;
+
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    pub token: String,
+    pub data_dir: std::path::PathBuf,
+}
+
+type Shared = State<Arc<ApiState>>;
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/objects", get(list_objects))
+        .route("/api/v1/object", get(get_object))
+        .route("/api/v1/apply", post(apply_files))
+        .route("/api/v1/delete", post(delete_objects))
+        .route("/api/v1/events", get(list_events))
+        .route("/api/v1/rollouts/{namespace}/{name}/tree", get(rollout_tree))
+        .route("/api/v1/rollouts/{namespace}/{name}/{command}", post(rollout_command))
+        .route("/api/v1/logs/{namespace}/{pod}", get(pod_logs))
+        .with_state(state)
+}
+
+/// An API error: a status and a message for people.
+pub struct ApiError(StatusCode, Value);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        let status = match error {
+            StoreError::Conflict(..) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, json!({"error": error.to_string()}))
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, json!({"error": message.into()}))
+}
+
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(token) if token == state.token => Ok(()),
+        _ => Err(error(StatusCode::UNAUTHORIZED, "this needs the API token: run on the server's machine with the same data dir, or pass --token")),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    kind: String,
+    group: Option<String>,
+    namespace: Option<String>,
+}
+
+async fn list_objects(State(state): Shared, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = state.store.list(q.group.as_deref(), &q.kind, q.namespace.as_deref())?.into_iter().map(|s| s.body).collect();
+    Ok(Json(json!({"items": items, "now": state.clock.now().to_string()})))
+}
+
+#[derive(Deserialize)]
+struct ObjectQuery {
+    group: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+impl ObjectQuery {
+    fn key(&self) -> ObjectKey {
+        ObjectKey { group: self.group.clone(), kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+    }
+}
+
+async fn get_object(State(state): Shared, Query(q): Query<ObjectQuery>) -> Result<Json<Value>, ApiError> {
+    match state.store.get(&q.key())? {
+        Some(stored) => Ok(Json(stored.body)),
+        None => Err(error(StatusCode::NOT_FOUND, format!("{} not found in namespace {}", q.key(), q.namespace))),
+    }
+}
+
+async fn list_events(State(state): Shared, Query(q): Query<ObjectQuery>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"items": state.store.events(&q.key())?})))
+}
+
+#[derive(Deserialize)]
+pub struct ApplyRequest {
+    pub files: Vec<ApplyFile>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+pub struct ApplyFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Applies every document of every file, all or nothing.
+async fn apply_files(State(state): Shared, headers: HeaderMap, Json(request): Json<ApplyRequest>) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for file in &request.files {
+        let loaded = serin_model::load_str(&file.name, &file.text);
+        problems.extend(loaded.diagnostics.iter().map(ToString::to_string));
+        documents.extend(loaded.documents);
+    }
+    if !problems.is_empty() {
+        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": "invalid manifests; nothing was applied", "problems": problems})));
+    }
+    let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
+    let now = state.clock.now();
+    let results = state.store.write(|w| {
+        let mut results = Vec::new();
+        for document in &documents {
+            let mut body = document.root.to_json();
+            let object_namespace = document.object.metadata().namespace.clone().unwrap_or_else(|| namespace.clone());
+            let mut key = document.object.key();
+            if !key.namespace.is_empty() {
+                key.namespace = object_namespace.clone();
+                body["metadata"]["namespace"] = object_namespace.into();
+            }
+            let live = w.get(&key)?;
+            let (merged, outcome) = apply::merge(live.as_ref().map(|l| &l.body), &body, &objects::new_uid(), now);
+            if outcome != Outcome::Unchanged {
+                w.put(&key, &merged, live.map(|l| l.rev))?;
+            }
+            results.push(json!({"object": key.to_string(), "outcome": outcome}));
+        }
+        Ok(results)
+    })?;
+    Ok(Json(json!({"results": results})))
+}
+
+#[derive(Deserialize)]
+struct DeleteRequest {
+    keys: Vec<ObjectKey>,
+}
+
+async fn delete_objects(State(state): Shared, headers: HeaderMap, Json(request): Json<DeleteRequest>) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let results = state.store.write(|w| {
+        request.keys.iter().map(|key| Ok(json!({"object": key.to_string(), "deleted": w.delete(key)?}))).collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(Json(json!({"results": results})))
+}
+
+fn rollout_key(namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey::new("argoproj.io/v1alpha1", "Rollout", namespace, name)
+}
+
+/// A Rollout with everything `get rollout` draws: ReplicaSets, pods, analysis runs.
+async fn rollout_tree(State(state): Shared, Path((namespace, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    let Some(rollout) = state.store.get(&rollout_key(&namespace, &name))? else {
+        return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
+    };
+    let replica_sets: Vec<Value> = state.store.list(Some("apps"), "ReplicaSet", Some(&namespace))?.into_iter().map(|s| s.body).filter(|rs| owned_by(rs, "Rollout", &name)).collect();
+    let rs_names: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["name"].as_str()).collect();
+    let pods: Vec<Value> = state.store.list(Some(""), "Pod", Some(&namespace))?.into_iter().map(|s| s.body).filter(|p| rs_names.iter().any(|rs| owned_by(p, "ReplicaSet", rs))).collect();
+    let runs: Vec<Value> = state.store.list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?.into_iter().map(|s| s.body).filter(|r| owned_by(r, "Rollout", &name)).collect();
+    Ok(Json(json!({
+        "rollout": rollout.body, "replicaSets": replica_sets, "pods": pods, "analysisRuns": runs,
+        "now": state.clock.now().to_string(), "timeScale": state.clock.scale(),
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CommandRequest {
+    pub full: bool,
+    pub to_revision: Option<i64>,
+    pub container: Option<String>,
+    pub image: Option<String>,
+    /// `restart --in`: milliseconds from now.
+    pub in_millis: Option<i64>,
+}
+
+async fn rollout_command(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((namespace, name, verb)): Path<(String, String, String)>,
+    Json(request): Json<CommandRequest>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let command = match verb.as_str() {
+        "promote" => Command::Promote { full: request.full },
+        "abort" => Command::Abort,
+        "retry" => Command::Retry,
+        "undo" => Command::Undo { to_revision: request.to_revision },
+        "pause" => Command::Pause,
+        "restart" => Command::Restart { at: state.clock.now().plus_millis(request.in_millis.unwrap_or(0)) },
+        "set-image" => Command::SetImage {
+            container: request.container.clone().unwrap_or_else(|| "*".to_string()),
+            image: request.image.clone().ok_or_else(|| error(StatusCode::BAD_REQUEST, "set-image needs an image"))?,
+        },
+        other => return Err(error(StatusCode::NOT_FOUND, format!("unknown rollout command {other:?}"))),
+    };
+    let key = rollout_key(&namespace, &name);
+    for _ in 0..5 {
+        let Some(stored) = state.store.get(&key)? else {
+            return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
+        };
+        let mut rollout: Rollout = serde_json::from_value(stored.body.clone()).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let pods: Vec<&Value> = Vec::new();
+        let replica_sets: Vec<_> = state
+            .store
+            .list(Some("apps"), "ReplicaSet", Some(&namespace))?
+            .iter()
+            .filter(|rs| owned_by(&rs.body, "Rollout", &name))
+            .map(|rs| objects::replica_set_state(&rs.body, &pods))
+            .collect();
+        apply_command(&mut rollout, &command, &replica_sets).map_err(|e| error(StatusCode::CONFLICT, e))?;
+        let mut body = stored.body.clone();
+        let updated = serde_json::to_value(&rollout).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        if body["spec"] != updated["spec"] {
+            let generation = body.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            body["metadata"]["generation"] = (generation + 1).into();
+        }
+        body["spec"] = updated["spec"].clone();
+        body["status"] = updated["status"].clone();
+        match state.store.put(&key, &body, Some(stored.rev)) {
+            Ok(_) => return Ok(Json(json!({"rollout": name, "command": verb}))),
+            Err(StoreError::Conflict(..)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(error(StatusCode::CONFLICT, "the rollout kept changing; try again"))
+}
+
+#[derive(Deserialize, Default)]
+struct LogQuery {
+    #[serde(default)]
+    previous: bool,
+}
+
+async fn pod_logs(State(state): Shared, Path((namespace, pod)): Path<(String, String)>, Query(q): Query<LogQuery>) -> Result<String, ApiError> {
+    if state.store.get(&objects::pod_key(&namespace, &pod))?.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, format!("pod {pod:?} not found in namespace {namespace}")));
+    }
+    let path = crate::objects::log_path(&state.data_dir, &namespace, &pod, q.previous);
+    std::fs::read_to_string(&path).map_err(|e| {
+        let which = if q.previous { "previous " } else { "" };
+        error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"))
+    })
+}

@@ -1,0 +1,83 @@
+//! The ReplicaSet controller: keeps as many Pod objects as each ReplicaSet asks for (removing
+//! pods that are not ready first, then the newest, as Kubernetes does) and reports the
+//! ReplicaSet's replicas, ready and available counts.
+
+use crate::clock::Clock;
+use crate::objects::{self, owned_by, pod_available, pod_key, pod_ready};
+use crate::store::{Result, Store, Stored};
+use serde_json::Value as Json;
+use std::sync::Arc;
+
+pub struct ReplicaSetController {
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ReplicaSetController {
+    /// Returns when a pod will become available (`minReadySeconds`), if one will.
+    pub fn reconcile_all(&self) -> Result<Option<i64>> {
+        let mut next = None;
+        let replica_sets = self.store.list(Some("apps"), "ReplicaSet", None)?;
+        if replica_sets.is_empty() {
+            return Ok(None);
+        }
+        let pods = self.store.list(Some(""), "Pod", None)?;
+        for rs in &replica_sets {
+            let owned: Vec<&Stored> = pods
+                .iter()
+                .filter(|p| p.key.namespace == rs.key.namespace && owned_by(&p.body, "ReplicaSet", &rs.key.name))
+                .collect();
+            if let Some(due) = self.reconcile(rs, &owned)? {
+                next = Some(next.map_or(due, |n: i64| n.min(due)));
+            }
+        }
+        Ok(next)
+    }
+
+    fn reconcile(&self, rs: &Stored, pods: &[&Stored]) -> Result<Option<i64>> {
+        let now = self.clock.now();
+        let wanted = rs.body.pointer("/spec/replicas").and_then(Json::as_i64).unwrap_or(1).max(0) as usize;
+        let min_ready = rs.body.pointer("/spec/minReadySeconds").and_then(Json::as_i64).unwrap_or(0) * 1000;
+        let mut live: Vec<&Stored> = pods.iter().copied().filter(|p| p.body.pointer("/metadata/deletionTimestamp").is_none()).collect();
+        // Victims first: not ready, then the newest.
+        live.sort_by_key(|p| {
+            (pod_ready(&p.body), std::cmp::Reverse(objects::time_at(&p.body, "/metadata/creationTimestamp")))
+        });
+        let surplus = live.len().saturating_sub(wanted);
+        let (victims, kept) = live.split_at(surplus);
+        let missing = wanted.saturating_sub(kept.len());
+        let ready = kept.iter().filter(|p| pod_ready(&p.body)).count();
+        let available = kept.iter().filter(|p| pod_available(&p.body, min_ready, now)).count();
+        let mut status = rs.body.get("status").cloned().unwrap_or_default();
+        status["replicas"] = (kept.len() + missing).into();
+        status["readyReplicas"] = ready.into();
+        status["availableReplicas"] = available.into();
+        status["observedGeneration"] = rs.body.pointer("/metadata/generation").cloned().unwrap_or(Json::Null);
+        let namespace = rs.key.namespace.clone();
+        self.store.write(|w| {
+            for victim in victims {
+                let mut body = victim.body.clone();
+                body["metadata"]["deletionTimestamp"] = now.to_string().into();
+                w.put(&victim.key, &body, Some(victim.rev))?;
+            }
+            for _ in 0..missing {
+                let name = format!("{}-{}", rs.key.name, objects::random_suffix());
+                let pod = objects::pod(&rs.body, &name, free_port(), now);
+                w.put(&pod_key(&namespace, &name), &pod, None)?;
+            }
+            if rs.body.get("status") != Some(&status) {
+                let mut body = rs.body.clone();
+                body["status"] = status.clone();
+                w.put(&rs.key, &body, Some(rs.rev))?;
+            }
+            Ok(())
+        })?;
+        let pending = kept.iter().filter(|p| pod_ready(&p.body) && !pod_available(&p.body, min_ready, now)).count();
+        Ok((pending > 0).then_some(min_ready.min(1000)))
+    }
+}
+
+/// A loopback port nobody listens on now, for a new pod.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
+}

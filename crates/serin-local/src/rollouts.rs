@@ -1,0 +1,244 @@
+//! The rollout controller: feeds each Rollout and what the platform observed into the engine,
+//! and writes its decision back (ReplicaSets, Service selectors, TraefikService weights,
+//! AnalysisRuns, status, events) in one transaction, so a crash never leaves half a decision.
+
+use crate::clock::Clock;
+use crate::objects::{self, owned_by, pod_key, replica_set_key};
+use crate::store::{EventRecord, Result, Store, Stored, StoreError, Writer};
+use serde_json::{Value as Json, json};
+use serin_engine::state::{
+    Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL,
+    REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, ServedWeights, TrafficIntent, World,
+};
+use serin_model::ObjectKey;
+use serin_model::rollout::Rollout;
+use serin_model::traefik::GROUPS;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Annotation on a TraefikService carrying the header and mirror routes the router adds.
+pub const ROUTES_ANNOTATION: &str = "serin.dev/canary-routes";
+
+/// Weights the router is serving, per (namespace, TraefikService name), reported by the router.
+pub type ServedTable = parking_lot::RwLock<HashMap<(String, String), ServedWeights>>;
+
+pub struct RolloutController {
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    pub served: Arc<ServedTable>,
+}
+
+impl RolloutController {
+    /// Reconciles every Rollout once; returns when the next one is due (virtual milliseconds).
+    pub fn reconcile_all(&self) -> Result<Option<i64>> {
+        let mut next: Option<i64> = None;
+        for stored in self.store.list(Some("argoproj.io"), "Rollout", None)? {
+            match self.reconcile(&stored) {
+                Ok(Some(after)) => next = Some(next.map_or(after, |n| n.min(after))),
+                Ok(None) => {}
+                Err(StoreError::Conflict(..)) => next = Some(0),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(next)
+    }
+
+    fn reconcile(&self, stored: &Stored) -> Result<Option<i64>> {
+        let Ok(rollout) = serde_json::from_value::<Rollout>(stored.body.clone()) else {
+            tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
+            return Ok(None);
+        };
+        let namespace = rollout.metadata.namespace().to_string();
+        let name = rollout.metadata.name().to_string();
+        let replica_sets: Vec<Stored> = self
+            .store
+            .list(Some("apps"), "ReplicaSet", Some(&namespace))?
+            .into_iter()
+            .filter(|rs| owned_by(&rs.body, "Rollout", &name))
+            .collect();
+        let pods = self.store.list(Some(""), "Pod", Some(&namespace))?;
+        let states: Vec<_> = replica_sets
+            .iter()
+            .map(|rs| {
+                let rs_name = rs.key.name.as_str();
+                let owned: Vec<&Json> = pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", rs_name)).map(|p| &p.body).collect();
+                objects::replica_set_state(&rs.body, &owned)
+            })
+            .collect();
+        let runs: Vec<AnalysisRunState> = self
+            .store
+            .list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?
+            .iter()
+            .filter(|run| owned_by(&run.body, "Rollout", &name))
+            .map(|run| AnalysisRunState {
+                name: run.key.name.clone(),
+                phase: run.body.pointer("/status/phase").and_then(Json::as_str).and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
+                message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
+            })
+            .collect();
+        let traefik = rollout.spec.strategy.canary.as_ref().and_then(|c| c.traffic_routing.as_ref()).and_then(|t| t.traefik.as_ref());
+        let served = traefik.and_then(|t| self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied());
+        let now = self.clock.now();
+        let decision = serin_engine::reconcile(&World { rollout: &rollout, replica_sets: &states, analysis_runs: &runs, served_weights: served, now });
+        let status = serde_json::to_value(&decision.status).unwrap_or_default();
+        let status_changed = stored.body.get("status") != Some(&status);
+        self.store.write(|w| {
+            for action in &decision.actions {
+                self.carry_out(w, &rollout, stored, &replica_sets, &pods, action)?;
+            }
+            apply_traffic(w, &rollout, &decision.traffic)?;
+            if status_changed {
+                let mut body = stored.body.clone();
+                body["status"] = status;
+                w.put(&stored.key, &body, Some(stored.rev))?;
+            }
+            Ok(())
+        })?;
+        for event in &decision.events {
+            let record = EventRecord {
+                time: now,
+                kind: if event.warning { "Warning" } else { "Normal" }.to_string(),
+                reason: event.reason.clone(),
+                message: event.message.clone(),
+            };
+            self.store.record_event(&stored.key, &record)?;
+        }
+        Ok(decision.requeue_after)
+    }
+
+    fn carry_out(&self, w: &mut Writer<'_>, rollout: &Rollout, stored: &Stored, replica_sets: &[Stored], pods: &[Stored], action: &Action) -> Result<()> {
+        let namespace = rollout.metadata.namespace();
+        let now = self.clock.now();
+        let find = |name: &str| replica_sets.iter().find(|rs| rs.key.name == name);
+        let update_rs = |w: &mut Writer<'_>, name: &str, change: &dyn Fn(&mut Json)| -> Result<()> {
+            if let Some(rs) = find(name) {
+                let mut body = rs.body.clone();
+                change(&mut body);
+                w.put(&rs.key, &body, Some(rs.rev))?;
+            }
+            Ok(())
+        };
+        match action {
+            Action::CreateReplicaSet { name, hash, revision, template, replicas } => {
+                let body = objects::replica_set(rollout, &stored.body, name, hash, *revision, template, *replicas, now);
+                w.put(&replica_set_key(namespace, name), &body, None)?;
+            }
+            Action::ScaleReplicaSet { name, to, .. } => update_rs(w, name, &|rs| rs["spec"]["replicas"] = (*to).into())?,
+            Action::SetRevision { name, revision } => {
+                update_rs(w, name, &|rs| rs["metadata"]["annotations"][REVISION_ANNOTATION] = revision.to_string().into())?
+            }
+            Action::SetScaleDownDeadline { name, deadline } => update_rs(w, name, &|rs| {
+                let annotations = &mut rs["metadata"]["annotations"];
+                match deadline {
+                    Some(at) => annotations[SCALE_DOWN_DEADLINE_ANNOTATION] = at.to_string().into(),
+                    None => {
+                        if let Some(map) = annotations.as_object_mut() {
+                            map.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
+                        }
+                    }
+                }
+            })?,
+            Action::DeleteReplicaSet { name } => {
+                w.delete(&replica_set_key(namespace, name))?;
+                for pod in pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", name)) {
+                    mark_for_deletion(w, pod, now)?;
+                }
+            }
+            Action::DeletePod { name } => {
+                if let Some(pod) = pods.iter().find(|p| p.key == pod_key(namespace, name)) {
+                    mark_for_deletion(w, pod, now)?;
+                }
+            }
+            Action::CreateAnalysisRun(request) => {
+                let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, &request.name);
+                let args: Vec<Json> = request.args.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
+                let templates: Vec<Json> = request.analysis.templates.iter().map(|t| json!({"templateName": t.template_name, "clusterScope": t.cluster_scope})).collect();
+                let body = json!({
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "AnalysisRun",
+                    "metadata": {
+                        "name": request.name, "namespace": namespace, "uid": objects::new_uid(),
+                        "creationTimestamp": now.to_string(),
+                        "labels": { POD_TEMPLATE_HASH_LABEL: rollout.status.as_ref().and_then(|s| s.current_pod_hash.clone()).unwrap_or_default() },
+                        "annotations": { "serin.dev/templates": Json::Array(templates).to_string() },
+                        "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": rollout.metadata.name(), "uid": stored.body["metadata"]["uid"], "controller": true}],
+                    },
+                    "spec": { "metrics": [], "args": args },
+                    "status": { "phase": "Pending" },
+                });
+                w.put(&key, &body, None)?;
+            }
+            Action::TerminateAnalysisRun { name } => {
+                let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, name);
+                if let Some(run) = w.get(&key)? {
+                    let mut body = run.body;
+                    body["spec"]["terminate"] = true.into();
+                    w.put(&key, &body, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pods are not removed at once: the pod controller drains and stops them, then deletes them.
+fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -> Result<()> {
+    if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
+        return Ok(());
+    }
+    let mut body = pod.body.clone();
+    body["metadata"]["deletionTimestamp"] = now.to_string().into();
+    w.put(&pod.key, &body, None).map(|_| ())
+}
+
+/// Points the stable and canary Services at their ReplicaSets and sets the TraefikService
+/// weights (in every API group that has the TraefikService), writing only what changed.
+fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent) -> Result<()> {
+    let Some(canary) = &rollout.spec.strategy.canary else { return Ok(()) };
+    let namespace = rollout.metadata.namespace();
+    let managed_by = rollout.metadata.name();
+    for (service, hash) in [(&canary.stable_service, &traffic.stable_hash), (&canary.canary_service, &traffic.canary_hash)] {
+        let (Some(service), Some(hash)) = (service, hash) else { continue };
+        let key = ObjectKey::new("v1", "Service", namespace, service);
+        let Some(stored) = w.get(&key)? else { continue };
+        let mut body = stored.body.clone();
+        body["spec"]["selector"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
+        body["metadata"]["annotations"][MANAGED_BY_ANNOTATION] = managed_by.into();
+        if body != stored.body {
+            w.put(&key, &body, Some(stored.rev))?;
+        }
+    }
+    let Some(traefik) = canary.traffic_routing.as_ref().and_then(|t| t.traefik.as_ref()) else { return Ok(()) };
+    let Some(weight) = traffic.canary_weight else { return Ok(()) };
+    let routes = json!({
+        "canaryService": canary.canary_service,
+        "headerRoutes": traffic.header_routes.iter().map(|r| json!({"name": r.name, "match": r.matches})).collect::<Vec<_>>(),
+        "mirrorRoutes": traffic.mirror_routes.iter().map(|r| json!({"name": r.name, "match": r.matches, "percentage": r.percentage})).collect::<Vec<_>>(),
+    });
+    for group in GROUPS {
+        let key = ObjectKey::new(&format!("{group}/v1alpha1"), "TraefikService", namespace, &traefik.weighted_traefik_service_name);
+        let Some(stored) = w.get(&key)? else { continue };
+        let mut body = stored.body.clone();
+        if let Some(services) = body.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut) {
+            for entry in services {
+                let name = entry["name"].as_str().map(str::to_string);
+                if name == canary.canary_service {
+                    entry["weight"] = weight.into();
+                } else if name == canary.stable_service {
+                    entry["weight"] = (traffic.max_weight - weight).into();
+                }
+            }
+        }
+        let has_routes = !traffic.header_routes.is_empty() || !traffic.mirror_routes.is_empty();
+        let annotations = &mut body["metadata"]["annotations"];
+        if has_routes {
+            annotations[ROUTES_ANNOTATION] = routes.to_string().into();
+        } else if let Some(map) = annotations.as_object_mut() {
+            map.remove(ROUTES_ANNOTATION);
+        }
+        if body != stored.body {
+            w.put(&key, &body, Some(stored.rev))?;
+        }
+    }
+    Ok(())
+}

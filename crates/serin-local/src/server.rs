@@ -1,0 +1,121 @@
+//! `serin server`: opens the data directory, binds the API and the entry points (one clear
+//! error if any of that fails), then runs the controllers and serves until stopped.
+
+use crate::api::{self, ApiState};
+use crate::clock::{Clock, ScaledClock};
+use crate::datadir::{self, ServerInfo};
+use crate::images::ImageTable;
+use crate::replicasets::ReplicaSetController;
+use crate::rollouts::{RolloutController, ServedTable};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub api: SocketAddr,
+    pub entrypoints: Vec<(String, SocketAddr)>,
+    pub images: Option<PathBuf>,
+    pub time_scale: f64,
+    /// The serin binary, which runs the demo app for the built-in image table.
+    pub serin_binary: PathBuf,
+}
+
+/// Everything the controllers share.
+pub struct Platform {
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    pub served: Arc<ServedTable>,
+    pub images: ImageTable,
+    pub data_dir: PathBuf,
+}
+
+pub async fn run(options: ServerOptions) -> Result<()> {
+    if !(options.time_scale > 0.0 && options.time_scale.is_finite()) {
+        anyhow::bail!("--time-scale must be a positive number, got {}", options.time_scale);
+    }
+    datadir::prepare(&options.data_dir)?;
+    let lock_path = options.data_dir.join("server.lock");
+    let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!("another serin server is using {}", options.data_dir.display());
+    }
+    let store = Arc::new(
+        Store::open(&options.data_dir.join("serin.db"))
+            .with_context(|| format!("cannot open the state database in {}", options.data_dir.display()))?,
+    );
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::resume(&store, options.time_scale)?);
+    let token = datadir::ensure_token(&options.data_dir)?;
+    let mut images = ImageTable::builtin(&options.serin_binary);
+    if let Some(file) = &options.images {
+        images = images.with_file(file)?;
+    }
+
+    let api_listener = TcpListener::bind(options.api).await.with_context(|| format!("cannot listen on {} for the API", options.api))?;
+    let mut entrypoints = BTreeMap::new();
+    let mut entry_listeners = Vec::new();
+    for (name, addr) in &options.entrypoints {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
+        entrypoints.insert(name.clone(), listener.local_addr()?.to_string());
+        entry_listeners.push((name.clone(), listener));
+    }
+    let api_addr = api_listener.local_addr()?;
+    let platform = Arc::new(Platform {
+        store: store.clone(),
+        clock: clock.clone(),
+        served: Arc::new(ServedTable::default()),
+        images,
+        data_dir: options.data_dir.clone(),
+    });
+    datadir::write_info(&options.data_dir, &ServerInfo { api: format!("http://{api_addr}"), entrypoints, pid: std::process::id() })?;
+    tracing::info!(api = %api_addr, data_dir = %options.data_dir.display(), time_scale = options.time_scale, "serin server started");
+
+    tokio::spawn(control_loop(platform.clone()));
+    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone() });
+    let app = api::router(state);
+    let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
+    serve.await.context("the API server failed")?;
+    drop(entry_listeners);
+    drop(lock);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+/// Runs every controller whenever something changed, or when one of them asked to be
+/// called again.
+async fn control_loop(platform: Arc<Platform>) {
+    let mut changes = platform.store.subscribe();
+    let replica_sets = ReplicaSetController { store: platform.store.clone(), clock: platform.clock.clone() };
+    let rollouts = RolloutController { store: platform.store.clone(), clock: platform.clock.clone(), served: platform.served.clone() };
+    loop {
+        let mut due: Option<i64> = None;
+        let mut note = |result: crate::store::Result<Option<i64>>, what: &str| match result {
+            Ok(Some(after)) => due = Some(due.map_or(after, |d| d.min(after))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(controller = what, error = %e, "reconcile failed");
+                due = Some(due.map_or(1000, |d| d.min(1000)));
+            }
+        };
+        note(replica_sets.reconcile_all(), "replicasets");
+        note(rollouts.reconcile_all(), "rollouts");
+        let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}

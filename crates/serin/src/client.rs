@@ -1,0 +1,93 @@
+//! How CLI commands reach a server: `--server`/`--token` (or `SERIN_SERVER`/`SERIN_TOKEN`),
+//! else the `server.json` and `token` a local server wrote into its data directory.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClientOptions {
+    /// The server's data directory, where it leaves its address and token.
+    #[arg(long, env = "SERIN_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The server's API URL, for a server elsewhere.
+    #[arg(long, env = "SERIN_SERVER", global = true)]
+    pub server: Option<String>,
+    /// The API token (needed for changes).
+    #[arg(long, env = "SERIN_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The namespace.
+    #[arg(short = 'n', long, default_value = "default", global = true)]
+    pub namespace: String,
+}
+
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn connect(options: &ClientOptions) -> Result<Client> {
+        let data_dir = options.data_dir.clone().unwrap_or_else(serin_local::datadir::default_data_dir);
+        let base = match &options.server {
+            Some(server) => server.trim_end_matches('/').to_string(),
+            None => serin_local::datadir::read_info(&data_dir)?.api,
+        };
+        let token = options.token.clone().or_else(|| {
+            std::fs::read_to_string(serin_local::datadir::token_path(&data_dir)).ok().map(|t| t.trim().to_string())
+        });
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Ok(Client { base, token, agent })
+    }
+
+    fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+        let mut response = response.with_context(|| format!("cannot reach the serin server at {} ({what})", self.base))?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
+        match value.get("problems").and_then(Value::as_array) {
+            Some(problems) => {
+                let lines: Vec<&str> = problems.iter().filter_map(Value::as_str).collect();
+                bail!("{}\n{message}", lines.join("\n"))
+            }
+            None => bail!("{message}"),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        self.finish(path, self.agent.get(&url).call())
+    }
+
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        match self.get(path)? {
+            Value::String(text) => Ok(text),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.agent.post(&url);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        self.finish(path, request.send_json(body))
+    }
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

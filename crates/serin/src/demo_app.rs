@@ -1,0 +1,73 @@
+//! `serin demo-app`: the stand-in for the seed's `ikubernetes/myapp` image. It answers like
+//! that image (`Hello MyApp | Version: v1 | <a href="hostname.html">Pod Name</a>`, and the pod
+//! name at `/hostname.html`), listening on `$PORT`. For tests and demos it also reads
+//! `FAIL_PERCENT` (that exact share of requests answers 500) and `LATENCY_MS`.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+struct App {
+    version: String,
+    pod: String,
+    fail_percent: u64,
+    latency: Duration,
+    served: AtomicU64,
+}
+
+fn env_number(name: &str) -> Result<u64> {
+    match std::env::var(name) {
+        Ok(text) => text.trim().parse().with_context(|| format!("{name}={text:?} is not a whole number")),
+        Err(_) => Ok(0),
+    }
+}
+
+pub fn run(version: &str) -> Result<std::process::ExitCode> {
+    let port: u16 = std::env::var("PORT").unwrap_or_else(|_| "80".into()).parse().context("PORT is not a port number")?;
+    let app = Arc::new(App {
+        version: version.to_string(),
+        pod: std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "localhost".into()),
+        fail_percent: env_number("FAIL_PERCENT")?.min(100),
+        latency: Duration::from_millis(env_number("LATENCY_MS")?),
+        served: AtomicU64::new(0),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("cannot listen on port {port}"))?;
+        eprintln!("demo app {} listening on 127.0.0.1:{port}", app.version);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let app = app.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| respond(app.clone(), request));
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    })
+}
+
+async fn respond(app: Arc<App>, request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if !app.latency.is_zero() {
+        tokio::time::sleep(app.latency).await;
+    }
+    let n = app.served.fetch_add(1, Ordering::Relaxed);
+    // Exactly FAIL_PERCENT of every 100 consecutive requests fail, spread evenly.
+    let fails = (n + 1) * app.fail_percent / 100 > n * app.fail_percent / 100;
+    let (status, body) = if fails {
+        (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n".to_string())
+    } else if request.uri().path() == "/hostname.html" {
+        (StatusCode::OK, format!("{}\n", app.pod))
+    } else {
+        (StatusCode::OK, format!("Hello MyApp | Version: {} | <a href=\"hostname.html\">Pod Name</a>\n", app.version))
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert("content-type", "text/html".parse().expect("static header"));
+    Ok(response)
+}

@@ -1,0 +1,129 @@
+//! The `get rollout` tree: revisions newest first, each with its ReplicaSet and pods (oldest
+//! first) and analysis runs, with kubectl-argo-rollouts' icons, STATUS, AGE and INFO.
+
+use crate::view::{age, icon, rollout_header, table};
+use serde_json::Value;
+use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+use serin_model::Time;
+use serin_model::rollout::Rollout;
+
+fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn number(v: &Value, pointer: &str) -> i64 {
+    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn created(v: &Value) -> Time {
+    Time::parse(text(v, "/metadata/creationTimestamp")).unwrap_or_default()
+}
+
+/// Renders the whole `get rollout` view from the server's tree response.
+pub fn render(tree: &Value) -> anyhow::Result<String> {
+    let rollout: Rollout = serde_json::from_value(tree["rollout"].clone())?;
+    let now = Time::parse(text(tree, "/now")).unwrap_or_default();
+    let pods = tree["pods"].as_array().cloned().unwrap_or_default();
+    let mut replica_sets = tree["replicaSets"].as_array().cloned().unwrap_or_default();
+    replica_sets.sort_by_key(|rs| std::cmp::Reverse(text(rs, "/metadata/annotations/rollout.argoproj.io~1revision").parse::<i64>().unwrap_or(0)));
+    let states: Vec<_> = replica_sets.iter().map(|rs| serin_local::objects::replica_set_state(rs, &[])).collect();
+    let mut out = rollout_header(&rollout, &states);
+    let scale = tree["timeScale"].as_f64().unwrap_or(1.0);
+    if scale != 1.0 {
+        out.push_str(&format!("{:<17}{scale}x (pauses and delays pass {scale} times faster)\n", "TimeScale:"));
+    }
+    out.push('\n');
+    let status = rollout.status.clone().unwrap_or_default();
+    let phase = status.phase.clone().unwrap_or_else(|| "Progressing".into());
+    let mut rows = vec![["NAME", "KIND", "STATUS", "AGE", "INFO"].map(String::from).to_vec()];
+    rows.push(vec![
+        format!("⟳ {}", rollout.metadata.name()),
+        "Rollout".into(),
+        format!("{} {phase}", icon(&phase)),
+        age(now.since(rollout.metadata.creation_timestamp.unwrap_or(now))),
+        String::new(),
+    ]);
+    let runs = tree["analysisRuns"].as_array().cloned().unwrap_or_default();
+    for (i, rs) in replica_sets.iter().enumerate() {
+        let last = i + 1 == replica_sets.len();
+        let (branch, indent) = if last { ("└──", "   ") } else { ("├──", "│  ") };
+        let revision = text(rs, &format!("/metadata/annotations/{}", REVISION_ANNOTATION.replace('/', "~1")));
+        rows.push(vec![format!("{branch}# revision:{revision}"), String::new(), String::new(), String::new(), String::new()]);
+        let hash = text(rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}"));
+        let mut children: Vec<Vec<String>> = Vec::new();
+        let mut rs_pods: Vec<&Value> = pods.iter().filter(|p| text(p, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash).collect();
+        rs_pods.sort_by_key(|p| (created(p), text(p, "/metadata/name").to_string()));
+        for pod in rs_pods {
+            let (status, info) = pod_status(pod);
+            children.push(vec![format!("□ {}", text(pod, "/metadata/name")), "Pod".into(), format!("{} {status}", icon(&status)), age(now.since(created(pod))), info]);
+        }
+        for run in runs.iter().filter(|r| text(r, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash) {
+            let phase = text(run, "/status/phase");
+            children.push(vec![format!("α {}", text(run, "/metadata/name")), "AnalysisRun".into(), format!("{} {phase}", icon(phase)), age(now.since(created(run))), String::new()]);
+        }
+        let (rs_status, rs_info) = replica_set_status(rs, &status, now);
+        rows.push(vec![
+            format!("{indent}└──⧉ {}", text(rs, "/metadata/name")),
+            "ReplicaSet".into(),
+            format!("{} {rs_status}", icon(&rs_status)),
+            age(now.since(created(rs))),
+            rs_info,
+        ]);
+        let count = children.len();
+        for (j, mut child) in children.into_iter().enumerate() {
+            let twig = if j + 1 == count { "└──" } else { "├──" };
+            child[0] = format!("{indent}   {twig}{}", child[0]);
+            rows.push(child);
+        }
+    }
+    out.push_str(&table(&rows));
+    Ok(out)
+}
+
+fn replica_set_status(rs: &Value, status: &serin_model::rollout::RolloutStatus, now: Time) -> (String, String) {
+    let hash = text(rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}"));
+    let (spec, available) = (number(rs, "/spec/replicas"), number(rs, "/status/availableReplicas"));
+    let current = number(rs, "/status/replicas");
+    let state = if spec == 0 && current == 0 {
+        "ScaledDown"
+    } else if available < spec {
+        "Progressing"
+    } else {
+        "Healthy"
+    };
+    let mut info = Vec::new();
+    if status.stable_rs.as_deref() == Some(hash) {
+        info.push("stable".to_string());
+    } else if status.current_pod_hash.as_deref() == Some(hash) {
+        info.push("canary".to_string());
+    }
+    let deadline = text(rs, &format!("/metadata/annotations/{SCALE_DOWN_DEADLINE_ANNOTATION}"));
+    if let Ok(deadline) = Time::parse(deadline) {
+        let left = deadline.since(now);
+        info.push(if left > 0 { format!("delay:{}", age(left + 999)) } else { "delay:passed".into() });
+    }
+    (state.to_string(), info.join(","))
+}
+
+fn pod_status(pod: &Value) -> (String, String) {
+    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+    let total = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(1, Vec::len);
+    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+    let waiting = statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
+    let status = if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        "Terminating".to_string()
+    } else if let Some(reason) = waiting {
+        reason.to_string()
+    } else {
+        match text(pod, "/status/phase") {
+            "" | "Pending" => "ContainerCreating".to_string(),
+            phase => phase.to_string(),
+        }
+    };
+    let mut info = format!("ready:{ready}/{total}");
+    if restarts > 0 {
+        info.push_str(&format!(",restarts:{restarts}"));
+    }
+    (status, info)
+}
