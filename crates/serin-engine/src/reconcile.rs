@@ -10,8 +10,8 @@ use crate::replicas::{
     resolve_fenceposts, traffic_routed_counts,
 };
 use crate::state::{
-    Action, AnalysisPhase, AnalysisRunRequest, Decision, Event, HeaderRoute, MirrorRoute, ReplicaSetState,
-    TrafficIntent, World,
+    Action, AnalysisPhase, AnalysisRunRequest, Decision, Event, HeaderRoute, MirrorRoute, NewReplicaSet,
+    ReplicaSetState, TrafficIntent, World,
 };
 use serin_model::Time;
 use serin_model::duration::parse_pause_duration;
@@ -300,13 +300,13 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             Some(_) => {}
             None => {
                 let name = format!("{}-{}", self.name(), self.pod_hash);
-                self.out.actions.push(Action::CreateReplicaSet {
+                self.out.actions.push(Action::CreateReplicaSet(NewReplicaSet {
                     name: name.clone(),
                     hash: self.pod_hash.clone(),
                     revision: self.revision,
                     template: self.world.rollout.spec.template.clone(),
                     replicas: 0,
-                });
+                }));
                 self.out.events.push(Event::normal(
                     "NewReplicaSetCreated",
                     format!("Created ReplicaSet {name} (revision {})", self.revision),
@@ -905,7 +905,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 .out
                 .actions
                 .iter()
-                .any(|a| matches!(a, Action::ScaleReplicaSet { .. } | Action::CreateReplicaSet { .. }));
+                .any(|a| matches!(a, Action::ScaleReplicaSet { .. } | Action::CreateReplicaSet(_)));
         let waiting = paused
             || self.status.abort
             || !self.status.pause_conditions.is_empty()

@@ -131,13 +131,13 @@ impl Simulator {
         self.events.extend(decision.events.iter().cloned());
         for action in &decision.actions {
             match action {
-                Action::CreateReplicaSet { name, hash, revision, template, replicas } => {
+                Action::CreateReplicaSet(new) => {
                     self.replica_sets.push(ReplicaSetState {
-                        name: name.clone(),
-                        hash: hash.clone(),
-                        revision: *revision,
-                        template: template.clone(),
-                        replicas: *replicas,
+                        name: new.name.clone(),
+                        hash: new.hash.clone(),
+                        revision: new.revision,
+                        template: new.template.clone(),
+                        replicas: new.replicas,
                         current: 0,
                         ready: 0,
                         available: 0,

@@ -98,13 +98,7 @@ pub struct World<'a> {
 /// Something the platform must do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    CreateReplicaSet {
-        name: String,
-        hash: String,
-        revision: i64,
-        template: PodTemplate,
-        replicas: i32,
-    },
+    CreateReplicaSet(NewReplicaSet),
     ScaleReplicaSet {
         name: String,
         from: i32,
@@ -129,6 +123,16 @@ pub enum Action {
     TerminateAnalysisRun {
         name: String,
     },
+}
+
+/// A ReplicaSet to create for a revision of the template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewReplicaSet {
+    pub name: String,
+    pub hash: String,
+    pub revision: i64,
+    pub template: PodTemplate,
+    pub replicas: i32,
 }
 
 /// An AnalysisRun to start, with its arguments resolved.

@@ -22,6 +22,7 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     pub token: String,
     pub data_dir: std::path::PathBuf,
+    pub proxy: Arc<crate::proxy::Proxy>,
 }
 
 type Shared = State<Arc<ApiState>>;
@@ -29,6 +30,7 @@ type Shared = State<Arc<ApiState>>;
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/api/v1/objects", get(list_objects))
         .route("/api/v1/object", get(get_object))
         .route("/api/v1/apply", post(apply_files))
@@ -67,8 +69,15 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(token) if token == state.token => Ok(()),
-        _ => Err(error(StatusCode::UNAUTHORIZED, "this needs the API token: run on the server's machine with the same data dir, or pass --token")),
+        _ => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "this needs the API token: run on the server's machine with the same data dir, or pass --token",
+        )),
     }
+}
+
+async fn metrics(State(state): Shared) -> String {
+    state.proxy.metrics.render()
 }
 
 #[derive(Deserialize)]
@@ -79,7 +88,8 @@ struct ListQuery {
 }
 
 async fn list_objects(State(state): Shared, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = state.store.list(q.group.as_deref(), &q.kind, q.namespace.as_deref())?.into_iter().map(|s| s.body).collect();
+    let items: Vec<Value> =
+        state.store.list(q.group.as_deref(), &q.kind, q.namespace.as_deref())?.into_iter().map(|s| s.body).collect();
     Ok(Json(json!({"items": items, "now": state.clock.now().to_string()})))
 }
 
@@ -93,7 +103,12 @@ struct ObjectQuery {
 
 impl ObjectQuery {
     fn key(&self) -> ObjectKey {
-        ObjectKey { group: self.group.clone(), kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
+        ObjectKey {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
     }
 }
 
@@ -122,7 +137,11 @@ pub struct ApplyFile {
 }
 
 /// Applies every document of every file, all or nothing.
-async fn apply_files(State(state): Shared, headers: HeaderMap, Json(request): Json<ApplyRequest>) -> Result<Json<Value>, ApiError> {
+async fn apply_files(
+    State(state): Shared,
+    headers: HeaderMap,
+    Json(request): Json<ApplyRequest>,
+) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let mut documents = Vec::new();
     let mut problems = Vec::new();
@@ -132,7 +151,10 @@ async fn apply_files(State(state): Shared, headers: HeaderMap, Json(request): Js
         documents.extend(loaded.documents);
     }
     if !problems.is_empty() {
-        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!({"error": "invalid manifests; nothing was applied", "problems": problems})));
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
+        ));
     }
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
     let now = state.clock.now();
@@ -163,10 +185,18 @@ struct DeleteRequest {
     keys: Vec<ObjectKey>,
 }
 
-async fn delete_objects(State(state): Shared, headers: HeaderMap, Json(request): Json<DeleteRequest>) -> Result<Json<Value>, ApiError> {
+async fn delete_objects(
+    State(state): Shared,
+    headers: HeaderMap,
+    Json(request): Json<DeleteRequest>,
+) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
     let results = state.store.write(|w| {
-        request.keys.iter().map(|key| Ok(json!({"object": key.to_string(), "deleted": w.delete(key)?}))).collect::<Result<Vec<_>, _>>()
+        request
+            .keys
+            .iter()
+            .map(|key| Ok(json!({"object": key.to_string(), "deleted": w.delete(key)?})))
+            .collect::<Result<Vec<_>, _>>()
     })?;
     Ok(Json(json!({"results": results})))
 }
@@ -176,14 +206,35 @@ fn rollout_key(namespace: &str, name: &str) -> ObjectKey {
 }
 
 /// A Rollout with everything `get rollout` draws: ReplicaSets, pods, analysis runs.
-async fn rollout_tree(State(state): Shared, Path((namespace, name)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+async fn rollout_tree(
+    State(state): Shared,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     let Some(rollout) = state.store.get(&rollout_key(&namespace, &name))? else {
         return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
     };
-    let replica_sets: Vec<Value> = state.store.list(Some("apps"), "ReplicaSet", Some(&namespace))?.into_iter().map(|s| s.body).filter(|rs| owned_by(rs, "Rollout", &name)).collect();
+    let replica_sets: Vec<Value> = state
+        .store
+        .list(Some("apps"), "ReplicaSet", Some(&namespace))?
+        .into_iter()
+        .map(|s| s.body)
+        .filter(|rs| owned_by(rs, "Rollout", &name))
+        .collect();
     let rs_names: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["name"].as_str()).collect();
-    let pods: Vec<Value> = state.store.list(Some(""), "Pod", Some(&namespace))?.into_iter().map(|s| s.body).filter(|p| rs_names.iter().any(|rs| owned_by(p, "ReplicaSet", rs))).collect();
-    let runs: Vec<Value> = state.store.list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?.into_iter().map(|s| s.body).filter(|r| owned_by(r, "Rollout", &name)).collect();
+    let pods: Vec<Value> = state
+        .store
+        .list(Some(""), "Pod", Some(&namespace))?
+        .into_iter()
+        .map(|s| s.body)
+        .filter(|p| rs_names.iter().any(|rs| owned_by(p, "ReplicaSet", rs)))
+        .collect();
+    let runs: Vec<Value> = state
+        .store
+        .list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?
+        .into_iter()
+        .map(|s| s.body)
+        .filter(|r| owned_by(r, "Rollout", &name))
+        .collect();
     Ok(Json(json!({
         "rollout": rollout.body, "replicaSets": replica_sets, "pods": pods, "analysisRuns": runs,
         "now": state.clock.now().to_string(), "timeScale": state.clock.scale(),
@@ -226,7 +277,8 @@ async fn rollout_command(
         let Some(stored) = state.store.get(&key)? else {
             return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
         };
-        let mut rollout: Rollout = serde_json::from_value(stored.body.clone()).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let mut rollout: Rollout = serde_json::from_value(stored.body.clone())
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let pods: Vec<&Value> = Vec::new();
         let replica_sets: Vec<_> = state
             .store
@@ -237,7 +289,8 @@ async fn rollout_command(
             .collect();
         apply_command(&mut rollout, &command, &replica_sets).map_err(|e| error(StatusCode::CONFLICT, e))?;
         let mut body = stored.body.clone();
-        let updated = serde_json::to_value(&rollout).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let updated =
+            serde_json::to_value(&rollout).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         if body["spec"] != updated["spec"] {
             let generation = body.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
             body["metadata"]["generation"] = (generation + 1).into();
@@ -259,7 +312,11 @@ struct LogQuery {
     previous: bool,
 }
 
-async fn pod_logs(State(state): Shared, Path((namespace, pod)): Path<(String, String)>, Query(q): Query<LogQuery>) -> Result<String, ApiError> {
+async fn pod_logs(
+    State(state): Shared,
+    Path((namespace, pod)): Path<(String, String)>,
+    Query(q): Query<LogQuery>,
+) -> Result<String, ApiError> {
     if state.store.get(&objects::pod_key(&namespace, &pod))?.is_none() {
         return Err(error(StatusCode::NOT_FOUND, format!("pod {pod:?} not found in namespace {namespace}")));
     }

@@ -3,7 +3,10 @@
 //! of them.
 
 use serde_json::{Value as Json, json};
-use serin_engine::state::{PodState, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION};
+use serin_engine::state::{
+    NewReplicaSet, POD_TEMPLATE_HASH_LABEL, PodState, REVISION_ANNOTATION, ReplicaSetState,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+};
 use serin_model::ObjectKey;
 use serin_model::Time;
 use serin_model::podtemplate::PodTemplate;
@@ -30,9 +33,10 @@ fn owner(api_version: &str, kind: &str, meta: &Json) -> Json {
 
 /// Whether `object` is controlled by the object of `kind` named `name`.
 pub fn owned_by(object: &Json, kind: &str, name: &str) -> bool {
-    object.pointer("/metadata/ownerReferences").and_then(Json::as_array).is_some_and(|refs| {
-        refs.iter().any(|r| r["kind"] == kind && r["name"] == name)
-    })
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Json::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r["kind"] == kind && r["name"] == name))
 }
 
 /// A template with the pod-template-hash label added, as it goes into a ReplicaSet.
@@ -43,9 +47,10 @@ fn labelled_template(template: &PodTemplate, hash: &str) -> Json {
 }
 
 /// The ReplicaSet for a Rollout revision.
-pub fn replica_set(rollout: &Rollout, rollout_json: &Json, name: &str, hash: &str, revision: i64, template: &PodTemplate, replicas: i32, now: Time) -> Json {
+pub fn replica_set(rollout: &Rollout, rollout_json: &Json, new: &NewReplicaSet, now: Time) -> Json {
+    let (name, hash, template) = (&new.name, &new.hash, &new.template);
     let mut selector = serde_json::to_value(rollout.spec.selector.clone().unwrap_or_default()).unwrap_or_default();
-    selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = hash.into();
+    selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
     json!({
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -56,11 +61,11 @@ pub fn replica_set(rollout: &Rollout, rollout_json: &Json, name: &str, hash: &st
             "creationTimestamp": now.to_string(),
             "generation": 1,
             "labels": labelled_template(template, hash)["metadata"]["labels"],
-            "annotations": { REVISION_ANNOTATION: revision.to_string() },
+            "annotations": { REVISION_ANNOTATION: new.revision.to_string() },
             "ownerReferences": owner("argoproj.io/v1alpha1", "Rollout", &rollout_json["metadata"]),
         },
         "spec": {
-            "replicas": replicas,
+            "replicas": new.replicas,
             "minReadySeconds": rollout.spec.min_ready_seconds.unwrap_or(0),
             "selector": selector,
             "template": labelled_template(template, hash),
@@ -95,14 +100,21 @@ pub fn new_uid() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{:08x}-{:04x}-{:04x}-{:012x}", (nanos >> 32) as u32, std::process::id() & 0xffff, n & 0xffff, nanos as u64 & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:012x}",
+        (nanos >> 32) as u32,
+        std::process::id() & 0xffff,
+        n & 0xffff,
+        nanos as u64 & 0xffff_ffff_ffff
+    )
 }
 
 /// Five characters of Kubernetes' name alphabet, for pod names.
 pub fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-        ^ new_uid().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+            ^ new_uid().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     (0..5)
         .map(|_| {
             seed ^= seed << 13;
@@ -124,18 +136,19 @@ fn int(object: &Json, pointer: &str) -> i32 {
 /// Whether a pod is Ready (its Ready condition is True) and not being deleted.
 pub fn pod_ready(pod: &Json) -> bool {
     pod.pointer("/metadata/deletionTimestamp").is_none()
-        && pod.pointer("/status/conditions").and_then(Json::as_array).is_some_and(|c| {
-            c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
+        && pod
+            .pointer("/status/conditions")
+            .and_then(Json::as_array)
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 /// Whether a pod has been Ready for at least `min_ready` milliseconds.
 pub fn pod_available(pod: &Json, min_ready: i64, now: Time) -> bool {
     pod_ready(pod)
         && pod.pointer("/status/conditions").and_then(Json::as_array).is_some_and(|c| {
-            c.iter().filter(|c| c["type"] == "Ready").any(|c| {
-                time_at(c, "/lastTransitionTime").is_none_or(|t| now.since(t) >= min_ready)
-            })
+            c.iter()
+                .filter(|c| c["type"] == "Ready")
+                .any(|c| time_at(c, "/lastTransitionTime").is_none_or(|t| now.since(t) >= min_ready))
         })
 }
 
@@ -156,7 +169,9 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
         ready: int(rs, "/status/readyReplicas"),
         available: int(rs, "/status/availableReplicas"),
         created: time_at(rs, "/metadata/creationTimestamp").unwrap_or_default(),
-        scale_down_deadline: meta["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION].as_str().and_then(|t| Time::parse(t).ok()),
+        scale_down_deadline: meta["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
+            .as_str()
+            .and_then(|t| Time::parse(t).ok()),
         pods: pods
             .iter()
             .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())

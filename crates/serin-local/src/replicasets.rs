@@ -38,7 +38,8 @@ impl ReplicaSetController {
         let now = self.clock.now();
         let wanted = rs.body.pointer("/spec/replicas").and_then(Json::as_i64).unwrap_or(1).max(0) as usize;
         let min_ready = rs.body.pointer("/spec/minReadySeconds").and_then(Json::as_i64).unwrap_or(0) * 1000;
-        let mut live: Vec<&Stored> = pods.iter().copied().filter(|p| p.body.pointer("/metadata/deletionTimestamp").is_none()).collect();
+        let mut live: Vec<&Stored> =
+            pods.iter().copied().filter(|p| p.body.pointer("/metadata/deletionTimestamp").is_none()).collect();
         // Victims first: not ready, then the newest.
         live.sort_by_key(|p| {
             (pod_ready(&p.body), std::cmp::Reverse(objects::time_at(&p.body, "/metadata/creationTimestamp")))

@@ -4,11 +4,11 @@
 
 use crate::clock::Clock;
 use crate::objects::{self, owned_by, pod_key, replica_set_key};
-use crate::store::{EventRecord, Result, Store, Stored, StoreError, Writer};
+use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::{Value as Json, json};
 use serin_engine::state::{
-    Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL,
-    REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, ServedWeights, TrafficIntent, World,
+    Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION,
+    SCALE_DOWN_DEADLINE_ANNOTATION, ServedWeights, TrafficIntent, World,
 };
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
@@ -61,7 +61,8 @@ impl RolloutController {
             .iter()
             .map(|rs| {
                 let rs_name = rs.key.name.as_str();
-                let owned: Vec<&Json> = pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", rs_name)).map(|p| &p.body).collect();
+                let owned: Vec<&Json> =
+                    pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", rs_name)).map(|p| &p.body).collect();
                 objects::replica_set_state(&rs.body, &owned)
             })
             .collect();
@@ -72,20 +73,41 @@ impl RolloutController {
             .filter(|run| owned_by(&run.body, "Rollout", &name))
             .map(|run| AnalysisRunState {
                 name: run.key.name.clone(),
-                phase: run.body.pointer("/status/phase").and_then(Json::as_str).and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
+                phase: run
+                    .body
+                    .pointer("/status/phase")
+                    .and_then(Json::as_str)
+                    .and_then(AnalysisPhase::parse)
+                    .unwrap_or(AnalysisPhase::Pending),
                 message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
             })
             .collect();
-        let traefik = rollout.spec.strategy.canary.as_ref().and_then(|c| c.traffic_routing.as_ref()).and_then(|t| t.traefik.as_ref());
-        let served = traefik.and_then(|t| self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied());
+        let traefik = rollout
+            .spec
+            .strategy
+            .canary
+            .as_ref()
+            .and_then(|c| c.traffic_routing.as_ref())
+            .and_then(|t| t.traefik.as_ref());
+        let served = traefik.and_then(|t| {
+            self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied()
+        });
         let now = self.clock.now();
-        let decision = serin_engine::reconcile(&World { rollout: &rollout, replica_sets: &states, analysis_runs: &runs, served_weights: served, now });
+        let decision = serin_engine::reconcile(&World {
+            rollout: &rollout,
+            replica_sets: &states,
+            analysis_runs: &runs,
+            served_weights: served,
+            now,
+        });
         let status = serde_json::to_value(&decision.status).unwrap_or_default();
         let status_changed = stored.body.get("status") != Some(&status);
         self.store.write(|w| {
+            let mut sets = ReplicaSetEdits::new(&replica_sets);
             for action in &decision.actions {
-                self.carry_out(w, &rollout, stored, &replica_sets, &pods, action)?;
+                self.carry_out(w, &rollout, stored, &mut sets, &pods, action)?;
             }
+            sets.write(w)?;
             apply_traffic(w, &rollout, &decision.traffic)?;
             if status_changed {
                 let mut body = stored.body.clone();
@@ -106,28 +128,27 @@ impl RolloutController {
         Ok(decision.requeue_after)
     }
 
-    fn carry_out(&self, w: &mut Writer<'_>, rollout: &Rollout, stored: &Stored, replica_sets: &[Stored], pods: &[Stored], action: &Action) -> Result<()> {
+    fn carry_out(
+        &self,
+        w: &mut Writer<'_>,
+        rollout: &Rollout,
+        stored: &Stored,
+        sets: &mut ReplicaSetEdits,
+        pods: &[Stored],
+        action: &Action,
+    ) -> Result<()> {
         let namespace = rollout.metadata.namespace();
         let now = self.clock.now();
-        let find = |name: &str| replica_sets.iter().find(|rs| rs.key.name == name);
-        let update_rs = |w: &mut Writer<'_>, name: &str, change: &dyn Fn(&mut Json)| -> Result<()> {
-            if let Some(rs) = find(name) {
-                let mut body = rs.body.clone();
-                change(&mut body);
-                w.put(&rs.key, &body, Some(rs.rev))?;
-            }
-            Ok(())
-        };
         match action {
-            Action::CreateReplicaSet { name, hash, revision, template, replicas } => {
-                let body = objects::replica_set(rollout, &stored.body, name, hash, *revision, template, *replicas, now);
-                w.put(&replica_set_key(namespace, name), &body, None)?;
+            Action::CreateReplicaSet(new) => {
+                let body = objects::replica_set(rollout, &stored.body, new, now);
+                sets.create(replica_set_key(namespace, &new.name), body);
             }
-            Action::ScaleReplicaSet { name, to, .. } => update_rs(w, name, &|rs| rs["spec"]["replicas"] = (*to).into())?,
+            Action::ScaleReplicaSet { name, to, .. } => sets.edit(name, |rs| rs["spec"]["replicas"] = (*to).into()),
             Action::SetRevision { name, revision } => {
-                update_rs(w, name, &|rs| rs["metadata"]["annotations"][REVISION_ANNOTATION] = revision.to_string().into())?
+                sets.edit(name, |rs| rs["metadata"]["annotations"][REVISION_ANNOTATION] = revision.to_string().into())
             }
-            Action::SetScaleDownDeadline { name, deadline } => update_rs(w, name, &|rs| {
+            Action::SetScaleDownDeadline { name, deadline } => sets.edit(name, |rs| {
                 let annotations = &mut rs["metadata"]["annotations"];
                 match deadline {
                     Some(at) => annotations[SCALE_DOWN_DEADLINE_ANNOTATION] = at.to_string().into(),
@@ -137,8 +158,9 @@ impl RolloutController {
                         }
                     }
                 }
-            })?,
+            }),
             Action::DeleteReplicaSet { name } => {
+                sets.delete(name);
                 w.delete(&replica_set_key(namespace, name))?;
                 for pod in pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", name)) {
                     mark_for_deletion(w, pod, now)?;
@@ -151,8 +173,14 @@ impl RolloutController {
             }
             Action::CreateAnalysisRun(request) => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, &request.name);
-                let args: Vec<Json> = request.args.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
-                let templates: Vec<Json> = request.analysis.templates.iter().map(|t| json!({"templateName": t.template_name, "clusterScope": t.cluster_scope})).collect();
+                let args: Vec<Json> =
+                    request.args.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
+                let templates: Vec<Json> = request
+                    .analysis
+                    .templates
+                    .iter()
+                    .map(|t| json!({"templateName": t.template_name, "clusterScope": t.cluster_scope}))
+                    .collect();
                 let body = json!({
                     "apiVersion": "argoproj.io/v1alpha1",
                     "kind": "AnalysisRun",
@@ -181,6 +209,42 @@ impl RolloutController {
     }
 }
 
+/// The ReplicaSets of one decision: several actions may change the same one (scale it, then
+/// clear its deadline), so edits accumulate and each changed ReplicaSet is written once.
+struct ReplicaSetEdits {
+    sets: Vec<(ObjectKey, Option<i64>, Json, bool)>,
+}
+
+impl ReplicaSetEdits {
+    fn new(existing: &[Stored]) -> Self {
+        ReplicaSetEdits {
+            sets: existing.iter().map(|rs| (rs.key.clone(), Some(rs.rev), rs.body.clone(), false)).collect(),
+        }
+    }
+
+    fn create(&mut self, key: ObjectKey, body: Json) {
+        self.sets.push((key, None, body, true));
+    }
+
+    fn edit(&mut self, name: &str, change: impl FnOnce(&mut Json)) {
+        if let Some((_, _, body, dirty)) = self.sets.iter_mut().find(|(key, ..)| key.name == name) {
+            change(body);
+            *dirty = true;
+        }
+    }
+
+    fn delete(&mut self, name: &str) {
+        self.sets.retain(|(key, ..)| key.name != name);
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        for (key, rev, body, _) in self.sets.iter().filter(|(.., dirty)| *dirty) {
+            w.put(key, body, *rev)?;
+        }
+        Ok(())
+    }
+}
+
 /// Pods are not removed at once: the pod controller drains and stops them, then deletes them.
 fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -> Result<()> {
     if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
@@ -197,7 +261,9 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
     let Some(canary) = &rollout.spec.strategy.canary else { return Ok(()) };
     let namespace = rollout.metadata.namespace();
     let managed_by = rollout.metadata.name();
-    for (service, hash) in [(&canary.stable_service, &traffic.stable_hash), (&canary.canary_service, &traffic.canary_hash)] {
+    for (service, hash) in
+        [(&canary.stable_service, &traffic.stable_hash), (&canary.canary_service, &traffic.canary_hash)]
+    {
         let (Some(service), Some(hash)) = (service, hash) else { continue };
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
@@ -216,7 +282,12 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         "mirrorRoutes": traffic.mirror_routes.iter().map(|r| json!({"name": r.name, "match": r.matches, "percentage": r.percentage})).collect::<Vec<_>>(),
     });
     for group in GROUPS {
-        let key = ObjectKey::new(&format!("{group}/v1alpha1"), "TraefikService", namespace, &traefik.weighted_traefik_service_name);
+        let key = ObjectKey::new(
+            &format!("{group}/v1alpha1"),
+            "TraefikService",
+            namespace,
+            &traefik.weighted_traefik_service_name,
+        );
         let Some(stored) = w.get(&key)? else { continue };
         let mut body = stored.body.clone();
         if let Some(services) = body.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut) {

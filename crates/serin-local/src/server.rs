@@ -5,6 +5,7 @@ use crate::api::{self, ApiState};
 use crate::clock::{Clock, ScaledClock};
 use crate::datadir::{self, ServerInfo};
 use crate::images::ImageTable;
+use crate::pods::PodController;
 use crate::replicasets::ReplicaSetController;
 use crate::rollouts::{RolloutController, ServedTable};
 use crate::store::Store;
@@ -57,11 +58,14 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         images = images.with_file(file)?;
     }
 
-    let api_listener = TcpListener::bind(options.api).await.with_context(|| format!("cannot listen on {} for the API", options.api))?;
+    let api_listener = TcpListener::bind(options.api)
+        .await
+        .with_context(|| format!("cannot listen on {} for the API", options.api))?;
     let mut entrypoints = BTreeMap::new();
     let mut entry_listeners = Vec::new();
     for (name, addr) in &options.entrypoints {
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
+        let listener =
+            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
         entrypoints.insert(name.clone(), listener.local_addr()?.to_string());
         entry_listeners.push((name.clone(), listener));
     }
@@ -73,15 +77,44 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         images,
         data_dir: options.data_dir.clone(),
     });
-    datadir::write_info(&options.data_dir, &ServerInfo { api: format!("http://{api_addr}"), entrypoints, pid: std::process::id() })?;
+    datadir::write_info(
+        &options.data_dir,
+        &ServerInfo { api: format!("http://{api_addr}"), entrypoints, pid: std::process::id() },
+    )?;
     tracing::info!(api = %api_addr, data_dir = %options.data_dir.display(), time_scale = options.time_scale, "serin server started");
 
-    tokio::spawn(control_loop(platform.clone()));
-    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone() });
+    let marker = match store.meta("marker")? {
+        Some(marker) => marker,
+        None => {
+            let marker = crate::objects::new_uid();
+            store.set_meta("marker", &marker)?;
+            marker
+        }
+    };
+    std::fs::write(options.data_dir.join("marker"), &marker)?;
+    let supervisor = Arc::new(serin_process::Supervisor::new(marker));
+    let pods = Arc::new(PodController::new(
+        store.clone(),
+        clock.clone(),
+        supervisor,
+        platform.images.clone(),
+        options.data_dir.clone(),
+    ));
+    let reaped = pods.reap_orphans()?;
+    if !reaped.is_empty() {
+        tracing::warn!(pids = ?reaped, "stopped pod processes left over by an earlier run");
+    }
+    let proxy = crate::proxy::Proxy::new();
+    for (name, listener) in entry_listeners {
+        tokio::spawn(proxy.clone().serve(name, listener));
+    }
+    tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone()));
+    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy });
     let app = api::router(state);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
     serve.await.context("the API server failed")?;
-    drop(entry_listeners);
+    tracing::info!("stopping: pods get SIGTERM and their grace period");
+    pods.stop_all().await;
     drop(lock);
     Ok(())
 }
@@ -96,10 +129,17 @@ async fn shutdown_signal() {
 
 /// Runs every controller whenever something changed, or when one of them asked to be
 /// called again.
-async fn control_loop(platform: Arc<Platform>) {
+async fn control_loop(platform: Arc<Platform>, pods: Arc<PodController>, proxy: Arc<crate::proxy::Proxy>) {
+    let mut counters = crate::routing::SplitCounters::new();
+    let mut problems: Vec<String> = Vec::new();
     let mut changes = platform.store.subscribe();
+    let mut processes = pods.supervisor.changes();
     let replica_sets = ReplicaSetController { store: platform.store.clone(), clock: platform.clock.clone() };
-    let rollouts = RolloutController { store: platform.store.clone(), clock: platform.clock.clone(), served: platform.served.clone() };
+    let rollouts = RolloutController {
+        store: platform.store.clone(),
+        clock: platform.clock.clone(),
+        served: platform.served.clone(),
+    };
     loop {
         let mut due: Option<i64> = None;
         let mut note = |result: crate::store::Result<Option<i64>>, what: &str| match result {
@@ -111,11 +151,59 @@ async fn control_loop(platform: Arc<Platform>) {
             }
         };
         note(replica_sets.reconcile_all(), "replicasets");
+        note(pods.reconcile_all().await.map(|()| None), "pods");
+        note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
         note(rollouts.reconcile_all(), "rollouts");
         let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
         tokio::select! {
             _ = changes.changed() => {}
+            _ = processes.changed() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// Rebuilds the route table from the store, installs it, and records the weights it serves.
+fn refresh_routes(
+    platform: &Platform,
+    proxy: &crate::proxy::Proxy,
+    counters: &mut crate::routing::SplitCounters,
+    problems: &mut Vec<String>,
+) -> crate::store::Result<Option<i64>> {
+    let store = &platform.store;
+    let services = store.list(Some(""), "Service", None)?;
+    let pods = store.list(Some(""), "Pod", None)?;
+    let traefik_services = store.list(None, "TraefikService", None)?;
+    let ingress_routes = store.list(None, "IngressRoute", None)?;
+    let objects = crate::routing::Objects {
+        services: &services,
+        pods: &pods,
+        traefik_services: &traefik_services,
+        ingress_routes: &ingress_routes,
+    };
+    let (table, report) = crate::routing::build(&objects, counters);
+    proxy.install(table);
+    if report.problems != *problems {
+        for problem in report.problems.iter().filter(|p| !problems.contains(p)) {
+            tracing::warn!(%problem, "router configuration");
+        }
+        *problems = report.problems;
+    }
+    let mut served = std::collections::HashMap::new();
+    for rollout in store.list(Some("argoproj.io"), "Rollout", None)? {
+        let canary = rollout.body.pointer("/spec/strategy/canary").cloned().unwrap_or_default();
+        let Some(name) = canary.pointer("/trafficRouting/traefik/weightedTraefikServiceName").and_then(|n| n.as_str())
+        else {
+            continue;
+        };
+        let key = (rollout.key.namespace.clone(), name.to_string());
+        let Some(weights) = report.served.get(&key) else { continue };
+        let weight = |field: &str| canary[field].as_str().and_then(|s| weights.get(s)).copied().unwrap_or(0) as i32;
+        served.insert(
+            key,
+            serin_engine::state::ServedWeights { canary: weight("canaryService"), stable: weight("stableService") },
+        );
+    }
+    *platform.served.write() = served;
+    Ok(None)
 }

@@ -42,14 +42,16 @@ impl Client {
     }
 
     fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
-        let mut response = response.with_context(|| format!("cannot reach the serin server at {} ({what})", self.base))?;
+        let mut response =
+            response.with_context(|| format!("cannot reach the serin server at {} ({what})", self.base))?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(value);
         }
-        let message = value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
+        let message =
+            value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
         match value.get("problems").and_then(Value::as_array) {
             Some(problems) => {
                 let lines: Vec<&str> = problems.iter().filter_map(Value::as_str).collect();

@@ -44,7 +44,11 @@ pub fn apply(options: &ClientOptions, paths: &[PathBuf]) -> Result<ExitCode> {
     let client = Client::connect(options)?;
     let response = client.post("/api/v1/apply", &json!({"files": files, "namespace": options.namespace}))?;
     for result in response["results"].as_array().into_iter().flatten() {
-        println!("{} {}", result["object"].as_str().unwrap_or_default(), result["outcome"].as_str().unwrap_or_default());
+        println!(
+            "{} {}",
+            result["object"].as_str().unwrap_or_default(),
+            result["outcome"].as_str().unwrap_or_default()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -62,8 +66,13 @@ pub fn get_rollout(options: &ClientOptions, name: &str) -> Result<ExitCode> {
 
 pub fn list_rollouts(options: &ClientOptions) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let list = client.get(&format!("/api/v1/objects?kind=Rollout&group=argoproj.io&namespace={}", encode(&options.namespace)))?;
-    let mut rows = vec![["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "READY", "DESIRED", "UP-TO-DATE", "AVAILABLE"].map(String::from).to_vec()];
+    let list = client
+        .get(&format!("/api/v1/objects?kind=Rollout&group=argoproj.io&namespace={}", encode(&options.namespace)))?;
+    let mut rows = vec![
+        ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "READY", "DESIRED", "UP-TO-DATE", "AVAILABLE"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for item in list["items"].as_array().into_iter().flatten() {
         let rollout: Rollout = serde_json::from_value(item.clone())?;
         let status = rollout.status.clone().unwrap_or_default();
@@ -101,9 +110,15 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
     let (group, kind) = resolve_kind(kind)?;
     let client = Client::connect(options)?;
     let group_query = group.map(|g| format!("&group={}", encode(g))).unwrap_or_default();
-    let list = client.get(&format!("/api/v1/objects?kind={kind}{group_query}&namespace={}", encode(&options.namespace)))?;
+    let list =
+        client.get(&format!("/api/v1/objects?kind={kind}{group_query}&namespace={}", encode(&options.namespace)))?;
     let now = Time::parse(list["now"].as_str().unwrap_or_default()).unwrap_or_default();
-    let items: Vec<&Value> = list["items"].as_array().into_iter().flatten().filter(|i| name.is_none_or(|n| i["metadata"]["name"] == n)).collect();
+    let items: Vec<&Value> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| name.is_none_or(|n| i["metadata"]["name"] == n))
+        .collect();
     if items.is_empty() {
         match name {
             Some(n) => bail!("{} \"{n}\" not found", kind.to_lowercase()),
@@ -121,15 +136,20 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
         "Pod" => {
             rows.push(["NAME", "READY", "STATUS", "RESTARTS", "AGE"].map(String::from).to_vec());
             for item in items {
-                let statuses = item.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+                let statuses =
+                    item.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
                 let ready = statuses.iter().filter(|c| c["ready"] == true).count();
                 let total = item.pointer("/spec/containers").and_then(Value::as_array).map_or(1, Vec::len);
                 let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
                 let status = if item.pointer("/metadata/deletionTimestamp").is_some() {
                     "Terminating".to_string()
                 } else {
-                    statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str).map(str::to_string))
-                        .unwrap_or_else(|| item.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending").to_string())
+                    statuses
+                        .iter()
+                        .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str).map(str::to_string))
+                        .unwrap_or_else(|| {
+                            item.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending").to_string()
+                        })
                 };
                 rows.push(vec![name_of(item), format!("{ready}/{total}"), status, restarts.to_string(), age_of(item)]);
             }
@@ -138,16 +158,34 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
             rows.push(["NAME", "DESIRED", "CURRENT", "READY", "AGE"].map(String::from).to_vec());
             for item in items {
                 let n = |p: &str| item.pointer(p).and_then(Value::as_i64).unwrap_or(0).to_string();
-                rows.push(vec![name_of(item), n("/spec/replicas"), n("/status/replicas"), n("/status/readyReplicas"), age_of(item)]);
+                rows.push(vec![
+                    name_of(item),
+                    n("/spec/replicas"),
+                    n("/status/replicas"),
+                    n("/status/readyReplicas"),
+                    age_of(item),
+                ]);
             }
         }
         "Service" => {
             rows.push(["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"].map(String::from).to_vec());
             for item in items {
-                let ports: Vec<String> = item.pointer("/spec/ports").and_then(Value::as_array).into_iter().flatten()
-                    .map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect();
+                let ports: Vec<String> = item
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP")))
+                    .collect();
                 let kind = item.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
-                rows.push(vec![name_of(item), kind.into(), "<none>".into(), "<none>".into(), ports.join(","), age_of(item)]);
+                rows.push(vec![
+                    name_of(item),
+                    kind.into(),
+                    "<none>".into(),
+                    "<none>".into(),
+                    ports.join(","),
+                    age_of(item),
+                ]);
             }
         }
         "Rollout" => return list_rollouts(options),
@@ -174,13 +212,16 @@ fn resolve_kind(kind: &str) -> Result<(Option<&'static str>, &'static str)> {
         "app" | "application" | "applications" => (Some("argoproj.io"), "Application"),
         "traefikservice" | "traefikservices" => (None, "TraefikService"),
         "ingressroute" | "ingressroutes" => (None, "IngressRoute"),
-        other => bail!("serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes"),
+        other => bail!(
+            "serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes"
+        ),
     })
 }
 
 pub fn logs(options: &ClientOptions, pod: &str, previous: bool) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let text = client.get_text(&format!("/api/v1/logs/{}/{}?previous={previous}", encode(&options.namespace), encode(pod)))?;
+    let text =
+        client.get_text(&format!("/api/v1/logs/{}/{}?previous={previous}", encode(&options.namespace), encode(pod)))?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,8 @@ fn env_number(name: &str) -> Result<u64> {
 }
 
 pub fn run(version: &str) -> Result<std::process::ExitCode> {
-    let port: u16 = std::env::var("PORT").unwrap_or_else(|_| "80".into()).parse().context("PORT is not a port number")?;
+    let port: u16 =
+        std::env::var("PORT").unwrap_or_else(|_| "80".into()).parse().context("PORT is not a port number")?;
     let app = Arc::new(App {
         version: version.to_string(),
         pod: std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "localhost".into()),
@@ -40,15 +41,26 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("cannot listen on port {port}"))?;
         eprintln!("demo app {} listening on 127.0.0.1:{port}", app.version);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
-            let (stream, _) = listener.accept().await?;
-            let app = app.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| respond(app.clone(), request));
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-            });
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = accepted?;
+                    let app = app.clone();
+                    let service = hyper::service::service_fn(move |request| respond(app.clone(), request));
+                    let connection = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(connection);
+                }
+                _ = terminate.recv() => break,
+            }
         }
+        // SIGTERM: no new connections; requests in flight finish (within the grace period).
+        drop(listener);
+        eprintln!("demo app {}: SIGTERM, finishing requests in flight", app.version);
+        let _ = tokio::time::timeout(Duration::from_secs(25), graceful.shutdown()).await;
+        Ok(std::process::ExitCode::SUCCESS)
     })
 }
 

@@ -17,7 +17,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "serin", version, about = "Canary releases, safe, fast and boring: Argo Rollouts-compatible, in one binary")]
+#[command(
+    name = "serin",
+    version,
+    about = "Canary releases, safe, fast and boring: Argo Rollouts-compatible, in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -185,7 +189,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::DemoApp { version } => demo_app::run(&version),
         Command::Server(args) => {
             tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()))
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()),
+                )
                 .with_writer(std::io::stderr)
                 .init();
             let options = serin_local::server::ServerOptions {
@@ -211,13 +217,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Set { what, rollout, assignment, client } => {
             expect_word(&what, "image", "serin set image ROLLOUT CONTAINER=IMAGE")?;
-            let (container, image) = assignment.split_once('=').ok_or_else(|| anyhow::anyhow!("expected CONTAINER=IMAGE, got {assignment:?}"))?;
-            commands::rollout_command(&client, &rollout, "set-image", json!({"container": container, "image": image}), &format!("image updated"))
+            let (container, image) = assignment
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("expected CONTAINER=IMAGE, got {assignment:?}"))?;
+            commands::rollout_command(
+                &client,
+                &rollout,
+                "set-image",
+                json!({"container": container, "image": image}),
+                "image updated",
+            )
         }
-        Command::Promote { rollout, full, client } => {
-            commands::rollout_command(&client, &rollout, "promote", json!({"full": full}), if full { "fully promoted" } else { "promoted" })
+        Command::Promote { rollout, full, client } => commands::rollout_command(
+            &client,
+            &rollout,
+            "promote",
+            json!({"full": full}),
+            if full { "fully promoted" } else { "promoted" },
+        ),
+        Command::Abort { rollout, client } => {
+            commands::rollout_command(&client, &rollout, "abort", json!({}), "aborted")
         }
-        Command::Abort { rollout, client } => commands::rollout_command(&client, &rollout, "abort", json!({}), "aborted"),
         Command::Retry { what, rollout, client } => {
             expect_word(&what, "rollout", "serin retry rollout NAME")?;
             commands::rollout_command(&client, &rollout, "retry", json!({}), "retried")
@@ -225,9 +245,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Undo { rollout, to_revision, client } => {
             commands::rollout_command(&client, &rollout, "undo", json!({"toRevision": to_revision}), "undo")
         }
-        Command::Pause { rollout, client } => commands::rollout_command(&client, &rollout, "pause", json!({}), "paused"),
+        Command::Pause { rollout, client } => {
+            commands::rollout_command(&client, &rollout, "pause", json!({}), "paused")
+        }
         Command::Restart { rollout, in_, client } => {
-            let in_millis = in_.map(|d| serin_model::duration::parse_go_duration(&d)).transpose().map_err(anyhow::Error::msg)?;
+            let in_millis =
+                in_.map(|d| serin_model::duration::parse_go_duration(&d)).transpose().map_err(anyhow::Error::msg)?;
             commands::rollout_command(&client, &rollout, "restart", json!({"inMillis": in_millis}), "restarts")
         }
         Command::Logs { pod, previous, client } => commands::logs(&client, &pod, previous),

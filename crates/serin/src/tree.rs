@@ -25,7 +25,9 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
     let now = Time::parse(text(tree, "/now")).unwrap_or_default();
     let pods = tree["pods"].as_array().cloned().unwrap_or_default();
     let mut replica_sets = tree["replicaSets"].as_array().cloned().unwrap_or_default();
-    replica_sets.sort_by_key(|rs| std::cmp::Reverse(text(rs, "/metadata/annotations/rollout.argoproj.io~1revision").parse::<i64>().unwrap_or(0)));
+    replica_sets.sort_by_key(|rs| {
+        std::cmp::Reverse(text(rs, "/metadata/annotations/rollout.argoproj.io~1revision").parse::<i64>().unwrap_or(0))
+    });
     let states: Vec<_> = replica_sets.iter().map(|rs| serin_local::objects::replica_set_state(rs, &[])).collect();
     let mut out = rollout_header(&rollout, &states);
     let scale = tree["timeScale"].as_f64().unwrap_or(1.0);
@@ -48,18 +50,37 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
         let last = i + 1 == replica_sets.len();
         let (branch, indent) = if last { ("└──", "   ") } else { ("├──", "│  ") };
         let revision = text(rs, &format!("/metadata/annotations/{}", REVISION_ANNOTATION.replace('/', "~1")));
-        rows.push(vec![format!("{branch}# revision:{revision}"), String::new(), String::new(), String::new(), String::new()]);
+        rows.push(vec![
+            format!("{branch}# revision:{revision}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
         let hash = text(rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}"));
         let mut children: Vec<Vec<String>> = Vec::new();
-        let mut rs_pods: Vec<&Value> = pods.iter().filter(|p| text(p, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash).collect();
+        let mut rs_pods: Vec<&Value> =
+            pods.iter().filter(|p| text(p, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash).collect();
         rs_pods.sort_by_key(|p| (created(p), text(p, "/metadata/name").to_string()));
         for pod in rs_pods {
             let (status, info) = pod_status(pod);
-            children.push(vec![format!("□ {}", text(pod, "/metadata/name")), "Pod".into(), format!("{} {status}", icon(&status)), age(now.since(created(pod))), info]);
+            children.push(vec![
+                format!("□ {}", text(pod, "/metadata/name")),
+                "Pod".into(),
+                format!("{} {status}", icon(&status)),
+                age(now.since(created(pod))),
+                info,
+            ]);
         }
         for run in runs.iter().filter(|r| text(r, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash) {
             let phase = text(run, "/status/phase");
-            children.push(vec![format!("α {}", text(run, "/metadata/name")), "AnalysisRun".into(), format!("{} {phase}", icon(phase)), age(now.since(created(run))), String::new()]);
+            children.push(vec![
+                format!("α {}", text(run, "/metadata/name")),
+                "AnalysisRun".into(),
+                format!("{} {phase}", icon(phase)),
+                age(now.since(created(run))),
+                String::new(),
+            ]);
         }
         let (rs_status, rs_info) = replica_set_status(rs, &status, now);
         rows.push(vec![

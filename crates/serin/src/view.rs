@@ -96,8 +96,9 @@ pub fn age(millis: i64) -> String {
 /// kubectl uses it); trailing spaces trimmed.
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
@@ -119,7 +120,15 @@ mod tests {
 
     #[test]
     fn ages_read_like_kubectl() {
-        let cases = [(63, "63s"), (143, "2m23s"), (412, "6m52s"), (840, "14m"), (600, "10m"), (3 * 3600 + 120, "3h2m"), (86_400 * 3, "3d")];
+        let cases = [
+            (63, "63s"),
+            (143, "2m23s"),
+            (412, "6m52s"),
+            (840, "14m"),
+            (600, "10m"),
+            (3 * 3600 + 120, "3h2m"),
+            (86_400 * 3, "3d"),
+        ];
         for (seconds, expected) in cases {
             assert_eq!(age(seconds * 1000), expected, "{seconds}s");
         }

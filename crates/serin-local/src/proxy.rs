@@ -1,0 +1,383 @@
+//! The data plane: a reverse proxy on each entry point that matches IngressRoutes, walks the
+//! target tree to one pod, and forwards the request over a pooled keep-alive connection.
+//!
+//! The route table is swapped atomically (`ArcSwap`), so a reconfiguration never fails a
+//! request. A request whose connection to a pod could not be made (no byte reached the pod)
+//! is retried on another pod; one whose response had begun never is. Counts and latencies are
+//! kept per backend and revision for `/metrics` and for analysis.
+
+use crate::routing::{CompiledRoute, Endpoint, RouteTable, Target, string_matches};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serin_router::rule::RequestInfo;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// Request bodies are buffered (so a failed connect can be retried) up to this size.
+const MAX_BODY: usize = 8 << 20;
+/// Attempts on different pods when connecting fails.
+const CONNECT_ATTEMPTS: usize = 3;
+
+pub struct Proxy {
+    table: ArcSwap<RouteTable>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    pub metrics: Metrics,
+}
+
+impl Proxy {
+    pub fn new() -> Arc<Proxy> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+        Arc::new(Proxy { table: ArcSwap::from_pointee(RouteTable::default()), client, metrics: Metrics::default() })
+    }
+
+    /// Installs a new table; requests already routed finish on the old one.
+    pub fn install(&self, table: RouteTable) {
+        self.table.store(Arc::new(table));
+    }
+
+    /// Accepts connections on one entry point until the task is dropped.
+    pub async fn serve(self: Arc<Self>, entrypoint: String, listener: TcpListener) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%entrypoint, %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let proxy = self.clone();
+            let entrypoint = entrypoint.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let proxy = proxy.clone();
+                    let entrypoint = entrypoint.clone();
+                    async move { Ok::<_, std::convert::Infallible>(proxy.handle(&entrypoint, peer, request).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn handle(&self, entrypoint: &str, peer: SocketAddr, request: Request<Incoming>) -> Response<ProxyBody> {
+        let table = self.table.load_full();
+        let (parts, body) = request.into_parts();
+        let host = parts
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or(parts.uri.host())
+            .unwrap_or_default()
+            .to_string();
+        let headers: Vec<(&str, &str)> =
+            parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+        let path = serin_router::rule::routing_path(parts.uri.path())
+            .unwrap_or(std::borrow::Cow::Borrowed(parts.uri.path()))
+            .into_owned();
+        let info = RequestInfo {
+            host: &host,
+            path: &path,
+            method: parts.method.as_str(),
+            headers: &headers,
+            query: parts.uri.query().unwrap_or_default(),
+            client_ip: Some(peer.ip()),
+        };
+        let Some(route) =
+            table.entrypoints.get(entrypoint).and_then(|routes| routes.iter().find(|r| r.rule.matches(&info)))
+        else {
+            return text(StatusCode::NOT_FOUND, "404 page not found\n");
+        };
+        let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        };
+        self.forward(route, &info, &parts, body, peer.ip()).await
+    }
+
+    async fn forward(
+        &self,
+        route: &CompiledRoute,
+        info: &RequestInfo<'_>,
+        parts: &hyper::http::request::Parts,
+        body: Bytes,
+        client_ip: IpAddr,
+    ) -> Response<ProxyBody> {
+        let mut failed: Vec<SocketAddr> = Vec::new();
+        for _ in 0..CONNECT_ATTEMPTS {
+            let mut mirrors = Vec::new();
+            let Some(endpoint) = pick(&route.target, info, &failed, &mut mirrors) else {
+                return text(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
+            };
+            for mirror in mirrors {
+                self.mirror(mirror, parts, body.clone(), client_ip);
+            }
+            let request = outgoing(parts, body.clone(), endpoint.addr, client_ip);
+            let started = Instant::now();
+            match self.client.request(request).await {
+                Ok(response) => {
+                    self.metrics.record(&endpoint, response.status(), started.elapsed());
+                    let (mut parts, body) = response.into_parts();
+                    strip_hop_by_hop(&mut parts.headers);
+                    return Response::from_parts(parts, body.boxed());
+                }
+                Err(error) if error.is_connect() => {
+                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
+                    failed.push(endpoint.addr);
+                }
+                Err(error) => {
+                    self.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed());
+                    tracing::warn!(pod = %endpoint.pod, %error, "the pod failed mid-request");
+                    return text(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
+                }
+            }
+        }
+        text(StatusCode::BAD_GATEWAY, "Bad Gateway\n")
+    }
+
+    /// Sends a copy of the request to a mirror and throws the answer away.
+    fn mirror(&self, endpoint: Endpoint, parts: &hyper::http::request::Parts, body: Bytes, client_ip: IpAddr) {
+        let request = outgoing(parts, body, endpoint.addr, client_ip);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Ok(response) = client.request(request).await {
+                let _ = response.into_body().collect().await;
+            }
+        });
+    }
+}
+
+/// Walks the target tree to one endpoint, skipping endpoints that failed to connect; mirror
+/// copies met on the way are added to `mirrors`.
+fn pick(
+    target: &Target,
+    info: &RequestInfo<'_>,
+    failed: &[SocketAddr],
+    mirrors: &mut Vec<Endpoint>,
+) -> Option<Endpoint> {
+    match target {
+        Target::Missing(_) => None,
+        Target::Service(service) => {
+            let live: Vec<&Endpoint> = service.endpoints.iter().filter(|e| !failed.contains(&e.addr)).collect();
+            if live.is_empty() {
+                return None;
+            }
+            let n = service.next.fetch_add(1, Ordering::Relaxed);
+            Some(live[n % live.len()].clone())
+        }
+        Target::Weighted(weighted) => {
+            for rule in &weighted.mirrors {
+                if rule.matches.iter().any(|m| route_matches(m, info)) {
+                    let n = rule.counter.fetch_add(1, Ordering::Relaxed);
+                    let copy = share(n, rule.percentage)
+                        .then(|| pick(&weighted.children[rule.child].1, info, failed, &mut Vec::new()));
+                    mirrors.extend(copy.flatten());
+                }
+            }
+            for (matches, child) in &weighted.header_routes {
+                let all = matches.iter().all(|m| {
+                    info.headers.iter().any(|(name, value)| {
+                        name.eq_ignore_ascii_case(&m.header_name) && string_matches(&m.header_value, value)
+                    })
+                });
+                if all && !matches.is_empty() {
+                    return pick(&weighted.children[*child].1, info, failed, mirrors);
+                }
+            }
+            let up = |i: usize| has_endpoint(&weighted.children[i].1, failed);
+            let child = weighted.schedule.next_available(&weighted.counter, up)?;
+            pick(&weighted.children[child].1, info, failed, mirrors)
+        }
+        Target::Mirror(mirror) => {
+            for (target, percent, counter) in &mirror.mirrors {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let copy = share(n, *percent).then(|| pick(target, info, failed, &mut Vec::new()));
+                mirrors.extend(copy.flatten());
+            }
+            pick(&mirror.main, info, failed, mirrors)
+        }
+    }
+}
+
+/// Whether the n-th request falls in an exact `percent` share (spread evenly, no coin flips).
+fn share(n: u64, percent: u64) -> bool {
+    (n + 1) * percent / 100 > n * percent / 100
+}
+
+fn has_endpoint(target: &Target, failed: &[SocketAddr]) -> bool {
+    match target {
+        Target::Missing(_) => false,
+        Target::Service(s) => s.endpoints.iter().any(|e| !failed.contains(&e.addr)),
+        Target::Weighted(w) => w.children.iter().any(|(_, c)| has_endpoint(c, failed)),
+        Target::Mirror(m) => has_endpoint(&m.main, failed),
+    }
+}
+
+fn route_matches(m: &serin_model::rollout::RouteMatch, info: &RequestInfo<'_>) -> bool {
+    m.method.as_ref().is_none_or(|s| string_matches(s, info.method))
+        && m.path.as_ref().is_none_or(|s| string_matches(s, info.path))
+        && m.headers
+            .iter()
+            .all(|(name, s)| info.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && string_matches(s, v)))
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The request as sent to a pod: same method, path, headers (Host kept, as Traefik's
+/// passHostHeader), plus X-Forwarded-*.
+fn outgoing(
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    addr: SocketAddr,
+    client_ip: IpAddr,
+) -> Request<Full<Bytes>> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = format!("http://{addr}{path}");
+    let mut request =
+        Request::builder().method(parts.method.clone()).uri(uri).body(Full::new(body)).expect("a valid request");
+    let headers = request.headers_mut();
+    *headers = parts.headers.clone();
+    strip_hop_by_hop(headers);
+    if let Some(host) = parts.headers.get(hyper::header::HOST) {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    let forwarded = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(previous) => format!("{previous}, {client_ip}"),
+        None => client_ip.to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
+    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("http"));
+    request
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
+    let mut response =
+        Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed());
+    *response.status_mut() = status;
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// Latency bucket bounds in seconds (Prometheus `le`).
+pub const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// Requests by status class and a latency histogram, per (service, revision).
+#[derive(Default)]
+pub struct Metrics {
+    backends: parking_lot::RwLock<HashMap<(String, String), Arc<BackendStats>>>,
+    pub retries: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct BackendStats {
+    /// 1xx..5xx
+    pub by_class: [AtomicU64; 5],
+    pub buckets: [AtomicU64; 12],
+    pub count: AtomicU64,
+    pub sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, endpoint: &Endpoint, status: StatusCode, elapsed: Duration) {
+        let key = (
+            endpoint.pod.rsplit_once('-').map_or(endpoint.pod.as_str(), |(rs, _)| rs).to_string(),
+            endpoint.revision.clone(),
+        );
+        let stats = self.backends.read().get(&key).cloned();
+        let stats = stats.unwrap_or_else(|| self.backends.write().entry(key).or_default().clone());
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        stats.by_class[class].fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        for (bucket, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        stats.count.fetch_add(1, Ordering::Relaxed);
+        stats.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP serin_router_requests_total Requests forwarded, by ReplicaSet, revision and status class.\n# TYPE serin_router_requests_total counter\n");
+        let backends = self.backends.read();
+        let mut keys: Vec<_> = backends.keys().cloned().collect();
+        keys.sort();
+        for key in &keys {
+            let stats = &backends[key];
+            for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
+                let n = stats.by_class[i].load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push_str(&format!(
+                        "serin_router_requests_total{{replicaset=\"{}\",revision=\"{}\",code=\"{class}\"}} {n}\n",
+                        key.0, key.1
+                    ));
+                }
+            }
+        }
+        out.push_str("# HELP serin_router_request_duration_seconds Time to the response head from the pod.\n# TYPE serin_router_request_duration_seconds histogram\n");
+        for key in &keys {
+            let stats = &backends[key];
+            let labels = format!("replicaset=\"{}\",revision=\"{}\"", key.0, key.1);
+            for (bucket, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS) {
+                out.push_str(&format!(
+                    "serin_router_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}\n",
+                    bucket.load(Ordering::Relaxed)
+                ));
+            }
+            let count = stats.count.load(Ordering::Relaxed);
+            out.push_str(&format!("serin_router_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\n"));
+            out.push_str(&format!(
+                "serin_router_request_duration_seconds_sum{{{labels}}} {}\n",
+                stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            ));
+            out.push_str(&format!("serin_router_request_duration_seconds_count{{{labels}}} {count}\n"));
+        }
+        out.push_str(&format!(
+            "# HELP serin_router_retries_total Requests retried on another pod after a failed connect.\n# TYPE serin_router_retries_total counter\nserin_router_retries_total {}\n",
+            self.retries.load(Ordering::Relaxed)
+        ));
+        out
+    }
+}

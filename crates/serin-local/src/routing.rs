@@ -1,0 +1,332 @@
+//! The router's configuration, built from the store: each entry point's IngressRoutes (in
+//! priority order, as Traefik orders them), and behind each route a tree of targets: Services
+//! (their ready pods), weighted TraefikServices (an exact, precomputed split) and mirrors.
+//!
+//! Building is pure: objects in, a table out, plus the weights it serves (which the rollout
+//! controller reports as ActualWeight) and the problems it found (a missing Service, a bad
+//! rule), so the table can be swapped in atomically while requests flow.
+
+use crate::objects::{PORT_ANNOTATION, pod_ready};
+use crate::rollouts::ROUTES_ANNOTATION;
+use crate::store::Stored;
+use serde_json::Value as Json;
+use serin_engine::state::POD_TEMPLATE_HASH_LABEL;
+use serin_model::rollout::{HeaderRoutingMatch, RouteMatch, StringMatch};
+use serin_router::rule::Rule;
+use serin_router::weighted::Schedule;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+
+/// Everything the router serves.
+#[derive(Default)]
+pub struct RouteTable {
+    pub entrypoints: HashMap<String, Vec<CompiledRoute>>,
+}
+
+pub struct CompiledRoute {
+    /// `namespace/ingressroute#index`, for logs.
+    pub name: String,
+    pub rule: Rule,
+    pub priority: i64,
+    pub target: Arc<Target>,
+}
+
+pub enum Target {
+    Service(ServiceBackend),
+    Weighted(WeightedBackend),
+    Mirror(MirrorBackend),
+    /// A reference to something that does not exist: answers 503 (and is reported).
+    Missing(String),
+}
+
+/// A Service's ready pods, load-balanced round robin.
+pub struct ServiceBackend {
+    /// `namespace/name`
+    pub name: String,
+    pub endpoints: Vec<Endpoint>,
+    pub next: AtomicUsize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub pod: String,
+    /// The pod-template-hash of the pod's ReplicaSet: metrics are kept per revision.
+    pub revision: String,
+}
+
+/// A weighted TraefikService: an exact split, plus the canary's header and mirror routes.
+pub struct WeightedBackend {
+    pub name: String,
+    pub children: Vec<(String, Arc<Target>)>,
+    pub schedule: Schedule,
+    /// Survives rebuilds while the weights stay the same, so the split goes on where it was.
+    pub counter: Arc<AtomicU64>,
+    pub header_routes: Vec<(Vec<HeaderRoutingMatch>, usize)>,
+    pub mirrors: Vec<MirrorRule>,
+}
+
+pub struct MirrorRule {
+    pub matches: Vec<RouteMatch>,
+    pub percentage: u64,
+    pub child: usize,
+    pub counter: AtomicU64,
+}
+
+/// A mirroring TraefikService: requests go to `main`; copies go to each mirror by percent.
+pub struct MirrorBackend {
+    pub name: String,
+    pub main: Arc<Target>,
+    pub mirrors: Vec<(Arc<Target>, u64, AtomicU64)>,
+}
+
+/// The objects the table is built from.
+pub struct Objects<'a> {
+    pub services: &'a [Stored],
+    pub pods: &'a [Stored],
+    pub traefik_services: &'a [Stored],
+    pub ingress_routes: &'a [Stored],
+}
+
+/// Counters of weighted splits, kept across rebuilds: key = TraefikService and its weights.
+pub type SplitCounters = HashMap<String, Arc<AtomicU64>>;
+
+/// What a build produced besides the table.
+#[derive(Default)]
+pub struct BuildReport {
+    /// (namespace, TraefikService name) -> service name -> weight now served.
+    pub served: HashMap<(String, String), HashMap<String, i64>>,
+    pub problems: Vec<String>,
+}
+
+pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters) -> (RouteTable, BuildReport) {
+    let mut builder = Builder { objects, counters, report: BuildReport::default(), used_counters: Vec::new() };
+    let mut table = RouteTable::default();
+    for route in objects.ingress_routes {
+        let namespace = route.key.namespace.as_str();
+        let group = route.key.group.as_str();
+        let entrypoints: Vec<String> = route.body.pointer("/spec/entryPoints").and_then(Json::as_array).map_or_else(
+            || vec!["web".to_string()],
+            |e| e.iter().filter_map(|n| n.as_str().map(str::to_string)).collect(),
+        );
+        for (index, spec) in
+            route.body.pointer("/spec/routes").and_then(Json::as_array).into_iter().flatten().enumerate()
+        {
+            let name = format!("{namespace}/{}#{index}", route.key.name);
+            let rule_text = spec["match"].as_str().unwrap_or_default();
+            let rule = match serin_router::rule::parse(rule_text) {
+                Ok(rule) => rule,
+                Err(error) => {
+                    builder.report.problems.push(format!("IngressRoute {name}: rule {rule_text:?}: {error}"));
+                    continue;
+                }
+            };
+            let priority = spec["priority"]
+                .as_i64()
+                .filter(|p| *p != 0)
+                .unwrap_or_else(|| serin_router::rule::default_priority(rule_text));
+            let services: Vec<&Json> = spec["services"].as_array().into_iter().flatten().collect();
+            let target = match services.as_slice() {
+                [one] => builder.reference(namespace, group, one, 0),
+                many => Arc::new(builder.weighted_of(&name, namespace, group, many, &Json::Null, 0)),
+            };
+            for entrypoint in &entrypoints {
+                table.entrypoints.entry(entrypoint.clone()).or_default().push(CompiledRoute {
+                    name: name.clone(),
+                    rule: rule.clone(),
+                    priority,
+                    target: target.clone(),
+                });
+            }
+        }
+    }
+    for routes in table.entrypoints.values_mut() {
+        routes.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+    }
+    let used = std::mem::take(&mut builder.used_counters);
+    builder.counters.retain(|key, _| used.contains(key));
+    (table, builder.report)
+}
+
+struct Builder<'a, 'o> {
+    objects: &'a Objects<'o>,
+    counters: &'a mut SplitCounters,
+    report: BuildReport,
+    used_counters: Vec<String>,
+}
+
+impl Builder<'_, '_> {
+    /// A service reference: a Service, or a TraefikService of the referring object's group.
+    fn reference(&mut self, namespace: &str, group: &str, reference: &Json, depth: usize) -> Arc<Target> {
+        let name = reference["name"].as_str().unwrap_or_default();
+        let namespace = reference["namespace"].as_str().unwrap_or(namespace);
+        if reference["kind"] == "TraefikService" {
+            return self.traefik_service(namespace, group, name, depth);
+        }
+        Arc::new(self.service(namespace, name))
+    }
+
+    fn service(&mut self, namespace: &str, name: &str) -> Target {
+        let Some(service) = self.objects.services.iter().find(|s| s.key.namespace == namespace && s.key.name == name)
+        else {
+            self.report.problems.push(format!("Service {namespace}/{name} does not exist"));
+            return Target::Missing(format!("{namespace}/{name}"));
+        };
+        let selector = service.body.pointer("/spec/selector").and_then(Json::as_object).cloned().unwrap_or_default();
+        let endpoints = self
+            .objects
+            .pods
+            .iter()
+            .filter(|p| p.key.namespace == namespace && pod_ready(&p.body))
+            .filter(|p| {
+                !selector.is_empty() && selector.iter().all(|(k, v)| p.body["metadata"]["labels"].get(k) == Some(v))
+            })
+            .filter_map(|p| {
+                let port: u16 = p.body["metadata"]["annotations"][PORT_ANNOTATION].as_str()?.parse().ok()?;
+                Some(Endpoint {
+                    addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                    pod: p.key.name.clone(),
+                    revision: p.body["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                })
+            })
+            .collect();
+        Target::Service(ServiceBackend { name: format!("{namespace}/{name}"), endpoints, next: AtomicUsize::new(0) })
+    }
+
+    fn traefik_service(&mut self, namespace: &str, group: &str, name: &str, depth: usize) -> Arc<Target> {
+        let found = self
+            .objects
+            .traefik_services
+            .iter()
+            .find(|t| t.key.namespace == namespace && t.key.name == name && t.key.group == group);
+        let Some(found) = found.filter(|_| depth < 8) else {
+            self.report
+                .problems
+                .push(format!("TraefikService {namespace}/{name} does not exist in {group} (or nests too deep)"));
+            return Arc::new(Target::Missing(format!("{namespace}/{name}")));
+        };
+        let spec = &found.body["spec"];
+        let routes: Json = found.body["metadata"]["annotations"][ROUTES_ANNOTATION]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or(Json::Null);
+        if let Some(services) = spec.pointer("/weighted/services").and_then(Json::as_array) {
+            let label = format!("{group}/{namespace}/{name}");
+            let refs: Vec<&Json> = services.iter().collect();
+            let served: HashMap<String, i64> = services
+                .iter()
+                .map(|s| (s["name"].as_str().unwrap_or_default().to_string(), s["weight"].as_i64().unwrap_or(1)))
+                .collect();
+            if group == "traefik.io" || !self.report.served.contains_key(&(namespace.to_string(), name.to_string())) {
+                self.report.served.insert((namespace.to_string(), name.to_string()), served);
+            }
+            return Arc::new(self.weighted_of(&label, namespace, group, &refs, &routes, depth));
+        }
+        if let Some(mirroring) = spec.get("mirroring") {
+            let main = self.reference(namespace, group, mirroring, depth + 1);
+            let mirrors = mirroring["mirrors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| {
+                    (
+                        self.reference(namespace, group, m, depth + 1),
+                        m["percent"].as_u64().unwrap_or(0).min(100),
+                        AtomicU64::new(0),
+                    )
+                })
+                .collect();
+            return Arc::new(Target::Mirror(MirrorBackend {
+                name: format!("{group}/{namespace}/{name}"),
+                main,
+                mirrors,
+            }));
+        }
+        Arc::new(Target::Missing(format!("{namespace}/{name}")))
+    }
+
+    fn weighted_of(
+        &mut self,
+        label: &str,
+        namespace: &str,
+        group: &str,
+        refs: &[&Json],
+        routes: &Json,
+        depth: usize,
+    ) -> Target {
+        let children: Vec<(String, Arc<Target>)> = refs
+            .iter()
+            .map(|r| {
+                (r["name"].as_str().unwrap_or_default().to_string(), self.reference(namespace, group, r, depth + 1))
+            })
+            .collect();
+        let weights: Vec<(usize, u32)> = refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r["weight"].as_i64().unwrap_or(1).clamp(0, i64::from(u32::MAX)) as u32))
+            .collect();
+        let key = format!("{label}{weights:?}");
+        let counter = self.counters.entry(key.clone()).or_default().clone();
+        self.used_counters.push(key);
+        let canary = routes["canaryService"].as_str().and_then(|c| children.iter().position(|(name, _)| name == c));
+        let header_routes = match canary {
+            Some(child) => routes["headerRoutes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| serde_json::from_value::<Vec<HeaderRoutingMatch>>(r["match"].clone()).ok())
+                .map(|m| (m, child))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mirrors = match canary {
+            Some(child) => routes["mirrorRoutes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| {
+                    let matches = serde_json::from_value::<Vec<RouteMatch>>(r["match"].clone()).ok()?;
+                    Some(MirrorRule {
+                        matches,
+                        percentage: r["percentage"].as_u64().unwrap_or(100),
+                        child,
+                        counter: AtomicU64::new(0),
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Target::Weighted(WeightedBackend {
+            name: label.to_string(),
+            children,
+            schedule: Schedule::new(&weights),
+            counter,
+            header_routes,
+            mirrors,
+        })
+    }
+}
+
+/// Whether a value satisfies an Argo string match (exact, prefix or regex).
+pub fn string_matches(m: &StringMatch, value: &str) -> bool {
+    if let Some(exact) = &m.exact {
+        return value == exact;
+    }
+    if let Some(prefix) = &m.prefix {
+        return value.starts_with(prefix.as_str());
+    }
+    if let Some(pattern) = &m.regex {
+        return regex_lite_match(pattern, value);
+    }
+    false
+}
+
+/// Regex matching for header routes (compiled per call: header routes are rare and short).
+fn regex_lite_match(pattern: &str, value: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(value))
+}

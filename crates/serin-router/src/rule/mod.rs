@@ -1,0 +1,179 @@
+//! Traefik's HTTP router rules: parsing (`Host(`example.com`) && PathPrefix(`/api`)`), matching
+//! a request against a rule, and the default priority Traefik gives a rule.
+//!
+//! The syntax is Traefik's, which is a subset of Go expressions: matchers called with Go string
+//! literals (backtick or double quoted), combined with `&&`, `||`, `!` and parentheses, with Go's
+//! precedence (`!` over `&&` over `||`). Matcher behaviour follows Traefik v3
+//! (`pkg/muxer/http/matcher.go`), including the `*.`/`**.` wildcards of `Host`; Traefik v2's
+//! matchers and multi-argument forms are accepted too (see [`parse`]).
+
+mod error;
+mod goregex;
+mod lexer;
+mod matcher;
+mod parser;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+pub use error::{RuleError, RuleErrorKind};
+
+use matcher::Request;
+use parser::Expr;
+
+/// How deeply parentheses may nest in a rule; deeper rules are refused rather than risking the
+/// stack on hostile input.
+pub const MAX_NESTING: usize = 64;
+
+/// What a rule can look at in a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    /// The `Host` header (or the authority of an absolute request target). A `:port` suffix,
+    /// IPv6 brackets and upper case are dealt with here, as Traefik does.
+    pub host: &'a str,
+    /// The routing path: the escaped request path with its non-reserved characters decoded, as
+    /// [`routing_path`] computes it from the raw request path.
+    pub path: &'a str,
+    /// The request method exactly as received (`Method(`get`)` matches `GET`, not `get`).
+    pub method: &'a str,
+    /// Every header line as (name, value); names compare case-insensitively, values exactly.
+    /// A `Host` line is ignored by the header matchers, as in Traefik (use `Host` for it).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The raw query string, without the `?`.
+    pub query: &'a str,
+    /// The peer address of the connection (Traefik's `ClientIP` ignores `X-Forwarded-For`).
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A parsed rule, ready to match requests. Cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    expr: Expr,
+    source_len: usize,
+}
+
+/// Parses a Traefik rule.
+///
+/// Matchers (each name also accepted all lowercase, all uppercase, or capitalised lowercase, as
+/// Traefik does):
+///
+/// | matcher | arguments | matches when |
+/// |---|---|---|
+/// | `Host`, `HostHeader` | host, ... | the host (port removed) equals one, case-insensitively; `*.a.b` matches one label before `.a.b`, `**.a.b` one or more; a trailing dot on either side is ignored |
+/// | `HostRegexp` | regexp, ... | the host matches one (Go syntax, unanchored: write `^...$`) |
+/// | `Path` | path, ... | the path equals one |
+/// | `PathPrefix` | path, ... | the path starts with one (`/api` also matches `/apis`, as in Traefik) |
+/// | `PathRegexp` | regexp | the path matches |
+/// | `Method` | method, ... | the method equals one (arguments are upper-cased) |
+/// | `Header` | name, value | some value of that header equals `value` |
+/// | `HeaderRegexp` | name, regexp | some value of that header matches |
+/// | `Headers`, `HeadersRegexp` | name, value, ... | every (name, value) pair holds, as `Header`/`HeaderRegexp` |
+/// | `Query` | key [, value] | some value of `key` equals `value` (empty when omitted: `?key` or `?key=`) |
+/// | `Query` | `key=value`, ... | Traefik v2 form: every key's first value equals its value (any value when empty) |
+/// | `QueryRegexp` | key, regexp | some value of `key` matches |
+/// | `ClientIP` | IP or CIDR, ... | the client address is one of them or inside one |
+///
+/// Matchers taking "..." accept several arguments (Traefik v2 style) and match when any one does.
+/// Empty arguments are refused, as Traefik refuses them.
+pub fn parse(rule: &str) -> Result<Rule, RuleError> {
+    Ok(Rule { expr: parser::parse(rule)?, source_len: rule.len() })
+}
+
+impl FromStr for Rule {
+    type Err = RuleError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s)
+    }
+}
+
+impl Rule {
+    /// Whether the request satisfies the rule. Operands are evaluated left to right and stop
+    /// as soon as the result is known.
+    pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
+        eval(&self.expr, &Request::new(req))
+    }
+
+    /// The host expressions of the `Host` matchers that are not negated, lowercased: the
+    /// domains the rule serves, as Traefik extracts them for certificates and priorities.
+    pub fn hosts(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        collect_hosts(&self.expr, false, &mut out);
+        out
+    }
+
+    /// Traefik's default priority of this rule; see [`default_priority`].
+    pub fn default_priority(&self) -> i64 {
+        let penalty = self.hosts().iter().filter(|h| h.starts_with("**.")).count() * 2;
+        self.source_len as i64 - penalty as i64
+    }
+}
+
+fn eval(expr: &Expr, req: &Request<'_, '_>) -> bool {
+    match expr {
+        Expr::Match(m) => m.matches(req),
+        Expr::Not(inner) => !eval(inner, req),
+        Expr::And(items) => items.iter().all(|e| eval(e, req)),
+        Expr::Or(items) => items.iter().any(|e| eval(e, req)),
+    }
+}
+
+fn collect_hosts<'r>(expr: &'r Expr, negated: bool, out: &mut Vec<&'r str>) {
+    match expr {
+        Expr::Match(m) if !negated => out.extend(m.host_values().iter().map(String::as_str)),
+        Expr::Match(_) => {}
+        Expr::Not(inner) => collect_hosts(inner, !negated, out),
+        Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect_hosts(e, negated, out)),
+    }
+}
+
+/// The priority Traefik gives a router without an explicit one: the length of its rule in
+/// bytes, less 2 for each non-negated `Host(`**.domain`)` so that a double wildcard ranks below
+/// the single wildcard and exact hosts it covers. Routers are tried from the highest priority
+/// down. A rule that does not parse gets its plain length.
+pub fn default_priority(rule: &str) -> i64 {
+    match parse(rule) {
+        Ok(parsed) => parsed.default_priority(),
+        Err(_) => rule.len() as i64,
+    }
+}
+
+/// The path Traefik routes on, from the escaped request path: percent-encoded characters are
+/// decoded except the reserved ones (`:/?#[]@!$&'()*+,;=` and `%` itself), so that
+/// `PathPrefix(`/foo bar`)` matches `/foo%20bar` while `%2F` never turns into a path separator.
+/// `None` when an escape is malformed (Traefik answers 400). Escapes that would decode to bytes
+/// that are not UTF-8 are left encoded.
+pub fn routing_path(escaped: &str) -> Option<Cow<'_, str>> {
+    if !escaped.contains('%') {
+        return Some(Cow::Borrowed(escaped));
+    }
+    let decode = |keep_non_ascii: bool| -> Option<Vec<u8>> {
+        let bytes = escaped.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'%' {
+                out.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            let value = u8::from_str_radix(hex, 16).ok()?;
+            let reserved = b":/?#[]@!$&'()*+,;=%".contains(&value);
+            if reserved || (keep_non_ascii && !value.is_ascii()) {
+                out.extend_from_slice(&bytes[i..i + 3]);
+            } else {
+                out.push(value);
+            }
+            i += 3;
+        }
+        Some(out)
+    };
+    match String::from_utf8(decode(false)?) {
+        Ok(path) => Some(Cow::Owned(path)),
+        Err(_) => String::from_utf8(decode(true)?).ok().map(Cow::Owned),
+    }
+}

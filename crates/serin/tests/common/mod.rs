@@ -1,0 +1,234 @@
+//! A real `serin server` in a temporary data directory, the real CLI against it, and plain
+//! HTTP/1.1 requests through its router, for the local platform's integration tests.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/argo-demo/argorollout-canary");
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub api: String,
+    pub web: SocketAddr,
+}
+
+pub fn serin_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_serin"))
+}
+
+impl Server {
+    pub fn start(time_scale: f64) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server { dir, child: None, api: String::new(), web: "127.0.0.1:1".parse().unwrap() };
+        server.spawn(time_scale);
+        server
+    }
+
+    /// Starts (or restarts) the server process on this data directory.
+    pub fn spawn(&mut self, time_scale: f64) {
+        let info = self.dir.path().join("server.json");
+        let _ = std::fs::remove_file(&info);
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(serin_binary())
+            .args([
+                "server",
+                "--api",
+                "127.0.0.1:0",
+                "--entrypoint",
+                "web=127.0.0.1:0",
+                "--time-scale",
+                &time_scale.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .env("SERIN_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let written =
+                std::fs::read_to_string(&info).ok().and_then(|text| serde_json::from_str::<Value>(&text).ok());
+            if let Some(value) = written {
+                self.api = value["api"].as_str().unwrap().to_string();
+                self.web = value["entrypoints"]["web"].as_str().unwrap().parse().unwrap();
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server did not start:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs the CLI against this server; panics with its output if it fails.
+    pub fn serin(&self, args: &[&str]) -> String {
+        let out = self.serin_output(args);
+        assert!(
+            out.status.success(),
+            "serin {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn serin_output(&self, args: &[&str]) -> Output {
+        Command::new(serin_binary())
+            .args(args)
+            .env("SERIN_DATA_DIR", self.dir.path())
+            .env_remove("SERIN_SERVER")
+            .output()
+            .unwrap()
+    }
+
+    /// An object from the API.
+    pub fn object(&self, group: &str, kind: &str, name: &str) -> Value {
+        let url = format!("{}/api/v1/object?group={group}&kind={kind}&namespace=default&name={name}", self.api);
+        let mut response = ureq::get(&url).call().unwrap();
+        response.body_mut().read_json().unwrap()
+    }
+
+    pub fn tree(&self, rollout: &str) -> Value {
+        let url = format!("{}/api/v1/rollouts/default/{rollout}/tree", self.api);
+        ureq::get(&url).call().unwrap().body_mut().read_json().unwrap()
+    }
+
+    /// Waits until `check` holds for the rollout tree, or fails with the last view.
+    pub fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let tree = self.tree("canary-rollout");
+            if check(&tree) {
+                return tree;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; rollout status:\n{:#}\n--- server log tail:\n{}",
+                    tree["rollout"]["status"],
+                    tail(&self.log(), 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Kills the server with SIGKILL (pods keep running).
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// One GET through the router on a fresh connection: (status, body).
+    pub fn get(&self, host: &str, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.web).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        parse_response(&response)
+    }
+
+    /// `n` requests; how many answered each body.
+    pub fn versions(&self, n: usize) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for _ in 0..n {
+            let (status, body) = self.get("canary.myapp.com", "/");
+            assert_eq!(status, 200, "{body}");
+            let version = body.split(" | ").nth(1).unwrap_or(&body).trim().to_string();
+            *counts.entry(version).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Pods carry the data dir's marker in their environment; none may outlive the test.
+        let marker = std::fs::read_to_string(self.dir.path().join("marker")).unwrap_or_default();
+        for pid in marked_processes(&marker) {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+}
+
+pub fn parse_response(response: &str) -> (u16, String) {
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, body)
+}
+
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+pub fn status(tree: &Value) -> &Value {
+    &tree["rollout"]["status"]
+}
+
+pub fn replicas_of(tree: &Value, hash: &str) -> i64 {
+    tree["replicaSets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|rs| rs["metadata"]["labels"]["rollouts-pod-template-hash"] == hash)
+        .map_or(-1, |rs| rs["spec"]["replicas"].as_i64().unwrap())
+}
+
+pub fn weights(server: &Server, group: &str) -> Vec<(String, i64)> {
+    let ts = server.object(group, "TraefikService", "canary-service");
+    ts["spec"]["weighted"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s["weight"].as_i64().unwrap_or(-1)))
+        .collect()
+}
+
+/// Processes whose environment carries `SERIN_POD=<marker>/...`.
+pub fn marked_processes(marker: &str) -> Vec<u32> {
+    if marker.is_empty() {
+        return Vec::new();
+    }
+    let needle = format!("SERIN_POD={marker}/");
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| String::from_utf8_lossy(&env).contains(&needle))
+        })
+        .collect()
+}

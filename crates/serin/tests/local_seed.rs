@@ -1,0 +1,87 @@
+//! The seed's canary release on the local platform, end to end: the real server, real pod
+//! processes, real HTTP through the router, the real CLI.
+
+mod common;
+
+use common::{SEED, Server, replicas_of, status, weights};
+use std::time::Duration;
+
+const V1: &str = "69dc9f5f56";
+const V2: &str = "95d95c65";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn paused_at(step: i64) -> impl Fn(&serde_json::Value) -> bool {
+    move |tree| status(tree)["currentStepIndex"] == step && status(tree)["phase"] == "Paused"
+}
+
+#[test]
+fn the_seed_scenario_with_real_traffic() {
+    // 10x: the seed's pauses are promoted by hand below; scaleDownDelaySeconds 30s takes 3s.
+    let server = Server::start(10.0);
+    let applied = server.serin(&["apply", "-f", SEED]);
+    assert!(applied.contains("rollout.argoproj.io/canary-rollout created"), "{applied}");
+    assert!(applied.contains("traefikservice.traefik.containo.us/canary-service created"), "{applied}");
+    assert!(applied.contains("traefikservice.traefik.io/canary-service created"), "{applied}");
+    let again = server.serin(&["apply", "-f", SEED]);
+    assert_eq!(again.matches("unchanged").count(), 6, "{again}");
+
+    let tree = server
+        .wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
+    assert_eq!(tree["replicaSets"][0]["metadata"]["name"], "canary-rollout-69dc9f5f56");
+    assert_eq!(
+        server.get("canary.myapp.com", "/"),
+        (200, "Hello MyApp | Version: v1 | <a href=\"hostname.html\">Pod Name</a>\n".into())
+    );
+    let (_, pod) = server.get("canary.myapp.com", "/hostname.html");
+    assert!(pod.starts_with("canary-rollout-69dc9f5f56-"), "{pod}");
+    assert_eq!(server.get("other.example.com", "/").0, 404);
+
+    server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
+    let tree = server.wait_for("step 1", WAIT, paused_at(1));
+    let s = status(&tree);
+    assert_eq!(
+        (s["replicas"].as_i64(), s["updatedReplicas"].as_i64(), s["message"].as_str()),
+        (Some(11), Some(1), Some("CanaryPauseStep"))
+    );
+    assert_eq!((replicas_of(&tree, V1), replicas_of(&tree, V2)), (10, 1));
+    let names: Vec<&str> =
+        tree["replicaSets"].as_array().unwrap().iter().map(|rs| rs["metadata"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"canary-rollout-95d95c65") && names.contains(&"canary-rollout-69dc9f5f56"), "{names:?}");
+    for group in ["traefik.io", "traefik.containo.us"] {
+        assert_eq!(weights(&server, group), [("canary-active".into(), 10), ("canary-preview".into(), 90)], "{group}");
+    }
+    let view = server.serin(&["get", "rollout", "canary-rollout"]);
+    for line in [
+        "Status:          ॥ Paused",
+        "Message:         CanaryPauseStep",
+        "  Step:          1/7",
+        "  SetWeight:     10",
+        "  ActualWeight:  10",
+        "  Current:       11",
+        "  Updated:       1",
+    ] {
+        assert!(view.contains(line), "missing {line:?} in\n{view}");
+    }
+    assert_eq!(server.versions(10).get("Version: v2"), Some(&1));
+    assert_eq!(server.versions(100).get("Version: v2"), Some(&10));
+
+    server.serin(&["promote", "canary-rollout"]);
+    let tree = server.wait_for("step 3", WAIT, paused_at(3));
+    assert_eq!(replicas_of(&tree, V2), 3);
+    assert_eq!(server.versions(100).get("Version: v2"), Some(&30));
+
+    server.serin(&["promote", "canary-rollout"]);
+    let tree = server.wait_for("step 5", WAIT, paused_at(5));
+    assert_eq!(replicas_of(&tree, V2), 6);
+    assert_eq!(server.versions(100).get("Version: v2"), Some(&60));
+
+    server.serin(&["promote", "canary-rollout"]);
+    server.wait_for("v2 healthy", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["stableRS"] == V2);
+    assert_eq!(server.versions(100).get("Version: v2"), Some(&100));
+    for group in ["traefik.io", "traefik.containo.us"] {
+        assert_eq!(weights(&server, group), [("canary-active".into(), 0), ("canary-preview".into(), 100)], "{group}");
+    }
+    let tree = server.wait_for("v1 scaled down after scaleDownDelaySeconds", WAIT, |t| replicas_of(t, V1) == 0);
+    assert_eq!(status(&tree)["availableReplicas"], 10);
+    assert_eq!(server.versions(20).get("Version: v2"), Some(&20));
+}
