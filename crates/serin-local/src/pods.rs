@@ -27,7 +27,13 @@ pub struct PodController {
     stopping: parking_lot::Mutex<HashSet<String>>,
     /// Pods whose start failed, with the error, so it is reported instead of retried in a loop.
     failed: parking_lot::Mutex<std::collections::HashMap<String, String>>,
+    /// Pods adopted after a restart and not yet probed: they keep their Ready condition
+    /// meanwhile, so a server restart does not take them out of the router.
+    adopted: parking_lot::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// How long an adopted pod keeps its old Ready condition while waiting for its first probe.
+const ADOPTION_GRACE: Duration = Duration::from_secs(5);
 
 impl PodController {
     pub fn new(
@@ -45,6 +51,7 @@ impl PodController {
             data_dir,
             stopping: Default::default(),
             failed: Default::default(),
+            adopted: Default::default(),
         }
     }
 
@@ -128,7 +135,10 @@ impl PodController {
         let restarts =
             pod.body.pointer("/status/containerStatuses/0/restartCount").and_then(Json::as_u64).unwrap_or(0) as u32;
         let result = match (pid, start) {
-            (Some(pid), Some(start)) => self.supervisor.adopt(spec, pid, start, restarts).await,
+            (Some(pid), Some(start)) => {
+                self.adopted.lock().insert(uid.to_string(), std::time::Instant::now());
+                self.supervisor.adopt(spec, pid, start, restarts).await
+            }
             _ => self.supervisor.start(spec).await,
         };
         result.map_err(|e| e.to_string())
@@ -240,7 +250,19 @@ impl PodController {
         let container = body.pointer("/spec/containers/0").cloned().unwrap_or_default();
         let failure = self.failed.lock().get(uid).cloned();
         let runtime = self.supervisor.runtime(uid);
-        let ready = runtime.as_ref().is_some_and(|r| r.ready);
+        let probed = runtime.as_ref().is_some_and(|r| r.ready);
+        let waiting_for_probe = {
+            let mut adopted = self.adopted.lock();
+            match adopted.get(uid) {
+                Some(since) if !probed && since.elapsed() < ADOPTION_GRACE => true,
+                Some(_) => {
+                    adopted.remove(uid);
+                    false
+                }
+                None => false,
+            }
+        };
+        let ready = probed || (waiting_for_probe && crate::objects::pod_ready(&pod.body));
         let state = match (&runtime, failure) {
             (_, Some(message)) => json!({"waiting": {"reason": "RunContainerError", "message": message}}),
             (Some(PodRuntime { state: ContainerState::Waiting { reason, message }, .. }), _) => {
