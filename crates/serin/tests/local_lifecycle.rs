@@ -185,10 +185,8 @@ fn bad_input_changes_nothing_and_says_where() {
     let deadline = Instant::now() + WAIT;
     loop {
         let pods = server.serin(&["get", "pods"]);
-        if let Some(line) = pods.lines().find(|l| l.starts_with("nosuch-")) {
-            if line.contains("RunContainerError") {
-                break;
-            }
+        if pods.lines().any(|l| l.starts_with("nosuch-") && l.contains("RunContainerError")) {
+            break;
         }
         assert!(Instant::now() < deadline, "{pods}");
         std::thread::sleep(Duration::from_millis(50));
