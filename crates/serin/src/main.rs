@@ -29,8 +29,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay the seed's canary release (v1 -> v2 through 10/30/60/100%) and show each step.
-    Demo,
+    /// The seed's canary release on the local platform: real pods, real traffic, v1 -> v2
+    /// through 10/30/60/100%, each step shown.
+    Demo {
+        /// How much faster the seed's pauses and delays pass.
+        #[arg(long, default_value_t = 10.0)]
+        time_scale: f64,
+        /// The router's entry point (the seed's curl uses port 80: `--entrypoint :80` as root).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        entrypoint: String,
+    },
     /// Check manifests (files, directories, or - for stdin) and report every problem with its
     /// file, line, column and field.
     Lint {
@@ -183,7 +191,7 @@ fn expect_word(given: &str, expected: &str, usage: &str) -> anyhow::Result<()> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Demo => demo::run(),
+        Command::Demo { time_scale, entrypoint } => demo::run(time_scale, &entrypoint),
         Command::Lint { files } => lint::run(&files),
         Command::Plan { file } => plan::run(&file),
         Command::DemoApp { version } => demo_app::run(&version),

@@ -85,3 +85,23 @@ fn the_seed_scenario_with_real_traffic() {
     assert_eq!(status(&tree)["availableReplicas"], 10);
     assert_eq!(server.versions(20).get("Version: v2"), Some(&20));
 }
+
+#[test]
+fn the_demo_runs_the_seed_story() {
+    let out = std::process::Command::new(common::serin_binary()).args(["demo", "--time-scale", "60"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let splits: Vec<&str> = stdout.lines().filter(|l| l.contains(" x Version: ")).map(str::trim).collect();
+    assert_eq!(
+        splits,
+        [
+            "100 x Version: v1",
+            "90 x Version: v1, 10 x Version: v2",
+            "70 x Version: v1, 30 x Version: v2",
+            "40 x Version: v1, 60 x Version: v2",
+            "100 x Version: v2"
+        ]
+    );
+    assert!(stdout.contains("the seed's 5m, 1m and 30s pauses take 5s, 1s and 500ms"), "{stdout}");
+    assert!(stdout.contains("└──⧉ canary-rollout-69dc9f5f56           ReplicaSet  • ScaledDown"), "{stdout}");
+}
