@@ -76,8 +76,9 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn metrics(State(state): Shared) -> String {
-    state.proxy.metrics.render()
+async fn metrics(State(state): Shared) -> Result<String, ApiError> {
+    let pods = state.store.list(Some(""), "Pod", None)?;
+    Ok(state.proxy.metrics.render() + &crate::usage::render(&pods))
 }
 
 #[derive(Deserialize)]

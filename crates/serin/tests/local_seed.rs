@@ -84,6 +84,34 @@ fn the_seed_scenario_with_real_traffic() {
     let tree = server.wait_for("v1 scaled down after scaleDownDelaySeconds", WAIT, |t| replicas_of(t, V1) == 0);
     assert_eq!(status(&tree)["availableReplicas"], 10);
     assert_eq!(server.versions(20).get("Version: v2"), Some(&20));
+
+    let metrics = ureq::get(&format!("{}/metrics", server.api)).call().unwrap().body_mut().read_to_string().unwrap();
+    let count = |needle: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(needle))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        count("serin_router_requests_total{replicaset=\"canary-rollout-95d95c65\",revision=\"95d95c65\",code=\"2xx\"}")
+            >= 220,
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("serin_router_request_duration_seconds_bucket{replicaset=\"canary-rollout-69dc9f5f56\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains("serin_router_retries_total 0"), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("serin_pod_memory_bytes{namespace=\"default\",pod=\"canary-rollout-95d95c65-"))
+            .count()
+            == 10,
+        "{metrics}"
+    );
 }
 
 #[test]
