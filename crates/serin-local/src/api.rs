@@ -39,6 +39,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/rollouts/{namespace}/{name}/tree", get(rollout_tree))
         .route("/api/v1/rollouts/{namespace}/{name}/{command}", post(rollout_command))
         .route("/api/v1/logs/{namespace}/{pod}", get(pod_logs))
+        .route("/api/v1/usage", get(pod_usage))
         .with_state(state)
 }
 
@@ -311,6 +312,27 @@ async fn rollout_command(
 struct LogQuery {
     #[serde(default)]
     previous: bool,
+    /// Bytes already read, for `logs -f`.
+    #[serde(default)]
+    offset: usize,
+}
+
+#[derive(Deserialize)]
+struct NamespaceQuery {
+    namespace: Option<String>,
+}
+
+async fn pod_usage(State(state): Shared, Query(q): Query<NamespaceQuery>) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = state
+        .store
+        .list(Some(""), "Pod", q.namespace.as_deref())?
+        .iter()
+        .filter_map(|pod| {
+            let usage = crate::usage::of_pod(&pod.body)?;
+            Some(json!({"pod": pod.key.name, "namespace": pod.key.namespace, "cpuSeconds": usage.cpu_seconds, "memoryBytes": usage.memory_bytes}))
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
 }
 
 async fn pod_logs(
@@ -322,8 +344,9 @@ async fn pod_logs(
         return Err(error(StatusCode::NOT_FOUND, format!("pod {pod:?} not found in namespace {namespace}")));
     }
     let path = crate::objects::log_path(&state.data_dir, &namespace, &pod, q.previous);
-    std::fs::read_to_string(&path).map_err(|e| {
+    let bytes = std::fs::read(&path).map_err(|e| {
         let which = if q.previous { "previous " } else { "" };
         error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"))
-    })
+    })?;
+    Ok(String::from_utf8_lossy(bytes.get(q.offset..).unwrap_or_default()).into_owned())
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod apply;
 pub mod clock;
 pub mod datadir;
+pub mod gc;
 pub mod images;
 pub mod objects;
 pub mod pods;

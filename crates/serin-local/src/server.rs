@@ -150,6 +150,7 @@ async fn control_loop(platform: Arc<Platform>, pods: Arc<PodController>, proxy: 
                 due = Some(due.map_or(1000, |d| d.min(1000)));
             }
         };
+        note(crate::gc::collect(&platform.store, platform.clock.as_ref()).map(|()| None), "garbage collector");
         note(replica_sets.reconcile_all(), "replicasets");
         note(pods.reconcile_all().await.map(|()| None), "pods");
         note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");

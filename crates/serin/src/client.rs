@@ -1,7 +1,7 @@
 //! How CLI commands reach a server: `--server`/`--token` (or `SERIN_SERVER`/`SERIN_TOKEN`),
 //! else the `server.json` and `token` a local server wrote into its data directory.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -42,8 +42,12 @@ impl Client {
     }
 
     fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
-        let mut response =
-            response.with_context(|| format!("cannot reach the serin server at {} ({what})", self.base))?;
+        let mut response = response.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the serin server at {} ({what}): {e}; is it running? Start one with `serin server`, or pass --server",
+                self.base
+            )
+        })?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));

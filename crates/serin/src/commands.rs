@@ -2,13 +2,14 @@
 //! commands, printed the way kubectl and kubectl-argo-rollouts print them.
 
 use crate::client::{Client, ClientOptions, encode};
-use crate::view::{age, table};
+use crate::view::{Paint, age, table};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use serin_model::Time;
 use serin_model::rollout::Rollout;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Reads files, directories (recursively: .yaml, .yml, .json) or `-` into (name, text) pairs.
 fn read_sources(paths: &[PathBuf]) -> Result<Vec<Value>> {
@@ -57,15 +58,108 @@ fn rollout_path(options: &ClientOptions, name: &str, what: &str) -> String {
     format!("/api/v1/rollouts/{}/{}/{what}", encode(&options.namespace), encode(name))
 }
 
-pub fn get_rollout(options: &ClientOptions, name: &str) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let tree = client.get(&rollout_path(options, name, "tree"))?;
-    print!("{}", crate::tree::render(&tree)?);
-    Ok(ExitCode::SUCCESS)
+/// How `get rollout` and `list rollouts` show themselves.
+#[derive(Clone, Copy, Debug)]
+pub struct Display {
+    pub watch: bool,
+    pub paint: Paint,
+    pub timeout: Option<Duration>,
 }
 
-pub fn list_rollouts(options: &ClientOptions) -> Result<ExitCode> {
+pub fn get_rollout(options: &ClientOptions, name: &str, display: Display) -> Result<ExitCode> {
     let client = Client::connect(options)?;
+    let path = rollout_path(options, name, "tree");
+    watch(display, || {
+        let mut tree = client.get(&path)?;
+        let view = crate::tree::render(&tree, display.paint)?;
+        if let Some(object) = tree.as_object_mut() {
+            object.remove("now");
+        }
+        Ok((view, tree.to_string()))
+    })
+}
+
+/// Prints a view once, or with `--watch` again on every change: redrawn in place on a
+/// terminal (at most five times a second, so ages tick), appended as snapshots otherwise.
+fn watch(display: Display, mut fetch: impl FnMut() -> Result<(String, String)>) -> Result<ExitCode> {
+    use std::io::{IsTerminal, Write};
+    let (view, _) = fetch()?;
+    if !display.watch {
+        print!("{view}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let deadline = display.timeout.map(|t| Instant::now() + t);
+    let (mut last_view, mut last_state) = (String::new(), String::new());
+    loop {
+        let (view, state) = fetch()?;
+        let mut out = std::io::stdout().lock();
+        if terminal && view != last_view {
+            write!(out, "\x1b[H\x1b[2J{view}")?;
+        } else if !terminal && state != last_state {
+            if !last_state.is_empty() {
+                writeln!(out)?;
+            }
+            write!(out, "{view}")?;
+        }
+        out.flush()?;
+        (last_view, last_state) = (view, state);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `status`: waits for the rollout to finish, printing each phase change; exits 0 when
+/// Healthy, 1 when Degraded or when the timeout passes first.
+pub fn status(options: &ClientOptions, name: &str, timeout: Option<Duration>) -> Result<ExitCode> {
+    let client = Client::connect(options)?;
+    let path = format!(
+        "/api/v1/object?group=argoproj.io&kind=Rollout&namespace={}&name={}",
+        encode(&options.namespace),
+        encode(name)
+    );
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut last = String::new();
+    loop {
+        let rollout = client.get(&path)?;
+        let observed = rollout.pointer("/status/observedGeneration").and_then(Value::as_str).map(str::to_string);
+        let generation = rollout.pointer("/metadata/generation").and_then(Value::as_i64).map(|g| g.to_string());
+        let phase = rollout.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Progressing");
+        let message = rollout.pointer("/status/message").and_then(Value::as_str).unwrap_or_default();
+        let line = match (observed == generation, message.is_empty()) {
+            (false, _) => "Progressing - waiting for rollout spec update to be observed".to_string(),
+            (true, true) => phase.to_string(),
+            (true, false) => format!("{phase} - {message}"),
+        };
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+        if observed == generation && phase == "Healthy" {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if observed == generation && phase == "Degraded" {
+            return Ok(ExitCode::FAILURE);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            eprintln!("error: timed out waiting for rollout '{name}' to become Healthy (it is {phase})");
+            return Ok(ExitCode::FAILURE);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn list_rollouts(options: &ClientOptions, display: Display) -> Result<ExitCode> {
+    let client = Client::connect(options)?;
+    watch(display, || {
+        let table = rollouts_table(&client, options, display.paint)?;
+        Ok((table.clone(), table))
+    })
+}
+
+fn rollouts_table(client: &Client, options: &ClientOptions, paint: Paint) -> Result<String> {
     let list = client
         .get(&format!("/api/v1/objects?kind=Rollout&group=argoproj.io&namespace={}", encode(&options.namespace)))?;
     let mut rows = vec![
@@ -80,7 +174,7 @@ pub fn list_rollouts(options: &ClientOptions) -> Result<ExitCode> {
         rows.push(vec![
             rollout.metadata.name().to_string(),
             "Canary".into(),
-            status.phase.clone().unwrap_or_default(),
+            paint.status(status.phase.as_deref().unwrap_or("Progressing")),
             step,
             serin_engine::phase::set_weight(&rollout).to_string(),
             format!("{}/{}", status.ready_replicas, rollout.spec.replicas()),
@@ -90,11 +184,9 @@ pub fn list_rollouts(options: &ClientOptions) -> Result<ExitCode> {
         ]);
     }
     if rows.len() == 1 {
-        println!("No resources found in {} namespace.", options.namespace);
-    } else {
-        print!("{}", table(&rows));
+        return Ok(format!("No resources found in {} namespace.\n", options.namespace));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(table(&rows))
 }
 
 /// promote, abort, retry, undo, pause, restart, set-image.
@@ -106,12 +198,19 @@ pub fn rollout_command(options: &ClientOptions, name: &str, verb: &str, body: Va
 }
 
 /// `get KIND [NAME]` for the kinds kubectl users look at.
-pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> Result<ExitCode> {
+pub fn get_objects(
+    options: &ClientOptions,
+    kind: &str,
+    name: Option<&str>,
+    output: Option<&str>,
+    all_namespaces: bool,
+) -> Result<ExitCode> {
     let (group, kind) = resolve_kind(kind)?;
     let client = Client::connect(options)?;
     let group_query = group.map(|g| format!("&group={}", encode(g))).unwrap_or_default();
-    let list =
-        client.get(&format!("/api/v1/objects?kind={kind}{group_query}&namespace={}", encode(&options.namespace)))?;
+    let namespace_query =
+        if all_namespaces { String::new() } else { format!("&namespace={}", encode(&options.namespace)) };
+    let list = client.get(&format!("/api/v1/objects?kind={kind}{group_query}{namespace_query}"))?;
     let now = Time::parse(list["now"].as_str().unwrap_or_default()).unwrap_or_default();
     let items: Vec<&Value> = list["items"]
         .as_array()
@@ -126,6 +225,24 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let wide = match output {
+        None => false,
+        Some("wide") => true,
+        Some(format @ ("yaml" | "json")) => {
+            let value = match (name, items.as_slice()) {
+                (Some(_), [one]) => (*one).clone(),
+                _ => json!({"apiVersion": "v1", "kind": "List", "items": items}),
+            };
+            let text = if format == "json" {
+                serde_json::to_string_pretty(&value)? + "\n"
+            } else {
+                crate::yaml_out::to_yaml(&value)
+            };
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(other) => bail!("unknown output format {other:?}: use yaml, json or wide"),
+    };
     let age_of = |item: &Value| {
         let created = Time::parse(item["metadata"]["creationTimestamp"].as_str().unwrap_or_default()).unwrap_or(now);
         age(now.since(created))
@@ -135,7 +252,7 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
     match kind {
         "Pod" => {
             rows.push(["NAME", "READY", "STATUS", "RESTARTS", "AGE"].map(String::from).to_vec());
-            for item in items {
+            for item in &items {
                 let statuses =
                     item.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
                 let ready = statuses.iter().filter(|c| c["ready"] == true).count();
@@ -156,7 +273,7 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
         }
         "ReplicaSet" => {
             rows.push(["NAME", "DESIRED", "CURRENT", "READY", "AGE"].map(String::from).to_vec());
-            for item in items {
+            for item in &items {
                 let n = |p: &str| item.pointer(p).and_then(Value::as_i64).unwrap_or(0).to_string();
                 rows.push(vec![
                     name_of(item),
@@ -169,7 +286,7 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
         }
         "Service" => {
             rows.push(["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"].map(String::from).to_vec());
-            for item in items {
+            for item in &items {
                 let ports: Vec<String> = item
                     .pointer("/spec/ports")
                     .and_then(Value::as_array)
@@ -188,12 +305,33 @@ pub fn get_objects(options: &ClientOptions, kind: &str, name: Option<&str>) -> R
                 ]);
             }
         }
-        "Rollout" => return list_rollouts(options),
+        "Rollout" => {
+            return list_rollouts(options, Display { watch: false, paint: Paint::detect(false), timeout: None });
+        }
         _ => {
             rows.push(["NAME", "AGE"].map(String::from).to_vec());
-            for item in items {
+            for item in &items {
                 rows.push(vec![name_of(item), age_of(item)]);
             }
+        }
+    }
+    if wide && kind == "Pod" {
+        for (row, item) in rows.iter_mut().skip(1).zip(&items) {
+            row.push(item.pointer("/status/podIP").and_then(Value::as_str).unwrap_or("<none>").to_string());
+            let port =
+                item.pointer("/metadata/annotations/serin.dev~1port").and_then(Value::as_str).unwrap_or("<none>");
+            row.push(port.to_string());
+        }
+        rows[0].extend(["IP".to_string(), "PORT".to_string()]);
+    }
+    if all_namespaces {
+        for (i, row) in rows.iter_mut().enumerate() {
+            let namespace = if i == 0 {
+                "NAMESPACE".to_string()
+            } else {
+                items[i - 1]["metadata"]["namespace"].as_str().unwrap_or_default().to_string()
+            };
+            row.insert(0, namespace);
         }
     }
     print!("{}", table(&rows));
@@ -218,10 +356,158 @@ fn resolve_kind(kind: &str) -> Result<(Option<&'static str>, &'static str)> {
     })
 }
 
-pub fn logs(options: &ClientOptions, pod: &str, previous: bool) -> Result<ExitCode> {
+pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) -> Result<ExitCode> {
+    use std::io::Write;
     let client = Client::connect(options)?;
-    let text =
-        client.get_text(&format!("/api/v1/logs/{}/{}?previous={previous}", encode(&options.namespace), encode(pod)))?;
-    print!("{text}");
+    let mut offset = 0usize;
+    loop {
+        let path =
+            format!("/api/v1/logs/{}/{}?previous={previous}&offset={offset}", encode(&options.namespace), encode(pod));
+        let text = client.get_text(&path)?;
+        offset += text.len();
+        print!("{text}");
+        std::io::stdout().flush()?;
+        if !follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `describe rollout`: kubectl describe's layout, with the Rollout's events in Argo's words.
+pub fn describe(options: &ClientOptions, name: &str) -> Result<ExitCode> {
+    let client = Client::connect(options)?;
+    let tree = client.get(&rollout_path(options, name, "tree"))?;
+    let rollout = &tree["rollout"];
+    let now = Time::parse(tree["now"].as_str().unwrap_or_default()).unwrap_or_default();
+    let events = client.get(&format!(
+        "/api/v1/events?group=argoproj.io&kind=Rollout&namespace={}&name={}",
+        encode(&options.namespace),
+        encode(name)
+    ))?;
+    let map = |v: &Value| -> String {
+        match v.as_object() {
+            Some(m) if !m.is_empty() => m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("\n                 "),
+            _ => "<none>".into(),
+        }
+    };
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| out.push_str(&format!("{label:<17}{value}\n"));
+    line("Name:", rollout["metadata"]["name"].as_str().unwrap_or_default().into());
+    line("Namespace:", rollout["metadata"]["namespace"].as_str().unwrap_or_default().into());
+    line("Labels:", map(&rollout["metadata"]["labels"]));
+    let mut annotations = rollout["metadata"]["annotations"].clone();
+    if let Some(a) = annotations.as_object_mut() {
+        a.remove(serin_local::apply::LAST_APPLIED);
+    }
+    line("Annotations:", map(&annotations));
+    line("API Version:", rollout["apiVersion"].as_str().unwrap_or_default().into());
+    line("Kind:", "Rollout".into());
+    out.push_str("Spec:\n");
+    out.push_str(&indent(&crate::yaml_out::to_yaml(&rollout["spec"]), 2));
+    out.push_str("Status:\n");
+    out.push_str(&indent(&crate::yaml_out::to_yaml(&rollout["status"]), 2));
+    out.push_str("Events:\n");
+    let items = events["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        out.push_str("  <none>\n");
+    } else {
+        let mut rows = vec![["Type", "Reason", "Age", "From", "Message"].map(String::from).to_vec()];
+        rows.push(["----", "------", "----", "----", "-------"].map(String::from).to_vec());
+        for event in items {
+            let at = Time::parse(event["time"].as_str().unwrap_or_default()).unwrap_or(now);
+            rows.push(vec![
+                event["type"].as_str().unwrap_or_default().into(),
+                event["reason"].as_str().unwrap_or_default().into(),
+                age(now.since(at)),
+                "rollouts-controller".into(),
+                event["message"].as_str().unwrap_or_default().into(),
+            ]);
+        }
+        out.push_str(&indent(&table(&rows), 2));
+    }
+    print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn indent(text: &str, by: usize) -> String {
+    text.lines().map(|l| format!("{}{l}\n", " ".repeat(by))).collect()
+}
+
+/// `top pods`: CPU (from two samples half a second apart) and resident memory per pod.
+pub fn top_pods(options: &ClientOptions) -> Result<ExitCode> {
+    let client = Client::connect(options)?;
+    let path = format!("/api/v1/usage?namespace={}", encode(&options.namespace));
+    let first = client.get(&path)?;
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let second = client.get(&path)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu_before = |pod: &str| {
+        first["items"].as_array().into_iter().flatten().find(|i| i["pod"] == pod).and_then(|i| i["cpuSeconds"].as_f64())
+    };
+    let mut rows = vec![["NAME", "CPU(cores)", "MEMORY(bytes)"].map(String::from).to_vec()];
+    for item in second["items"].as_array().into_iter().flatten() {
+        let pod = item["pod"].as_str().unwrap_or_default();
+        let cpu = item["cpuSeconds"].as_f64().unwrap_or(0.0);
+        let millicores = cpu_before(pod).map_or(0.0, |before| (cpu - before).max(0.0) / elapsed * 1000.0);
+        let memory = item["memoryBytes"].as_u64().unwrap_or(0);
+        rows.push(vec![
+            pod.to_string(),
+            format!("{}m", millicores.round() as u64),
+            format!("{}Mi", memory / (1 << 20)),
+        ]);
+    }
+    if rows.len() == 1 {
+        println!("No resources found in {} namespace.", options.namespace);
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `delete -f FILES` or `delete KIND NAME`.
+pub fn delete(options: &ClientOptions, kind: Option<&str>, name: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
+    let mut keys = Vec::new();
+    match (kind, name, files.is_empty()) {
+        (Some(kind), Some(name), true) => {
+            let (group, kind) = resolve_kind(kind)?;
+            let group = group.unwrap_or("traefik.io");
+            keys.push(json!({"group": group, "kind": kind, "namespace": options.namespace, "name": name}));
+        }
+        (None, None, false) => {
+            for file in read_sources(files)? {
+                let name = file["name"].as_str().unwrap_or_default();
+                let loaded = serin_model::load_str(name, file["text"].as_str().unwrap_or_default());
+                if let Some(problem) = loaded.diagnostics.first() {
+                    bail!("{problem}");
+                }
+                for document in loaded.documents {
+                    let mut key = document.object.key();
+                    if !key.namespace.is_empty() && document.object.metadata().namespace.is_none() {
+                        key.namespace = options.namespace.clone();
+                    }
+                    keys.push(serde_json::to_value(key)?);
+                }
+            }
+        }
+        _ => bail!("usage: serin delete -f FILE, or serin delete KIND NAME"),
+    }
+    let client = Client::connect(options)?;
+    let response = client.post("/api/v1/delete", &json!({"keys": keys}))?;
+    let mut missing = false;
+    for result in response["results"].as_array().into_iter().flatten() {
+        let object = result["object"].as_str().unwrap_or_default();
+        if result["deleted"] == true {
+            println!("{object} deleted");
+        } else {
+            eprintln!("Error from server (NotFound): {object} not found");
+            missing = true;
+        }
+    }
+    Ok(if missing { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

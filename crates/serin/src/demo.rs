@@ -152,7 +152,13 @@ fn wait<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) 
 fn show(client: &Client, web: SocketAddr, title: &str) -> Result<()> {
     println!("── {title}");
     println!("$ serin get rollout canary-rollout");
-    print!("{}", crate::tree::render(&client.get("/api/v1/rollouts/default/canary-rollout/tree")?)?);
+    print!(
+        "{}",
+        crate::tree::render(
+            &client.get("/api/v1/rollouts/default/canary-rollout/tree")?,
+            crate::view::Paint::detect(false)
+        )?
+    );
     let mut split: BTreeMap<String, usize> = BTreeMap::new();
     for _ in 0..100 {
         let body = request(web)?;

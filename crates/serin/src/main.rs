@@ -8,6 +8,7 @@ mod lint;
 mod plan;
 mod tree;
 mod view;
+mod yaml_out;
 
 use clap::{Parser, Subcommand};
 use client::ClientOptions;
@@ -63,20 +64,76 @@ enum Command {
         client: ClientOptions,
     },
     /// Show objects: `get rollout NAME` draws the rollout tree; `get pods|rs|svc|...` lists.
+    #[command(
+        after_help = "Examples:\n  serin get rollout canary-rollout --watch\n  serin get pods\n  serin get svc canary-active -o yaml\n  serin get traefikservices -A"
+    )]
     Get {
+        /// pods (po), replicasets (rs), services (svc), rollouts (ro), analysisruns (ar),
+        /// analysistemplates (at), applications (app), traefikservices, ingressroutes
         kind: String,
         name: Option<String>,
+        /// Output format: yaml, json or wide.
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        /// All namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        #[command(flatten)]
+        view: ViewArgs,
         #[command(flatten)]
         client: ClientOptions,
     },
-    /// List rollouts.
+    /// List rollouts with their step, weight and replica counts.
+    #[command(after_help = "Example:\n  serin list rollouts --watch")]
     List {
         /// `rollouts`
         what: String,
         #[command(flatten)]
+        view: ViewArgs,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Wait for a rollout to finish: exits 0 when Healthy, 1 when Degraded or on timeout.
+    #[command(after_help = "Example:\n  serin status canary-rollout --timeout 10m")]
+    Status {
+        rollout: String,
+        /// Give up after this long (30s, 5m); default: wait for ever.
+        #[arg(short = 't', long)]
+        timeout: Option<String>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// A rollout's spec, status and events, in kubectl describe's layout.
+    #[command(after_help = "Example:\n  serin describe rollout canary-rollout")]
+    Describe {
+        /// `rollout`
+        what: String,
+        rollout: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// CPU and memory of each pod, like kubectl top pods.
+    #[command(after_help = "Example:\n  serin top pods")]
+    Top {
+        /// `pods`
+        what: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Delete objects named in files (`-f`), or one object (`delete KIND NAME`).
+    #[command(
+        after_help = "Examples:\n  serin delete -f examples/argo-demo/argorollout-canary/\n  serin delete rollout canary-rollout"
+    )]
+    Delete {
+        kind: Option<String>,
+        name: Option<String>,
+        #[arg(short = 'f', long = "filename")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
         client: ClientOptions,
     },
     /// Set a container image: `set image ROLLOUT CONTAINER=IMAGE` (`*=IMAGE` for all).
+    #[command(after_help = "Example:\n  serin set image canary-rollout myapp=ikubernetes/myapp:v2")]
     Set {
         /// `image`
         what: String,
@@ -86,6 +143,7 @@ enum Command {
         client: ClientOptions,
     },
     /// Resume a paused rollout or skip the current step; `--full` skips all remaining steps.
+    #[command(after_help = "Examples:\n  serin promote canary-rollout\n  serin promote canary-rollout --full")]
     Promote {
         rollout: String,
         #[arg(long)]
@@ -94,12 +152,14 @@ enum Command {
         client: ClientOptions,
     },
     /// Stop an update: all traffic back to the stable version at once.
+    #[command(after_help = "Example:\n  serin abort canary-rollout")]
     Abort {
         rollout: String,
         #[command(flatten)]
         client: ClientOptions,
     },
     /// Start an aborted update again from the first step (`retry rollout NAME`).
+    #[command(after_help = "Example:\n  serin retry rollout canary-rollout")]
     Retry {
         /// `rollout`
         what: String,
@@ -108,6 +168,7 @@ enum Command {
         client: ClientOptions,
     },
     /// Go back to the previous revision (or `--to-revision N`).
+    #[command(after_help = "Examples:\n  serin undo canary-rollout\n  serin undo canary-rollout --to-revision 1")]
     Undo {
         rollout: String,
         #[arg(long)]
@@ -116,12 +177,14 @@ enum Command {
         client: ClientOptions,
     },
     /// Pause a rollout until it is promoted.
+    #[command(after_help = "Example:\n  serin pause canary-rollout")]
     Pause {
         rollout: String,
         #[command(flatten)]
         client: ClientOptions,
     },
     /// Replace every pod of a rollout, a few at a time.
+    #[command(after_help = "Examples:\n  serin restart canary-rollout\n  serin restart canary-rollout --in 10m")]
     Restart {
         rollout: String,
         /// Restart after this long (30s, 5m).
@@ -131,20 +194,55 @@ enum Command {
         client: ClientOptions,
     },
     /// Print a pod's log.
+    #[command(
+        after_help = "Examples:\n  serin logs canary-rollout-69dc9f5f56-28rcd\n  serin logs canary-rollout-69dc9f5f56-28rcd --previous\n  serin logs canary-rollout-69dc9f5f56-28rcd -f"
+    )]
     Logs {
         pod: String,
         /// The log of the previous run, before the last restart.
         #[arg(short = 'p', long)]
         previous: bool,
+        /// Keep printing as the log grows.
+        #[arg(short = 'f', long)]
+        follow: bool,
         #[command(flatten)]
         client: ClientOptions,
     },
+    /// Print a shell completion script: `serin completion bash > /etc/bash_completion.d/serin`.
+    #[command(after_help = "Example:\n  source <(serin completion bash)")]
+    Completion { shell: clap_complete::Shell },
+    /// Print serin's version.
+    Version,
     /// The stand-in for the seed's ikubernetes/myapp image (run by pods).
     #[command(hide = true)]
     DemoApp {
         #[arg(long, default_value = "v1")]
         version: String,
     },
+}
+
+/// How rollouts are shown.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct ViewArgs {
+    /// Keep watching: redraw on every change.
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// No colours (also with NO_COLOR set).
+    #[arg(long)]
+    no_color: bool,
+    /// Stop watching after this many seconds.
+    #[arg(long)]
+    timeout_seconds: Option<u64>,
+}
+
+impl ViewArgs {
+    fn display(self) -> commands::Display {
+        commands::Display {
+            watch: self.watch,
+            paint: view::Paint::detect(self.no_color),
+            timeout: self.timeout_seconds.map(std::time::Duration::from_secs),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -215,13 +313,47 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Apply { files, client } => commands::apply(&client, &files),
-        Command::Get { kind, name, client } => match (kind.as_str(), name) {
-            ("rollout" | "rollouts" | "ro", Some(name)) => commands::get_rollout(&client, &name),
-            (kind, name) => commands::get_objects(&client, kind, name.as_deref()),
+        Command::Get { kind, name, output, all_namespaces, view, client } => match (kind.as_str(), name, output) {
+            ("rollout" | "rollouts" | "ro", Some(name), None) => commands::get_rollout(&client, &name, view.display()),
+            ("rollout" | "rollouts" | "ro", None, None) => commands::list_rollouts(&client, view.display()),
+            (kind, name, output) => {
+                commands::get_objects(&client, kind, name.as_deref(), output.as_deref(), all_namespaces)
+            }
         },
-        Command::List { what, client } => {
+        Command::List { what, view, client } => {
             expect_word(&what, "rollouts", "serin list rollouts")?;
-            commands::list_rollouts(&client)
+            commands::list_rollouts(&client, view.display())
+        }
+        Command::Status { rollout, timeout, client } => {
+            let timeout = timeout
+                .map(|t| serin_model::duration::parse_go_duration(&t))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            commands::status(&client, &rollout, timeout.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)))
+        }
+        Command::Describe { what, rollout, client } => {
+            expect_word(&what, "rollout", "serin describe rollout NAME")?;
+            commands::describe(&client, &rollout)
+        }
+        Command::Top { what, client } => {
+            expect_word(&what, "pods", "serin top pods")?;
+            commands::top_pods(&client)
+        }
+        Command::Delete { kind, name, files, client } => {
+            commands::delete(&client, kind.as_deref(), name.as_deref(), &files)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "serin",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            println!("serin {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Set { what, rollout, assignment, client } => {
             expect_word(&what, "image", "serin set image ROLLOUT CONTAINER=IMAGE")?;
@@ -261,6 +393,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 in_.map(|d| serin_model::duration::parse_go_duration(&d)).transpose().map_err(anyhow::Error::msg)?;
             commands::rollout_command(&client, &rollout, "restart", json!({"inMillis": in_millis}), "restarts")
         }
-        Command::Logs { pod, previous, client } => commands::logs(&client, &pod, previous),
+        Command::Logs { pod, previous, follow, client } => commands::logs(&client, &pod, previous, follow),
     }
 }

@@ -1,7 +1,7 @@
 //! The `get rollout` tree: revisions newest first, each with its ReplicaSet and pods (oldest
 //! first) and analysis runs, with kubectl-argo-rollouts' icons, STATUS, AGE and INFO.
 
-use crate::view::{age, icon, rollout_header, table};
+use crate::view::{Paint, age, rollout_header, table};
 use serde_json::Value;
 use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
 use serin_model::Time;
@@ -20,7 +20,7 @@ fn created(v: &Value) -> Time {
 }
 
 /// Renders the whole `get rollout` view from the server's tree response.
-pub fn render(tree: &Value) -> anyhow::Result<String> {
+pub fn render(tree: &Value, paint: Paint) -> anyhow::Result<String> {
     let rollout: Rollout = serde_json::from_value(tree["rollout"].clone())?;
     let now = Time::parse(text(tree, "/now")).unwrap_or_default();
     let pods = tree["pods"].as_array().cloned().unwrap_or_default();
@@ -29,7 +29,7 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
         std::cmp::Reverse(text(rs, "/metadata/annotations/rollout.argoproj.io~1revision").parse::<i64>().unwrap_or(0))
     });
     let states: Vec<_> = replica_sets.iter().map(|rs| serin_local::objects::replica_set_state(rs, &[])).collect();
-    let mut out = rollout_header(&rollout, &states);
+    let mut out = rollout_header(&rollout, &states, paint);
     let scale = tree["timeScale"].as_f64().unwrap_or(1.0);
     if scale != 1.0 {
         out.push_str(&format!("{:<17}{scale}x (pauses and delays pass {scale} times faster)\n", "TimeScale:"));
@@ -41,7 +41,7 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
     rows.push(vec![
         format!("⟳ {}", rollout.metadata.name()),
         "Rollout".into(),
-        format!("{} {phase}", icon(&phase)),
+        paint.status(&phase),
         age(now.since(rollout.metadata.creation_timestamp.unwrap_or(now))),
         String::new(),
     ]);
@@ -67,7 +67,7 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
             children.push(vec![
                 format!("□ {}", text(pod, "/metadata/name")),
                 "Pod".into(),
-                format!("{} {status}", icon(&status)),
+                paint.status(&status),
                 age(now.since(created(pod))),
                 info,
             ]);
@@ -77,7 +77,7 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
             children.push(vec![
                 format!("α {}", text(run, "/metadata/name")),
                 "AnalysisRun".into(),
-                format!("{} {phase}", icon(phase)),
+                paint.status(phase),
                 age(now.since(created(run))),
                 String::new(),
             ]);
@@ -86,7 +86,7 @@ pub fn render(tree: &Value) -> anyhow::Result<String> {
         rows.push(vec![
             format!("{indent}└──⧉ {}", text(rs, "/metadata/name")),
             "ReplicaSet".into(),
-            format!("{} {rs_status}", icon(&rs_status)),
+            paint.status(&rs_status),
             age(now.since(created(rs))),
             rs_info,
         ]);

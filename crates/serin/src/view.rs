@@ -18,17 +18,55 @@ pub fn icon(status: &str) -> &'static str {
     }
 }
 
+/// Whether output is coloured: on a terminal, unless `--no-color` or `NO_COLOR` say otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    pub fn detect(no_color: bool) -> Paint {
+        use std::io::IsTerminal;
+        Paint(!no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal())
+    }
+
+    /// `✔ Healthy`, coloured as kubectl-argo-rollouts colours it.
+    pub fn status(self, status: &str) -> String {
+        let text = format!("{} {status}", icon(status));
+        let code = match icon(status) {
+            "✔" => 32,
+            "◌" | "॥" => 33,
+            "✖" | "⚠" => 31,
+            _ => 0,
+        };
+        if self.0 && code != 0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text }
+    }
+}
+
+/// Printed width of a cell: characters, not counting colour escapes.
+pub fn width(cell: &str) -> usize {
+    let mut width = 0;
+    let mut escape = false;
+    for c in cell.chars() {
+        match (escape, c) {
+            (false, '\x1b') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "{label:<17}{value}");
 }
 
-pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> String {
+pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState], paint: Paint) -> String {
     let status = rollout.status.clone().unwrap_or_default();
     let phase = status.phase.clone().unwrap_or_else(|| "Progressing".to_string());
     let mut out = String::new();
     line(&mut out, "Name:", rollout.metadata.name());
     line(&mut out, "Namespace:", rollout.metadata.namespace());
-    line(&mut out, "Status:", format!("{} {phase}", icon(&phase)));
+    line(&mut out, "Status:", paint.status(&phase));
     if let Some(message) = status.message.as_deref().filter(|m| !m.is_empty()) {
         line(&mut out, "Message:", message);
     }
@@ -92,23 +130,20 @@ pub fn age(millis: i64) -> String {
     }
 }
 
-/// Columns separated by two spaces, each as wide as its widest cell (Go's tabwriter, as
-/// kubectl uses it); trailing spaces trimmed.
+/// Columns separated by two spaces, each as wide as its widest cell, the last one unpadded:
+/// Go's tabwriter as kubectl and kubectl-argo-rollouts use it.
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..columns).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| width(c)).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
-        let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
-            line.push_str(cell);
+            out.push_str(cell);
             if i + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+                out.push_str(&" ".repeat(widths[i] - width(cell) + 2));
             }
         }
-        out.push_str(line.trim_end());
         out.push('\n');
     }
     out
