@@ -128,6 +128,15 @@ impl Server {
         }
     }
 
+    /// Waits until the store holds no pods.
+    pub fn wait_for_pods_gone(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.serin(&["get", "pods"]).starts_with("No resources found") {
+            assert!(Instant::now() < deadline, "pods were not removed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the server with SIGKILL (pods keep running).
     pub fn kill_hard(&mut self) {
         if let Some(mut child) = self.child.take() {
