@@ -82,7 +82,12 @@ impl Proxy {
         }
     }
 
-    async fn handle(&self, entrypoint: &str, peer: SocketAddr, request: Request<Incoming>) -> Response<ProxyBody> {
+    async fn handle(
+        self: &Arc<Self>,
+        entrypoint: &str,
+        peer: SocketAddr,
+        request: Request<Incoming>,
+    ) -> Response<ProxyBody> {
         let table = self.table.load_full();
         let (parts, body) = request.into_parts();
         let host = parts
@@ -118,7 +123,7 @@ impl Proxy {
     }
 
     async fn forward(
-        &self,
+        self: &Arc<Self>,
         route: &CompiledRoute,
         info: &RequestInfo<'_>,
         parts: &hyper::http::request::Parts,
@@ -158,13 +163,25 @@ impl Proxy {
         text(StatusCode::BAD_GATEWAY, "Bad Gateway\n")
     }
 
-    /// Sends a copy of the request to a mirror and throws the answer away.
-    fn mirror(&self, endpoint: Endpoint, parts: &hyper::http::request::Parts, body: Bytes, client_ip: IpAddr) {
+    /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
+    /// the mirror's metrics, which is what mirroring is for).
+    fn mirror(
+        self: &Arc<Self>,
+        endpoint: Endpoint,
+        parts: &hyper::http::request::Parts,
+        body: Bytes,
+        client_ip: IpAddr,
+    ) {
         let request = outgoing(parts, body, endpoint.addr, client_ip);
-        let client = self.client.clone();
+        let proxy = self.clone();
         tokio::spawn(async move {
-            if let Ok(response) = client.request(request).await {
-                let _ = response.into_body().collect().await;
+            let started = Instant::now();
+            match proxy.client.request(request).await {
+                Ok(response) => {
+                    proxy.metrics.record(&endpoint, response.status(), started.elapsed());
+                    let _ = response.into_body().collect().await;
+                }
+                Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
             }
         });
     }

@@ -1,0 +1,89 @@
+//! Header and mirror routes (Argo's setHeaderRoute and setMirrorRoute, which Argo offers only
+//! on Istio) carried out by serin's own router.
+
+mod common;
+
+use common::{SEED, Server, status};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const STEPS: &str = "      - setCanaryScale:
+          replicas: 1
+      - setHeaderRoute:
+          name: beta-testers
+          match:
+          - headerName: x-beta
+            headerValue:
+              exact: \"yes\"
+      - setMirrorRoute:
+          name: shadow
+          percentage: 50
+          match:
+          - method:
+              exact: GET
+      - pause: {}
+      - setWeight: 10
+      - pause: {}
+";
+
+fn get_with_header(server: &Server, header: &str) -> String {
+    let mut stream = TcpStream::connect(server.web).unwrap();
+    write!(stream, "GET / HTTP/1.1\r\nHost: canary.myapp.com\r\n{header}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    common::parse_response(&response).1
+}
+
+fn canary_requests(server: &Server) -> u64 {
+    let metrics = ureq::get(&format!("{}/metrics", server.api)).call().unwrap().body_mut().read_to_string().unwrap();
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("serin_router_requests_total{replicaset=\"canary-rollout-95d95c65\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn header_routes_send_matching_requests_to_the_canary_and_mirrors_copy_them() {
+    let server = Server::start(10.0);
+    let dir = server.dir.path().join("routes");
+    std::fs::create_dir(&dir).unwrap();
+    for file in ["service.yaml", "ingress.yaml"] {
+        std::fs::copy(format!("{SEED}/{file}"), dir.join(file)).unwrap();
+    }
+    let rollout = std::fs::read_to_string(format!("{SEED}/rollout.yaml")).unwrap();
+    let start = rollout.find("      - setWeight: 10").unwrap();
+    let end = rollout.find("  revisionHistoryLimit").unwrap();
+    let rollout = format!("{}{STEPS}{}", &rollout[..start], &rollout[end..]).replace(
+        "          weightedTraefikServiceName: canary-service # traefik加权轮循服务名",
+        "          weightedTraefikServiceName: canary-service\n        managedRoutes:\n        - name: beta-testers\n        - name: shadow",
+    );
+    std::fs::write(dir.join("rollout.yaml"), rollout).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    server.wait_for("v1 healthy", Duration::from_secs(60), |t| {
+        status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10
+    });
+    server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
+    server.wait_for("paused after the routes", Duration::from_secs(60), |t| {
+        status(t)["currentStepIndex"] == 3 && status(t)["phase"] == "Paused" && status(t)["availableReplicas"] == 11
+    });
+
+    assert_eq!(server.versions(20).get("Version: v1"), Some(&20), "weight 0: plain requests stay on v1");
+    for _ in 0..10 {
+        assert!(get_with_header(&server, "x-beta: yes").contains("Version: v2"), "x-beta: yes goes to the canary");
+    }
+    assert!(get_with_header(&server, "x-beta: no").contains("Version: v1"));
+
+    let before = canary_requests(&server);
+    assert_eq!(server.versions(100).get("Version: v1"), Some(&100));
+    std::thread::sleep(Duration::from_millis(300));
+    let mirrored = canary_requests(&server) - before;
+    assert_eq!(mirrored, 50, "half of the GETs are copied to the canary");
+
+    server.serin(&["promote", "canary-rollout"]);
+    server.wait_for("10%", Duration::from_secs(60), |t| {
+        status(t)["currentStepIndex"] == 5 && status(t)["phase"] == "Paused"
+    });
+    assert_eq!(server.versions(100).get("Version: v2"), Some(&10));
+}
