@@ -3,7 +3,10 @@
 mod scratch {
     use expr::{Context, Environment, Value};
     fn ev(code: &str, result: Value) -> String {
-        let env = Environment::new();
+        let mut env = Environment::new();
+        env.add_function("__serin_x", |c| Ok(c.args[0].clone()));
+        env.add_function("default", |c| Ok(c.args[1].clone()));
+        env.add_function("isNil", |c| Ok(c.args[0].is_nil().into()));
         let mut ctx = Context::default();
         ctx.insert("result", result);
         match env.eval(code, &ctx) {
@@ -86,8 +89,19 @@ mod scratch {
             ("upper('a') == 'A' && lower('A') == 'a' && trim(' a ') == 'a'", Value::Nil),
             ("result == 1", Value::Integer(i64::MAX)),
             ("\n result \n >= \n", Value::Nil),
+            ("__serin_x(1)", Value::Nil),
+            ("default(result, 0) > 1", Value::Nil),
+            ("isNil(result)", Value::Nil),
+            ("résultat > 1 ∧", Value::Nil),
+            ("'é' + x >", Value::Nil),
+            ("result[0.0]", arr.clone()),
+            ("result['a']", arr.clone()),
+            ("'abc'[0]", arr.clone()),
             ("result['ok']", Value::Map([("ok".to_string(), Value::Bool(true))].into_iter().collect())),
         ];
+        for t in ["Inf", "+Inf", "-inf", "NaN", "infinity", "1e3", "+1", " 1"] {
+            println!("{t} => {:?} / {:?}", t.parse::<f64>(), t.parse::<i64>());
+        }
         for (c, v) in cases {
             println!("{c:45} => {}", ev(c, v));
         }

@@ -225,7 +225,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Whatever people do, once they stop and promote, the rollout ends Healthy or Degraded,
-    /// traffic weights stay within 0..=100, and nothing grows beyond two full sets of pods.
+    /// traffic weights stay within 0..=100 and sum to 100, and no ReplicaSet exceeds a full set.
     #[test]
     fn no_sequence_of_commands_leaves_a_rollout_stuck(events in proptest::collection::vec(event(), 1..12)) {
         let mut sim = deployed(ROLLOUT);
@@ -246,8 +246,11 @@ proptest! {
             let weight = sim.traffic.canary_weight.unwrap_or(0);
             prop_assert!((0..=100).contains(&weight));
             prop_assert!(sim.served.is_none_or(|w| w.canary + w.stable == 100), "weights {:?}", sim.served);
-            let pods: i32 = sim.replica_sets.iter().map(|rs| rs.replicas).sum();
-            prop_assert!(pods <= 30, "{pods} pods");
+            // No ReplicaSet ever asks for more than the Rollout's replicas (old ones may linger
+            // for scaleDownDelaySeconds, as in Argo, but none grows beyond a full set).
+            for rs in &sim.replica_sets {
+                prop_assert!((0..=10).contains(&rs.replicas), "{} wants {} pods", rs.name, rs.replicas);
+            }
         }
         // Let it finish: promote whatever waits, give it time.
         for _ in 0..20 {
