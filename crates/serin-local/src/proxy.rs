@@ -327,6 +327,8 @@ pub struct Metrics {
 
 #[derive(Default)]
 pub struct BackendStats {
+    /// The last minute, for serin's native analysis provider.
+    pub recent: crate::window::Window,
     /// 1xx..5xx
     pub by_class: [AtomicU64; 5],
     pub buckets: [AtomicU64; 12],
@@ -351,7 +353,20 @@ impl Metrics {
             }
         }
         stats.count.fetch_add(1, Ordering::Relaxed);
+        stats.recent.record(status.is_server_error(), elapsed.as_millis() as u64);
         stats.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The last `millis` of traffic to pods of one revision (all ReplicaSets of that hash).
+    pub fn recent(&self, revision: &str, millis: u64) -> crate::window::Summary {
+        let backends = self.backends.read();
+        let mut total = crate::window::Summary::default();
+        for ((_, rev), stats) in backends.iter() {
+            if rev == revision {
+                total.merge(&stats.recent.summary(millis));
+            }
+        }
+        total
     }
 
     /// Prometheus text format.
