@@ -9,6 +9,7 @@ pub mod gc;
 pub mod images;
 pub mod objects;
 pub mod pods;
+pub mod providers;
 pub mod proxy;
 pub mod replicasets;
 pub mod rollouts;

@@ -1,0 +1,240 @@
+//! Where analysis measurements come from: Prometheus (`/api/v1/query`), any web endpoint
+//! (with a JSONPath into its JSON answer), and serin's own router (per-revision request
+//! outcomes of the last seconds, no external system needed).
+//!
+//! A provider answers with a value for the metric's conditions, the number of samples it
+//! was computed from when it knows it (for the minimum-sample guard), or an error message.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value as Json, json};
+use std::time::Duration;
+
+/// A provider's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    pub value: Json,
+    /// Requests (or series) the value summarises, when the provider knows.
+    pub samples: Option<u64>,
+}
+
+pub type Outcome = Result<Reading, String>;
+
+pub struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        Http { client: Client::builder(TokioExecutor::new()).build(connector) }
+    }
+}
+
+impl Http {
+    /// One request; the body of any answer, or why there was none.
+    async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<String>,
+        timeout: Duration,
+    ) -> Result<(u16, String), String> {
+        if url.starts_with("https://") {
+            return Err(format!("{url}: https is not supported by the local platform's analysis client yet"));
+        }
+        let mut request = hyper::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| format!("invalid request to {url}: {e}"))?;
+        let response = tokio::time::timeout(timeout, self.client.request(request))
+            .await
+            .map_err(|_| format!("{url} did not answer within {}s", timeout.as_secs_f64()))?
+            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let status = response.status().as_u16();
+        let bytes = tokio::time::timeout(timeout, response.into_body().collect())
+            .await
+            .map_err(|_| format!("{url} did not finish its answer within {}s", timeout.as_secs_f64()))?
+            .map_err(|e| format!("reading the answer of {url}: {e}"))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Prometheus: a scalar gives a number, a vector the list of its sample values.
+    pub async fn prometheus(&self, spec: &Json) -> Outcome {
+        let address = spec["address"].as_str().ok_or("prometheus.address is required")?.trim_end_matches('/');
+        let query = spec["query"].as_str().ok_or("prometheus.query is required")?;
+        let timeout = Duration::from_secs(spec["timeout"].as_u64().unwrap_or(30).max(1));
+        let url = format!("{address}/api/v1/query?query={}", encode(query));
+        let headers = key_values(&spec["headers"]);
+        let (status, body) = self.call("GET", &url, &headers, None, timeout).await?;
+        let answer: Json = serde_json::from_str(&body).map_err(|_| {
+            format!("Prometheus at {address} answered {status} with something that is not JSON: {}", snippet(&body))
+        })?;
+        if answer["status"] != "success" {
+            return Err(format!(
+                "Prometheus query failed ({status}): {}",
+                answer["error"].as_str().unwrap_or(&snippet(&body))
+            ));
+        }
+        let data = &answer["data"];
+        let number = |sample: &Json| -> Result<f64, String> {
+            let text = sample.get(1).and_then(Json::as_str).ok_or_else(|| format!("unexpected sample {sample}"))?;
+            match text {
+                "NaN" => Ok(f64::NAN),
+                "+Inf" => Ok(f64::INFINITY),
+                "-Inf" => Ok(f64::NEG_INFINITY),
+                t => t.parse().map_err(|_| format!("unexpected sample value {t:?}")),
+            }
+        };
+        let as_json = |x: f64| serde_json::Number::from_f64(x).map_or_else(|| json!(x.to_string()), Json::Number);
+        match data["resultType"].as_str() {
+            Some("scalar") => Ok(Reading { value: as_json(number(&data["result"])?), samples: None }),
+            Some("vector") => {
+                let series = data["result"].as_array().cloned().unwrap_or_default();
+                let values = series.iter().map(|s| number(&s["value"]).map(as_json)).collect::<Result<Vec<_>, _>>()?;
+                Ok(Reading { samples: Some(values.len() as u64), value: Json::Array(values) })
+            }
+            other => Err(format!(
+                "Prometheus result type {other:?} is not supported (use an instant query giving a scalar or a vector)"
+            )),
+        }
+    }
+
+    /// A web endpoint; with `jsonPath`, the value found there, else the whole JSON answer.
+    pub async fn web(&self, spec: &Json) -> Outcome {
+        let url = spec["url"].as_str().ok_or("web.url is required")?;
+        let method = spec["method"].as_str().unwrap_or("GET");
+        let timeout = Duration::from_secs(spec["timeoutSeconds"].as_u64().unwrap_or(10).max(1));
+        let mut headers = key_values(&spec["headers"]);
+        let body = match (&spec["body"], &spec["jsonBody"]) {
+            (Json::String(body), _) => Some(body.clone()),
+            (_, Json::Null) => None,
+            (_, json_body) => {
+                headers.push(("Content-Type".into(), "application/json".into()));
+                Some(json_body.to_string())
+            }
+        };
+        let (status, text) = self.call(method, url, &headers, body, timeout).await?;
+        if !(200..300).contains(&status) {
+            return Err(format!("{url} answered {status}: {}", snippet(&text)));
+        }
+        let answer: Json = serde_json::from_str(&text)
+            .map_err(|_| format!("{url} answered with something that is not JSON: {}", snippet(&text)))?;
+        let value = match spec["jsonPath"].as_str() {
+            Some(path) => json_path(&answer, path)?,
+            None => answer,
+        };
+        Ok(Reading { value, samples: None })
+    }
+}
+
+/// serin's own provider: `metric` is success-rate (default), error-rate, request-count or
+/// latency-pNN (milliseconds), over the last `window` (default 10s) of the revision's traffic.
+pub fn native(spec: &Json, revision: &str, metrics: &crate::proxy::Metrics) -> Outcome {
+    let window = match spec["window"].as_str() {
+        Some(text) => serin_model::duration::parse_go_duration(text)?.max(100) as u64,
+        None => 10_000,
+    };
+    let revision = spec["revision"].as_str().unwrap_or(revision);
+    let summary = metrics.recent(revision, window);
+    let samples = Some(summary.requests);
+    let metric = spec["metric"].as_str().unwrap_or("success-rate");
+    let value = match metric {
+        "request-count" => json!(summary.requests),
+        "success-rate" => summary.success_rate().map_or(Json::Null, |r| json!(r)),
+        "error-rate" => summary.success_rate().map_or(Json::Null, |r| json!(1.0 - r)),
+        latency if latency.starts_with("latency-p") => {
+            let percentile: f64 = latency["latency-p".len()..]
+                .parse()
+                .map_err(|_| format!("unknown metric {latency:?}: use latency-p50, latency-p99, ..."))?;
+            summary.latency_quantile_ms(percentile / 100.0).map_or(Json::Null, |ms| json!(ms))
+        }
+        other => {
+            return Err(format!(
+                "unknown serin metric {other:?}: use success-rate, error-rate, request-count or latency-pNN"
+            ));
+        }
+    };
+    Ok(Reading { value, samples })
+}
+
+fn key_values(list: &Json) -> Vec<(String, String)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            (h["key"].as_str().unwrap_or_default().to_string(), h["value"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+fn snippet(text: &str) -> String {
+    let trimmed: String = text.trim().chars().take(120).collect();
+    if trimmed.is_empty() { "(empty)".into() } else { format!("{trimmed:?}") }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Kubernetes' JSONPath template as Argo's web provider uses it: `{$.data.ok}`,
+/// `{$.items[0].value}`, `{.status}`. Missing fields are an error, not a silent null.
+pub fn json_path(value: &Json, path: &str) -> Result<Json, String> {
+    let inner = path.trim().strip_prefix('{').and_then(|p| p.strip_suffix('}')).unwrap_or(path.trim());
+    let inner = inner.strip_prefix('$').unwrap_or(inner);
+    let mut current = value;
+    let mut rest = inner;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let key = &after[..end];
+            if !key.is_empty() {
+                current = current.get(key).ok_or_else(|| format!("jsonPath {path}: no field {key:?} in the answer"))?;
+            }
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']').ok_or_else(|| format!("jsonPath {path}: unclosed ["))?;
+            let index = &after[..end];
+            current = match index.trim_matches(['\'', '"']).parse::<usize>() {
+                Ok(i) => current.get(i).ok_or_else(|| format!("jsonPath {path}: index {i} is out of range"))?,
+                Err(_) => current
+                    .get(index.trim_matches(['\'', '"']))
+                    .ok_or_else(|| format!("jsonPath {path}: no field {index}"))?,
+            };
+            rest = &after[end + 1..];
+        } else {
+            return Err(format!("jsonPath {path}: unexpected {rest:?}"));
+        }
+    }
+    Ok(current.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_like_argo_uses_them() {
+        let answer = json!({"data": {"ok": true, "items": [{"value": 0.98}]}});
+        assert_eq!(json_path(&answer, "{$.data.ok}"), Ok(json!(true)));
+        assert_eq!(json_path(&answer, "{$.data.items[0].value}"), Ok(json!(0.98)));
+        assert_eq!(json_path(&answer, "{.data}").unwrap()["ok"], true);
+        assert!(json_path(&answer, "{$.data.missing}").unwrap_err().contains("no field \"missing\""));
+        assert!(json_path(&answer, "{$.data.items[3]}").unwrap_err().contains("out of range"));
+    }
+}
