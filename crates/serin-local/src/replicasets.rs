@@ -22,19 +22,28 @@ impl ReplicaSetController {
             return Ok(None);
         }
         let pods = self.store.list(Some(""), "Pod", None)?;
+        let mut ports: std::collections::HashSet<u16> = pods
+            .iter()
+            .filter_map(|p| p.body["metadata"]["annotations"][crate::objects::PORT_ANNOTATION].as_str()?.parse().ok())
+            .collect();
         for rs in &replica_sets {
             let owned: Vec<&Stored> = pods
                 .iter()
                 .filter(|p| p.key.namespace == rs.key.namespace && owned_by(&p.body, "ReplicaSet", &rs.key.name))
                 .collect();
-            if let Some(due) = self.reconcile(rs, &owned)? {
+            if let Some(due) = self.reconcile(rs, &owned, &mut ports)? {
                 next = Some(next.map_or(due, |n: i64| n.min(due)));
             }
         }
         Ok(next)
     }
 
-    fn reconcile(&self, rs: &Stored, pods: &[&Stored]) -> Result<Option<i64>> {
+    fn reconcile(
+        &self,
+        rs: &Stored,
+        pods: &[&Stored],
+        ports: &mut std::collections::HashSet<u16>,
+    ) -> Result<Option<i64>> {
         let now = self.clock.now();
         let wanted = rs.body.pointer("/spec/replicas").and_then(Json::as_i64).unwrap_or(1).max(0) as usize;
         let min_ready = rs.body.pointer("/spec/minReadySeconds").and_then(Json::as_i64).unwrap_or(0) * 1000;
@@ -63,7 +72,9 @@ impl ReplicaSetController {
             }
             for _ in 0..missing {
                 let name = format!("{}-{}", rs.key.name, objects::random_suffix());
-                let pod = objects::pod(&rs.body, &name, free_port(), now);
+                let port = free_port(ports);
+                ports.insert(port);
+                let pod = objects::pod(&rs.body, &name, port, now);
                 w.put(&pod_key(&namespace, &name), &pod, None)?;
             }
             if rs.body.get("status") != Some(&status) {
@@ -78,7 +89,20 @@ impl ReplicaSetController {
     }
 }
 
-/// A loopback port nobody listens on now, for a new pod.
-pub fn free_port() -> u16 {
+/// Pod ports come from below Linux's ephemeral range (32768-60999), so the kernel never hands
+/// one to an outgoing connection between the moment it is chosen and the moment the pod binds it.
+const POD_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A loopback port for a new pod: not used by another pod of this server, and free now.
+pub fn free_port(taken: &std::collections::HashSet<u16>) -> u16 {
+    let span = u32::from(POD_PORTS.end - POD_PORTS.start);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id();
+    for attempt in 0..span {
+        let port = POD_PORTS.start + ((seed.wrapping_add(attempt.wrapping_mul(7919))) % span) as u16;
+        if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
 }
