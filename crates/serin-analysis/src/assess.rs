@@ -208,7 +208,9 @@ pub fn guard_min_sample(
 ) -> (Phase, Option<String>) {
     match (sample, min_sample) {
         (Some(seen), Some(needed))
-            if seen < needed && matches!(phase, Phase::Successful | Phase::Failed | Phase::Inconclusive) =>
+            // A provider that answered with too few samples: whatever the value gave (even an
+            // evaluation error on an empty value), the verdict is "not enough data".
+            if seen < needed && matches!(phase, Phase::Successful | Phase::Failed | Phase::Inconclusive | Phase::Error) =>
         {
             let would = if phase == Phase::Inconclusive {
                 String::new()
@@ -340,7 +342,11 @@ mod tests {
         assert_eq!(guard(Phase::Failed, Some(500), Some(100)), (Phase::Failed, None));
         assert_eq!(guard(Phase::Successful, None, Some(100)), (Phase::Successful, None));
         assert_eq!(guard(Phase::Successful, Some(1), None), (Phase::Successful, None));
-        let (phase, message) = guard_min_sample(Phase::Error, Some("timeout".into()), Some(0), Some(10));
+        // The provider answered with no data and the condition could not be evaluated on it:
+        // that is lack of data too. A provider error (no sample count) stays an error.
+        let (phase, _) = guard_min_sample(Phase::Error, Some("result is nil".into()), Some(0), Some(10));
+        assert_eq!(phase, Phase::Inconclusive);
+        let (phase, message) = guard_min_sample(Phase::Error, Some("timeout".into()), None, Some(10));
         assert_eq!((phase, message.as_deref()), (Phase::Error, Some("timeout")));
     }
 

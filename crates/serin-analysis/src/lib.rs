@@ -6,9 +6,9 @@
 //! [`serin_model::Time`] values.
 
 pub mod assess;
-pub mod condition;
 pub mod run;
 
 pub use assess::{Measurement, Phase, assess_metric_value, assess_value, guard_min_sample};
-pub use condition::{ConditionError, ConditionErrorKind, MetricValue, check_syntax, evaluate, evaluate_value};
 pub use run::{Decision, MetricResult, MetricSpec, RunSpec, RunStatus, RunSummary, reconcile, record};
+pub use serin_expr as condition;
+pub use serin_expr::{ConditionError, ConditionErrorKind, MetricValue, check_syntax, evaluate, evaluate_value};

@@ -233,10 +233,14 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.record_served_weights();
         if !paused {
             self.reconcile_background_analysis();
-            if !self.status.abort && self.has_distinct_stable() {
-                self.advance_step(at_desired);
+            // An inconclusive analysis holds the rollout where it is until someone promotes it.
+            let held = self.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_INCONCLUSIVE);
+            if !held {
+                if !self.status.abort && self.has_distinct_stable() {
+                    self.advance_step(at_desired);
+                }
+                self.promote_if_done();
             }
-            self.promote_if_done();
         }
         self.scale_down_others(fenceposts.1);
         self.restart(fenceposts.1);
@@ -704,7 +708,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         let current = self.status.canary.current_background_analysis_run_status.clone();
         if current.as_ref().is_some_and(|c| c.name != name || !wanted) {
             self.status.canary.current_background_analysis_run_status = None;
-            self.terminate(current);
+            self.terminate(current.clone());
         }
         if !wanted {
             return;
@@ -724,12 +728,18 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             }
             None => {}
             Some(run) => {
+                // Seen inconclusive before and the pause lifted since: a person promoted past it.
+                let acknowledged = run.phase == AnalysisPhase::Inconclusive
+                    && current.as_ref().is_some_and(|c| c.name == run.name && c.status == run.phase.as_str())
+                    && !self.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_INCONCLUSIVE);
                 self.status.canary.current_background_analysis_run_status = Some(RolloutAnalysisRunStatus {
                     name: run.name.clone(),
                     status: run.phase.as_str().to_string(),
                     message: run.message.clone(),
                 });
-                self.analysis_verdict(run.phase, &run.name, &run.message);
+                if !acknowledged {
+                    self.analysis_verdict(run.phase, &run.name, &run.message);
+                }
             }
         }
     }

@@ -328,3 +328,20 @@ fn pause_restart_undo_to_revision_and_history_limit() {
     assert_eq!(status.restarted_at, sim.rollout.spec.restart_at);
     assert_eq!(phase(&sim).0, "Healthy");
 }
+
+#[test]
+fn an_inconclusive_background_analysis_holds_the_rollout_until_promoted() {
+    let text = ROLLOUT.replace(
+        "      steps:  # 发布的节奏",
+        "      analysis:\n        templates:\n        - templateName: success-rate\n      steps:",
+    );
+    let mut sim = deployed(&text);
+    sim.analysis_verdict = AnalysisPhase::Inconclusive;
+    set_image(&mut sim, "v2");
+    sim.advance(20 * 60_000);
+    assert_eq!(phase(&sim), ("Paused".into(), "InconclusiveAnalysisRun".into()));
+    assert_eq!(step(&sim), 0, "no step advances while the analysis is inconclusive");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(20 * 60_000);
+    assert_eq!(phase(&sim).0, "Healthy", "promoted past the inconclusive analysis");
+}

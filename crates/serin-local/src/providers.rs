@@ -11,12 +11,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value as Json, json};
+use serin_analysis::MetricValue;
 use std::time::Duration;
 
 /// A provider's answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reading {
-    pub value: Json,
+    /// Numbers from Prometheus may be NaN or infinite, which JSON cannot hold.
+    pub value: MetricValue,
     /// Requests (or series) the value summarises, when the provider knows.
     pub samples: Option<u64>,
 }
@@ -95,13 +97,15 @@ impl Http {
                 t => t.parse().map_err(|_| format!("unexpected sample value {t:?}")),
             }
         };
-        let as_json = |x: f64| serde_json::Number::from_f64(x).map_or_else(|| json!(x.to_string()), Json::Number);
         match data["resultType"].as_str() {
-            Some("scalar") => Ok(Reading { value: as_json(number(&data["result"])?), samples: None }),
+            Some("scalar") => Ok(Reading { value: MetricValue::Float(number(&data["result"])?), samples: None }),
             Some("vector") => {
                 let series = data["result"].as_array().cloned().unwrap_or_default();
-                let values = series.iter().map(|s| number(&s["value"]).map(as_json)).collect::<Result<Vec<_>, _>>()?;
-                Ok(Reading { samples: Some(values.len() as u64), value: Json::Array(values) })
+                if series.is_empty() {
+                    return Err(format!("the query returned no data: {query}"));
+                }
+                let values = series.iter().map(|s| number(&s["value"])).collect::<Result<Vec<_>, _>>()?;
+                Ok(Reading { samples: Some(values.len() as u64), value: MetricValue::Floats(values) })
             }
             other => Err(format!(
                 "Prometheus result type {other:?} is not supported (use an instant query giving a scalar or a vector)"
@@ -133,7 +137,7 @@ impl Http {
             Some(path) => json_path(&answer, path)?,
             None => answer,
         };
-        Ok(Reading { value, samples: None })
+        Ok(Reading { value: MetricValue::Json(value), samples: None })
     }
 }
 
@@ -148,15 +152,16 @@ pub fn native(spec: &Json, revision: &str, metrics: &crate::proxy::Metrics) -> O
     let summary = metrics.recent(revision, window);
     let samples = Some(summary.requests);
     let metric = spec["metric"].as_str().unwrap_or("success-rate");
+    let number = |x: Option<f64>| x.map_or(MetricValue::Json(Json::Null), MetricValue::Float);
     let value = match metric {
-        "request-count" => json!(summary.requests),
-        "success-rate" => summary.success_rate().map_or(Json::Null, |r| json!(r)),
-        "error-rate" => summary.success_rate().map_or(Json::Null, |r| json!(1.0 - r)),
+        "request-count" => MetricValue::Json(json!(summary.requests)),
+        "success-rate" => number(summary.success_rate()),
+        "error-rate" => number(summary.success_rate().map(|r| 1.0 - r)),
         latency if latency.starts_with("latency-p") => {
             let percentile: f64 = latency["latency-p".len()..]
                 .parse()
                 .map_err(|_| format!("unknown metric {latency:?}: use latency-p50, latency-p99, ..."))?;
-            summary.latency_quantile_ms(percentile / 100.0).map_or(Json::Null, |ms| json!(ms))
+            number(summary.latency_quantile_ms(percentile / 100.0))
         }
         other => {
             return Err(format!(

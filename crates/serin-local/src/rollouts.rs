@@ -173,26 +173,23 @@ impl RolloutController {
             }
             Action::CreateAnalysisRun(request) => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, &request.name);
-                let args: Vec<Json> =
-                    request.args.iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
-                let templates: Vec<Json> = request
-                    .analysis
-                    .templates
-                    .iter()
-                    .map(|t| json!({"templateName": t.template_name, "clusterScope": t.cluster_scope}))
-                    .collect();
+                let (spec, problem) = resolve_analysis(w, namespace, request)?;
+                let status = match problem {
+                    Some(message) => json!({"phase": "Error", "message": message}),
+                    None => json!({"phase": "Pending"}),
+                };
+                let hash = rollout.status.as_ref().and_then(|s| s.current_pod_hash.clone()).unwrap_or_default();
                 let body = json!({
                     "apiVersion": "argoproj.io/v1alpha1",
                     "kind": "AnalysisRun",
                     "metadata": {
                         "name": request.name, "namespace": namespace, "uid": objects::new_uid(),
                         "creationTimestamp": now.to_string(),
-                        "labels": { POD_TEMPLATE_HASH_LABEL: rollout.status.as_ref().and_then(|s| s.current_pod_hash.clone()).unwrap_or_default() },
-                        "annotations": { "serin.dev/templates": Json::Array(templates).to_string() },
+                        "labels": { POD_TEMPLATE_HASH_LABEL: hash },
                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": rollout.metadata.name(), "uid": stored.body["metadata"]["uid"], "controller": true}],
                     },
-                    "spec": { "metrics": [], "args": args },
-                    "status": { "phase": "Pending" },
+                    "spec": spec,
+                    "status": status,
                 });
                 w.put(&key, &body, None)?;
             }
@@ -243,6 +240,71 @@ impl ReplicaSetEdits {
         }
         Ok(())
     }
+}
+
+/// An AnalysisRun's spec from its templates (metrics, args, dry-run, retention) with the
+/// Rollout's arguments filled in as `{{args.name}}`; or why it cannot be built.
+fn resolve_analysis(
+    w: &Writer<'_>,
+    namespace: &str,
+    request: &serin_engine::state::AnalysisRunRequest,
+) -> Result<(Json, Option<String>)> {
+    let mut metrics = Vec::new();
+    let mut args: Vec<(String, Option<String>)> = Vec::new();
+    let mut dry_run: Vec<Json> =
+        serde_json::to_value(&request.analysis.dry_run).ok().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    let mut retention: Vec<Json> = serde_json::to_value(&request.analysis.measurement_retention)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let mut problems = Vec::new();
+    for template in &request.analysis.templates {
+        let (kind, ns) = if template.cluster_scope == Some(true) {
+            ("ClusterAnalysisTemplate", "")
+        } else {
+            ("AnalysisTemplate", namespace)
+        };
+        let Some(found) = w.get(&ObjectKey::new("argoproj.io/v1alpha1", kind, ns, &template.template_name))? else {
+            problems.push(format!("{kind} '{}' not found", template.template_name));
+            continue;
+        };
+        let spec = &found.body["spec"];
+        metrics.extend(spec["metrics"].as_array().cloned().unwrap_or_default());
+        dry_run.extend(spec["dryRun"].as_array().cloned().unwrap_or_default());
+        retention.extend(spec["measurementRetention"].as_array().cloned().unwrap_or_default());
+        for arg in spec["args"].as_array().into_iter().flatten() {
+            let name = arg["name"].as_str().unwrap_or_default().to_string();
+            if !args.iter().any(|(n, _)| *n == name) {
+                args.push((name, arg["value"].as_str().map(str::to_string)));
+            }
+        }
+    }
+    for (name, value) in &request.args {
+        match args.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = Some(value.clone()),
+            None => args.push((name.clone(), Some(value.clone()))),
+        }
+    }
+    let mut text = Json::Array(metrics).to_string();
+    for (name, value) in &args {
+        let placeholder = format!("{{{{args.{name}}}}}");
+        match value {
+            Some(value) => {
+                let escaped = Json::String(value.clone()).to_string();
+                text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
+            }
+            None if text.contains(&placeholder) => problems.push(format!("argument '{name}' has no value")),
+            None => {}
+        }
+    }
+    if let Some(start) = text.find("{{args.") {
+        let name: String = text[start + 7..].chars().take_while(|c| *c != '}').collect();
+        problems.push(format!("argument '{name}' is used but not given"));
+    }
+    let metrics: Json = serde_json::from_str(&text).unwrap_or_default();
+    let args: Vec<Json> = args.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
+    let spec = json!({"metrics": metrics, "args": args, "dryRun": dry_run, "measurementRetention": retention});
+    Ok((spec, (!problems.is_empty()).then(|| problems.join("; "))))
 }
 
 /// Pods are not removed at once: the pod controller drains and stops them, then deletes them.

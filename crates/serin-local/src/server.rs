@@ -108,7 +108,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     for (name, listener) in entry_listeners {
         tokio::spawn(proxy.clone().serve(name, listener));
     }
-    tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone()));
+    let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
+    tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
     let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy });
     let app = api::router(state);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
@@ -129,7 +130,12 @@ async fn shutdown_signal() {
 
 /// Runs every controller whenever something changed, or when one of them asked to be
 /// called again.
-async fn control_loop(platform: Arc<Platform>, pods: Arc<PodController>, proxy: Arc<crate::proxy::Proxy>) {
+async fn control_loop(
+    platform: Arc<Platform>,
+    pods: Arc<PodController>,
+    proxy: Arc<crate::proxy::Proxy>,
+    analysis: Arc<crate::analysis::AnalysisController>,
+) {
     let mut counters = crate::routing::SplitCounters::new();
     let mut problems: Vec<String> = Vec::new();
     let mut changes = platform.store.subscribe();
@@ -154,6 +160,7 @@ async fn control_loop(platform: Arc<Platform>, pods: Arc<PodController>, proxy: 
         note(replica_sets.reconcile_all(), "replicasets");
         note(pods.reconcile_all().await.map(|()| None), "pods");
         note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
+        note(analysis.reconcile_all(), "analysis");
         note(rollouts.reconcile_all(), "rollouts");
         let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
         tokio::select! {

@@ -488,6 +488,11 @@ fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric) {
             }
         }
     }
+    for (value, field) in [(&m.success_condition, "successCondition"), (&m.failure_condition, "failureCondition")] {
+        if let Some(Err(error)) = value.as_deref().map(serin_expr::check_syntax) {
+            issues.at(&at.key(field), error.to_string());
+        }
+    }
     let p = &m.provider;
     let providers = [
         p.prometheus.is_some(),

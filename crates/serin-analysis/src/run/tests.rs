@@ -823,12 +823,14 @@ fn min_sample_guard_makes_thin_data_inconclusive() {
         "Metric \"m\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0): \"Error Message: not enough data: 3 of the 100 samples needed were seen (the value alone would have been Successful)\""
     );
 
-    // Errors stay errors; a measurement that does not report its sample size is not guarded.
+    // A provider error (no sample size reported) stays an error; a measurement that does not
+    // report its sample size is not guarded; an evaluation error on too little data is lack of data.
     let mut status = running(vec![]);
-    record(&mut status, "m", Measurement { sample: Some(0), ..done(Phase::Error, 0) }, &spec);
+    record(&mut status, "m", done(Phase::Error, 0), &spec);
     record(&mut status, "m", done(Phase::Successful, 10), &spec);
+    record(&mut status, "m", Measurement { sample: Some(0), ..done(Phase::Error, 20) }, &spec);
     let r = &status.metric_results[0];
-    assert_eq!((r.error, r.successful, r.inconclusive), (1, 1, 0));
+    assert_eq!((r.error, r.successful, r.inconclusive), (1, 1, 1));
 }
 
 // ---- record details ----

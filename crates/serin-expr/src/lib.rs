@@ -500,7 +500,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// Whether the Go-style regular expression `pattern` matches anywhere in `text` (as Go's
 /// `regexp.MatchString`), using the `matches` operator; `None` if the pattern is invalid.
-pub(crate) fn regex_search(pattern: &str, text: &str) -> Option<bool> {
+pub fn regex_search(pattern: &str, text: &str) -> Option<bool> {
     let mut ctx = Context::default();
     ctx.insert("text", text);
     ctx.insert("pattern", pattern);

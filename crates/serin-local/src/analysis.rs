@@ -1,0 +1,158 @@
+//! The analysis controller: runs each AnalysisRun's metrics on schedule (the pure state
+//! machine in `serin-analysis` decides what is due), takes measurements from the providers,
+//! and writes the run's status in Argo's shape. The rollout controller reads its phase:
+//! Failed or Error aborts the rollout, Inconclusive pauses it.
+
+use crate::clock::Clock;
+use crate::providers::{self, Http, Reading};
+use crate::proxy::Proxy;
+use crate::store::{Result, Store, StoreError, Stored};
+use serde_json::json;
+use serin_analysis::{Measurement, RunSpec, RunStatus};
+use serin_model::ObjectKey;
+use serin_model::analysis::{AnalysisRunSpec, Metric};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Requests the native provider needs in its window unless the metric says otherwise.
+const NATIVE_MIN_REQUESTS: u64 = 1;
+
+pub struct AnalysisController {
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    pub proxy: Arc<Proxy>,
+    http: Http,
+    in_flight: parking_lot::Mutex<HashSet<(ObjectKey, String)>>,
+}
+
+impl AnalysisController {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, proxy: Arc<Proxy>) -> Self {
+        AnalysisController { store, clock, proxy, http: Http::default(), in_flight: Default::default() }
+    }
+
+    /// Starts due measurements; returns when the next one is due (virtual milliseconds).
+    pub fn reconcile_all(self: &Arc<Self>) -> Result<Option<i64>> {
+        let now = self.clock.now();
+        let mut next: Option<i64> = None;
+        for run in self.store.list(Some("argoproj.io"), "AnalysisRun", None)? {
+            let Some((spec, status)) = self.parse(&run)? else { continue };
+            if status.phase.is_completed() {
+                continue;
+            }
+            let decision = serin_analysis::reconcile(&spec, &status, now);
+            if serde_json::to_value(&decision.status).ok() != run.body.get("status").cloned() {
+                let mut body = run.body.clone();
+                body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
+                match self.store.put(&run.key, &body, Some(run.rev)) {
+                    Ok(_) | Err(StoreError::Conflict(..)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for metric in decision.measure {
+                self.start_measurement(&run, &spec, &metric);
+            }
+            if let Some(at) = decision.next_reconcile {
+                let after = at.since(now).max(0);
+                next = Some(next.map_or(after, |n| n.min(after)));
+            }
+        }
+        Ok(next)
+    }
+
+    /// The run's spec and status; a run whose spec cannot be read ends in Error.
+    fn parse(&self, run: &Stored) -> Result<Option<(RunSpec, RunStatus)>> {
+        let status: RunStatus =
+            serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
+        match serde_json::from_value::<AnalysisRunSpec>(run.body["spec"].clone()) {
+            Ok(spec) => {
+                let mut run_spec = RunSpec::from_analysis_run(&spec);
+                for metric in &mut run_spec.metrics {
+                    if let Some(native) = &metric.metric.provider.serin {
+                        metric.min_sample = Some(native["minRequests"].as_u64().unwrap_or(NATIVE_MIN_REQUESTS));
+                    }
+                }
+                Ok(Some((run_spec, status)))
+            }
+            Err(error) => {
+                if !status.phase.is_completed() {
+                    let mut body = run.body.clone();
+                    body["status"] =
+                        json!({"phase": "Error", "message": format!("the AnalysisRun's spec is not valid: {error}")});
+                    self.store.put(&run.key, &body, Some(run.rev))?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn start_measurement(self: &Arc<Self>, run: &Stored, spec: &RunSpec, metric_name: &str) {
+        let flight = (run.key.clone(), metric_name.to_string());
+        if !self.in_flight.lock().insert(flight.clone()) {
+            return;
+        }
+        let Some(metric) = spec.metrics.iter().find(|m| m.metric.name == metric_name).map(|m| m.metric.clone()) else {
+            self.in_flight.lock().remove(&flight);
+            return;
+        };
+        let revision = run.body["metadata"]["labels"][serin_engine::state::POD_TEMPLATE_HASH_LABEL]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let this = self.clone();
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let started = this.clock.now();
+            let outcome = this.measure(&metric, &revision).await;
+            let finished = this.clock.now();
+            let measurement = match outcome {
+                Ok(reading) => {
+                    let measured = Measurement::assessed(&metric, &reading.value, started, finished);
+                    match reading.samples {
+                        Some(n) => measured.with_sample(n),
+                        None => measured,
+                    }
+                }
+                Err(message) => Measurement::error(message, started, finished),
+            };
+            if let Err(error) = this.record(&flight.0, &metric.name, measurement, &spec) {
+                tracing::warn!(run = %flight.0.name, %error, "cannot record a measurement");
+            }
+            this.in_flight.lock().remove(&flight);
+        });
+    }
+
+    async fn measure(&self, metric: &Metric, revision: &str) -> std::result::Result<Reading, String> {
+        let provider = &metric.provider;
+        if let Some(prometheus) = &provider.prometheus {
+            return self.http.prometheus(&serde_json::to_value(prometheus).unwrap_or_default()).await;
+        }
+        if let Some(web) = &provider.web {
+            return self.http.web(&serde_json::to_value(web).unwrap_or_default()).await;
+        }
+        if let Some(native) = &provider.serin {
+            return providers::native(native, revision, &self.proxy.metrics);
+        }
+        if provider.job.is_some() {
+            return Err("the job provider is not supported on the local platform yet".to_string());
+        }
+        Err("this metric provider is not supported by serin yet: use prometheus, web or serin".to_string())
+    }
+
+    fn record(&self, key: &ObjectKey, metric: &str, measurement: Measurement, spec: &RunSpec) -> Result<()> {
+        for _ in 0..10 {
+            let Some(run) = self.store.get(key)? else { return Ok(()) };
+            let mut status: RunStatus =
+                serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
+            serin_analysis::record(&mut status, metric, measurement.clone(), spec);
+            let decision = serin_analysis::reconcile(spec, &status, self.clock.now());
+            let mut body = run.body.clone();
+            body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
+            match self.store.put(key, &body, Some(run.rev)) {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(..)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

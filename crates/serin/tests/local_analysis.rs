@@ -1,0 +1,160 @@
+//! Analysis on the local platform: serin's native provider reads the router's own request
+//! outcomes and aborts a failing canary within seconds; a healthy one passes and is promoted.
+
+mod common;
+
+use common::{SEED, Server, replicas_of, status};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const TEMPLATE: &str = "apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: success-rate
+spec:
+  args:
+  - name: service
+  metrics:
+  - name: success-rate
+    interval: 1s
+    successCondition: result >= 0.95
+    failureLimit: 0
+    inconclusiveLimit: 2
+    provider:
+      serin:
+        metric: success-rate
+        window: 2s
+        minRequests: 10
+";
+
+/// The seed's Rollout with background analysis from step 1 and the demo app's FAIL_PERCENT.
+fn rollout(image: &str, fail_percent: u32) -> String {
+    let text = std::fs::read_to_string(format!("{SEED}/rollout.yaml")).unwrap();
+    text.replace(
+        "      steps:  # 发布的节奏",
+        "      analysis:\n        startingStep: 1\n        templates:\n        - templateName: success-rate\n        args:\n        - name: service\n          value: canary-active\n      steps:",
+    )
+    .replace("ikubernetes/myapp:v1", image)
+    .replace(
+        "        ports:\n        - name: http",
+        &format!("        env:\n        - name: FAIL_PERCENT\n          value: \"{fail_percent}\"\n        ports:\n        - name: http"),
+    )
+}
+
+fn start(server: &Server) -> std::path::PathBuf {
+    let dir = server.dir.path().join("manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["service.yaml", "ingress.yaml"] {
+        std::fs::copy(format!("{SEED}/{file}"), dir.join(file)).unwrap();
+    }
+    std::fs::write(dir.join("template.yaml"), TEMPLATE).unwrap();
+    std::fs::write(dir.join("rollout.yaml"), rollout("ikubernetes/myapp:v1", 0)).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    server.wait_for("v1 healthy", Duration::from_secs(60), |t| {
+        status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10
+    });
+    dir
+}
+
+/// Steady traffic (about 200 requests a second) until dropped.
+struct Load(Arc<AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+
+impl Load {
+    fn start(server: &Server) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let (stop, web) = (stop.clone(), server.web);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
+                        if let Ok(mut stream) = std::net::TcpStream::connect(web) {
+                            use std::io::{Read, Write};
+                            let _ =
+                                write!(stream, "GET / HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: close\r\n\r\n");
+                            let _ = stream.read_to_end(&mut Vec::new());
+                        }
+                        std::thread::sleep(Duration::from_millis(20).saturating_sub(started.elapsed()));
+                    }
+                })
+            })
+            .collect();
+        Load(stop, threads)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        for thread in self.1.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn a_failing_canary_is_aborted_by_the_native_provider_within_seconds() {
+    let server = Server::start(1.0);
+    let dir = start(&server);
+    let _load = Load::start(&server);
+    std::fs::write(dir.join("rollout.yaml"), rollout("ikubernetes/myapp:v2", 100)).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    let at_step_one = server.wait_for("canary at 10%", Duration::from_secs(30), |t| status(t)["currentStepIndex"] == 1);
+    let canary = status(&at_step_one)["currentPodHash"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let tree = server.wait_for("abort by analysis", Duration::from_secs(30), |t| status(t)["phase"] == "Degraded");
+    let elapsed = started.elapsed();
+    let message = status(&tree)["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("RolloutAborted: Rollout aborted update to revision 2: "), "{message}");
+    assert!(message.contains("success-rate"), "{message}");
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}: {:#}", tree["analysisRuns"]);
+    assert_eq!(common::weights(&server, "traefik.io")[0], ("canary-active".to_string(), 0));
+    let run = &tree["analysisRuns"][0];
+    assert_eq!(run["status"]["phase"], "Failed", "{run:#}");
+    let measurements = run["status"]["metricResults"][0]["measurements"].as_array().unwrap();
+    assert_eq!(measurements.last().unwrap()["phase"], "Failed", "{measurements:#?}");
+    let view = server.serin(&["get", "rollout", "canary-rollout"]);
+    assert!(view.contains("α canary-rollout-") && view.contains("✖ Failed"), "{view}");
+    server.wait_for("canary scaled down", Duration::from_secs(60), |t| replicas_of(t, &canary) == 0);
+}
+
+#[test]
+fn a_healthy_canary_passes_and_is_promoted() {
+    // Real time (the native provider's window is wall-clock); the seed's pauses shortened to 2s.
+    let server = Server::start(1.0);
+    let dir = start(&server);
+    let _load = Load::start(&server);
+    let quick = rollout("ikubernetes/myapp:v2", 0)
+        .replace("duration: 5m", "duration: 2s")
+        .replace("duration: 1m", "duration: 2s")
+        .replace("duration: 30s", "duration: 2s");
+    std::fs::write(dir.join("rollout.yaml"), quick).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    let tree = server.wait_for("promoted", Duration::from_secs(90), |t| {
+        let promoted = status(t)["phase"] == "Healthy" && status(t)["stableRS"] == status(t)["currentPodHash"];
+        promoted
+            && t["analysisRuns"]
+                .as_array()
+                .is_some_and(|runs| runs.iter().any(|r| r["status"]["phase"] == "Successful"))
+    });
+    let run = &tree["analysisRuns"][0];
+    assert_eq!(run["status"]["phase"], "Successful", "{} {}", run["status"]["message"], run["status"]["runSummary"]);
+    let measured = run["status"]["metricResults"][0]["count"].as_i64().unwrap();
+    assert!(measured >= 3, "{run:#}");
+}
+
+#[test]
+fn a_template_that_does_not_exist_is_an_error_that_aborts() {
+    let server = Server::start(10.0);
+    let dir = start(&server);
+    server.serin(&["delete", "analysistemplate", "success-rate"]);
+    std::fs::remove_file(dir.join("template.yaml")).unwrap();
+    std::fs::write(dir.join("rollout.yaml"), rollout("ikubernetes/myapp:v2", 0)).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    let tree = server.wait_for("abort", Duration::from_secs(30), |t| status(t)["phase"] == "Degraded");
+    assert_eq!(
+        status(&tree)["message"],
+        "RolloutAborted: Rollout aborted update to revision 2: AnalysisTemplate 'success-rate' not found"
+    );
+}
