@@ -59,25 +59,32 @@ impl AnalysisController {
         Ok(next)
     }
 
-    /// The run's spec and status; a run whose spec cannot be read ends in Error.
+    /// The run's spec (arguments filled in) and status; a run whose spec cannot be read, or
+    /// that uses an argument without a value, ends in Error.
     fn parse(&self, run: &Stored) -> Result<Option<(RunSpec, RunStatus)>> {
         let status: RunStatus =
             serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
-        match serde_json::from_value::<AnalysisRunSpec>(run.body["spec"].clone()) {
+        let spec = substitute_args(&run.body["spec"]).and_then(|spec| {
+            serde_json::from_value::<AnalysisRunSpec>(spec)
+                .map_err(|e| format!("the AnalysisRun's spec is not valid: {e}"))
+        });
+        match spec {
             Ok(spec) => {
                 let mut run_spec = RunSpec::from_analysis_run(&spec);
                 for metric in &mut run_spec.metrics {
                     if let Some(native) = &metric.metric.provider.serin {
                         metric.min_sample = Some(native["minRequests"].as_u64().unwrap_or(NATIVE_MIN_REQUESTS));
+                    } else if metric.metric.provider.prometheus.is_some() {
+                        // A vector with no series is no data, never a pass.
+                        metric.min_sample = Some(1);
                     }
                 }
                 Ok(Some((run_spec, status)))
             }
-            Err(error) => {
+            Err(message) => {
                 if !status.phase.is_completed() {
                     let mut body = run.body.clone();
-                    body["status"] =
-                        json!({"phase": "Error", "message": format!("the AnalysisRun's spec is not valid: {error}")});
+                    body["status"] = json!({"phase": "Error", "message": message});
                     self.store.put(&run.key, &body, Some(run.rev))?;
                 }
                 Ok(None)
@@ -155,4 +162,28 @@ impl AnalysisController {
         }
         Ok(())
     }
+}
+
+/// Fills `{{args.name}}` in the metrics with the run's argument values (JSON-escaped).
+fn substitute_args(spec: &serde_json::Value) -> std::result::Result<serde_json::Value, String> {
+    let mut text = spec["metrics"].to_string();
+    for arg in spec["args"].as_array().into_iter().flatten() {
+        let name = arg["name"].as_str().unwrap_or_default();
+        let placeholder = format!("{{{{args.{name}}}}}");
+        if !text.contains(&placeholder) {
+            continue;
+        }
+        let Some(value) = arg["value"].as_str() else {
+            return Err(format!("argument '{name}' has no value"));
+        };
+        let escaped = serde_json::Value::String(value.to_string()).to_string();
+        text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
+    }
+    if let Some(start) = text.find("{{args.") {
+        let name: String = text[start + 7..].chars().take_while(|c| *c != '}').collect();
+        return Err(format!("argument '{name}' is used but not given"));
+    }
+    let mut spec = spec.clone();
+    spec["metrics"] = serde_json::from_str(&text).map_err(|e| format!("arguments made the metrics invalid: {e}"))?;
+    Ok(spec)
 }

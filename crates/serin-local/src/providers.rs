@@ -98,14 +98,17 @@ impl Http {
             }
         };
         match data["resultType"].as_str() {
-            Some("scalar") => Ok(Reading { value: MetricValue::Float(number(&data["result"])?), samples: None }),
+            // NaN (0/0: no traffic) counts as no sample, so it is Inconclusive, not a verdict.
+            Some("scalar") => {
+                let x = number(&data["result"])?;
+                Ok(Reading { value: MetricValue::Float(x), samples: Some(u64::from(!x.is_nan())) })
+            }
             Some("vector") => {
+                // An empty vector is no data: the minimum-sample guard makes it Inconclusive.
                 let series = data["result"].as_array().cloned().unwrap_or_default();
-                if series.is_empty() {
-                    return Err(format!("the query returned no data: {query}"));
-                }
                 let values = series.iter().map(|s| number(&s["value"])).collect::<Result<Vec<_>, _>>()?;
-                Ok(Reading { samples: Some(values.len() as u64), value: MetricValue::Floats(values) })
+                let samples = values.iter().filter(|x| !x.is_nan()).count() as u64;
+                Ok(Reading { samples: Some(samples), value: MetricValue::Floats(values) })
             }
             other => Err(format!(
                 "Prometheus result type {other:?} is not supported (use an instant query giving a scalar or a vector)"

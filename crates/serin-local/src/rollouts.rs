@@ -242,8 +242,8 @@ impl ReplicaSetEdits {
     }
 }
 
-/// An AnalysisRun's spec from its templates (metrics, args, dry-run, retention) with the
-/// Rollout's arguments filled in as `{{args.name}}`; or why it cannot be built.
+/// An AnalysisRun's spec from its templates (metrics, args, dry-run, retention), the
+/// Rollout's arguments overriding the templates' defaults; or why it cannot be built.
 fn resolve_analysis(
     w: &Writer<'_>,
     namespace: &str,
@@ -285,23 +285,6 @@ fn resolve_analysis(
             None => args.push((name.clone(), Some(value.clone()))),
         }
     }
-    let mut text = Json::Array(metrics).to_string();
-    for (name, value) in &args {
-        let placeholder = format!("{{{{args.{name}}}}}");
-        match value {
-            Some(value) => {
-                let escaped = Json::String(value.clone()).to_string();
-                text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
-            }
-            None if text.contains(&placeholder) => problems.push(format!("argument '{name}' has no value")),
-            None => {}
-        }
-    }
-    if let Some(start) = text.find("{{args.") {
-        let name: String = text[start + 7..].chars().take_while(|c| *c != '}').collect();
-        problems.push(format!("argument '{name}' is used but not given"));
-    }
-    let metrics: Json = serde_json::from_str(&text).unwrap_or_default();
     let args: Vec<Json> = args.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
     let spec = json!({"metrics": metrics, "args": args, "dryRun": dry_run, "measurementRetention": retention});
     Ok((spec, (!problems.is_empty()).then(|| problems.join("; "))))
