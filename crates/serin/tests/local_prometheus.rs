@@ -198,9 +198,7 @@ fn bad_analysis_input_is_an_error_or_inconclusive_with_a_clear_message() {
     let cases = [
         (
             "unreachable",
-            format!(
-                "  - name: m\n    successCondition: result >= 0.95\n    consecutiveErrorLimit: 0\n    provider:\n      prometheus:\n        address: http://127.0.0.1:9\n        query: up\n"
-            ),
+            "  - name: m\n    successCondition: result >= 0.95\n    consecutiveErrorLimit: 0\n    provider:\n      prometheus:\n        address: http://127.0.0.1:9\n        query: up\n".to_string(),
             "Error",
             "cannot reach http://127.0.0.1:9",
         ),
