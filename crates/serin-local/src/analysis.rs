@@ -110,6 +110,13 @@ impl AnalysisController {
         tokio::spawn(async move {
             let started = this.clock.now();
             let outcome = this.measure(&metric, &revision).await;
+            // A job metric passes when its command exits 0 (as Argo's Job succeeding), unless
+            // the metric states its own conditions on the result.
+            let mut metric = metric;
+            if metric.provider.job.is_some() && metric.success_condition.is_none() && metric.failure_condition.is_none()
+            {
+                metric.success_condition = Some("result == true".to_string());
+            }
             let finished = this.clock.now();
             let measurement = match outcome {
                 Ok(reading) => {
@@ -139,8 +146,8 @@ impl AnalysisController {
         if let Some(native) = &provider.serin {
             return providers::native(native, revision, &self.proxy.metrics);
         }
-        if provider.job.is_some() {
-            return Err("the job provider is not supported on the local platform yet".to_string());
+        if let Some(job) = &provider.job {
+            return providers::job(job).await;
         }
         Err("this metric provider is not supported by serin yet: use prometheus, web or serin".to_string())
     }

@@ -158,3 +158,35 @@ fn a_template_that_does_not_exist_is_an_error_that_aborts() {
         "RolloutAborted: Rollout aborted update to revision 2: AnalysisTemplate 'success-rate' not found"
     );
 }
+
+#[test]
+fn job_and_web_providers() {
+    let server = Server::start(1.0);
+    start(&server);
+    let api = &server.api;
+    let runs = [
+        ("job-ok", "  - name: m\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers:\n              - name: check\n                image: busybox\n                command: [sh, -c, \"exit 0\"]\n".to_string(), "Successful", ""),
+        ("job-fails", "  - name: m\n    provider:\n      job:\n        spec:\n          backoffLimit: 1\n          template:\n            spec:\n              containers:\n              - name: check\n                image: busybox\n                command: [sh, -c, \"echo broken >&2; exit 3\"]\n".to_string(), "Failed", ""),
+        ("job-missing", "  - name: m\n    consecutiveErrorLimit: 0\n    provider:\n      job:\n        spec:\n          template:\n            spec:\n              containers:\n              - name: check\n                image: busybox\n                command: [serin-no-such-check]\n".to_string(), "Error", "exec: \\\"serin-no-such-check\\\": executable file not found in $PATH"),
+        ("web-json-path", format!("  - name: m\n    successCondition: result == 10\n    provider:\n      web:\n        url: {api}/api/v1/object?group=argoproj.io&kind=Rollout&namespace=default&name=canary-rollout\n        jsonPath: \"{{$.spec.replicas}}\"\n"), "Successful", ""),
+        ("web-missing-field", format!("  - name: m\n    successCondition: result == 10\n    consecutiveErrorLimit: 0\n    provider:\n      web:\n        url: {api}/api/v1/object?group=argoproj.io&kind=Rollout&namespace=default&name=canary-rollout\n        jsonPath: \"{{$.spec.nothing}}\"\n"), "Error", "no field \\\"nothing\\\""),
+    ];
+    for (name, metric, _, _) in &runs {
+        let file = server.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, format!("apiVersion: argoproj.io/v1alpha1\nkind: AnalysisRun\nmetadata:\n  name: {name}\nspec:\n  metrics:\n{metric}")).unwrap();
+        server.serin(&["apply", "-f", file.to_str().unwrap()]);
+    }
+    for (name, _, phase, message) in &runs {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let run = loop {
+            let run = server.object("argoproj.io", "AnalysisRun", name);
+            if matches!(run["status"]["phase"].as_str(), Some("Successful" | "Failed" | "Error" | "Inconclusive")) {
+                break run;
+            }
+            assert!(Instant::now() < deadline, "{name} did not finish: {run:#}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(run["status"]["phase"], *phase, "{name}: {:#}", run["status"]);
+        assert!(run["status"].to_string().contains(message), "{name}: {message} not in {:#}", run["status"]);
+    }
+}
