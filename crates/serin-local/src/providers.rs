@@ -75,7 +75,7 @@ impl Http {
         let address = spec["address"].as_str().ok_or("prometheus.address is required")?.trim_end_matches('/');
         let query = spec["query"].as_str().ok_or("prometheus.query is required")?;
         let timeout = Duration::from_secs(spec["timeout"].as_u64().unwrap_or(30).max(1));
-        let url = format!("{address}/api/v1/query?query={}", encode(query));
+        let url = format!("{address}/api/v1/query?query={}", percent_encode(query));
         let headers = key_values(&spec["headers"]);
         let (status, body) = self.call("GET", &url, &headers, None, timeout).await?;
         let answer: Json = serde_json::from_str(&body).map_err(|_| {
@@ -233,7 +233,8 @@ fn snippet(text: &str) -> String {
     if trimmed.is_empty() { "(empty)".into() } else { format!("{trimmed:?}") }
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes a URL query value (RFC 3986 unreserved characters stay).
+pub fn percent_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -105,16 +105,23 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         tracing::warn!(pids = ?reaped, "stopped pod processes left over by an earlier run");
     }
     let proxy = crate::proxy::Proxy::new();
+    let mut routers = Vec::new();
     for (name, listener) in entry_listeners {
-        tokio::spawn(proxy.clone().serve(name, listener));
+        routers.push(tokio::spawn(proxy.clone().serve(name, listener)));
     }
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
-    tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
+    let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
     let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy });
     let app = api::router(state);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
     serve.await.context("the API server failed")?;
     tracing::info!("stopping: pods get SIGTERM and their grace period");
+    // Controllers first, so nothing starts a pod again while the pods are being stopped.
+    controllers.abort();
+    let _ = controllers.await;
+    for router in routers {
+        router.abort();
+    }
     pods.stop_all().await;
     drop(lock);
     Ok(())

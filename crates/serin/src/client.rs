@@ -87,13 +87,4 @@ impl Client {
     }
 }
 
-/// Percent-encodes a query parameter value.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use serin_local::providers::percent_encode as encode;

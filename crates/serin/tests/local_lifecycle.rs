@@ -205,3 +205,15 @@ fn bad_input_changes_nothing_and_says_where() {
         "exec: \"serin-no-such-program\": executable file not found in $PATH"
     );
 }
+
+#[test]
+fn stopping_the_server_stops_its_pods() {
+    let mut server = healthy_v1(1.0);
+    let marker = std::fs::read_to_string(server.data_dir().join("marker")).unwrap();
+    assert_eq!(common::marked_processes(&marker).len(), 10);
+    let mut child = server.child.take().unwrap();
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the server exits cleanly on SIGTERM: {status}");
+    assert_eq!(common::marked_processes(&marker), Vec::<u32>::new(), "no pod outlives a stopped server");
+}
