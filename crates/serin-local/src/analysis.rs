@@ -105,11 +105,12 @@ impl AnalysisController {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let owner = run.body["metadata"].clone();
         let this = self.clone();
         let spec = spec.clone();
         tokio::spawn(async move {
             let started = this.clock.now();
-            let outcome = this.measure(&metric, &revision).await;
+            let outcome = this.measure(&metric, &revision, &owner).await;
             // A job metric passes when its command exits 0 (as Argo's Job succeeding), unless
             // the metric states its own conditions on the result.
             let mut metric = metric;
@@ -135,7 +136,12 @@ impl AnalysisController {
         });
     }
 
-    async fn measure(&self, metric: &Metric, revision: &str) -> std::result::Result<Reading, String> {
+    async fn measure(
+        &self,
+        metric: &Metric,
+        revision: &str,
+        run: &serde_json::Value,
+    ) -> std::result::Result<Reading, String> {
         let provider = &metric.provider;
         if let Some(prometheus) = &provider.prometheus {
             return self.http.prometheus(&serde_json::to_value(prometheus).unwrap_or_default()).await;
@@ -147,9 +153,77 @@ impl AnalysisController {
             return providers::native(native, revision, &self.proxy.metrics);
         }
         if let Some(job) = &provider.job {
-            return providers::job(job).await;
+            return self.job(run, &metric.name, job).await;
         }
         Err("this metric provider is not supported by serin yet: use prometheus, web or serin".to_string())
+    }
+
+    /// Argo's job provider on the local platform: the Job's pod template runs as a one-off Pod
+    /// (restartPolicy Never, owned by the AnalysisRun, visible to `get pods` and `logs`);
+    /// `true` when it succeeds within `activeDeadlineSeconds`, retried `backoffLimit` times.
+    async fn job(
+        &self,
+        run: &serde_json::Value,
+        metric: &str,
+        job: &serde_json::Value,
+    ) -> std::result::Result<Reading, String> {
+        let template = job.pointer("/spec/template").filter(|t| t.pointer("/spec/containers/0").is_some());
+        let template = template.ok_or("job.spec.template.spec.containers is required")?;
+        let deadline = std::time::Duration::from_secs(
+            job.pointer("/spec/activeDeadlineSeconds").and_then(|v| v.as_u64()).unwrap_or(600),
+        );
+        let attempts = job.pointer("/spec/backoffLimit").and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+        let namespace = run["namespace"].as_str().unwrap_or("default");
+        let slug: String =
+            metric.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        for _ in 0..attempts {
+            let name = format!(
+                "{}-{}-{}",
+                run["name"].as_str().unwrap_or_default(),
+                slug.trim_matches('-'),
+                crate::objects::random_suffix()
+            );
+            let mut spec = template["spec"].clone();
+            spec["restartPolicy"] = "Never".into();
+            let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
+            labels["analysis.serin.dev/run"] = run["name"].clone();
+            let pod = json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {
+                    "name": name, "namespace": namespace, "uid": crate::objects::new_uid(),
+                    "creationTimestamp": self.clock.now().to_string(), "labels": labels,
+                    "annotations": { crate::objects::PORT_ANNOTATION: crate::replicasets::free_port(&Default::default()).to_string() },
+                    "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun", "name": run["name"], "uid": run["uid"], "controller": true}],
+                },
+                "spec": spec,
+                "status": {"phase": "Pending"},
+            });
+            let key = crate::objects::pod_key(namespace, &name);
+            self.store.put(&key, &pod, None).map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let phase = loop {
+                let body = self.store.get(&key).map_err(|e| e.to_string())?.map(|p| p.body).unwrap_or_default();
+                let phase = body.pointer("/status/phase").and_then(|p| p.as_str()).unwrap_or_default().to_string();
+                if phase == "Succeeded" || phase == "Failed" {
+                    break phase;
+                }
+                let waiting = body.pointer("/status/containerStatuses/0/state/waiting");
+                if let Some(waiting) = waiting.filter(|w| w["reason"] == "RunContainerError") {
+                    return Err(format!("job pod {name}: {}", waiting["message"].as_str().unwrap_or_default()));
+                }
+                if started.elapsed() > deadline {
+                    return Err(format!(
+                        "job pod {name} did not finish within activeDeadlineSeconds ({}s)",
+                        deadline.as_secs()
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
+            if phase == "Succeeded" {
+                return Ok(Reading { value: serin_analysis::MetricValue::Json(json!(true)), samples: None });
+            }
+        }
+        Ok(Reading { value: serin_analysis::MetricValue::Json(json!(false)), samples: None })
     }
 
     fn record(&self, key: &ObjectKey, metric: &str, measurement: Measurement, spec: &RunSpec) -> Result<()> {

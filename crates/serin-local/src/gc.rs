@@ -1,6 +1,6 @@
 //! The garbage collector: objects whose controlling owner is gone go too (a deleted Rollout
-//! takes its ReplicaSets and AnalysisRuns; a deleted ReplicaSet its pods, which the pod
-//! controller stops gracefully), as Kubernetes' garbage collector does.
+//! takes its ReplicaSets and AnalysisRuns; a deleted ReplicaSet or AnalysisRun its pods, which
+//! the pod controller stops gracefully), as Kubernetes' garbage collector does.
 
 use crate::clock::Clock;
 use crate::store::{Result, Store, Stored};
@@ -10,7 +10,7 @@ use std::collections::HashSet;
 /// (kind, namespace, name) of every object that can own others.
 fn owners(store: &Store) -> Result<HashSet<(String, String, String)>> {
     let mut set = HashSet::new();
-    for (group, kind) in [("argoproj.io", "Rollout"), ("apps", "ReplicaSet")] {
+    for (group, kind) in [("argoproj.io", "Rollout"), ("apps", "ReplicaSet"), ("argoproj.io", "AnalysisRun")] {
         for object in store.list(Some(group), kind, None)? {
             set.insert((kind.to_string(), object.key.namespace, object.key.name));
         }

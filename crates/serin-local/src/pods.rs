@@ -8,7 +8,7 @@ use crate::images::ImageTable;
 use crate::objects::{PORT_ANNOTATION, log_path};
 use crate::store::{Result, Store, Stored};
 use serde_json::{Value as Json, json};
-use serin_process::{ContainerState, PodRuntime, PodSpec, Probe, ProbeAction, Supervisor};
+use serin_process::{ContainerState, PodRuntime, PodSpec, Probe, ProbeAction, RestartPolicy, Supervisor};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,7 +73,9 @@ impl PodController {
                 self.stop(pod, uid);
                 continue;
             }
-            let idle = self.supervisor.runtime(&uid).is_none() && !self.failed.lock().contains_key(&uid);
+            let finished =
+                matches!(pod.body.pointer("/status/phase").and_then(Json::as_str), Some("Succeeded" | "Failed"));
+            let idle = !finished && self.supervisor.runtime(&uid).is_none() && !self.failed.lock().contains_key(&uid);
             if let Some(Err(error)) = match idle {
                 true => Some(self.launch(&pod, &uid).await),
                 false => None,
@@ -240,6 +242,11 @@ impl PodController {
         spec.grace_period = Duration::from_secs(
             body.pointer("/spec/terminationGracePeriodSeconds").and_then(Json::as_u64).unwrap_or(30),
         );
+        spec.restart_policy = match body.pointer("/spec/restartPolicy").and_then(Json::as_str) {
+            Some("Never") => RestartPolicy::Never,
+            Some("OnFailure") => RestartPolicy::OnFailure,
+            _ => RestartPolicy::Always,
+        };
         Ok(spec)
     }
 
@@ -250,6 +257,10 @@ impl PodController {
         let container = body.pointer("/spec/containers/0").cloned().unwrap_or_default();
         let failure = self.failed.lock().get(uid).cloned();
         let runtime = self.supervisor.runtime(uid);
+        let finished = matches!(pod.body.pointer("/status/phase").and_then(Json::as_str), Some("Succeeded" | "Failed"));
+        if finished && runtime.is_none() {
+            return Ok(()); // a completed pod keeps the status it finished with
+        }
         let probed = runtime.as_ref().is_some_and(|r| r.ready);
         let waiting_for_probe = {
             let mut adopted = self.adopted.lock();
@@ -276,10 +287,19 @@ impl PodController {
                 });
                 json!({"running": {"startedAt": started.unwrap_or(now).to_string()}})
             }
+            (Some(PodRuntime { state: ContainerState::Terminated, last_exit: Some(exit), .. }), _) => {
+                json!({"terminated": {"exitCode": exit.exit_code, "reason": exit.reason, "message": exit.message}})
+            }
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         };
         let running = state.get("running").is_some();
-        body["status"]["phase"] = if running { "Running" } else { "Pending" }.into();
+        body["status"]["phase"] = match state.pointer("/terminated/exitCode") {
+            Some(code) if *code == json!(0) => "Succeeded",
+            Some(_) => "Failed",
+            None if running => "Running",
+            None => "Pending",
+        }
+        .into();
         body["status"]["podIP"] = "127.0.0.1".into();
         body["status"]["containerStatuses"] = json!([{
             "name": container["name"], "image": container["image"], "ready": ready,

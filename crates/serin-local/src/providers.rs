@@ -175,49 +175,6 @@ pub fn native(spec: &Json, revision: &str, metrics: &crate::proxy::Metrics) -> O
     Ok(Reading { value, samples })
 }
 
-/// Argo's job provider on the local platform: the Job template's first container runs as a
-/// process; `true` when it exits 0 within `activeDeadlineSeconds`, retried `backoffLimit` times.
-pub async fn job(spec: &Json) -> Outcome {
-    let container =
-        spec.pointer("/spec/template/spec/containers/0").ok_or("job.spec.template.spec.containers is required")?;
-    let words = |v: &Json| -> Vec<String> {
-        v.as_array().into_iter().flatten().filter_map(|w| w.as_str().map(str::to_string)).collect()
-    };
-    let mut argv = words(&container["command"]);
-    argv.extend(words(&container["args"]));
-    let Some((program, args)) = argv.split_first() else {
-        return Err("a job container needs a command on the local platform".to_string());
-    };
-    let deadline =
-        Duration::from_secs(spec.pointer("/spec/activeDeadlineSeconds").and_then(Json::as_u64).unwrap_or(600));
-    let attempts = spec.pointer("/spec/backoffLimit").and_then(Json::as_u64).unwrap_or(0) + 1;
-    let mut last = String::new();
-    for _ in 0..attempts {
-        let mut command = tokio::process::Command::new(program);
-        command.args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
-        for var in container["env"].as_array().into_iter().flatten() {
-            command.env(var["name"].as_str().unwrap_or_default(), var["value"].as_str().unwrap_or_default());
-        }
-        let output = match tokio::time::timeout(deadline, command.output()).await {
-            Err(_) => {
-                return Err(format!("the job did not finish within activeDeadlineSeconds ({}s)", deadline.as_secs()));
-            }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("exec: {program:?}: executable file not found in $PATH"));
-            }
-            Ok(Err(e)) => return Err(format!("cannot run the job {program:?}: {e}")),
-            Ok(Ok(output)) => output,
-        };
-        if output.status.success() {
-            return Ok(Reading { value: MetricValue::Json(Json::Bool(true)), samples: None });
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        last = format!("the job exited with {}: {}", output.status, snippet(&stderr));
-    }
-    tracing::info!(%last, "job metric failed");
-    Ok(Reading { value: MetricValue::Json(Json::Bool(false)), samples: None })
-}
-
 fn key_values(list: &Json) -> Vec<(String, String)> {
     list.as_array()
         .into_iter()

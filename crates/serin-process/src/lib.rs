@@ -17,7 +17,7 @@ mod status;
 mod supervisor;
 
 pub use process::MARKER_ENV;
-pub use spec::{PodSpec, Probe, ProbeAction};
+pub use spec::{PodSpec, Probe, ProbeAction, RestartPolicy};
 pub use status::{ContainerState, ExitInfo, PodRuntime};
 pub use supervisor::{Supervisor, SupervisorConfig};
 

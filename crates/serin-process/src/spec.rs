@@ -33,6 +33,28 @@ pub struct PodSpec {
     /// File receiving the container's stdout and stderr (opened for append). On every restart the current file
     /// is first renamed to `<log_file>.previous` (what `kubectl logs --previous` shows).
     pub log_file: PathBuf,
+    /// What happens when the process exits (Kubernetes' `restartPolicy`).
+    pub restart_policy: RestartPolicy,
+}
+
+/// Kubernetes' `restartPolicy`: pods of ReplicaSets always restart; a Job's pod does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    #[default]
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartPolicy {
+    /// Whether a process that exited this way is started again.
+    pub fn restarts(self, exit: &crate::ExitInfo) -> bool {
+        match self {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => exit.exit_code != Some(0),
+            RestartPolicy::Never => false,
+        }
+    }
 }
 
 impl PodSpec {
@@ -50,6 +72,7 @@ impl PodSpec {
             liveness: None,
             grace_period: Duration::from_secs(30),
             log_file,
+            restart_policy: RestartPolicy::Always,
         }
     }
 

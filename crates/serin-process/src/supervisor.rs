@@ -191,6 +191,10 @@ impl Supervisor {
         };
         // An error means the task is gone too (its sender was dropped).
         let _ = done.wait_for(|finished| *finished).await;
+        // A pod that had completed (restartPolicy Never) is forgotten now.
+        if self.inner.pods.lock().remove(uid).is_some() {
+            self.inner.notify();
+        }
         Ok(())
     }
 
@@ -383,7 +387,13 @@ async fn run_pod(
             Outcome::Exited(exit) => {
                 proc.kill_leftovers();
                 tracing::info!(%uid, pid = proc.pid, %exit, "pod process exited");
+                let restart = spec.restart_policy.restarts(&exit);
                 inner.exited(uid, exit);
+                if !restart {
+                    // Done for good (a Job's pod): Terminated, kept until stopped so its exit can be read.
+                    inner.update(uid, |rt| rt.state = ContainerState::Terminated);
+                    return;
+                }
             }
             Outcome::Unhealthy(message) => {
                 tracing::warn!(%uid, pid = proc.pid, %message, "liveness probe failed, restarting container");

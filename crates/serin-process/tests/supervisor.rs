@@ -465,3 +465,23 @@ async fn reap_orphans_kills_only_unkept_marked_processes() {
     }
     sup.stop("managed").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_never_restarts_completes_with_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = supervisor("never");
+    for (uid, code, policy) in
+        [("job-fails", 3, serin_process::RestartPolicy::Never), ("job-ok", 0, serin_process::RestartPolicy::OnFailure)]
+    {
+        let mut spec = spec(dir.path(), uid, &["sh", "-c", &format!("echo done; exit {code}")]);
+        spec.restart_policy = policy;
+        sup.start(spec).await.unwrap();
+        let done = wait_for(&sup, uid, "completed", |rt| rt.state == ContainerState::Terminated).await;
+        assert_eq!(done.last_exit.as_ref().and_then(|e| e.exit_code), Some(code), "{uid}");
+        assert_eq!(done.restarts, 0, "{uid}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(sup.runtime(uid).unwrap().restarts, 0, "{uid} was not restarted");
+        sup.stop(uid).await.unwrap();
+        assert!(sup.runtime(uid).is_none(), "{uid} is forgotten once stopped");
+    }
+}

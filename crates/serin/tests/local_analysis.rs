@@ -189,4 +189,12 @@ fn job_and_web_providers() {
         assert_eq!(run["status"]["phase"], *phase, "{name}: {:#}", run["status"]);
         assert!(run["status"].to_string().contains(message), "{name}: {message} not in {:#}", run["status"]);
     }
+    // Job metrics ran as one-off pods, which people can list and read.
+    let pods = server.serin(&["get", "pods"]);
+    let line = pods.lines().find(|l| l.starts_with("job-ok-m-")).unwrap_or_else(|| panic!("{pods}"));
+    assert!(line.contains("Succeeded"), "{line}");
+    let failed: Vec<&str> = pods.lines().filter(|l| l.starts_with("job-fails-m-")).collect();
+    assert_eq!(failed.len(), 2, "backoffLimit 1: two attempts\n{pods}");
+    let pod = failed[0].split_whitespace().next().unwrap();
+    assert!(server.serin(&["logs", pod]).contains("broken"));
 }
