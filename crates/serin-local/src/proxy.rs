@@ -325,7 +325,7 @@ pub struct Metrics {
     pub retries: AtomicU64,
 }
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct BackendStats {
     /// The last minute, for serin's native analysis provider.
     pub recent: crate::window::Window,
@@ -337,13 +337,15 @@ pub struct BackendStats {
 }
 
 impl Metrics {
+    /// The counters of one ReplicaSet's revision, created on first use.
+    pub fn stats(&self, replica_set: &str, revision: &str) -> Arc<BackendStats> {
+        let key = (replica_set.to_string(), revision.to_string());
+        let found = self.backends.read().get(&key).cloned();
+        found.unwrap_or_else(|| self.backends.write().entry(key).or_default().clone())
+    }
+
     fn record(&self, endpoint: &Endpoint, status: StatusCode, elapsed: Duration) {
-        let key = (
-            endpoint.pod.rsplit_once('-').map_or(endpoint.pod.as_str(), |(rs, _)| rs).to_string(),
-            endpoint.revision.clone(),
-        );
-        let stats = self.backends.read().get(&key).cloned();
-        let stats = stats.unwrap_or_else(|| self.backends.write().entry(key).or_default().clone());
+        let stats = &endpoint.stats;
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
         stats.by_class[class].fetch_add(1, Ordering::Relaxed);
         let seconds = elapsed.as_secs_f64();

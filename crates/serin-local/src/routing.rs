@@ -49,12 +49,15 @@ pub struct ServiceBackend {
     pub next: AtomicUsize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Endpoint {
     pub addr: SocketAddr,
     pub pod: String,
     /// The pod-template-hash of the pod's ReplicaSet: metrics are kept per revision.
     pub revision: String,
+    /// Where this endpoint's requests are counted, found once when the table is built so the
+    /// request path takes no lock and allocates nothing for metrics.
+    pub stats: Arc<crate::proxy::BackendStats>,
 }
 
 /// A weighted TraefikService: an exact split, plus the canary's header and mirror routes.
@@ -101,8 +104,12 @@ pub struct BuildReport {
     pub problems: Vec<String>,
 }
 
-pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters) -> (RouteTable, BuildReport) {
-    let mut builder = Builder { objects, counters, report: BuildReport::default(), used_counters: Vec::new() };
+pub fn build(
+    objects: &Objects<'_>,
+    counters: &mut SplitCounters,
+    metrics: &crate::proxy::Metrics,
+) -> (RouteTable, BuildReport) {
+    let mut builder = Builder { objects, counters, metrics, report: BuildReport::default(), used_counters: Vec::new() };
     let mut table = RouteTable::default();
     for route in objects.ingress_routes {
         let namespace = route.key.namespace.as_str();
@@ -153,6 +160,7 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters) -> (RouteTable
 struct Builder<'a, 'o> {
     objects: &'a Objects<'o>,
     counters: &'a mut SplitCounters,
+    metrics: &'a crate::proxy::Metrics,
     report: BuildReport,
     used_counters: Vec<String>,
 }
@@ -185,13 +193,14 @@ impl Builder<'_, '_> {
             })
             .filter_map(|p| {
                 let port: u16 = p.body["metadata"]["annotations"][PORT_ANNOTATION].as_str()?.parse().ok()?;
+                let labels = &p.body["metadata"]["labels"];
+                let revision = labels[POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default().to_string();
+                let replica_set = p.key.name.rsplit_once('-').map_or(p.key.name.as_str(), |(rs, _)| rs);
                 Some(Endpoint {
                     addr: SocketAddr::from(([127, 0, 0, 1], port)),
                     pod: p.key.name.clone(),
-                    revision: p.body["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
+                    stats: self.metrics.stats(replica_set, &revision),
+                    revision,
                 })
             })
             .collect();

@@ -196,7 +196,7 @@ fn refresh_routes(
         traefik_services: &traefik_services,
         ingress_routes: &ingress_routes,
     };
-    let (table, report) = crate::routing::build(&objects, counters);
+    let (table, report) = crate::routing::build(&objects, counters, &proxy.metrics);
     proxy.install(table);
     if report.problems != *problems {
         for problem in report.problems.iter().filter(|p| !problems.contains(p)) {

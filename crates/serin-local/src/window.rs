@@ -10,7 +10,7 @@ const SLOTS: usize = 600;
 /// Latency bucket bounds in milliseconds, for percentiles.
 pub const LATENCY_BOUNDS_MS: [u64; 14] = [1, 2, 5, 10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10000];
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Slot {
     /// Which 100 ms period the counters belong to (+1, so 0 means never used).
     period: AtomicU64,
@@ -19,6 +19,7 @@ struct Slot {
     latency: [AtomicU64; LATENCY_BOUNDS_MS.len() + 1],
 }
 
+#[derive(Debug)]
 pub struct Window {
     origin: Instant,
     slots: Vec<Slot>,

@@ -1,7 +1,8 @@
 //! `serin demo-app`: the stand-in for the seed's `ikubernetes/myapp` image. It answers like
 //! that image (`Hello MyApp | Version: v1 | <a href="hostname.html">Pod Name</a>`, and the pod
 //! name at `/hostname.html`), listening on `$PORT`. For tests and demos it also reads
-//! `FAIL_PERCENT` (that exact share of requests answers 500) and `LATENCY_MS`.
+//! `FAIL_PERCENT` (that exact share of requests answers 500) and `LATENCY_MS`, and tells how many
+//! requests it answered at `/__serin/served`.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -67,6 +68,10 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
 async fn respond(app: Arc<App>, request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     if !app.latency.is_zero() {
         tokio::time::sleep(app.latency).await;
+    }
+    if request.uri().path() == "/__serin/served" {
+        // How many requests this pod answered (benchmarks check the traffic split with it).
+        return Ok(Response::new(Full::new(Bytes::from(format!("{}\n", app.served.load(Ordering::Relaxed))))));
     }
     let n = app.served.fetch_add(1, Ordering::Relaxed);
     // Exactly FAIL_PERCENT of every 100 consecutive requests fail, spread evenly.
