@@ -91,21 +91,6 @@ impl Simulator {
         self.settle();
     }
 
-    /// Runs until the next thing that needs time or a person: returns false when nothing is
-    /// scheduled (waiting for a promote, or done).
-    pub fn advance_to_next(&mut self) -> bool {
-        let requeue = self.settle();
-        let next = [requeue.map(|r| self.now.plus_millis(r.max(1))), self.next_pod_ready()].into_iter().flatten().min();
-        match next {
-            Some(at) => {
-                self.now = at;
-                self.settle();
-                true
-            }
-            None => false,
-        }
-    }
-
     fn next_pod_ready(&self) -> Option<Time> {
         self.replica_sets
             .iter()

@@ -25,10 +25,6 @@ impl IntOrString {
             }
         }
     }
-
-    pub fn is_percent(&self) -> bool {
-        matches!(self, IntOrString::String(s) if s.ends_with('%'))
-    }
 }
 
 impl fmt::Display for IntOrString {

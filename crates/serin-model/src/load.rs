@@ -190,11 +190,6 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
     }
 }
 
-/// Decodes an object sent as JSON (over the API), with the same checks as a file.
-pub fn decode_json(json: &serde_json::Value) -> Result<Object, Vec<Problem>> {
-    decode_object(&Node::from_json(json, Location { line: 1, column: 1 }))
-}
-
 /// The position of the value at `path`, or of its nearest present ancestor. A mapping or list
 /// is shown at its key (`blueGreen:`), a scalar at its value.
 pub fn locate(root: &Node, path: &FieldPath) -> Location {

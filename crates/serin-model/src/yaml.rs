@@ -92,23 +92,6 @@ impl Node {
             }
         }
     }
-
-    /// Reads a JSON value (a `.json` manifest) as a tree whose positions are all `at`.
-    pub fn from_json(json: &serde_json::Value, at: Location) -> Node {
-        let value = match json {
-            serde_json::Value::Null => Value::Null,
-            serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => {
-                n.as_i64().map_or_else(|| Value::Float(n.as_f64().unwrap_or(f64::NAN)), Value::Int)
-            }
-            serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::Seq(items.iter().map(|v| Node::from_json(v, at)).collect()),
-            serde_json::Value::Object(map) => Value::Map(
-                map.iter().map(|(k, v)| Entry { key: k.clone(), key_at: at, value: Node::from_json(v, at) }).collect(),
-            ),
-        };
-        Node { at, value }
-    }
 }
 
 /// A YAML syntax error at a position.
