@@ -95,15 +95,13 @@ impl Proxy {
             .get(hyper::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or(parts.uri.host())
-            .unwrap_or_default()
-            .to_string();
+            .unwrap_or_default();
         let headers: Vec<(&str, &str)> =
             parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
-        let path = serin_router::rule::routing_path(parts.uri.path())
-            .unwrap_or(std::borrow::Cow::Borrowed(parts.uri.path()))
-            .into_owned();
+        let path =
+            serin_router::rule::routing_path(parts.uri.path()).unwrap_or(std::borrow::Cow::Borrowed(parts.uri.path()));
         let info = RequestInfo {
-            host: &host,
+            host,
             path: &path,
             method: parts.method.as_str(),
             headers: &headers,
@@ -115,9 +113,14 @@ impl Proxy {
         else {
             return text(StatusCode::NOT_FOUND, "404 page not found\n");
         };
-        let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        // Most requests have no body: nothing to buffer.
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            Bytes::new()
+        } else {
+            match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+            }
         };
         self.forward(route, &info, &parts, body, peer.ip()).await
     }
