@@ -140,13 +140,13 @@ impl Proxy {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
             };
             for mirror in mirrors {
-                self.mirror(mirror, parts, body.clone(), client_ip);
+                self.mirror(mirror.clone(), parts, body.clone(), client_ip);
             }
             let request = outgoing(parts, body.clone(), endpoint.addr, client_ip);
             let started = Instant::now();
             match self.client.request(request).await {
                 Ok(response) => {
-                    self.metrics.record(&endpoint, response.status(), started.elapsed());
+                    self.metrics.record(endpoint, response.status(), started.elapsed());
                     let (mut parts, body) = response.into_parts();
                     strip_hop_by_hop(&mut parts.headers);
                     return Response::from_parts(parts, body.boxed());
@@ -157,7 +157,7 @@ impl Proxy {
                     failed.push(endpoint.addr);
                 }
                 Err(error) => {
-                    self.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed());
+                    self.metrics.record(endpoint, StatusCode::BAD_GATEWAY, started.elapsed());
                     tracing::warn!(pod = %endpoint.pod, %error, "the pod failed mid-request");
                     return text(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
                 }
@@ -191,22 +191,23 @@ impl Proxy {
 }
 
 /// Walks the target tree to one endpoint, skipping endpoints that failed to connect; mirror
-/// copies met on the way are added to `mirrors`.
-fn pick(
-    target: &Target,
+/// copies met on the way are added to `mirrors`. Borrows from the route table: nothing is
+/// copied or allocated on the way.
+fn pick<'t>(
+    target: &'t Target,
     info: &RequestInfo<'_>,
     failed: &[SocketAddr],
-    mirrors: &mut Vec<Endpoint>,
-) -> Option<Endpoint> {
+    mirrors: &mut Vec<&'t Endpoint>,
+) -> Option<&'t Endpoint> {
     match target {
         Target::Missing(_) => None,
         Target::Service(service) => {
-            let live: Vec<&Endpoint> = service.endpoints.iter().filter(|e| !failed.contains(&e.addr)).collect();
-            if live.is_empty() {
+            let live = service.endpoints.iter().filter(|e| !failed.contains(&e.addr)).count();
+            if live == 0 {
                 return None;
             }
-            let n = service.next.fetch_add(1, Ordering::Relaxed);
-            Some(live[n % live.len()].clone())
+            let n = service.next.fetch_add(1, Ordering::Relaxed) % live;
+            service.endpoints.iter().filter(|e| !failed.contains(&e.addr)).nth(n)
         }
         Target::Weighted(weighted) => {
             for rule in &weighted.mirrors {
