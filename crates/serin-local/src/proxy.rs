@@ -151,7 +151,9 @@ impl Proxy {
                     strip_hop_by_hop(&mut parts.headers);
                     return Response::from_parts(parts, body.boxed());
                 }
-                Err(error) if error.is_connect() => {
+                // No response had begun. A failed connect never reached the pod; an idempotent
+                // request may be sent again (the pod died, or a pooled connection was closed).
+                Err(error) if error.is_connect() || parts.method.is_idempotent() => {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
                     failed.push(endpoint.addr);
