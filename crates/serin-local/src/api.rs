@@ -215,13 +215,8 @@ async fn rollout_tree(
     let Some(rollout) = state.store.get(&rollout_key(&namespace, &name))? else {
         return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
     };
-    let replica_sets: Vec<Value> = state
-        .store
-        .list(Some("apps"), "ReplicaSet", Some(&namespace))?
-        .into_iter()
-        .map(|s| s.body)
-        .filter(|rs| owned_by(rs, "Rollout", &name))
-        .collect();
+    let bodies = |objects: Vec<crate::store::Stored>| objects.into_iter().map(|o| o.body).collect::<Vec<Value>>();
+    let replica_sets = bodies(objects::owned(&state.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?);
     let rs_names: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["name"].as_str()).collect();
     let pods: Vec<Value> = state
         .store
@@ -230,13 +225,7 @@ async fn rollout_tree(
         .map(|s| s.body)
         .filter(|p| rs_names.iter().any(|rs| owned_by(p, "ReplicaSet", rs)))
         .collect();
-    let runs: Vec<Value> = state
-        .store
-        .list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?
-        .into_iter()
-        .map(|s| s.body)
-        .filter(|r| owned_by(r, "Rollout", &name))
-        .collect();
+    let runs = bodies(objects::owned(&state.store, ("argoproj.io", "AnalysisRun"), &namespace, "Rollout", &name)?);
     Ok(Json(json!({
         "rollout": rollout.body, "replicaSets": replica_sets, "pods": pods, "analysisRuns": runs,
         "now": state.clock.now().to_string(), "timeScale": state.clock.scale(),
@@ -282,11 +271,8 @@ async fn rollout_command(
         let mut rollout: Rollout = serde_json::from_value(stored.body.clone())
             .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let pods: Vec<&Value> = Vec::new();
-        let replica_sets: Vec<_> = state
-            .store
-            .list(Some("apps"), "ReplicaSet", Some(&namespace))?
+        let replica_sets: Vec<_> = objects::owned(&state.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?
             .iter()
-            .filter(|rs| owned_by(&rs.body, "Rollout", &name))
             .map(|rs| objects::replica_set_state(&rs.body, &pods))
             .collect();
         apply_command(&mut rollout, &command, &replica_sets).map_err(|e| error(StatusCode::CONFLICT, e))?;

@@ -31,6 +31,21 @@ fn owner(api_version: &str, kind: &str, meta: &Json) -> Json {
     }])
 }
 
+/// Objects of `group`/`kind` in `namespace` controlled by the `owner_kind` named `owner`.
+pub fn owned(
+    store: &crate::store::Store,
+    (group, kind): (&str, &str),
+    namespace: &str,
+    owner_kind: &str,
+    owner: &str,
+) -> crate::store::Result<Vec<crate::store::Stored>> {
+    Ok(store
+        .list(Some(group), kind, Some(namespace))?
+        .into_iter()
+        .filter(|o| owned_by(&o.body, owner_kind, owner))
+        .collect())
+}
+
 /// Whether `object` is controlled by the object of `kind` named `name`.
 pub fn owned_by(object: &Json, kind: &str, name: &str) -> bool {
     object

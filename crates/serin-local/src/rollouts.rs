@@ -50,12 +50,7 @@ impl RolloutController {
         };
         let namespace = rollout.metadata.namespace().to_string();
         let name = rollout.metadata.name().to_string();
-        let replica_sets: Vec<Stored> = self
-            .store
-            .list(Some("apps"), "ReplicaSet", Some(&namespace))?
-            .into_iter()
-            .filter(|rs| owned_by(&rs.body, "Rollout", &name))
-            .collect();
+        let replica_sets = objects::owned(&self.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?;
         let pods = self.store.list(Some(""), "Pod", Some(&namespace))?;
         let states: Vec<_> = replica_sets
             .iter()
@@ -66,22 +61,20 @@ impl RolloutController {
                 objects::replica_set_state(&rs.body, &owned)
             })
             .collect();
-        let runs: Vec<AnalysisRunState> = self
-            .store
-            .list(Some("argoproj.io"), "AnalysisRun", Some(&namespace))?
-            .iter()
-            .filter(|run| owned_by(&run.body, "Rollout", &name))
-            .map(|run| AnalysisRunState {
-                name: run.key.name.clone(),
-                phase: run
-                    .body
-                    .pointer("/status/phase")
-                    .and_then(Json::as_str)
-                    .and_then(AnalysisPhase::parse)
-                    .unwrap_or(AnalysisPhase::Pending),
-                message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
-            })
-            .collect();
+        let runs: Vec<AnalysisRunState> =
+            objects::owned(&self.store, ("argoproj.io", "AnalysisRun"), &namespace, "Rollout", &name)?
+                .iter()
+                .map(|run| AnalysisRunState {
+                    name: run.key.name.clone(),
+                    phase: run
+                        .body
+                        .pointer("/status/phase")
+                        .and_then(Json::as_str)
+                        .and_then(AnalysisPhase::parse)
+                        .unwrap_or(AnalysisPhase::Pending),
+                    message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
+                })
+                .collect();
         let traefik = rollout
             .spec
             .strategy
