@@ -229,8 +229,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 return TrafficIntent::default();
             }
         };
-        let traffic = self.traffic(at_desired, desired_weight);
+        let mut traffic = self.traffic(at_desired, desired_weight);
         self.record_served_weights();
+        let aborted_before = self.status.abort;
         if !paused {
             self.reconcile_background_analysis();
             // An inconclusive analysis holds the rollout where it is until someone promotes it.
@@ -247,6 +248,11 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.clean_up_history();
         self.update_counts();
         self.check_progress_deadline(paused);
+        if self.status.abort && !aborted_before {
+            // An analysis verdict or the progress deadline aborted the update: traffic leaves
+            // the canary in this very decision, not one reconcile later.
+            traffic = self.traffic(at_desired, 0);
+        }
         traffic
     }
 

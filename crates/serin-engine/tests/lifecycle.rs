@@ -180,6 +180,28 @@ fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
     assert_eq!(step(&sim), 4, "promoting past an inconclusive analysis goes on");
 }
 
+/// The reconcile that aborts on a failed analysis also sends all traffic back to stable: no
+/// request reaches a failing canary after the abort is recorded.
+#[test]
+fn the_reconcile_that_aborts_on_analysis_moves_traffic_back_in_the_same_decision() {
+    let background = "      analysis:\n        startingStep: 1\n        templates:\n        - templateName: success-rate\n      steps:";
+    let text = ROLLOUT.replacen("      steps:", background, 1);
+    assert!(text.contains("startingStep"), "the seed's steps line moved");
+    let mut sim = deployed(&text);
+    sim.analysis_verdict = AnalysisPhase::Failed;
+    set_image(&mut sim, "v2");
+    for _ in 0..1000 {
+        let decision = sim.step();
+        if decision.status.abort {
+            assert_eq!(decision.traffic.canary_weight, Some(0), "{:?}", decision.traffic);
+            assert_eq!(decision.traffic.canary_hash.as_deref(), Some(V1));
+            return;
+        }
+        sim.now = sim.now.plus_millis(100);
+    }
+    panic!("the failed analysis never aborted the rollout: {:?}", phase(&sim));
+}
+
 #[test]
 fn the_progress_deadline_degrades_and_can_abort() {
     let mut sim = deployed(ROLLOUT);
