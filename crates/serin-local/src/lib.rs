@@ -17,5 +17,6 @@ pub mod rollouts;
 pub mod routing;
 pub mod server;
 pub mod store;
+pub mod upstream;
 pub mod usage;
 pub mod window;

@@ -4,27 +4,25 @@
 //! The route table is swapped atomically (`ArcSwap`), so a reconfiguration never fails a
 //! request. A request whose connection to a pod could not be made (no byte reached the pod)
 //! is retried on another pod; one whose response had begun never is. Counts and latencies are
-//! kept per backend and revision for `/metrics` and for analysis.
+//! kept per backend and revision for `/metrics` and for analysis. Requests go to pods through
+//! [`crate::upstream`], on the task that serves the client.
 
 use crate::routing::{CompiledRoute, Endpoint, RouteTable, Target, string_matches};
+use crate::upstream::{Body, Outgoing, Pool, SendError, encode_request_head};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use serin_router::rule::RequestInfo;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-
-type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// Request bodies are buffered (so a failed connect can be retried) up to this size.
 const MAX_BODY: usize = 8 << 20;
@@ -33,24 +31,27 @@ const CONNECT_ATTEMPTS: usize = 3;
 
 pub struct Proxy {
     table: ArcSwap<RouteTable>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    pool: Arc<Pool>,
     pub metrics: Metrics,
 }
 
 impl Proxy {
     pub fn new() -> Arc<Proxy> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
-        Arc::new(Proxy { table: ArcSwap::from_pointee(RouteTable::default()), client, metrics: Metrics::default() })
+        Arc::new(Proxy {
+            table: ArcSwap::from_pointee(RouteTable::default()),
+            pool: Pool::new(),
+            metrics: Metrics::default(),
+        })
     }
 
-    /// Installs a new table; requests already routed finish on the old one.
+    /// Installs a new table; requests already routed finish on the old one. Idle connections
+    /// to pods the table no longer names are closed.
     pub fn install(&self, table: RouteTable) {
+        let mut addresses = HashSet::new();
+        for route in table.entrypoints.values().flatten() {
+            collect_addresses(&route.target, &mut addresses);
+        }
+        self.pool.retain(|addr| addresses.contains(addr));
         self.table.store(Arc::new(table));
     }
 
@@ -87,7 +88,7 @@ impl Proxy {
         entrypoint: &str,
         peer: SocketAddr,
         request: Request<Incoming>,
-    ) -> Response<ProxyBody> {
+    ) -> Response<Body> {
         let table = self.table.load_full();
         let (parts, body) = request.into_parts();
         let host = parts
@@ -132,7 +133,10 @@ impl Proxy {
         parts: &hyper::http::request::Parts,
         body: Bytes,
         client_ip: IpAddr,
-    ) -> Response<ProxyBody> {
+    ) -> Response<Body> {
+        let mut head = Vec::with_capacity(512);
+        encode_request_head(&mut head, parts, body.len(), client_ip);
+        let request = Outgoing { head: &head, body: &body, head_method: parts.method == hyper::Method::HEAD };
         let mut failed: Vec<SocketAddr> = Vec::new();
         for _ in 0..CONNECT_ATTEMPTS {
             let mut mirrors = Vec::new();
@@ -140,20 +144,20 @@ impl Proxy {
                 return text(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
             };
             for mirror in mirrors {
-                self.mirror(mirror.clone(), parts, body.clone(), client_ip);
+                self.mirror(mirror.clone(), &head, &body, request.head_method);
             }
-            let request = outgoing(parts, body.clone(), endpoint.addr, client_ip);
             let started = Instant::now();
-            match self.client.request(request).await {
+            match self.pool.send(endpoint.addr, &request).await {
                 Ok(response) => {
                     self.metrics.record(endpoint, response.status(), started.elapsed());
-                    let (mut parts, body) = response.into_parts();
-                    strip_hop_by_hop(&mut parts.headers);
-                    return Response::from_parts(parts, body.boxed());
+                    return response;
                 }
                 // No response had begun. A failed connect never reached the pod; an idempotent
                 // request may be sent again (the pod died, or a pooled connection was closed).
-                Err(error) if error.is_connect() || parts.method.is_idempotent() => {
+                Err(error)
+                    if matches!(error, SendError::Connect(_))
+                        || matches!(error, SendError::NoResponse(_)) && parts.method.is_idempotent() =>
+                {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
                     failed.push(endpoint.addr);
@@ -170,18 +174,12 @@ impl Proxy {
 
     /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
     /// the mirror's metrics, which is what mirroring is for).
-    fn mirror(
-        self: &Arc<Self>,
-        endpoint: Endpoint,
-        parts: &hyper::http::request::Parts,
-        body: Bytes,
-        client_ip: IpAddr,
-    ) {
-        let request = outgoing(parts, body, endpoint.addr, client_ip);
-        let proxy = self.clone();
+    fn mirror(self: &Arc<Self>, endpoint: Endpoint, head: &[u8], body: &Bytes, head_method: bool) {
+        let (proxy, head, body) = (self.clone(), head.to_vec(), body.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            match proxy.client.request(request).await {
+            let request = Outgoing { head: &head, body: &body, head_method };
+            match proxy.pool.send(endpoint.addr, &request).await {
                 Ok(response) => {
                     proxy.metrics.record(&endpoint, response.status(), started.elapsed());
                     let _ = response.into_body().collect().await;
@@ -250,6 +248,18 @@ fn share(n: u64, percent: u64) -> bool {
     (n + 1) * percent / 100 > n * percent / 100
 }
 
+fn collect_addresses(target: &Target, into: &mut HashSet<SocketAddr>) {
+    match target {
+        Target::Missing(_) => {}
+        Target::Service(s) => into.extend(s.endpoints.iter().map(|e| e.addr)),
+        Target::Weighted(w) => w.children.iter().for_each(|(_, c)| collect_addresses(c, into)),
+        Target::Mirror(m) => {
+            collect_addresses(&m.main, into);
+            m.mirrors.iter().for_each(|(t, _, _)| collect_addresses(t, into));
+        }
+    }
+}
+
 fn has_endpoint(target: &Target, failed: &[SocketAddr]) -> bool {
     match target {
         Target::Missing(_) => false,
@@ -267,55 +277,8 @@ fn route_matches(m: &serin_model::rollout::RouteMatch, info: &RequestInfo<'_>) -
             .all(|(name, s)| info.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && string_matches(s, v)))
 }
 
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-}
-
-/// The request as sent to a pod: same method, path, headers (Host kept, as Traefik's
-/// passHostHeader), plus X-Forwarded-*.
-fn outgoing(
-    parts: &hyper::http::request::Parts,
-    body: Bytes,
-    addr: SocketAddr,
-    client_ip: IpAddr,
-) -> Request<Full<Bytes>> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri = format!("http://{addr}{path}");
-    let mut request =
-        Request::builder().method(parts.method.clone()).uri(uri).body(Full::new(body)).expect("a valid request");
-    let headers = request.headers_mut();
-    *headers = parts.headers.clone();
-    strip_hop_by_hop(headers);
-    if let Some(host) = parts.headers.get(hyper::header::HOST) {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
-    }
-    let forwarded = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip.to_string(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
-    }
-    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static("http"));
-    request
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
-    let mut response =
-        Response::new(Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}).boxed());
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::whole(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
@@ -337,6 +300,8 @@ pub struct BackendStats {
     pub recent: crate::window::Window,
     /// 1xx..5xx
     pub by_class: [AtomicU64; 5],
+    /// Requests by latency bucket (each counted once; `/metrics` sums them into Prometheus's
+    /// cumulative `le` buckets).
     pub buckets: [AtomicU64; 12],
     pub count: AtomicU64,
     pub sum_micros: AtomicU64,
@@ -355,10 +320,8 @@ impl Metrics {
         let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
         stats.by_class[class].fetch_add(1, Ordering::Relaxed);
         let seconds = elapsed.as_secs_f64();
-        for (bucket, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(bucket) = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound) {
+            stats.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         }
         stats.count.fetch_add(1, Ordering::Relaxed);
         stats.recent.record(status.is_server_error(), elapsed.as_millis() as u64);
@@ -400,10 +363,11 @@ impl Metrics {
         for key in &keys {
             let stats = &backends[key];
             let labels = format!("replicaset=\"{}\",revision=\"{}\"", key.0, key.1);
+            let mut cumulative = 0;
             for (bucket, bound) in stats.buckets.iter().zip(LATENCY_BUCKETS) {
+                cumulative += bucket.load(Ordering::Relaxed);
                 out.push_str(&format!(
-                    "serin_router_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}\n",
-                    bucket.load(Ordering::Relaxed)
+                    "serin_router_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}\n"
                 ));
             }
             let count = stats.count.load(Ordering::Relaxed);
@@ -419,5 +383,41 @@ impl Metrics {
             self.retries.load(Ordering::Relaxed)
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_render_cumulatively_like_prometheus() {
+        let metrics = Metrics::default();
+        let endpoint = Endpoint {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            pod: "pod".into(),
+            revision: "abc".into(),
+            stats: metrics.stats("rs", "abc"),
+        };
+        for (status, millis) in [(200, 0), (200, 3), (503, 30), (200, 9000)] {
+            metrics.record(&endpoint, StatusCode::from_u16(status).unwrap(), Duration::from_millis(millis));
+        }
+        let text = metrics.render();
+        let bucket = |le: &str| {
+            let needle = format!(
+                "serin_router_request_duration_seconds_bucket{{replicaset=\"rs\",revision=\"abc\",le=\"{le}\"}} "
+            );
+            let line = text.lines().find(|l| l.starts_with(&needle)).unwrap_or_else(|| panic!("{needle} in {text}"));
+            line[needle.len()..].parse::<u64>().unwrap()
+        };
+        assert_eq!([bucket("0.0005"), bucket("0.005"), bucket("0.05"), bucket("5"), bucket("+Inf")], [1, 2, 3, 3, 4]);
+        assert!(
+            text.contains("serin_router_requests_total{replicaset=\"rs\",revision=\"abc\",code=\"5xx\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("serin_router_requests_total{replicaset=\"rs\",revision=\"abc\",code=\"2xx\"} 3\n"),
+            "{text}"
+        );
     }
 }
