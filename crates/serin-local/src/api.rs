@@ -1,7 +1,7 @@
 //! The JSON API the CLI talks to. Reads are open on the loopback address; writes need the
 //! bearer token the server keeps in its data directory.
 
-use crate::apply::{self, Outcome};
+use crate::apply;
 use crate::clock::Clock;
 use crate::objects::{self, owned_by};
 use crate::store::{Store, StoreError};
@@ -145,37 +145,23 @@ async fn apply_files(
     Json(request): Json<ApplyRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let mut documents = Vec::new();
-    let mut problems = Vec::new();
-    for file in &request.files {
-        let loaded = serin_model::load_str(&file.name, &file.text);
-        problems.extend(loaded.diagnostics.iter().map(ToString::to_string));
-        documents.extend(loaded.documents);
-    }
-    if !problems.is_empty() {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
-        ));
-    }
+    let documents = apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str()))).map_err(
+        |problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
+            )
+        },
+    )?;
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
     let now = state.clock.now();
     let results = state.store.write(|w| {
         let mut results = Vec::new();
         for document in &documents {
-            let mut body = document.root.to_json();
-            let object_namespace = document.object.metadata().namespace.clone().unwrap_or_else(|| namespace.clone());
-            let mut key = document.object.key();
-            if !key.namespace.is_empty() {
-                key.namespace = object_namespace.clone();
-                body["metadata"]["namespace"] = object_namespace.into();
-            }
-            let live = w.get(&key)?;
-            let (merged, outcome) = apply::merge(live.as_ref().map(|l| &l.body), &body, &objects::new_uid(), now);
-            if outcome != Outcome::Unchanged {
-                w.put(&key, &merged, live.map(|l| l.rev))?;
-            }
-            results.push(json!({"object": key.to_string(), "outcome": outcome}));
+            let manifest = apply::Manifest::from_document(document, &namespace);
+            let outcome = apply::apply_manifest(w, &manifest, now)?;
+            results.push(json!({"object": manifest.key.to_string(), "outcome": outcome}));
         }
         Ok(results)
     })?;

@@ -7,6 +7,8 @@ pub mod apply;
 pub mod clock;
 pub mod datadir;
 pub mod gc;
+pub mod git;
+pub mod gitops;
 pub mod images;
 pub mod objects;
 pub mod pods;
