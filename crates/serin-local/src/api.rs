@@ -23,6 +23,7 @@ pub struct ApiState {
     pub token: String,
     pub data_dir: std::path::PathBuf,
     pub proxy: Arc<crate::proxy::Proxy>,
+    pub gitops: Arc<crate::gitops::GitOps>,
 }
 
 type Shared = State<Arc<ApiState>>;
@@ -40,6 +41,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/rollouts/{namespace}/{name}/{command}", post(rollout_command))
         .route("/api/v1/logs/{namespace}/{pod}", get(pod_logs))
         .route("/api/v1/usage", get(pod_usage))
+        .route("/api/webhook", post(webhook))
+        .route("/api/v1/applications/{namespace}/{name}/sync", post(application_sync))
+        .route("/api/v1/applications/{namespace}/{name}/diff", get(application_diff))
         .with_state(state)
 }
 
@@ -321,4 +325,81 @@ async fn pod_logs(
         error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"))
     })?;
     Ok(String::from_utf8_lossy(bytes.get(q.offset..).unwrap_or_default()).into_owned())
+}
+
+fn application_key(namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey::new("argoproj.io/v1alpha1", "Application", namespace, name)
+}
+
+/// A git push (GitHub, GitLab or Gitea payload): every Application it concerns is read from
+/// git at once. Open like Argo CD's webhook: it only ever triggers a refresh.
+async fn webhook(State(state): Shared, headers: HeaderMap, body: String) -> Result<Json<Value>, ApiError> {
+    let event = ["x-github-event", "x-gitlab-event", "x-gitea-event", "x-gogs-event"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
+    if let Some(event) = event.filter(|e| !e.to_lowercase().starts_with("push")) {
+        return Ok(Json(json!({"ignored": format!("event {event:?} is not a push")})));
+    }
+    let payload: Value = serde_json::from_str(&body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the webhook payload is not JSON: {e}")))?;
+    let push = crate::webhook::parse_push(&payload)
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "the webhook payload names no repository"))?;
+    let mut refreshed = Vec::new();
+    for stored in state.store.list(Some("argoproj.io"), "Application", None)? {
+        let Ok(app) = serde_json::from_value::<serin_model::application::Application>(stored.body) else { continue };
+        if app.spec.source.as_ref().is_some_and(|source| crate::webhook::concerns(&push, source)) {
+            refreshed.push(format!("{}/{}", stored.key.namespace, stored.key.name));
+            state.gitops.request_refresh(stored.key);
+        }
+    }
+    Ok(Json(json!({"refreshed": refreshed})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SyncRequest {
+    prune: bool,
+}
+
+/// `serin app sync`: records the sync on the Application (as Argo CD's `operation`, so it
+/// survives a restart) and has the controller read git and carry it out.
+async fn application_sync(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    Json(request): Json<SyncRequest>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let key = application_key(&namespace, &name);
+    for _ in 0..5 {
+        let Some(stored) = state.store.get(&key)? else {
+            return Err(error(StatusCode::NOT_FOUND, format!("application '{name}' not found in namespace {namespace}")));
+        };
+        let mut body = stored.body.clone();
+        body["operation"] = json!({"sync": {"prune": request.prune}, "initiatedBy": {"username": "serin"}});
+        match state.store.put(&key, &body, Some(stored.rev)) {
+            Ok(_) => {
+                state.gitops.request_refresh(key);
+                return Ok(Json(json!({"application": name})));
+            }
+            Err(StoreError::Conflict(..)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(error(StatusCode::CONFLICT, "the application kept changing; try again"))
+}
+
+/// `serin app diff`: the objects git and the store disagree on.
+async fn application_diff(
+    State(state): Shared,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let key = application_key(&namespace, &name);
+    if state.store.get(&key)?.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, format!("application '{name}' not found in namespace {namespace}")));
+    }
+    match state.gitops.diff(&key)? {
+        Ok(differences) => Ok(Json(json!({"items": differences}))),
+        Err(message) => Err(error(StatusCode::CONFLICT, message)),
+    }
 }

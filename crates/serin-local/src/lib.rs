@@ -20,4 +20,5 @@ pub mod routing;
 pub mod server;
 pub mod store;
 pub mod usage;
+pub mod webhook;
 pub mod window;
