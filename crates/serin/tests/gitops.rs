@@ -110,6 +110,7 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
     let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
     apply_text(&server, "canary.yaml", &seed_application(&http.url()));
 
+    wait_app(&server, "canary", "the first sync", synced_at(&first));
     server.wait_for("10 v1 pods, synced from git", WAIT, healthy_v1);
     let synced = wait_app(&server, "canary", "Synced and Healthy", |a| {
         synced_at(&first)(a) && a["status"]["health"]["status"] == "Healthy"
@@ -173,8 +174,8 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
     ] {
         assert!(view.contains(&line), "missing {line:?} in\n{view}");
     }
-    let rollout_row = view.lines().find(|l| l.starts_with("argoproj.io  Rollout")).unwrap();
-    assert!(rollout_row.contains("canary-rollout  Synced  Suspended"), "{view}");
+    let rollout_row: Vec<&str> = view.lines().find(|l| l.contains(" Rollout ")).unwrap().split_whitespace().collect();
+    assert_eq!(rollout_row[..6], ["argoproj.io", "Rollout", "default", "canary-rollout", "Synced", "Suspended"], "{view}");
     let history = server.serin(&["app", "history", "argocd/canary"]);
     assert!(history.contains(&format!("main ({first})")) && history.contains(&format!("main ({second})")), "{history}");
     assert_eq!(server.versions(10).get("Version: v2"), Some(&1));
@@ -187,6 +188,8 @@ fn a_poll_over_git_daemon_finds_the_push_and_a_killed_server_loses_nothing() {
     // Polls every 13-20 s of server time: 1.3-2 s at 10x.
     let mut server = Server::start_with(10.0, &["--app-resync", "20s"]);
     apply_text(&server, "canary.yaml", &seed_application(&daemon.url()));
+    let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
+    wait_app(&server, "canary", "the first sync", synced_at(&first));
     server.wait_for("10 v1 pods, synced from git", WAIT, healthy_v1);
 
     repo.write(
@@ -214,7 +217,7 @@ fn services_repo() -> Repo {
     let extra = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kept\nspec:\n  selector:\n    app: myapp\n  ports:\n  - name: http\n    port: 80\n";
     let service = example("argo-demo/argorollout-canary/service.yaml");
     let ingress = example("argo-demo/argorollout-canary/ingress.yaml");
-    Repo::new(&[("services/service.yaml", &service), ("services/ingress.yaml", &ingress), ("keep/kept.yaml", extra)])
+    Repo::new(&[("services/service.yaml", &service), ("services/ingress.yaml", &ingress), ("keep/kept.yaml", extra), ("keep/README.md", "not a manifest\n")])
 }
 
 fn policy(prune: bool, self_heal: bool) -> String {
@@ -290,13 +293,19 @@ fn bad_input_changes_nothing_and_says_why() {
     let app_state = wait_app(&server, "services", "a ComparisonError", |a| !condition(a, "ComparisonError").is_empty());
     let message = condition(&app_state, "ComparisonError");
     assert!(message.contains(&format!("invalid manifests at {}", &broken[..7])), "{message}");
-    assert!(message.contains("services/service.yaml:7:3: spec.selectr: unknown field \"selectr\""), "{message}");
+    assert!(message.contains("services/service.yaml:8:3: spec.selectr: unknown field \"selectr\""), "{message}");
     assert_eq!(app_state["status"]["sync"]["status"], "Unknown");
     assert_eq!(live(&server), before);
     let list = server.serin(&["app", "list"]);
     assert!(list.lines().nth(1).unwrap().contains("ComparisonError"), "{list}");
 
-    // A force-push: not synced automatically, said so; `app sync` accepts it.
+    // Fixed: synced. Then that commit is rewritten and force-pushed: not synced
+    // automatically, and said so; `app sync` accepts it.
+    repo.write("services/service.yaml", &service.replacen("port: 80", "port: 81", 1));
+    let fixed = repo.commit_and_push("typo fixed");
+    webhook(&server, json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}));
+    wait_app(&server, "services", "synced to the fix", synced_at(&fixed));
+    assert_eq!(live(&server)["ports"][0]["port"], 81);
     repo.write("services/service.yaml", &service.replacen("port: 80", "port: 82", 1));
     let forced = repo.amend_and_force_push("typo fixed, history rewritten");
     webhook(&server, json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}));
@@ -304,7 +313,7 @@ fn bad_input_changes_nothing_and_says_why() {
     assert!(condition(&held, "SyncError").contains("was force-pushed"), "{:#}", held["status"]);
     assert_eq!(held["status"]["sync"]["status"], "OutOfSync");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(live(&server), before);
+    assert_eq!(live(&server)["ports"][0]["port"], 81);
     let synced = server.serin(&["app", "sync", "services"]);
     assert!(synced.contains("Phase:              Succeeded"), "{synced}");
     wait_app(&server, "services", "synced to the forced commit", synced_at(&forced));
