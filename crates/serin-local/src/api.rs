@@ -149,15 +149,14 @@ async fn apply_files(
     Json(request): Json<ApplyRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let documents = apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str()))).map_err(
-        |problems| {
+    let documents =
+        apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str()))).map_err(|problems| {
             let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
             ApiError(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
             )
-        },
-    )?;
+        })?;
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
     let now = state.clock.now();
     let results = state.store.write(|w| {
@@ -373,7 +372,10 @@ async fn application_sync(
     let key = application_key(&namespace, &name);
     for _ in 0..5 {
         let Some(stored) = state.store.get(&key)? else {
-            return Err(error(StatusCode::NOT_FOUND, format!("application '{name}' not found in namespace {namespace}")));
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                format!("application '{name}' not found in namespace {namespace}"),
+            ));
         };
         let mut body = stored.body.clone();
         body["operation"] = json!({"sync": {"prune": request.prune}, "initiatedBy": {"username": "serin"}});

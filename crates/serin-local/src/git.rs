@@ -90,9 +90,12 @@ fn remove_stale_locks(dir: &Path) {
 /// remote advertised: (ref name, id), `HEAD` among them.
 fn fetch(repo: &Repository, url: &str) -> Result<Vec<(String, Oid)>, GitError> {
     let unreachable = |e: git2::Error| match e.class() {
-        ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Os | ErrorClass::Ssh | ErrorClass::Repository => {
-            GitError::Unreachable { url: url.to_string(), message: e.message().to_string() }
-        }
+        ErrorClass::Net
+        | ErrorClass::Http
+        | ErrorClass::Ssl
+        | ErrorClass::Os
+        | ErrorClass::Ssh
+        | ErrorClass::Repository => GitError::Unreachable { url: url.to_string(), message: e.message().to_string() },
         _ => GitError::Failed { url: url.to_string(), message: e.message().to_string() },
     };
     let mut remote = repo.remote_anonymous(url).map_err(unreachable)?;
@@ -148,7 +151,9 @@ impl GitSource for GitCache {
         tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
             if entry.kind() == Some(ObjectType::Blob) {
                 match repo.find_blob(entry.id()) {
-                    Ok(blob) => files.push((format!("{parent}{}", entry.name().unwrap_or_default()), blob.content().to_vec())),
+                    Ok(blob) => {
+                        files.push((format!("{parent}{}", entry.name().unwrap_or_default()), blob.content().to_vec()))
+                    }
                     Err(e) => broken = Some(e),
                 }
             }

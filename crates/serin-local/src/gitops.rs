@@ -160,9 +160,10 @@ impl GitOps {
             .filter(|h| h.source.as_ref().is_none_or(|s| same_revision(s, &source)))
             .map(|h| h.revision.clone());
         let task_source = source.clone();
-        let target = tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_source, &namespace, last_synced))
-            .await
-            .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
+        let target =
+            tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_source, &namespace, last_synced))
+                .await
+                .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
         if let Target::Failed { message, .. } = &target {
             tracing::warn!(application = %key, %message, "gitops refresh");
         }
@@ -214,10 +215,11 @@ impl GitOps {
         status.sync = SyncStatus {
             status: comparison.status.to_string(),
             revision: target_commit(&target),
-            compared_to: app.spec.source.clone().map(|source| ComparedTo {
-                source,
-                destination: app.spec.destination.clone(),
-            }),
+            compared_to: app
+                .spec
+                .source
+                .clone()
+                .map(|source| ComparedTo { source, destination: app.spec.destination.clone() }),
         };
         status.health = comparison.health.clone();
         status.resources = comparison.resources.clone();
@@ -304,7 +306,8 @@ impl GitOps {
         })?;
         let (phase, message, commit) = outcome;
         let short = &commit[..commit.len().min(7)];
-        let (kind, reason) = if phase == "Succeeded" { ("Normal", "OperationCompleted") } else { ("Warning", "OperationCompleted") };
+        let (kind, reason) =
+            if phase == "Succeeded" { ("Normal", "OperationCompleted") } else { ("Warning", "OperationCompleted") };
         let event = EventRecord {
             time: now,
             kind: kind.to_string(),
@@ -419,7 +422,12 @@ fn jittered(max: i64) -> i64 {
 }
 
 /// Reads the source at its target revision into manifests (blocking: git).
-fn load_target(git: &dyn GitSource, source: &ApplicationSource, namespace: &str, last_synced: Option<String>) -> Target {
+fn load_target(
+    git: &dyn GitSource,
+    source: &ApplicationSource,
+    namespace: &str,
+    last_synced: Option<String>,
+) -> Target {
     let dir = source.path.as_deref().unwrap_or(".");
     let revision = source.target_revision.as_deref().unwrap_or("HEAD");
     let snapshot = match git.snapshot(&source.repo_url, revision, dir) {
@@ -444,13 +452,18 @@ fn load_target(git: &dyn GitSource, source: &ApplicationSource, namespace: &str,
 
 /// The manifests of a snapshot that the source's directory settings select, validated as
 /// `serin apply` validates them; any problem in any file means none is used.
-fn manifests(source: &ApplicationSource, snapshot: &Snapshot, namespace: &str) -> std::result::Result<Vec<Manifest>, String> {
+fn manifests(
+    source: &ApplicationSource,
+    snapshot: &Snapshot,
+    namespace: &str,
+) -> std::result::Result<Vec<Manifest>, String> {
     let directory = source.directory.clone().unwrap_or_default();
     let recurse = directory.recurse == Some(true);
     let include = directory.include.as_deref().filter(|p| !p.is_empty()).map(glob);
     let exclude = directory.exclude.as_deref().filter(|p| !p.is_empty()).map(glob);
     let dir = source.path.as_deref().unwrap_or(".").trim_matches('/');
-    let in_repo = |relative: &str| if dir.is_empty() || dir == "." { relative.to_string() } else { format!("{dir}/{relative}") };
+    let in_repo =
+        |relative: &str| if dir.is_empty() || dir == "." { relative.to_string() } else { format!("{dir}/{relative}") };
     let mut files = Vec::new();
     for (relative, bytes) in &snapshot.files {
         let extension = relative.rsplit_once('.').map(|(_, e)| e);
@@ -503,7 +516,8 @@ fn glob(pattern: &str) -> regex::Regex {
         }
     }
     out.push('$');
-    regex::Regex::new(&out).unwrap_or_else(|_| regex::Regex::new(&format!("^{}$", regex::escape(pattern))).expect("escaped"))
+    regex::Regex::new(&out)
+        .unwrap_or_else(|_| regex::Regex::new(&format!("^{}$", regex::escape(pattern))).expect("escaped"))
 }
 
 /// Objects others refer to go first: templates, then Services, then the TraefikServices
@@ -615,7 +629,8 @@ fn compare(store: &Store, instance: &str, target: &Target) -> Result<Comparison>
 fn version_of(key: &ObjectKey) -> Option<String> {
     KINDS.iter().find_map(|(api_version, kind, _)| {
         let group = serin_model::object::group_of(api_version);
-        (*kind == key.kind && group == key.group).then(|| api_version.rsplit('/').next().unwrap_or_default().to_string())
+        (*kind == key.kind && group == key.group)
+            .then(|| api_version.rsplit('/').next().unwrap_or_default().to_string())
     })
 }
 
@@ -676,7 +691,13 @@ enum AutoSync {
 /// failed attempt is not retried for the same commit), drift of an already synced commit
 /// only with selfHeal and after its delay, never a prune of everything without allowEmpty;
 /// and serin's own: never automatically after a force-push.
-fn auto_sync_decision(app: &Application, commit: &str, fast_forward: bool, comparison: &Comparison, now: Time) -> AutoSync {
+fn auto_sync_decision(
+    app: &Application,
+    commit: &str,
+    fast_forward: bool,
+    comparison: &Comparison,
+    now: Time,
+) -> AutoSync {
     let Some(policy) = app.spec.automated() else { return AutoSync::Skip };
     let short = &commit[..commit.len().min(7)];
     let state = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
@@ -710,7 +731,9 @@ fn auto_sync_decision(app: &Application, commit: &str, fast_forward: bool, compa
     let prune = policy.prune == Some(true);
     let everything_pruned = comparison.resources.iter().all(|r| r.requires_pruning == Some(true));
     if prune && policy.allow_empty != Some(true) && everything_pruned && !comparison.resources.is_empty() {
-        return AutoSync::Hold("auto-sync will wipe out all resources (set syncPolicy.automated.allowEmpty to allow it)".into());
+        return AutoSync::Hold(
+            "auto-sync will wipe out all resources (set syncPolicy.automated.allowEmpty to allow it)".into(),
+        );
     }
     let only_pruning = comparison.resources.iter().all(|r| r.status == "Synced" || r.requires_pruning == Some(true));
     if !prune && only_pruning {
@@ -762,4 +785,137 @@ fn apply_target(
         }
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use serin_model::application::{AutomatedSync, DirectorySource, SyncPolicy};
+
+    fn source(directory: DirectorySource) -> ApplicationSource {
+        ApplicationSource {
+            repo_url: "r".into(),
+            path: Some("app".into()),
+            directory: Some(directory),
+            ..Default::default()
+        }
+    }
+
+    const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: NAME\nspec:\n  ports:\n  - port: 80\n";
+
+    fn snapshot(files: &[&str]) -> Snapshot {
+        let files =
+            files.iter().map(|f| (f.to_string(), SERVICE.replace("NAME", &f.replace(['/', '.'], "-")).into_bytes()));
+        Snapshot { commit: "0123456789abcdef".into(), files: files.collect() }
+    }
+
+    fn names(result: std::result::Result<Vec<Manifest>, String>) -> Vec<String> {
+        result.unwrap().into_iter().map(|m| m.key.name).collect()
+    }
+
+    #[test]
+    fn directory_settings_select_files_as_argo_cd_does() {
+        let files = snapshot(&["a.yaml", "b.json", "notes.txt", "sub/c.yml"]);
+        assert_eq!(names(manifests(&source(Default::default()), &files, "ns")), ["a-yaml", "b-json"]);
+        let recurse = DirectorySource { recurse: Some(true), ..Default::default() };
+        assert_eq!(names(manifests(&source(recurse.clone()), &files, "ns")), ["a-yaml", "b-json", "sub-c-yml"]);
+        let include = DirectorySource { include: Some("{*.yml,a.*}".into()), ..recurse.clone() };
+        assert_eq!(names(manifests(&source(include), &files, "ns")), ["a-yaml", "sub-c-yml"]);
+        let exclude = DirectorySource { exclude: Some("sub/*".into()), ..recurse };
+        assert_eq!(names(manifests(&source(exclude), &files, "ns")), ["a-yaml", "b-json"]);
+        let manifest = manifests(&source(Default::default()), &files, "ns").unwrap().remove(0);
+        assert_eq!(manifest.key.namespace, "ns");
+    }
+
+    #[test]
+    fn a_bad_file_names_its_path_in_the_repository() {
+        let mut files = snapshot(&["a.yaml"]);
+        files.files.push((
+            "b.yaml".into(),
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  port: 1\n".to_vec(),
+        ));
+        let error = manifests(&source(Default::default()), &files, "ns").unwrap_err();
+        assert!(error.starts_with("invalid manifests at 0123456; nothing is applied"), "{error}");
+        assert!(error.contains("app/b.yaml:6:3: spec.port: unknown field \"port\""), "{error}");
+    }
+
+    fn automated_app(policy: AutomatedSync, state: Option<OperationState>) -> Application {
+        let mut app = Application::default();
+        app.spec.sync_policy = Some(SyncPolicy { automated: Some(policy), ..Default::default() });
+        app.status = Some(serin_model::application::ApplicationStatus { operation_state: state, ..Default::default() });
+        app
+    }
+
+    fn attempted(commit: &str, phase: &str, finished: i64) -> Option<OperationState> {
+        Some(OperationState {
+            phase: phase.into(),
+            message: Some("boom".into()),
+            sync_result: Some(SyncResult { revision: commit.into(), ..Default::default() }),
+            finished_at: Some(Time(finished)),
+            ..Default::default()
+        })
+    }
+
+    fn out_of_sync(requires_pruning: bool) -> Comparison {
+        let resource = ResourceStatus {
+            status: "OutOfSync".into(),
+            requires_pruning: requires_pruning.then_some(true),
+            ..Default::default()
+        };
+        Comparison { status: "OutOfSync", resources: vec![resource], ..Default::default() }
+    }
+
+    #[test]
+    fn automated_sync_follows_argo_cds_rules() {
+        let plain = AutomatedSync::default();
+        let heal = AutomatedSync { self_heal: Some(true), ..Default::default() };
+        let prune = AutomatedSync { prune: Some(true), ..Default::default() };
+        let decide = |app: &Application, fast_forward, comparison: &Comparison, now| match auto_sync_decision(
+            app,
+            "c2",
+            fast_forward,
+            comparison,
+            Time(now),
+        ) {
+            AutoSync::Run => "run".to_string(),
+            AutoSync::Hold(message) => message,
+            AutoSync::Later(after) => format!("later {after}"),
+            AutoSync::Skip => "skip".to_string(),
+        };
+        let drift = out_of_sync(false);
+        assert_eq!(decide(&automated_app(plain.clone(), attempted("c1", "Succeeded", 0)), true, &drift, 0), "run");
+        assert_eq!(
+            decide(&automated_app(plain.clone(), attempted("c2", "Failed", 0)), true, &drift, 0),
+            "Failed sync attempt to c2: boom"
+        );
+        assert_eq!(decide(&automated_app(plain, attempted("c2", "Succeeded", 0)), true, &drift, 60_000), "skip");
+        assert_eq!(
+            decide(&automated_app(heal.clone(), attempted("c2", "Succeeded", 1000)), true, &drift, 3000),
+            "later 3000"
+        );
+        assert_eq!(decide(&automated_app(heal.clone(), attempted("c2", "Succeeded", 1000)), true, &drift, 6000), "run");
+        assert!(
+            decide(&automated_app(heal, attempted("c1", "Succeeded", 0)), false, &drift, 0).contains("force-pushed")
+        );
+        assert!(
+            decide(&automated_app(prune.clone(), None), true, &out_of_sync(true), 0)
+                .starts_with("auto-sync will wipe out")
+        );
+        let allow_empty = AutomatedSync { allow_empty: Some(true), ..prune };
+        assert_eq!(decide(&automated_app(allow_empty, None), true, &out_of_sync(true), 0), "run");
+        assert_eq!(decide(&automated_app(AutomatedSync::default(), None), true, &out_of_sync(true), 0), "skip");
+    }
+
+    #[test]
+    fn rollout_health_as_argo_cd_reads_it() {
+        let rollout = |phase: &str, observed: &str| json!({"metadata": {"generation": 2}, "status": {"phase": phase, "observedGeneration": observed, "message": "CanaryPauseStep"}});
+        let status = |body: Json| resource_health("Rollout", &body).status;
+        assert_eq!(status(rollout("Paused", "2")), "Suspended");
+        assert_eq!(status(rollout("Degraded", "2")), "Degraded");
+        assert_eq!(status(rollout("Healthy", "2")), "Healthy");
+        assert_eq!(status(rollout("Healthy", "1")), "Progressing");
+        assert_eq!(resource_health("Service", &json!({})).status, "Healthy");
+        assert!(rank("Degraded") > rank("Missing") && rank("Missing") > rank("Suspended"));
+    }
 }

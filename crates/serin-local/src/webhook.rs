@@ -75,9 +75,10 @@ pub fn concerns(push: &Push, source: &ApplicationSource) -> bool {
         return false;
     }
     let target = source.target_revision.as_deref().unwrap_or("HEAD");
-    let pushed = push.git_ref.as_deref().map(|r| {
-        r.strip_prefix("refs/heads/").or_else(|| r.strip_prefix("refs/tags/")).unwrap_or(r).to_string()
-    });
+    let pushed = push
+        .git_ref
+        .as_deref()
+        .map(|r| r.strip_prefix("refs/heads/").or_else(|| r.strip_prefix("refs/tags/")).unwrap_or(r).to_string());
     target.is_empty() || target == "HEAD" || pushed.is_none_or(|p| p == target)
 }
 
@@ -116,7 +117,10 @@ mod tests {
         assert!(concerns(&github, &source("git@github.com:o/r.git", "HEAD")));
         assert!(!concerns(&github, &source("https://github.com/o/other.git", "main")));
         assert!(!concerns(&github, &source("https://github.com/o/r.git", "release")));
-        assert!(concerns(&parse_push(&gitlab).unwrap(), &source("http://gitlab.local.com/devops/argo-demo.git", "main")));
+        assert!(concerns(
+            &parse_push(&gitlab).unwrap(),
+            &source("http://gitlab.local.com/devops/argo-demo.git", "main")
+        ));
         let gitea = parse_push(&gitea).unwrap();
         assert!(concerns(&gitea, &source("http://gitea.local/o/r", "dev")));
         assert!(!concerns(&gitea, &source("http://gitea.local/o/r", "main")));

@@ -59,9 +59,21 @@ pub fn list(options: &ClientOptions) -> Result<ExitCode> {
     let client = Client::connect(options)?;
     let list = client.get("/api/v1/objects?kind=Application&group=argoproj.io")?;
     let mut rows = vec![
-        ["NAME", "CLUSTER", "NAMESPACE", "PROJECT", "STATUS", "HEALTH", "SYNCPOLICY", "CONDITIONS", "REPO", "PATH", "TARGET"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME",
+            "CLUSTER",
+            "NAMESPACE",
+            "PROJECT",
+            "STATUS",
+            "HEALTH",
+            "SYNCPOLICY",
+            "CONDITIONS",
+            "REPO",
+            "PATH",
+            "TARGET",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for item in list["items"].as_array().into_iter().flatten() {
         let app: Application = serde_json::from_value(item.clone())?;
@@ -156,7 +168,8 @@ fn render(app: &Application, with_operation: bool) -> String {
         out.push('\n');
         out.push_str(&table(&rows));
     }
-    let mut rows = vec![["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"].map(String::from).to_vec()];
+    let mut rows =
+        vec![["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"].map(String::from).to_vec()];
     for resource in &status.resources {
         let health = resource.health.clone().unwrap_or_default();
         let mut sync = resource.status.clone();
@@ -244,7 +257,11 @@ pub fn diff(options: &ClientOptions, name: &str) -> Result<ExitCode> {
             if let Some(annotations) = object.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
                 annotations.remove(serin_local::apply::LAST_APPLIED);
             }
-            if object.is_null() { Vec::new() } else { crate::yaml_out::to_yaml(&object).lines().map(str::to_string).collect() }
+            if object.is_null() {
+                Vec::new()
+            } else {
+                crate::yaml_out::to_yaml(&object).lines().map(str::to_string).collect()
+            }
         };
         println!(
             "\n===== {}/{} {}/{} ======",

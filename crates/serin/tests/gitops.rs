@@ -175,7 +175,11 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
         assert!(view.contains(&line), "missing {line:?} in\n{view}");
     }
     let rollout_row: Vec<&str> = view.lines().find(|l| l.contains(" Rollout ")).unwrap().split_whitespace().collect();
-    assert_eq!(rollout_row[..6], ["argoproj.io", "Rollout", "default", "canary-rollout", "Synced", "Suspended"], "{view}");
+    assert_eq!(
+        rollout_row[..6],
+        ["argoproj.io", "Rollout", "default", "canary-rollout", "Synced", "Suspended"],
+        "{view}"
+    );
     let history = server.serin(&["app", "history", "argocd/canary"]);
     assert!(history.contains(&format!("main ({first})")) && history.contains(&format!("main ({second})")), "{history}");
     assert_eq!(server.versions(10).get("Version: v2"), Some(&1));
@@ -217,7 +221,12 @@ fn services_repo() -> Repo {
     let extra = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kept\nspec:\n  selector:\n    app: myapp\n  ports:\n  - name: http\n    port: 80\n";
     let service = example("argo-demo/argorollout-canary/service.yaml");
     let ingress = example("argo-demo/argorollout-canary/ingress.yaml");
-    Repo::new(&[("services/service.yaml", &service), ("services/ingress.yaml", &ingress), ("keep/kept.yaml", extra), ("keep/README.md", "not a manifest\n")])
+    Repo::new(&[
+        ("services/service.yaml", &service),
+        ("services/ingress.yaml", &ingress),
+        ("keep/kept.yaml", extra),
+        ("keep/README.md", "not a manifest\n"),
+    ])
 }
 
 fn policy(prune: bool, self_heal: bool) -> String {
@@ -287,7 +296,10 @@ fn bad_input_changes_nothing_and_says_why() {
 
     // A broken manifest: nothing of that commit is applied, and the condition says where.
     let service = repo.read("services/service.yaml");
-    repo.write("services/service.yaml", &service.replacen("  selector:", "  selectr:", 1).replacen("port: 80", "port: 81", 1));
+    repo.write(
+        "services/service.yaml",
+        &service.replacen("  selector:", "  selectr:", 1).replacen("port: 80", "port: 81", 1),
+    );
     let broken = repo.commit_and_push("typo");
     webhook(&server, json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}));
     let app_state = wait_app(&server, "services", "a ComparisonError", |a| !condition(a, "ComparisonError").is_empty());
@@ -320,9 +332,17 @@ fn bad_input_changes_nothing_and_says_why() {
     assert_eq!(live(&server)["ports"][0]["port"], 82);
 
     // A missing revision and an unreachable repository: conditions, nothing applied.
-    apply_text(&server, "missing.yaml", &application("missing", &daemon.url(), "keep", "no-such-branch", &policy(true, true)));
+    apply_text(
+        &server,
+        "missing.yaml",
+        &application("missing", &daemon.url(), "keep", "no-such-branch", &policy(true, true)),
+    );
     let missing = wait_app(&server, "missing", "revision not found", |a| !condition(a, "ComparisonError").is_empty());
-    assert!(condition(&missing, "ComparisonError").contains("revision \"no-such-branch\" not found in git://"), "{:#}", missing["status"]);
+    assert!(
+        condition(&missing, "ComparisonError").contains("revision \"no-such-branch\" not found in git://"),
+        "{:#}",
+        missing["status"]
+    );
     let closed = "http://127.0.0.1:9/nowhere.git";
     apply_text(&server, "unreachable.yaml", &application("unreachable", closed, "keep", "main", &policy(true, true)));
     let unreachable = wait_app(&server, "unreachable", "unreachable", |a| !condition(a, "ComparisonError").is_empty());
