@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the integration tests drive for real (none are needed by unit tests).
+# git ships `git daemon` and `git http-backend`, the GitOps tests' git servers.
 packages=(git curl prometheus)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

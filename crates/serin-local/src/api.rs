@@ -1,7 +1,7 @@
 //! The JSON API the CLI talks to. Reads are open on the loopback address; writes need the
 //! bearer token the server keeps in its data directory.
 
-use crate::apply::{self, Outcome};
+use crate::apply;
 use crate::clock::Clock;
 use crate::objects::{self, owned_by};
 use crate::store::{Store, StoreError};
@@ -23,6 +23,7 @@ pub struct ApiState {
     pub token: String,
     pub data_dir: std::path::PathBuf,
     pub proxy: Arc<crate::proxy::Proxy>,
+    pub gitops: Arc<crate::gitops::GitOps>,
 }
 
 type Shared = State<Arc<ApiState>>;
@@ -40,6 +41,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/rollouts/{namespace}/{name}/{command}", post(rollout_command))
         .route("/api/v1/logs/{namespace}/{pod}", get(pod_logs))
         .route("/api/v1/usage", get(pod_usage))
+        .route("/api/webhook", post(webhook))
+        .route("/api/v1/applications/{namespace}/{name}/sync", post(application_sync))
+        .route("/api/v1/applications/{namespace}/{name}/diff", get(application_diff))
         .with_state(state)
 }
 
@@ -145,37 +149,22 @@ async fn apply_files(
     Json(request): Json<ApplyRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let mut documents = Vec::new();
-    let mut problems = Vec::new();
-    for file in &request.files {
-        let loaded = serin_model::load_str(&file.name, &file.text);
-        problems.extend(loaded.diagnostics.iter().map(ToString::to_string));
-        documents.extend(loaded.documents);
-    }
-    if !problems.is_empty() {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
-        ));
-    }
+    let documents =
+        apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str()))).map_err(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
+            )
+        })?;
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
     let now = state.clock.now();
     let results = state.store.write(|w| {
         let mut results = Vec::new();
         for document in &documents {
-            let mut body = document.root.to_json();
-            let object_namespace = document.object.metadata().namespace.clone().unwrap_or_else(|| namespace.clone());
-            let mut key = document.object.key();
-            if !key.namespace.is_empty() {
-                key.namespace = object_namespace.clone();
-                body["metadata"]["namespace"] = object_namespace.into();
-            }
-            let live = w.get(&key)?;
-            let (merged, outcome) = apply::merge(live.as_ref().map(|l| &l.body), &body, &objects::new_uid(), now);
-            if outcome != Outcome::Unchanged {
-                w.put(&key, &merged, live.map(|l| l.rev))?;
-            }
-            results.push(json!({"object": key.to_string(), "outcome": outcome}));
+            let manifest = apply::Manifest::from_document(document, &namespace);
+            let outcome = apply::apply_manifest(w, &manifest, now)?;
+            results.push(json!({"object": manifest.key.to_string(), "outcome": outcome}));
         }
         Ok(results)
     })?;
@@ -335,4 +324,84 @@ async fn pod_logs(
         error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"))
     })?;
     Ok(String::from_utf8_lossy(bytes.get(q.offset..).unwrap_or_default()).into_owned())
+}
+
+fn application_key(namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey::new("argoproj.io/v1alpha1", "Application", namespace, name)
+}
+
+/// A git push (GitHub, GitLab or Gitea payload): every Application it concerns is read from
+/// git at once. Open like Argo CD's webhook: it only ever triggers a refresh.
+async fn webhook(State(state): Shared, headers: HeaderMap, body: String) -> Result<Json<Value>, ApiError> {
+    let event = ["x-github-event", "x-gitlab-event", "x-gitea-event", "x-gogs-event"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
+    if let Some(event) = event.filter(|e| !e.to_lowercase().starts_with("push")) {
+        return Ok(Json(json!({"ignored": format!("event {event:?} is not a push")})));
+    }
+    let payload: Value = serde_json::from_str(&body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the webhook payload is not JSON: {e}")))?;
+    let push = crate::webhook::parse_push(&payload)
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "the webhook payload names no repository"))?;
+    let mut refreshed = Vec::new();
+    for stored in state.store.list(Some("argoproj.io"), "Application", None)? {
+        let Ok(app) = serde_json::from_value::<serin_model::application::Application>(stored.body) else { continue };
+        if app.spec.source.as_ref().is_some_and(|source| crate::webhook::concerns(&push, source)) {
+            refreshed.push(format!("{}/{}", stored.key.namespace, stored.key.name));
+            state.gitops.request_refresh(stored.key);
+        }
+    }
+    Ok(Json(json!({"refreshed": refreshed})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SyncRequest {
+    prune: bool,
+}
+
+/// `serin app sync`: records the sync on the Application (as Argo CD's `operation`, so it
+/// survives a restart) and has the controller read git and carry it out.
+async fn application_sync(
+    State(state): Shared,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    Json(request): Json<SyncRequest>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    let key = application_key(&namespace, &name);
+    for _ in 0..5 {
+        let Some(stored) = state.store.get(&key)? else {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                format!("application '{name}' not found in namespace {namespace}"),
+            ));
+        };
+        let mut body = stored.body.clone();
+        body["operation"] = json!({"sync": {"prune": request.prune}, "initiatedBy": {"username": "serin"}});
+        match state.store.put(&key, &body, Some(stored.rev)) {
+            Ok(_) => {
+                state.gitops.request_refresh(key);
+                return Ok(Json(json!({"application": name})));
+            }
+            Err(StoreError::Conflict(..)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(error(StatusCode::CONFLICT, "the application kept changing; try again"))
+}
+
+/// `serin app diff`: the objects git and the store disagree on.
+async fn application_diff(
+    State(state): Shared,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let key = application_key(&namespace, &name);
+    if state.store.get(&key)?.is_none() {
+        return Err(error(StatusCode::NOT_FOUND, format!("application '{name}' not found in namespace {namespace}")));
+    }
+    match state.gitops.diff(&key)? {
+        Ok(differences) => Ok(Json(json!({"items": differences}))),
+        Err(message) => Err(error(StatusCode::CONFLICT, message)),
+    }
 }

@@ -6,8 +6,9 @@
 //! Lists whose items all have a `name` merge item by item (as kubectl's strategic merge does
 //! for containers and ports), so a weight serin set inside `weighted.services[]` is kept.
 
+use crate::store::Writer;
 use serde_json::{Map, Value as Json};
-use serin_model::Time;
+use serin_model::{Diagnostic, Document, ObjectKey, Time};
 
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -22,6 +23,52 @@ pub enum Outcome {
 
 /// Fields the server owns in `metadata`.
 const SYSTEM_METADATA: [&str; 5] = ["uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"];
+
+/// A manifest as apply writes it: its key, with the namespace filled in, and its body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub key: ObjectKey,
+    pub body: Json,
+}
+
+impl Manifest {
+    /// As kubectl reads a document: a namespaced object without a namespace goes into
+    /// `default_namespace`.
+    pub fn from_document(document: &Document, default_namespace: &str) -> Manifest {
+        let mut body = document.root.to_json();
+        let mut key = document.object.key();
+        if !key.namespace.is_empty() {
+            let namespace = document.object.metadata().namespace.as_deref().unwrap_or(default_namespace);
+            key.namespace = namespace.to_string();
+            body["metadata"]["namespace"] = namespace.into();
+        }
+        Manifest { key, body }
+    }
+}
+
+/// Reads every document of every (file name, text) pair; any problem in any file means none
+/// of them is used, and every problem is returned.
+pub fn load_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for (name, text) in files {
+        let loaded = serin_model::load_str(name, text);
+        problems.extend(loaded.diagnostics);
+        documents.extend(loaded.documents);
+    }
+    if problems.is_empty() { Ok(documents) } else { Err(problems) }
+}
+
+/// Applies one manifest inside a transaction: merged into the live object, written unless
+/// nothing changed.
+pub fn apply_manifest(w: &mut Writer<'_>, manifest: &Manifest, now: Time) -> crate::store::Result<Outcome> {
+    let live = w.get(&manifest.key)?;
+    let (merged, outcome) = merge(live.as_ref().map(|l| &l.body), &manifest.body, &crate::objects::new_uid(), now);
+    if outcome != Outcome::Unchanged {
+        w.put(&manifest.key, &merged, live.map(|l| l.rev))?;
+    }
+    Ok(outcome)
+}
 
 /// Merges `applied` into `live` (absent for a new object); returns the object to store.
 pub fn merge(live: Option<&Json>, applied: &Json, uid: &str, now: Time) -> (Json, Outcome) {

@@ -26,6 +26,8 @@ pub struct ServerOptions {
     pub time_scale: f64,
     /// The serin binary, which runs the demo app for the built-in image table.
     pub serin_binary: PathBuf,
+    /// The longest time between two reads of an Application's git repository (virtual ms).
+    pub app_resync_ms: i64,
 }
 
 /// Everything the controllers share.
@@ -111,13 +113,17 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     }
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
     let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
-    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy });
+    let git = Arc::new(crate::git::GitCache::new(options.data_dir.join("git")));
+    let gitops = Arc::new(crate::gitops::GitOps::new(store.clone(), clock.clone(), git, options.app_resync_ms));
+    let gitops_loop = tokio::spawn(gitops.clone().run());
+    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy, gitops });
     let app = api::router(state);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
     serve.await.context("the API server failed")?;
     tracing::info!("stopping: pods get SIGTERM and their grace period");
     // Controllers first, so nothing starts a pod again while the pods are being stopped.
     controllers.abort();
+    gitops_loop.abort();
     let _ = controllers.await;
     for router in routers {
         router.abort();

@@ -606,7 +606,22 @@ fn application(issues: &mut Issues, app: &Application) {
     let spec = FieldPath::parse("spec");
     match (&app.spec.source, app.spec.sources.is_empty()) {
         (None, true) => issues.at(&spec.key("source"), "required: the git repository to sync from"),
-        (Some(source), _) => issues.check(!source.repo_url.is_empty(), &spec.join("source.repoURL"), "required"),
+        (Some(source), _) => {
+            issues.check(!source.repo_url.is_empty(), &spec.join("source.repoURL"), "required");
+            let generators = [
+                ("chart", source.chart.is_some()),
+                ("helm", source.helm.is_some()),
+                ("kustomize", source.kustomize.is_some()),
+                ("plugin", source.plugin.is_some()),
+            ];
+            for (field, set) in generators {
+                issues.check(
+                    !set,
+                    &spec.join("source").key(field),
+                    "serin syncs plain directories of YAML and JSON manifests; this kind of source is not supported",
+                );
+            }
+        }
         (None, false) => issues.at(&spec.key("sources"), "multiple sources are not supported yet: use spec.source"),
     }
     let dest = &app.spec.destination;

@@ -1,5 +1,6 @@
 //! The `serin` binary: a thin command-line layer over the engine and its platforms.
 
+mod apps;
 mod client;
 mod commands;
 mod demo;
@@ -208,6 +209,15 @@ enum Command {
         #[command(flatten)]
         client: ClientOptions,
     },
+    /// Argo CD Applications synced from git: `app list`, `app get NAME`, `app sync NAME`,
+    /// `app diff NAME`, `app history NAME` (NAME in any namespace, or NAMESPACE/NAME).
+    #[command(
+        after_help = "Examples:\n  serin app list\n  serin app get canary\n  serin app sync argocd/canary --prune\n  serin app diff canary\n  serin app history canary"
+    )]
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Print a shell completion script: `serin completion bash > /etc/bash_completion.d/serin`.
     #[command(after_help = "Example:\n  source <(serin completion bash)")]
     Completion { shell: clap_complete::Shell },
@@ -218,6 +228,45 @@ enum Command {
     DemoApp {
         #[arg(long, default_value = "v1")]
         version: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Every Application with its sync and health status, like `argocd app list`.
+    List {
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// One Application and each of its resources with sync and health status.
+    Get {
+        name: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Read targetRevision from git and apply it now; waits for the result.
+    Sync {
+        name: String,
+        /// Also delete what this Application created and git no longer has.
+        #[arg(long)]
+        prune: bool,
+        /// Give up waiting after this long.
+        #[arg(long, default_value = "5m")]
+        timeout: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// What a sync would change: `<` live, `>` after the sync; exits 1 when out of sync.
+    Diff {
+        name: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// The syncs carried out, with their commits.
+    History {
+        name: String,
+        #[command(flatten)]
+        client: ClientOptions,
     },
 }
 
@@ -262,6 +311,17 @@ struct ServerArgs {
     /// Run pauses, analysis intervals and delays N times faster.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// How often Applications are read from git at most (each poll waits between two thirds
+    /// of this and all of it); webhooks and `app sync` read at once.
+    #[arg(long, default_value = "3m", value_parser = parse_duration_millis)]
+    app_resync: i64,
+}
+
+fn parse_duration_millis(text: &str) -> Result<i64, String> {
+    match serin_model::duration::parse_go_duration(text)? {
+        ms if ms > 0 => Ok(ms),
+        _ => Err(format!("{text:?} must be longer than zero")),
+    }
 }
 
 fn parse_entrypoint(text: &str) -> Result<(String, SocketAddr), String> {
@@ -307,6 +367,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 images: args.images,
                 time_scale: args.time_scale,
                 serin_binary: std::env::current_exe()?,
+                app_resync_ms: args.app_resync,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;
@@ -394,5 +455,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             commands::rollout_command(&client, &rollout, "restart", json!({"inMillis": in_millis}), "restarts")
         }
         Command::Logs { pod, previous, follow, client } => commands::logs(&client, &pod, previous, follow),
+        Command::App { command } => match command {
+            AppCommand::List { client } => apps::list(&client),
+            AppCommand::Get { name, client } => apps::get(&client, &name),
+            AppCommand::Sync { name, prune, timeout, client } => {
+                let timeout = parse_duration_millis(&timeout).map_err(anyhow::Error::msg)?;
+                apps::sync(&client, &name, prune, std::time::Duration::from_millis(timeout as u64))
+            }
+            AppCommand::Diff { name, client } => apps::diff(&client, &name),
+            AppCommand::History { name, client } => apps::history(&client, &name),
+        },
     }
 }

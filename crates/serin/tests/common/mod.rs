@@ -2,6 +2,8 @@
 //! HTTP/1.1 requests through its router, for the local platform's integration tests.
 #![allow(dead_code)]
 
+pub mod git_server;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,6 +18,8 @@ pub struct Server {
     pub child: Option<Child>,
     pub api: String,
     pub web: SocketAddr,
+    /// More `serin server` flags, kept for restarts.
+    pub flags: Vec<String>,
 }
 
 pub fn serin_binary() -> PathBuf {
@@ -24,8 +28,14 @@ pub fn serin_binary() -> PathBuf {
 
 impl Server {
     pub fn start(time_scale: f64) -> Server {
+        Server::start_with(time_scale, &[])
+    }
+
+    /// A server with more flags (`--app-resync 2s`).
+    pub fn start_with(time_scale: f64, flags: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Server { dir, child: None, api: String::new(), web: "127.0.0.1:1".parse().unwrap() };
+        let flags = flags.iter().map(|f| f.to_string()).collect();
+        let mut server = Server { dir, child: None, api: String::new(), web: "127.0.0.1:1".parse().unwrap(), flags };
         server.spawn(time_scale);
         server
     }
@@ -48,6 +58,7 @@ impl Server {
             ])
             .arg("--data-dir")
             .arg(self.dir.path())
+            .args(&self.flags)
             .env("SERIN_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
