@@ -81,8 +81,11 @@ fn the_seed_scenario_with_real_traffic() {
     for group in ["traefik.io", "traefik.containo.us"] {
         assert_eq!(weights(&server, group), [("canary-active".into(), 0), ("canary-preview".into(), 100)], "{group}");
     }
-    let tree = server.wait_for("v1 scaled down after scaleDownDelaySeconds", WAIT, |t| replicas_of(t, V1) == 0);
-    assert_eq!(status(&tree)["availableReplicas"], 10);
+    // The rollout's counts follow its ReplicaSets' status, which lags the scale-down by one
+    // reconcile (as in Argo Rollouts): wait for both.
+    server.wait_for("v1 scaled down after scaleDownDelaySeconds", WAIT, |t| {
+        replicas_of(t, V1) == 0 && status(t)["availableReplicas"] == 10 && status(t)["replicas"] == 10
+    });
     assert_eq!(server.versions(20).get("Version: v2"), Some(&20));
 
     let metrics = ureq::get(&format!("{}/metrics", server.api)).call().unwrap().body_mut().read_to_string().unwrap();
