@@ -55,6 +55,42 @@ impl Proxy {
         self.table.store(Arc::new(table));
     }
 
+    /// Serves the entry points on `threads` threads of their own, each with a single-threaded
+    /// runtime accepting on every listener, so that nothing the control plane does (SQLite
+    /// writes and their fsyncs, JSON, reconciles) ever delays a request.
+    pub fn start(
+        self: &Arc<Self>,
+        listeners: &[(String, std::net::TcpListener)],
+        threads: usize,
+    ) -> std::io::Result<RouterThreads> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut handles = Vec::new();
+        for index in 0..threads.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let mut own = Vec::new();
+            for (name, listener) in listeners {
+                let listener = listener.try_clone()?;
+                listener.set_nonblocking(true)?;
+                own.push((name.clone(), listener));
+            }
+            let (proxy, mut stopped) = (self.clone(), stopped.clone());
+            let thread = std::thread::Builder::new().name(format!("serin-router-{index}")).spawn(move || {
+                runtime.block_on(async move {
+                    let mut entrypoints = tokio::task::JoinSet::new();
+                    for (name, listener) in own {
+                        match TcpListener::from_std(listener) {
+                            Ok(listener) => drop(entrypoints.spawn(proxy.clone().serve(name, listener))),
+                            Err(error) => tracing::error!(entrypoint = %name, %error, "cannot serve the entry point"),
+                        }
+                    }
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                });
+            })?;
+            handles.push(thread);
+        }
+        Ok(RouterThreads { stop, threads: handles })
+    }
+
     /// Accepts connections on one entry point until the task is dropped.
     pub async fn serve(self: Arc<Self>, entrypoint: String, listener: TcpListener) {
         loop {
@@ -187,6 +223,22 @@ impl Proxy {
                 Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
             }
         });
+    }
+}
+
+/// The router's threads; [`RouterThreads::stop`] closes the entry points and drops the
+/// connections in flight.
+pub struct RouterThreads {
+    stop: tokio::sync::watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RouterThreads {
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
     }
 }
 

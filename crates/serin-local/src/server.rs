@@ -28,6 +28,8 @@ pub struct ServerOptions {
     pub serin_binary: PathBuf,
     /// The longest time between two reads of an Application's git repository (virtual ms).
     pub app_resync_ms: i64,
+    /// Threads serving the entry points (the data plane).
+    pub router_threads: usize,
 }
 
 /// Everything the controllers share.
@@ -66,8 +68,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let mut entrypoints = BTreeMap::new();
     let mut entry_listeners = Vec::new();
     for (name, addr) in &options.entrypoints {
-        let listener =
-            TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
         entrypoints.insert(name.clone(), listener.local_addr()?.to_string());
         entry_listeners.push((name.clone(), listener));
     }
@@ -107,10 +109,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         tracing::warn!(pids = ?reaped, "stopped pod processes left over by an earlier run");
     }
     let proxy = crate::proxy::Proxy::new();
-    let mut routers = Vec::new();
-    for (name, listener) in entry_listeners {
-        routers.push(tokio::spawn(proxy.clone().serve(name, listener)));
-    }
+    let routers = proxy.start(&entry_listeners, options.router_threads).context("cannot start the router")?;
+    drop(entry_listeners);
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
     let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
     let git = Arc::new(crate::git::GitCache::new(options.data_dir.join("git")));
@@ -125,9 +125,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     controllers.abort();
     gitops_loop.abort();
     let _ = controllers.await;
-    for router in routers {
-        router.abort();
-    }
+    tokio::task::spawn_blocking(move || routers.stop()).await?;
     pods.stop_all().await;
     drop(lock);
     Ok(())
@@ -174,7 +172,12 @@ async fn control_loop(
         note(pods.reconcile_all().await.map(|()| None), "pods");
         note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
         note(analysis.reconcile_all(), "analysis");
+        let revision = *changes.borrow();
         note(rollouts.reconcile_all(), "rollouts");
+        if *changes.borrow() != revision {
+            // The rollouts may have moved traffic (an abort, a new step): serve it in this pass.
+            note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
+        }
         let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
         tokio::select! {
             _ = changes.changed() => {}

@@ -315,6 +315,10 @@ struct ServerArgs {
     /// of this and all of it); webhooks and `app sync` read at once.
     #[arg(long, default_value = "3m", value_parser = parse_duration_millis)]
     app_resync: i64,
+    /// Threads serving the entry points, apart from the control plane's (default: one per
+    /// CPU this process may run on).
+    #[arg(long)]
+    router_threads: Option<usize>,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -368,6 +372,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 time_scale: args.time_scale,
                 serin_binary: std::env::current_exe()?,
                 app_resync_ms: args.app_resync,
+                router_threads: args
+                    .router_threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;

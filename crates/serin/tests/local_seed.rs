@@ -119,7 +119,9 @@ fn the_seed_scenario_with_real_traffic() {
 
 #[test]
 fn the_demo_runs_the_seed_story() {
-    let out = std::process::Command::new(common::serin_binary()).args(["demo", "--time-scale", "60"]).output().unwrap();
+    // 30x: the seed's shortest pause (30s) lasts one second, time enough for the demo to
+    // print the previous step on a loaded machine before it must catch the next pause.
+    let out = std::process::Command::new(common::serin_binary()).args(["demo", "--time-scale", "30"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let splits: Vec<&str> = stdout.lines().filter(|l| l.contains(" x Version: ")).map(str::trim).collect();
@@ -133,6 +135,6 @@ fn the_demo_runs_the_seed_story() {
             "100 x Version: v2"
         ]
     );
-    assert!(stdout.contains("the seed's 5m, 1m and 30s pauses take 5s, 1s and 500ms"), "{stdout}");
+    assert!(stdout.contains("the seed's 5m, 1m and 30s pauses take 10s, 2s and 1s"), "{stdout}");
     assert!(stdout.contains("└──⧉ canary-rollout-69dc9f5f56           ReplicaSet  • ScaledDown"), "{stdout}");
 }
