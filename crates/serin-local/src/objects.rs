@@ -46,6 +46,17 @@ pub fn owned(
         .collect())
 }
 
+/// The objects among `objects` in `namespace` controlled by the `owner_kind` named `owner`
+/// (for a controller that read a whole kind once).
+pub fn owned_among<'a>(
+    objects: &'a [crate::store::Stored],
+    namespace: &'a str,
+    owner_kind: &'a str,
+    owner: &'a str,
+) -> impl Iterator<Item = &'a crate::store::Stored> + 'a {
+    objects.iter().filter(move |o| o.key.namespace == namespace && owned_by(&o.body, owner_kind, owner))
+}
+
 /// Whether `object` is controlled by the object of `kind` named `name`.
 pub fn owned_by(object: &Json, kind: &str, name: &str) -> bool {
     object

@@ -30,10 +30,23 @@ pub struct RolloutController {
 
 impl RolloutController {
     /// Reconciles every Rollout once; returns when the next one is due (virtual milliseconds).
+    ///
+    /// ReplicaSets, pods and analysis runs are read once for the whole pass, not once per
+    /// Rollout (with 100 rollouts that was 100 reads of every pod): a Rollout's reconcile
+    /// writes only objects that Rollout owns, so what the next one reads stays true.
     pub fn reconcile_all(&self) -> Result<Option<i64>> {
+        let rollouts = self.store.list(Some("argoproj.io"), "Rollout", None)?;
+        if rollouts.is_empty() {
+            return Ok(None);
+        }
+        let pass = Pass {
+            replica_sets: self.store.list(Some("apps"), "ReplicaSet", None)?,
+            pods: self.store.list(Some(""), "Pod", None)?,
+            runs: self.store.list(Some("argoproj.io"), "AnalysisRun", None)?,
+        };
         let mut next: Option<i64> = None;
-        for stored in self.store.list(Some("argoproj.io"), "Rollout", None)? {
-            match self.reconcile(&stored) {
+        for stored in &rollouts {
+            match self.reconcile(stored, &pass) {
                 Ok(Some(after)) => next = Some(next.map_or(after, |n| n.min(after))),
                 Ok(None) => {}
                 Err(StoreError::Conflict(..)) => next = Some(0),
@@ -43,15 +56,24 @@ impl RolloutController {
         Ok(next)
     }
 
-    fn reconcile(&self, stored: &Stored) -> Result<Option<i64>> {
+    fn reconcile(&self, stored: &Stored, pass: &Pass) -> Result<Option<i64>> {
         let Ok(rollout) = serde_json::from_value::<Rollout>(stored.body.clone()) else {
             tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
             return Ok(None);
         };
         let namespace = rollout.metadata.namespace().to_string();
         let name = rollout.metadata.name().to_string();
-        let replica_sets = objects::owned(&self.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?;
-        let pods = self.store.list(Some(""), "Pod", Some(&namespace))?;
+        let replica_sets: Vec<&Stored> =
+            objects::owned_among(&pass.replica_sets, &namespace, "Rollout", &name).collect();
+        // This rollout's pods: those of its ReplicaSets.
+        let pods: Vec<&Stored> = pass
+            .pods
+            .iter()
+            .filter(|p| {
+                p.key.namespace == namespace
+                    && replica_sets.iter().any(|rs| owned_by(&p.body, "ReplicaSet", &rs.key.name))
+            })
+            .collect();
         let states: Vec<_> = replica_sets
             .iter()
             .map(|rs| {
@@ -61,20 +83,18 @@ impl RolloutController {
                 objects::replica_set_state(&rs.body, &owned)
             })
             .collect();
-        let runs: Vec<AnalysisRunState> =
-            objects::owned(&self.store, ("argoproj.io", "AnalysisRun"), &namespace, "Rollout", &name)?
-                .iter()
-                .map(|run| AnalysisRunState {
-                    name: run.key.name.clone(),
-                    phase: run
-                        .body
-                        .pointer("/status/phase")
-                        .and_then(Json::as_str)
-                        .and_then(AnalysisPhase::parse)
-                        .unwrap_or(AnalysisPhase::Pending),
-                    message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
-                })
-                .collect();
+        let runs: Vec<AnalysisRunState> = objects::owned_among(&pass.runs, &namespace, "Rollout", &name)
+            .map(|run| AnalysisRunState {
+                name: run.key.name.clone(),
+                phase: run
+                    .body
+                    .pointer("/status/phase")
+                    .and_then(Json::as_str)
+                    .and_then(AnalysisPhase::parse)
+                    .unwrap_or(AnalysisPhase::Pending),
+                message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
+            })
+            .collect();
         let traefik = rollout
             .spec
             .strategy
@@ -127,7 +147,7 @@ impl RolloutController {
         rollout: &Rollout,
         stored: &Stored,
         sets: &mut ReplicaSetEdits,
-        pods: &[Stored],
+        pods: &[&Stored],
         action: &Action,
     ) -> Result<()> {
         let namespace = rollout.metadata.namespace();
@@ -199,6 +219,13 @@ impl RolloutController {
     }
 }
 
+/// What one pass of the controller read.
+struct Pass {
+    replica_sets: Vec<Stored>,
+    pods: Vec<Stored>,
+    runs: Vec<Stored>,
+}
+
 /// The ReplicaSets of one decision: several actions may change the same one (scale it, then
 /// clear its deadline), so edits accumulate and each changed ReplicaSet is written once.
 struct ReplicaSetEdits {
@@ -206,7 +233,7 @@ struct ReplicaSetEdits {
 }
 
 impl ReplicaSetEdits {
-    fn new(existing: &[Stored]) -> Self {
+    fn new(existing: &[&Stored]) -> Self {
         ReplicaSetEdits {
             sets: existing.iter().map(|rs| (rs.key.clone(), Some(rs.rev), rs.body.clone(), false)).collect(),
         }
