@@ -119,12 +119,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let traffic = Arc::new(crate::dashboard::TrafficSampler::default());
     let sampler = tokio::spawn(traffic.clone().run(proxy.clone()));
     let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy, gitops });
-    let dashboard = Arc::new(crate::dashboard::Dashboard {
-        api: state.clone(),
-        traffic,
-        entrypoints,
-        loopback: api_addr.ip().is_loopback(),
-    });
+    let dashboard =
+        Arc::new(crate::dashboard::Dashboard::new(state.clone(), traffic, entrypoints, api_addr.ip().is_loopback()));
     let app = crate::dashboard::with_dashboard(api::router(state), dashboard);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
     serve.await.context("the API server failed")?;

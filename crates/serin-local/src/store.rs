@@ -82,6 +82,11 @@ impl Store {
         Ok(Store { conn: parking_lot::Mutex::new(conn), latest: watch::channel(latest).0 })
     }
 
+    /// The revision of the last committed write.
+    pub fn revision(&self) -> i64 {
+        *self.latest.borrow()
+    }
+
     /// The latest revision, updated after every committed write.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.latest.subscribe()

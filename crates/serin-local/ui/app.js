@@ -97,7 +97,7 @@ setInterval(() => {
 // ---------- statuses ----------
 
 const ICONS = {
-  Healthy: '✔', Running: '✔', Successful: '✔', Completed: '✔', Synced: '✔',
+  Healthy: '✔', Running: '✔', Successful: '✔', Succeeded: '✔', Completed: '✔', Synced: '✔',
   Progressing: '◌', Pending: '◌', ContainerCreating: '◌',
   Paused: '‖', Suspended: '‖',
   Degraded: '✖', Failed: '✖', Error: '✖', CrashLoopBackOff: '✖', Missing: '✖', OutOfSync: '⚠',

@@ -24,19 +24,25 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Dashboard {
-    pub api: Arc<ApiState>,
-    pub traffic: Arc<TrafficSampler>,
+    api: Arc<ApiState>,
+    traffic: Arc<TrafficSampler>,
     /// Entry point name -> address the router listens on.
-    pub entrypoints: BTreeMap<String, String>,
+    entrypoints: BTreeMap<String, String>,
     /// The API listens on loopback: only loopback names and addresses may be asked for.
-    pub loopback: bool,
+    loopback: bool,
+    /// Views by page, with the store revision and traffic reading they were drawn at: every
+    /// browser showing a page shares one computation while nothing changed.
+    views: parking_lot::Mutex<HashMap<String, (Stamp, Arc<Value>)>>,
 }
+
+/// When a view was drawn: the store's revision and the traffic sampler's reading.
+type Stamp = (i64, u64);
 
 /// What a browser may load and run: the dashboard's own files and connections, nothing inline,
 /// no frames.
@@ -156,8 +162,31 @@ struct PageQuery {
 }
 
 impl Dashboard {
+    pub fn new(
+        api: Arc<ApiState>,
+        traffic: Arc<TrafficSampler>,
+        entrypoints: BTreeMap<String, String>,
+        loopback: bool,
+    ) -> Dashboard {
+        Dashboard { api, traffic, entrypoints, loopback, views: Default::default() }
+    }
+
+    /// The page's view, drawn again only if the store or the traffic moved since.
+    fn page(&self, query: &PageQuery) -> Result<Arc<Value>, ApiError> {
+        let key = format!("{}/{:?}/{:?}", query.page, query.namespace, query.name);
+        let stamp = (self.api.store.revision(), self.traffic.readings());
+        if let Some((_, view)) = self.views.lock().get(&key).filter(|(drawn, _)| *drawn == stamp) {
+            return Ok(view.clone());
+        }
+        let view = Arc::new(self.draw(query)?);
+        let mut views = self.views.lock();
+        views.retain(|_, (drawn, _)| *drawn == stamp);
+        views.insert(key, (stamp, view.clone()));
+        Ok(view)
+    }
+
     /// The page's view, or an error a person can read.
-    fn page(&self, query: &PageQuery) -> Result<Value, ApiError> {
+    fn draw(&self, query: &PageQuery) -> Result<Value, ApiError> {
         let store = &self.api.store;
         let view = match (query.page.as_str(), query.namespace.as_deref(), query.name.as_deref()) {
             ("rollouts", ..) => views::rollouts(store)?,
@@ -198,7 +227,7 @@ async fn stream(
 ) -> Result<Sse<impl futures_util::stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let first = dashboard.page(&query)?;
     let changes = dashboard.api.store.subscribe();
-    let state = (dashboard, query, changes, None::<Value>, Some(first));
+    let state = (dashboard, query, changes, None::<Arc<Value>>, Some(first));
     let events = futures_util::stream::unfold(state, |(dashboard, query, mut changes, last, first)| async move {
         let mut pending = first;
         loop {

@@ -44,6 +44,8 @@ impl Sample {
 #[derive(Default)]
 pub struct TrafficSampler {
     history: parking_lot::RwLock<HashMap<String, VecDeque<Sample>>>,
+    /// How many readings were taken: a view drawn at an older reading is out of date.
+    readings: std::sync::atomic::AtomicU64,
 }
 
 impl TrafficSampler {
@@ -70,6 +72,11 @@ impl TrafficSampler {
             series.push_back(Sample::of(at, summary));
         }
         history.retain(|_, series| series.iter().any(|s| s.rate > 0.0));
+        self.readings.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn readings(&self) -> u64 {
+        self.readings.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A ReplicaSet's readings, oldest first.
