@@ -39,6 +39,7 @@ function setAttrs(el, attrs) {
     if (key === 'class') el.setAttribute('class', value);
     else if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
     else if (key === 'width%') el.style.width = `${value}%`;
+    else if (key === 'grow') el.style.flex = `${value} 1 0`;
     else el.setAttribute(key, value === true ? '' : String(value));
   }
 }
@@ -402,7 +403,7 @@ function trafficSplit(revisions) {
   return h('section', { 'aria-labelledby': 'split-h' },
     h('h2', { id: 'split-h' }, 'Traffic'),
     h('div', { class: 'split', role: 'img', 'aria-label': live.map((r) => `revision ${r.revision} ${r.weight}%`).join(', ') || 'no traffic' },
-      live.map((r) => h('span', { class: `part ${r.role || ''}`, 'width%': r.weight }, `${r.role || 'rev ' + r.revision} ${r.weight}%`))));
+      live.map((r) => h('span', { class: `part ${r.role || ''}`, grow: r.weight }, `${r.role || 'rev ' + r.revision} ${r.weight}%`))));
 }
 
 function analysisRuns(runs) {
