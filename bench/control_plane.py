@@ -89,7 +89,8 @@ def main():
                 raise SystemExit(f"only {healthy} of {MANY + 1} rollouts healthy after 900 s")
             time.sleep(0.5)
         up = time.time() - started
-        print(f"{MANY} rollouts ({len(files)} files, {sum(t.count("apiVersion:") for t in files.values())} objects): serin apply {applied:.2f} s; all Healthy {up:.1f} s after the apply began", flush=True)
+        objects = sum(t.count("apiVersion:") for t in files.values())
+        print(f"{MANY} rollouts ({len(files)} files, {objects} objects): serin apply {applied:.2f} s; all Healthy {up:.1f} s after the apply began", flush=True)
         time.sleep(5)
         before = cpu_seconds(bench.pid)
         time.sleep(10)

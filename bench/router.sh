@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # serin's router against nginx and HAProxy in the same run, on this machine: the same pods
 # behind each (serin runs them: ten v1 and one v2 of the seed), split 90/10, each proxy alone
-# on core 0, wrk and the pods on core 1. Prints req/s and p50/p99/p99.9 per proxy and, last,
+# on core 0 with the same CPU quota (half the core), wrk and the pods on core 1. Prints req/s and p50/p99/p99.9 per proxy and, last,
 # `ratio serin/nginx=X.XX serin/haproxy=Y.YY`. Run from the repository root, no arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,20 @@ import os, statistics, subprocess, sys, time
 sys.path.insert(0, "bench")
 from serinbench import HOST, Serin, get, haproxy, nginx, seed, wait_listening
 
-ROUNDS, DURATION, THREADS, CONNECTIONS = 3, 10, 2, 64
+ROUNDS, DURATION, THREADS, CONNECTIONS = 5, 10, 2, 64
+# On two cores, wrk and the pods on core 1 are the limit if the proxies get all of core 0, and
+# no proxy saturates its core. So each proxy gets the same CPU quota (half of core 0, by a
+# cgroup v1 CFS quota): then the proxy is the bottleneck and req/s measures the proxy.
+QUOTA = 0.5
+CGROUP = "/sys/fs/cgroup/cpu/serin-bench-proxy"
+
+def limit(*pids):
+    """Puts processes (all their threads) under the proxies' CPU quota."""
+    os.makedirs(CGROUP, exist_ok=True)
+    open(f"{CGROUP}/cpu.cfs_period_us", "w").write("10000")  # short periods: throttling adds ms, not 50 ms
+    open(f"{CGROUP}/cpu.cfs_quota_us", "w").write(str(int(QUOTA * 10000)))
+    for pid in pids:
+        open(f"{CGROUP}/cgroup.procs", "w").write(str(pid))
 
 def cpu_ticks(pid, children=True):
     """CPU time of a process and, for nginx, its worker; serin's children are its pods and do not count."""
@@ -46,6 +59,8 @@ try:
     nginx_proc, _ = nginx(bench, nginx_port, servers, cpu=0)
     haproxy_proc, _ = haproxy(bench, haproxy_port, servers, cpu=0)
     wait_listening(nginx_port), wait_listening(haproxy_port)
+    nginx_workers = open(f"/proc/{nginx_proc.pid}/task/{nginx_proc.pid}/children").read().split()
+    limit(bench.pid, nginx_proc.pid, *nginx_workers, haproxy_proc.pid)
     report = os.path.join(bench.dir, "report.lua")
     open(report, "w").write("""done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %f %d %d %d %d\\n", summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -72,10 +87,10 @@ end
             after = served()
             delta = {h: after[h] - before[h] for h in after}
             share = delta.get(canary_hash, 0) / max(1, sum(delta.values())) * 100
-            saturated = pid is None or cpu >= 90
+            saturated = pid is None or cpu >= 90 * QUOTA
             results[name].append(dict(rps=int(requests) / float(seconds), p50=int(p50) / 1000, p99=int(p99) / 1000, p999=int(p999) / 1000, errors=int(errors), cpu=cpu, canary=share, saturated=saturated))
             r = results[name][-1]
-            print(f"round {round_ + 1} {name:8} {r['rps']:9.0f} req/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  p99.9 {r['p999']:.2f} ms  errors {r['errors']}  proxy cpu {cpu:5.1f}%  canary {share:5.2f}%{'' if saturated else '  (proxy core not saturated: round not counted)'}", flush=True)
+            print(f"round {round_ + 1} {name:8} {r['rps']:9.0f} req/s  p50 {r['p50']:.2f} ms  p99 {r['p99']:.2f} ms  p99.9 {r['p999']:.2f} ms  errors {r['errors']}  proxy cpu {cpu:5.1f}%  canary {share:5.2f}%{'' if saturated else '  (proxy CPU quota not saturated: round not counted)'}", flush=True)
     print()
     print(f"{'target':10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'canary %':>10}{'cpu %':>8}{'req/cpu-s':>11}{'rounds':>8}")
     medians = {}

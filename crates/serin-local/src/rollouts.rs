@@ -32,8 +32,20 @@ impl RolloutController {
     /// Reconciles every Rollout once; returns when the next one is due (virtual milliseconds).
     pub fn reconcile_all(&self) -> Result<Option<i64>> {
         let mut next: Option<i64> = None;
-        for stored in self.store.list(Some("argoproj.io"), "Rollout", None)? {
-            match self.reconcile(&stored) {
+        let rollouts = self.store.list(Some("argoproj.io"), "Rollout", None)?;
+        if rollouts.is_empty() {
+            return Ok(None);
+        }
+        let replica_sets = self.store.list(Some("apps"), "ReplicaSet", None)?;
+        let pods = self.store.list(Some(""), "Pod", None)?;
+        let runs = self.store.list(Some("argoproj.io"), "AnalysisRun", None)?;
+        let owned = Owned {
+            replica_sets: objects::by_owner(&replica_sets, "Rollout"),
+            pods: objects::by_owner(&pods, "ReplicaSet"),
+            runs: objects::by_owner(&runs, "Rollout"),
+        };
+        for stored in &rollouts {
+            match self.reconcile(stored, &owned) {
                 Ok(Some(after)) => next = Some(next.map_or(after, |n| n.min(after))),
                 Ok(None) => {}
                 Err(StoreError::Conflict(..)) => next = Some(0),
@@ -43,38 +55,36 @@ impl RolloutController {
         Ok(next)
     }
 
-    fn reconcile(&self, stored: &Stored) -> Result<Option<i64>> {
+    fn reconcile(&self, stored: &Stored, owned: &Owned<'_>) -> Result<Option<i64>> {
         let Ok(rollout) = serde_json::from_value::<Rollout>(stored.body.clone()) else {
             tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
             return Ok(None);
         };
         let namespace = rollout.metadata.namespace().to_string();
         let name = rollout.metadata.name().to_string();
-        let replica_sets = objects::owned(&self.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?;
-        let pods = self.store.list(Some(""), "Pod", Some(&namespace))?;
+        let replica_sets = Owned::of(&owned.replica_sets, &namespace, &name);
+        let mut pods: Vec<&Stored> = Vec::new();
         let states: Vec<_> = replica_sets
             .iter()
             .map(|rs| {
-                let rs_name = rs.key.name.as_str();
-                let owned: Vec<&Json> =
-                    pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", rs_name)).map(|p| &p.body).collect();
-                objects::replica_set_state(&rs.body, &owned)
+                let own = Owned::of(&owned.pods, &namespace, &rs.key.name);
+                pods.extend(own);
+                objects::replica_set_state(&rs.body, &own.iter().map(|p| &p.body).collect::<Vec<_>>())
             })
             .collect();
-        let runs: Vec<AnalysisRunState> =
-            objects::owned(&self.store, ("argoproj.io", "AnalysisRun"), &namespace, "Rollout", &name)?
-                .iter()
-                .map(|run| AnalysisRunState {
-                    name: run.key.name.clone(),
-                    phase: run
-                        .body
-                        .pointer("/status/phase")
-                        .and_then(Json::as_str)
-                        .and_then(AnalysisPhase::parse)
-                        .unwrap_or(AnalysisPhase::Pending),
-                    message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
-                })
-                .collect();
+        let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &namespace, &name)
+            .iter()
+            .map(|run| AnalysisRunState {
+                name: run.key.name.clone(),
+                phase: run
+                    .body
+                    .pointer("/status/phase")
+                    .and_then(Json::as_str)
+                    .and_then(AnalysisPhase::parse)
+                    .unwrap_or(AnalysisPhase::Pending),
+                message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
+            })
+            .collect();
         let traefik = rollout
             .spec
             .strategy
@@ -127,7 +137,7 @@ impl RolloutController {
         rollout: &Rollout,
         stored: &Stored,
         sets: &mut ReplicaSetEdits,
-        pods: &[Stored],
+        pods: &[&Stored],
         action: &Action,
     ) -> Result<()> {
         let namespace = rollout.metadata.namespace();
@@ -199,6 +209,25 @@ impl RolloutController {
     }
 }
 
+/// The objects every Rollout owns, listed once per pass and grouped by owner.
+struct Owned<'a> {
+    replica_sets: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+    /// Pods by their ReplicaSet.
+    pods: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+    runs: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+}
+
+impl Owned<'_> {
+    /// The objects in one of the groups owned by `owner` in `namespace`.
+    fn of<'g, 'a>(
+        groups: &'g HashMap<(&'g str, &'g str), Vec<&'a Stored>>,
+        namespace: &'g str,
+        owner: &'g str,
+    ) -> &'g [&'a Stored] {
+        groups.get(&(namespace, owner)).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The ReplicaSets of one decision: several actions may change the same one (scale it, then
 /// clear its deadline), so edits accumulate and each changed ReplicaSet is written once.
 struct ReplicaSetEdits {
@@ -206,7 +235,7 @@ struct ReplicaSetEdits {
 }
 
 impl ReplicaSetEdits {
-    fn new(existing: &[Stored]) -> Self {
+    fn new(existing: &[&Stored]) -> Self {
         ReplicaSetEdits {
             sets: existing.iter().map(|rs| (rs.key.clone(), Some(rs.rev), rs.body.clone(), false)).collect(),
         }
