@@ -64,7 +64,7 @@ impl ReplicaSetController {
         let namespace = rs.key.namespace.clone();
         self.store.write(|w| {
             for victim in victims {
-                let mut body = victim.body.clone();
+                let mut body = serde_json::Value::clone(&victim.body);
                 body["metadata"]["deletionTimestamp"] = now.to_string().into();
                 w.put(&victim.key, &body, Some(victim.rev))?;
             }
@@ -76,7 +76,7 @@ impl ReplicaSetController {
                 w.put(&pod_key(&namespace, &name), &pod, None)?;
             }
             if rs.body.get("status") != Some(&status) {
-                let mut body = rs.body.clone();
+                let mut body = serde_json::Value::clone(&rs.body);
                 body["status"] = status.clone();
                 w.put(&rs.key, &body, Some(rs.rev))?;
             }

@@ -56,7 +56,7 @@ impl RolloutController {
     }
 
     fn reconcile(&self, stored: &Stored, owned: &Owned<'_>) -> Result<Option<i64>> {
-        let Ok(rollout) = serde_json::from_value::<Rollout>(stored.body.clone()) else {
+        let Ok(rollout) = serde_json::from_value::<Rollout>(serde_json::Value::clone(&stored.body)) else {
             tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
             return Ok(None);
         };
@@ -69,7 +69,7 @@ impl RolloutController {
             .map(|rs| {
                 let own = Owned::of(&owned.pods, &namespace, &rs.key.name);
                 pods.extend(own);
-                objects::replica_set_state(&rs.body, &own.iter().map(|p| &p.body).collect::<Vec<_>>())
+                objects::replica_set_state(&rs.body, &own.iter().map(|p| &*p.body).collect::<Vec<_>>())
             })
             .collect();
         let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &namespace, &name)
@@ -106,14 +106,14 @@ impl RolloutController {
         let status = serde_json::to_value(&decision.status).unwrap_or_default();
         let status_changed = stored.body.get("status") != Some(&status);
         self.store.write(|w| {
-            let mut sets = ReplicaSetEdits::new(&replica_sets);
+            let mut sets = ReplicaSetEdits::new(replica_sets);
             for action in &decision.actions {
                 self.carry_out(w, &rollout, stored, &mut sets, &pods, action)?;
             }
             sets.write(w)?;
             apply_traffic(w, &rollout, &decision.traffic)?;
             if status_changed {
-                let mut body = stored.body.clone();
+                let mut body = serde_json::Value::clone(&stored.body);
                 body["status"] = status;
                 w.put(&stored.key, &body, Some(stored.rev))?;
             }
@@ -199,7 +199,7 @@ impl RolloutController {
             Action::TerminateAnalysisRun { name } => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, name);
                 if let Some(run) = w.get(&key)? {
-                    let mut body = run.body;
+                    let mut body = Json::clone(&run.body);
                     body["spec"]["terminate"] = true.into();
                     w.put(&key, &body, None)?;
                 }
@@ -237,7 +237,10 @@ struct ReplicaSetEdits {
 impl ReplicaSetEdits {
     fn new(existing: &[&Stored]) -> Self {
         ReplicaSetEdits {
-            sets: existing.iter().map(|rs| (rs.key.clone(), Some(rs.rev), rs.body.clone(), false)).collect(),
+            sets: existing
+                .iter()
+                .map(|rs| (rs.key.clone(), Some(rs.rev), serde_json::Value::clone(&rs.body), false))
+                .collect(),
         }
     }
 
@@ -317,7 +320,7 @@ fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -
     if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
         return Ok(());
     }
-    let mut body = pod.body.clone();
+    let mut body = serde_json::Value::clone(&pod.body);
     body["metadata"]["deletionTimestamp"] = now.to_string().into();
     w.put(&pod.key, &body, None).map(|_| ())
 }
@@ -334,10 +337,10 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         let (Some(service), Some(hash)) = (service, hash) else { continue };
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         body["spec"]["selector"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
         body["metadata"]["annotations"][MANAGED_BY_ANNOTATION] = managed_by.into();
-        if body != stored.body {
+        if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
     }
@@ -356,7 +359,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
             &traefik.weighted_traefik_service_name,
         );
         let Some(stored) = w.get(&key)? else { continue };
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         if let Some(services) = body.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut) {
             for entry in services {
                 let name = entry["name"].as_str().map(str::to_string);
@@ -374,7 +377,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         } else if let Some(map) = annotations.as_object_mut() {
             map.remove(ROUTES_ANNOTATION);
         }
-        if body != stored.body {
+        if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
     }

@@ -16,6 +16,7 @@ use serin_model::ObjectKey;
 use serin_model::Time;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +36,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Stored {
     pub key: ObjectKey,
     pub rev: i64,
-    pub body: Json,
+    /// Shared with the store's in-memory copy: clone it (`Json::clone(&stored.body)`) to edit.
+    pub body: Arc<Json>,
 }
 
 /// An event about an object, as `describe` shows them.
@@ -52,7 +54,7 @@ pub struct Store {
     conn: parking_lot::Mutex<Connection>,
     /// Every object as committed, by kind, then (namespace, name, group): SQL's order.
     /// Locked after `conn` when both are needed.
-    cache: parking_lot::RwLock<HashMap<String, BTreeMap<(String, String, String), (i64, Json)>>>,
+    cache: parking_lot::RwLock<Cache>,
     latest: watch::Sender<i64>,
 }
 
@@ -112,11 +114,7 @@ impl Store {
     }
 
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
-        let cache = self.cache.read();
-        let found = cache
-            .get(&key.kind)
-            .and_then(|objects| objects.get(&(key.namespace.clone(), key.name.clone(), key.group.clone())));
-        Ok(found.map(|(rev, body)| Stored { key: key.clone(), rev: *rev, body: body.clone() }))
+        Ok(cached(&self.cache.read(), key))
     }
 
     /// Objects of a kind (any group when `group` is None), in one namespace or all, ordered by
@@ -143,7 +141,7 @@ impl Store {
     pub fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let mut writer = Writer { tx: &tx, last_rev: None, written: Vec::new() };
+        let mut writer = Writer { tx: &tx, cache: &self.cache, last_rev: None, written: Vec::new() };
         let value = f(&mut writer)?;
         let (last_rev, written) = (writer.last_rev, writer.written);
         tx.commit()?;
@@ -210,20 +208,21 @@ impl Store {
     }
 }
 
-fn get(conn: &Connection, key: &ObjectKey) -> Result<Option<Stored>> {
-    let row = conn
-        .query_row(
-            "SELECT rev, body FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
-            params![key.group, key.kind, key.namespace, key.name],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()?;
-    row.map(|(rev, body)| decode(key.clone(), rev, &body)).transpose()
+/// An object's revision and body.
+type Revision = (i64, Arc<Json>);
+/// Every object by kind, then (namespace, name, group).
+type Cache = HashMap<String, BTreeMap<(String, String, String), Revision>>;
+
+fn cached(cache: &Cache, key: &ObjectKey) -> Option<Stored> {
+    let found = cache
+        .get(&key.kind)
+        .and_then(|objects| objects.get(&(key.namespace.clone(), key.name.clone(), key.group.clone())));
+    found.map(|(rev, body)| Stored { key: key.clone(), rev: *rev, body: body.clone() })
 }
 
 fn decode(key: ObjectKey, rev: i64, body: &str) -> Result<Stored> {
     match serde_json::from_str(body) {
-        Ok(body) => Ok(Stored { key, rev, body }),
+        Ok(body) => Ok(Stored { key, rev, body: Arc::new(body) }),
         Err(e) => Err(StoreError::Corrupt(key, e)),
     }
 }
@@ -231,9 +230,11 @@ fn decode(key: ObjectKey, rev: i64, body: &str) -> Result<Stored> {
 /// Writes inside one transaction.
 pub struct Writer<'a> {
     tx: &'a rusqlite::Transaction<'a>,
+    /// Committed state: no other write commits while this transaction holds the connection.
+    cache: &'a parking_lot::RwLock<Cache>,
     last_rev: Option<i64>,
     /// What the cache takes on commit, in order: (revision, body), or None for a delete.
-    written: Vec<(ObjectKey, Option<(i64, Json)>)>,
+    written: Vec<(ObjectKey, Option<Revision>)>,
 }
 
 impl Writer<'_> {
@@ -261,9 +262,12 @@ impl Writer<'_> {
             .optional()?)
     }
 
-    /// Reads an object inside the transaction (the store's own `get` would wait for it).
+    /// Reads an object as this transaction sees it: its own writes over the committed state.
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
-        get(self.tx, key)
+        if let Some((_, object)) = self.written.iter().rev().find(|(k, _)| k == key) {
+            return Ok(object.as_ref().map(|(rev, body)| Stored { key: key.clone(), rev: *rev, body: body.clone() }));
+        }
+        Ok(cached(&self.cache.read(), key))
     }
 
     pub fn put(&mut self, key: &ObjectKey, body: &Json, expected_rev: Option<i64>) -> Result<i64> {
@@ -281,7 +285,7 @@ impl Writer<'_> {
              ON CONFLICT(grp, kind, namespace, name) DO UPDATE SET rev=excluded.rev, body=excluded.body",
             params![key.group, key.kind, key.namespace, key.name, rev, body.to_string()],
         )?;
-        self.written.push((key.clone(), Some((rev, body))));
+        self.written.push((key.clone(), Some((rev, Arc::new(body)))));
         Ok(rev)
     }
 
@@ -372,7 +376,10 @@ mod tests {
         store
             .write(|w| {
                 w.delete(&key("b"))?;
-                w.put(&key("c"), &serde_json::json!({"spec": "new"}), None)?;
+                let rev = w.put(&key("c"), &serde_json::json!({"spec": "new"}), None)?;
+                assert!(w.get(&key("b"))?.is_none(), "a transaction reads its own delete");
+                assert_eq!(w.get(&key("c"))?.map(|c| (c.rev, c.body["spec"].clone())), Some((rev, "new".into())));
+                assert_eq!(w.get(&key("a"))?.map(|a| a.body["metadata"]["name"].clone()), Some("a".into()));
                 Ok(())
             })
             .unwrap();
