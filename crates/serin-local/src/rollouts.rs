@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::objects::{self, owned_by, pod_key, replica_set_key};
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
+use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::state::{
     Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION,
@@ -26,6 +27,17 @@ pub struct RolloutController {
     pub store: Arc<Store>,
     pub clock: Arc<dyn Clock>,
     pub served: Arc<ServedTable>,
+    /// Per Rollout, the inputs of its last decision that wrote nothing, and when that decision
+    /// asked to run again: a Rollout whose inputs did not change is not decided again before
+    /// then (the engine is pure, so the decision would be the same). With 500 Rollouts this
+    /// keeps a pass that one of them needs from re-deciding the other 499.
+    pub settled: parking_lot::Mutex<HashMap<ObjectKey, Settled>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settled {
+    inputs: u64,
+    due: Option<serin_model::Time>,
 }
 
 impl RolloutController {
@@ -44,6 +56,8 @@ impl RolloutController {
             pods: objects::by_owner(&pods, "ReplicaSet"),
             runs: objects::by_owner(&runs, "Rollout"),
         };
+        let present: std::collections::HashSet<&ObjectKey> = rollouts.iter().map(|r| &r.key).collect();
+        self.settled.lock().retain(|key, _| present.contains(key));
         for stored in &rollouts {
             match self.reconcile(stored, &owned) {
                 Ok(Some(after)) => next = Some(next.map_or(after, |n| n.min(after))),
@@ -55,8 +69,53 @@ impl RolloutController {
         Ok(next)
     }
 
+    /// A fingerprint of everything a decision about this Rollout reads, but the clock: the
+    /// Rollout, its ReplicaSets, their pods, its AnalysisRuns (revisions), the Services and
+    /// TraefikServices it steers (revisions), and the weights the router serves.
+    fn inputs(&self, stored: &Stored, owned: &Owned<'_>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let (namespace, name) = (stored.key.namespace.as_str(), stored.key.name.as_str());
+        let mut hash = std::hash::DefaultHasher::new();
+        stored.rev.hash(&mut hash);
+        for rs in Owned::of(&owned.replica_sets, namespace, name) {
+            (&rs.key.name, rs.rev).hash(&mut hash);
+            for pod in Owned::of(&owned.pods, namespace, &rs.key.name) {
+                (&pod.key.name, pod.rev).hash(&mut hash);
+            }
+        }
+        for run in Owned::of(&owned.runs, namespace, name) {
+            (&run.key.name, run.rev).hash(&mut hash);
+        }
+        let canary = &stored.body["spec"]["strategy"]["canary"];
+        let mut steered = Vec::new();
+        for service in [&canary["stableService"], &canary["canaryService"]].into_iter().filter_map(Json::as_str) {
+            steered.push(ObjectKey::new("v1", "Service", namespace, service));
+        }
+        if let Some(split) = canary.pointer("/trafficRouting/traefik/weightedTraefikServiceName").and_then(Json::as_str)
+        {
+            for group in GROUPS {
+                steered.push(ObjectKey::new(&format!("{group}/v1alpha1"), "TraefikService", namespace, split));
+                let served = self.served.read().get(&(namespace.to_string(), split.to_string())).copied();
+                served.map(|w| (w.canary, w.stable)).hash(&mut hash);
+            }
+        }
+        for key in steered {
+            self.store.get(&key).ok().flatten().map(|o| o.rev).hash(&mut hash);
+        }
+        hash.finish()
+    }
+
     fn reconcile(&self, stored: &Stored, owned: &Owned<'_>) -> Result<Option<i64>> {
-        let Ok(rollout) = serde_json::from_value::<Rollout>(serde_json::Value::clone(&stored.body)) else {
+        let inputs = self.inputs(stored, owned);
+        let now = self.clock.now();
+        if let Some(settled) = self.settled.lock().get(&stored.key).filter(|s| s.inputs == inputs) {
+            match settled.due {
+                None => return Ok(None),
+                Some(due) if due > now => return Ok(Some(due.millis() - now.millis())),
+                Some(_) => {}
+            }
+        }
+        let Ok(rollout) = Rollout::deserialize(&*stored.body) else {
             tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
             return Ok(None);
         };
@@ -95,7 +154,6 @@ impl RolloutController {
         let served = traefik.and_then(|t| {
             self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied()
         });
-        let now = self.clock.now();
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,
             replica_sets: &states,
@@ -128,6 +186,8 @@ impl RolloutController {
             };
             self.store.record_event(&stored.key, &record)?;
         }
+        let due = decision.requeue_after.map(|ms| now.plus_millis(ms));
+        self.settled.lock().insert(stored.key.clone(), Settled { inputs, due });
         Ok(decision.requeue_after)
     }
 

@@ -162,6 +162,7 @@ async fn control_loop(
         store: platform.store.clone(),
         clock: platform.clock.clone(),
         served: platform.served.clone(),
+        settled: Default::default(),
     };
     loop {
         let mut due: Option<i64> = None;
