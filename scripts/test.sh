@@ -5,15 +5,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the integration tests drive for real (none are needed by unit tests).
-# git ships `git daemon` and `git http-backend`, the GitOps tests' git servers.
-packages=(git curl prometheus)
+# git ships `git daemon` and `git http-backend`, the GitOps tests' git servers; chromium is
+# the browser the dashboard tests drive (with playwright-core from npm, below).
+packages=(git curl prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node runs the dashboard's browser script; an image may ship its own build of it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"
 fi
+
+# playwright-core, pinned by tests/dashboard/package-lock.json (it needs Node 20 or later).
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "warning: node $(node --version) is older than playwright-core needs (20); the dashboard tests may fail" >&2
+fi
+(cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"

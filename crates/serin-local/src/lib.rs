@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod api;
 pub mod apply;
 pub mod clock;
+pub mod dashboard;
 pub mod datadir;
 pub mod gc;
 pub mod git;

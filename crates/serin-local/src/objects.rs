@@ -10,7 +10,7 @@ use serin_engine::state::{
 use serin_model::ObjectKey;
 use serin_model::Time;
 use serin_model::podtemplate::PodTemplate;
-use serin_model::rollout::Rollout;
+use serin_model::rollout::{Rollout, RolloutStatus};
 
 /// Annotation holding the loopback port a pod listens on (its stand-in for a pod IP).
 pub const PORT_ANNOTATION: &str = "serin.dev/port";
@@ -222,4 +222,102 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
 pub fn log_path(data_dir: &std::path::Path, namespace: &str, pod: &str, previous: bool) -> std::path::PathBuf {
     let file = data_dir.join("logs").join(format!("{namespace}_{pod}.log"));
     if previous { file.with_extension("log.previous") } else { file }
+}
+
+/// A pod as `get pods`, the rollout tree and the dashboard show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSummary {
+    pub ready: usize,
+    pub containers: usize,
+    pub restarts: i64,
+    pub terminating: bool,
+    /// The first waiting container's reason (`CrashLoopBackOff`, ...).
+    pub waiting: Option<String>,
+    /// `status.phase`; empty before the pod controller saw the pod.
+    pub phase: String,
+}
+
+impl PodSummary {
+    /// The status kubectl-argo-rollouts' tree prints: Terminating, a waiting reason,
+    /// ContainerCreating until the pod runs, then its phase.
+    pub fn status(&self) -> String {
+        if self.terminating {
+            return "Terminating".to_string();
+        }
+        if let Some(reason) = &self.waiting {
+            return reason.clone();
+        }
+        match self.phase.as_str() {
+            "" | "Pending" => "ContainerCreating".to_string(),
+            phase => phase.to_string(),
+        }
+    }
+}
+
+pub fn pod_summary(pod: &Json) -> PodSummary {
+    let statuses = pod.pointer("/status/containerStatuses").and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    PodSummary {
+        ready: statuses.iter().filter(|c| c["ready"] == true).count(),
+        containers: pod.pointer("/spec/containers").and_then(Json::as_array).map_or(1, Vec::len),
+        restarts: statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum(),
+        terminating: pod.pointer("/metadata/deletionTimestamp").is_some(),
+        waiting: statuses
+            .iter()
+            .find_map(|c| c.pointer("/state/waiting/reason").and_then(Json::as_str).map(str::to_string)),
+        phase: pod.pointer("/status/phase").and_then(Json::as_str).unwrap_or_default().to_string(),
+    }
+}
+
+/// `stable` or `canary`: the part a revision (pod-template hash) plays in a Rollout now.
+pub fn revision_role(status: &RolloutStatus, hash: &str) -> Option<&'static str> {
+    if status.stable_rs.as_deref() == Some(hash) {
+        Some("stable")
+    } else if status.current_pod_hash.as_deref() == Some(hash) {
+        Some("canary")
+    } else {
+        None
+    }
+}
+
+/// A Rollout's ReplicaSet as the tree and the dashboard show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaSetSummary {
+    /// `Healthy`, `Progressing` or `ScaledDown`.
+    pub state: &'static str,
+    pub role: Option<&'static str>,
+    /// When an old ReplicaSet kept up after a promotion or abort is scaled down.
+    pub scale_down_deadline: Option<Time>,
+}
+
+pub fn replica_set_summary(rs: &Json, status: &RolloutStatus) -> ReplicaSetSummary {
+    let hash = rs["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default();
+    let (spec, available) = (int(rs, "/spec/replicas"), int(rs, "/status/availableReplicas"));
+    let state = if spec == 0 && int(rs, "/status/replicas") == 0 {
+        "ScaledDown"
+    } else if available < spec {
+        "Progressing"
+    } else {
+        "Healthy"
+    };
+    ReplicaSetSummary {
+        state,
+        role: revision_role(status, hash),
+        scale_down_deadline: rs["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
+            .as_str()
+            .and_then(|t| Time::parse(t).ok()),
+    }
+}
+
+/// The images a Rollout runs, oldest revision first, each with the role of its revision:
+/// the `Images:` lines of `get rollout`.
+pub fn rollout_images(status: &RolloutStatus, replica_sets: &[ReplicaSetState]) -> Vec<(String, Option<&'static str>)> {
+    let mut running: Vec<&ReplicaSetState> = replica_sets.iter().filter(|rs| rs.replicas > 0).collect();
+    running.sort_by_key(|rs| rs.revision);
+    running
+        .into_iter()
+        .flat_map(|rs| {
+            let role = revision_role(status, &rs.hash);
+            rs.template.images().into_iter().map(move |image| (image, role))
+        })
+        .collect()
 }

@@ -392,6 +392,16 @@ impl Metrics {
         total
     }
 
+    /// The last `millis` of traffic to each ReplicaSet that has been sent requests.
+    pub fn recent_by_replica_set(&self, millis: u64) -> Vec<(String, crate::window::Summary)> {
+        let backends = self.backends.read();
+        let mut by_replica_set: HashMap<String, crate::window::Summary> = HashMap::new();
+        for ((replica_set, _), stats) in backends.iter() {
+            by_replica_set.entry(replica_set.clone()).or_default().merge(&stats.recent.summary(millis));
+        }
+        by_replica_set.into_iter().collect()
+    }
+
     /// Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -83,7 +83,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     });
     datadir::write_info(
         &options.data_dir,
-        &ServerInfo { api: format!("http://{api_addr}"), entrypoints, pid: std::process::id() },
+        &ServerInfo { api: format!("http://{api_addr}"), entrypoints: entrypoints.clone(), pid: std::process::id() },
     )?;
     tracing::info!(api = %api_addr, data_dir = %options.data_dir.display(), time_scale = options.time_scale, "serin server started");
 
@@ -120,14 +120,23 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let git = Arc::new(crate::git::GitCache::new(options.data_dir.join("git")));
     let gitops = Arc::new(crate::gitops::GitOps::new(store.clone(), clock.clone(), git, options.app_resync_ms));
     let gitops_loop = tokio::spawn(gitops.clone().run());
+    let traffic = Arc::new(crate::dashboard::TrafficSampler::default());
+    let sampler = tokio::spawn(traffic.clone().run(proxy.clone()));
     let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy, gitops });
-    let app = api::router(state);
+    let dashboard = Arc::new(crate::dashboard::Dashboard {
+        api: state.clone(),
+        traffic,
+        entrypoints,
+        loopback: api_addr.ip().is_loopback(),
+    });
+    let app = crate::dashboard::with_dashboard(api::router(state), dashboard);
     let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
     serve.await.context("the API server failed")?;
     tracing::info!("stopping: pods get SIGTERM and their grace period");
     // Controllers first, so nothing starts a pod again while the pods are being stopped.
     controllers.abort();
     gitops_loop.abort();
+    sampler.abort();
     let _ = controllers.await;
     tokio::task::spawn_blocking(move || routers.stop()).await?;
     pods.stop_all().await;

@@ -41,6 +41,16 @@ impl Client {
         Ok(Client { base, token, agent })
     }
 
+    /// The server's API URL, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The API token, when one was given or the data directory holds it.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
         let mut response = response.map_err(|e| {
             anyhow::anyhow!(

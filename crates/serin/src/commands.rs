@@ -253,21 +253,14 @@ pub fn get_objects(
         "Pod" => {
             rows.push(["NAME", "READY", "STATUS", "RESTARTS", "AGE"].map(String::from).to_vec());
             for item in &items {
-                let statuses =
-                    item.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-                let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-                let total = item.pointer("/spec/containers").and_then(Value::as_array).map_or(1, Vec::len);
-                let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
-                let status = if item.pointer("/metadata/deletionTimestamp").is_some() {
-                    "Terminating".to_string()
-                } else {
-                    statuses
-                        .iter()
-                        .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str).map(str::to_string))
-                        .unwrap_or_else(|| {
-                            item.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending").to_string()
-                        })
+                let pod = serin_local::objects::pod_summary(item);
+                let status = match (&pod.waiting, pod.phase.as_str()) {
+                    _ if pod.terminating => "Terminating".to_string(),
+                    (Some(reason), _) => reason.clone(),
+                    (None, "") => "Pending".to_string(),
+                    (None, phase) => phase.to_string(),
                 };
+                let (ready, total, restarts) = (pod.ready, pod.containers, pod.restarts);
                 rows.push(vec![name_of(item), format!("{ready}/{total}"), status, restarts.to_string(), age_of(item)]);
             }
         }

@@ -3,6 +3,7 @@
 mod apps;
 mod client;
 mod commands;
+mod dashboard;
 mod demo;
 mod demo_app;
 mod lint;
@@ -206,6 +207,22 @@ enum Command {
         /// Keep printing as the log grows.
         #[arg(short = 'f', long)]
         follow: bool,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// The web dashboard's address (rollouts, routes and applications, live), printed or
+    /// opened in a browser.
+    #[command(
+        after_help = "Examples:\n  serin dashboard\n  serin dashboard --open --with-token\n\nWithout the token the dashboard only shows; with it, it can promote, abort, retry, undo,\npause and sync."
+    )]
+    Dashboard {
+        /// Open it in a browser ($BROWSER, xdg-open, sensible-browser, open).
+        #[arg(long)]
+        open: bool,
+        /// Add the API token to the address (after `#`, which never leaves the browser) so the
+        /// dashboard's commands work.
+        #[arg(long)]
+        with_token: bool,
         #[command(flatten)]
         client: ClientOptions,
     },
@@ -461,6 +478,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 in_.map(|d| serin_model::duration::parse_go_duration(&d)).transpose().map_err(anyhow::Error::msg)?;
             commands::rollout_command(&client, &rollout, "restart", json!({"inMillis": in_millis}), "restarts")
         }
+        Command::Dashboard { open, with_token, client } => dashboard::run(&client, open, with_token),
         Command::Logs { pod, previous, follow, client } => commands::logs(&client, &pod, previous, follow),
         Command::App { command } => match command {
             AppCommand::List { client } => apps::list(&client),

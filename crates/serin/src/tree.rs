@@ -3,16 +3,12 @@
 
 use crate::view::{Paint, age, rollout_header, table};
 use serde_json::Value;
-use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION};
 use serin_model::Time;
 use serin_model::rollout::Rollout;
 
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn number(v: &Value, pointer: &str) -> i64 {
-    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
 fn created(v: &Value) -> Time {
@@ -102,49 +98,20 @@ pub fn render(tree: &Value, paint: Paint) -> anyhow::Result<String> {
 }
 
 fn replica_set_status(rs: &Value, status: &serin_model::rollout::RolloutStatus, now: Time) -> (String, String) {
-    let hash = text(rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}"));
-    let (spec, available) = (number(rs, "/spec/replicas"), number(rs, "/status/availableReplicas"));
-    let current = number(rs, "/status/replicas");
-    let state = if spec == 0 && current == 0 {
-        "ScaledDown"
-    } else if available < spec {
-        "Progressing"
-    } else {
-        "Healthy"
-    };
-    let mut info = Vec::new();
-    if status.stable_rs.as_deref() == Some(hash) {
-        info.push("stable".to_string());
-    } else if status.current_pod_hash.as_deref() == Some(hash) {
-        info.push("canary".to_string());
-    }
-    let deadline = text(rs, &format!("/metadata/annotations/{SCALE_DOWN_DEADLINE_ANNOTATION}"));
-    if let Ok(deadline) = Time::parse(deadline) {
+    let summary = serin_local::objects::replica_set_summary(rs, status);
+    let mut info: Vec<String> = summary.role.map(str::to_string).into_iter().collect();
+    if let Some(deadline) = summary.scale_down_deadline {
         let left = deadline.since(now);
         info.push(if left > 0 { format!("delay:{}", age(left + 999)) } else { "delay:passed".into() });
     }
-    (state.to_string(), info.join(","))
+    (summary.state.to_string(), info.join(","))
 }
 
 fn pod_status(pod: &Value) -> (String, String) {
-    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-    let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-    let total = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(1, Vec::len);
-    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
-    let waiting = statuses.iter().find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str));
-    let status = if pod.pointer("/metadata/deletionTimestamp").is_some() {
-        "Terminating".to_string()
-    } else if let Some(reason) = waiting {
-        reason.to_string()
-    } else {
-        match text(pod, "/status/phase") {
-            "" | "Pending" => "ContainerCreating".to_string(),
-            phase => phase.to_string(),
-        }
-    };
-    let mut info = format!("ready:{ready}/{total}");
-    if restarts > 0 {
-        info.push_str(&format!(",restarts:{restarts}"));
+    let summary = serin_local::objects::pod_summary(pod);
+    let mut info = format!("ready:{}/{}", summary.ready, summary.containers);
+    if summary.restarts > 0 {
+        info.push_str(&format!(",restarts:{}", summary.restarts));
     }
-    (status, info)
+    (summary.status(), info)
 }

@@ -76,21 +76,13 @@ pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState], paint
     }
     line(&mut out, "  SetWeight:", set_weight(rollout));
     line(&mut out, "  ActualWeight:", actual_weight(rollout));
-    let mut images = Vec::new();
-    let mut by_revision: Vec<&ReplicaSetState> = replica_sets.iter().filter(|rs| rs.replicas > 0).collect();
-    by_revision.sort_by_key(|rs| std::cmp::Reverse(rs.revision));
-    for rs in by_revision.into_iter().rev() {
-        let tag = if status.stable_rs.as_deref() == Some(&rs.hash) {
-            " (stable)"
-        } else if status.current_pod_hash.as_deref() == Some(&rs.hash) {
-            " (canary)"
-        } else {
-            ""
-        };
-        for image in rs.template.images() {
-            images.push(format!("{image}{tag}"));
-        }
-    }
+    let images: Vec<String> = serin_local::objects::rollout_images(&status, replica_sets)
+        .into_iter()
+        .map(|(image, role)| match role {
+            Some(role) => format!("{image} ({role})"),
+            None => image,
+        })
+        .collect();
     for (i, image) in images.iter().enumerate() {
         line(&mut out, if i == 0 { "Images:" } else { "" }, image);
     }

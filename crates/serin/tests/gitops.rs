@@ -4,44 +4,17 @@
 
 mod common;
 
-use common::git_server::{GitDaemon, GitHttp, Repo};
+use common::git_server::{GitDaemon, GitHttp, Repo, example, seed_application, seed_repo};
 use common::{Server, status, weights};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-
-fn example(path: &str) -> String {
-    std::fs::read_to_string(format!("{EXAMPLES}/{path}")).unwrap()
-}
-
-/// The seed's repository: `argorollout-canary/` with its three files.
-fn seed_repo() -> Repo {
-    let files: Vec<(String, String)> = ["rollout.yaml", "service.yaml", "ingress.yaml"]
-        .iter()
-        .map(|f| (format!("argorollout-canary/{f}"), example(&format!("argo-demo/argorollout-canary/{f}"))))
-        .collect();
-    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    Repo::new(&files)
-}
-
-/// The seed's `canary.yaml` with its repoURL pointed at `url`.
-fn seed_application(url: &str) -> String {
-    example("canary.yaml").replace("http://gitlab.local.com/devops/argo-demo.git", url)
-}
-
 /// A smaller Application: the Services and Traefik objects only (no pods), with a policy.
 fn application(name: &str, url: &str, path: &str, revision: &str, automated: &str) -> String {
     format!(
         "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: default\n  source:\n    repoURL: {url}\n    path: {path}\n    targetRevision: {revision}\n{automated}"
     )
-}
-
-fn apply_text(server: &Server, name: &str, text: &str) -> String {
-    let file = server.data_dir().join(name);
-    std::fs::write(&file, text).unwrap();
-    server.serin(&["apply", "-f", file.to_str().unwrap()])
 }
 
 fn app(server: &Server, name: &str) -> Value {
@@ -108,7 +81,7 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
     let http = GitHttp::serve(repo.root.path());
     let server = Server::start(10.0);
     let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
-    apply_text(&server, "canary.yaml", &seed_application(&http.url()));
+    server.apply_text("canary.yaml", &seed_application(&http.url()));
 
     wait_app(&server, "canary", "the first sync", synced_at(&first));
     server.wait_for("10 v1 pods, synced from git", WAIT, healthy_v1);
@@ -191,7 +164,7 @@ fn a_poll_over_git_daemon_finds_the_push_and_a_killed_server_loses_nothing() {
     let daemon = GitDaemon::serve(repo.root.path());
     // Polls every 13-20 s of server time: 1.3-2 s at 10x.
     let mut server = Server::start_with(10.0, &["--app-resync", "20s"]);
-    apply_text(&server, "canary.yaml", &seed_application(&daemon.url()));
+    server.apply_text("canary.yaml", &seed_application(&daemon.url()));
     let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
     wait_app(&server, "canary", "the first sync", synced_at(&first));
     server.wait_for("10 v1 pods, synced from git", WAIT, healthy_v1);
@@ -238,13 +211,13 @@ fn prune_removes_only_what_git_dropped_and_self_heal_reverts_hand_edits() {
     let repo = services_repo();
     let server = Server::start(10.0);
     let url = repo.file_url();
-    apply_text(&server, "apps.yaml", &application("services", &url, "services", "main", &policy(true, true)));
-    apply_text(&server, "keep.yaml", &application("keep", &url, "keep", "main", &policy(false, false)));
+    server.apply_text("apps.yaml", &application("services", &url, "services", "main", &policy(true, true)));
+    server.apply_text("keep.yaml", &application("keep", &url, "keep", "main", &policy(false, false)));
     let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
     wait_app(&server, "services", "services synced", synced_at(&first));
     wait_app(&server, "keep", "keep synced", synced_at(&first));
     let hand_made = "apiVersion: v1\nkind: Service\nmetadata:\n  name: hand-made\nspec:\n  selector:\n    app: myapp\n  ports:\n  - name: http\n    port: 80\n";
-    apply_text(&server, "hand-made.yaml", hand_made);
+    server.apply_text("hand-made.yaml", hand_made);
 
     // prune: true deletes the Service removed from git, and nothing applied by hand.
     let service = example("argo-demo/argorollout-canary/service.yaml");
@@ -273,7 +246,7 @@ fn prune_removes_only_what_git_dropped_and_self_heal_reverts_hand_edits() {
     });
     assert!(service_exists(&server, "canary-active"));
     let edited = service.split("---").next().unwrap().replace("port: 80", "port: 8080");
-    apply_text(&server, "edited.yaml", &edited);
+    server.apply_text("edited.yaml", &edited);
     let deadline = Instant::now() + WAIT;
     while server.object("", "Service", "canary-active")["spec"]["ports"][0]["port"] != 80 {
         assert!(Instant::now() < deadline, "the hand edit was not reverted:\n{}", server.log());
@@ -289,7 +262,7 @@ fn bad_input_changes_nothing_and_says_why() {
     let server = Server::start(10.0);
     let url = repo.file_url();
     let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
-    apply_text(&server, "services.yaml", &application("services", &url, "services", "main", &policy(true, false)));
+    server.apply_text("services.yaml", &application("services", &url, "services", "main", &policy(true, false)));
     wait_app(&server, "services", "synced", synced_at(&first));
     let live = |server: &Server| server.object("", "Service", "canary-active")["spec"].clone();
     let before = live(&server);
@@ -332,8 +305,7 @@ fn bad_input_changes_nothing_and_says_why() {
     assert_eq!(live(&server)["ports"][0]["port"], 82);
 
     // A missing revision and an unreachable repository: conditions, nothing applied.
-    apply_text(
-        &server,
+    server.apply_text(
         "missing.yaml",
         &application("missing", &daemon.url(), "keep", "no-such-branch", &policy(true, true)),
     );
@@ -344,7 +316,7 @@ fn bad_input_changes_nothing_and_says_why() {
         missing["status"]
     );
     let closed = "http://127.0.0.1:9/nowhere.git";
-    apply_text(&server, "unreachable.yaml", &application("unreachable", closed, "keep", "main", &policy(true, true)));
+    server.apply_text("unreachable.yaml", &application("unreachable", closed, "keep", "main", &policy(true, true)));
     let unreachable = wait_app(&server, "unreachable", "unreachable", |a| !condition(a, "ComparisonError").is_empty());
     assert!(
         condition(&unreachable, "ComparisonError").starts_with(&format!("repository {closed} is unreachable")),
@@ -354,7 +326,7 @@ fn bad_input_changes_nothing_and_says_why() {
     assert!(!service_exists(&server, "kept"), "nothing was applied from the failing applications");
 
     // Manual sync when not automated.
-    apply_text(&server, "manual.yaml", &application("manual", &daemon.url(), "keep", "HEAD", ""));
+    server.apply_text("manual.yaml", &application("manual", &daemon.url(), "keep", "HEAD", ""));
     let manual = wait_app(&server, "manual", "OutOfSync, Missing", |a| a["status"]["sync"]["status"] == "OutOfSync");
     assert_eq!(manual["status"]["health"]["status"], "Missing");
     assert!(!service_exists(&server, "kept"));

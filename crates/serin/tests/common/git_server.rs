@@ -232,3 +232,24 @@ fn serve_cgi(stream: TcpStream, root: &Path) -> std::io::Result<()> {
     stream.write_all(content)?;
     stream.flush()
 }
+
+pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+pub fn example(path: &str) -> String {
+    std::fs::read_to_string(format!("{EXAMPLES}/{path}")).unwrap()
+}
+
+/// The seed's repository: `argorollout-canary/` with its three files.
+pub fn seed_repo() -> Repo {
+    let files: Vec<(String, String)> = ["rollout.yaml", "service.yaml", "ingress.yaml"]
+        .iter()
+        .map(|f| (format!("argorollout-canary/{f}"), example(&format!("argo-demo/argorollout-canary/{f}"))))
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    Repo::new(&files)
+}
+
+/// The seed's `canary.yaml` with its repoURL pointed at `url`.
+pub fn seed_application(url: &str) -> String {
+    example("canary.yaml").replace("http://gitlab.local.com/devops/argo-demo.git", url)
+}

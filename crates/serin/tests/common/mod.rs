@@ -99,6 +99,13 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// `serin apply -f` of `text`, written to `name` in the data directory.
+    pub fn apply_text(&self, name: &str, text: &str) -> String {
+        let file = self.data_dir().join(name);
+        std::fs::write(&file, text).unwrap();
+        self.serin(&["apply", "-f", file.to_str().unwrap()])
+    }
+
     pub fn serin_output(&self, args: &[&str]) -> Output {
         Command::new(serin_binary())
             .args(args)
@@ -120,11 +127,22 @@ impl Server {
         ureq::get(&url).call().unwrap().body_mut().read_json().unwrap()
     }
 
-    /// Waits until `check` holds for the rollout tree, or fails with the last view.
+    /// Waits until `check` holds for the seed's rollout tree, or fails with the last view.
     pub fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_rollout("canary-rollout", what, timeout, check)
+    }
+
+    /// Waits until `check` holds for a rollout's tree, or fails with the last view.
+    pub fn wait_for_rollout(
+        &self,
+        rollout: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let tree = self.tree("canary-rollout");
+            let tree = self.tree(rollout);
             if check(&tree) {
                 return tree;
             }
