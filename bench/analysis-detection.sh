@@ -3,6 +3,6 @@
 # common settings, side by side. Not part of .ci/run (it takes a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v prometheus >/dev/null || { sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"; $sudo_cmd apt-get install -y -qq prometheus; }
-cargo build --release -q
+. bench/prepare.sh
+prepare prometheus:prometheus
 python3 bench/analysis_detection.py

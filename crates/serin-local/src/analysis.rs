@@ -41,7 +41,7 @@ impl AnalysisController {
             }
             let decision = serin_analysis::reconcile(&spec, &status, now);
             if serde_json::to_value(&decision.status).ok() != run.body.get("status").cloned() {
-                let mut body = run.body.clone();
+                let mut body = serde_json::Value::clone(&run.body);
                 body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
                 match self.store.put(&run.key, &body, Some(run.rev)) {
                     Ok(_) | Err(StoreError::Conflict(..)) => {}
@@ -83,7 +83,7 @@ impl AnalysisController {
             }
             Err(message) => {
                 if !status.phase.is_completed() {
-                    let mut body = run.body.clone();
+                    let mut body = serde_json::Value::clone(&run.body);
                     body["status"] = json!({"phase": "Error", "message": message});
                     self.store.put(&run.key, &body, Some(run.rev))?;
                 }
@@ -233,7 +233,7 @@ impl AnalysisController {
                 serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
             serin_analysis::record(&mut status, metric, measurement.clone(), spec);
             let decision = serin_analysis::reconcile(spec, &status, self.clock.now());
-            let mut body = run.body.clone();
+            let mut body = serde_json::Value::clone(&run.body);
             body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
             match self.store.put(key, &body, Some(run.rev)) {
                 Ok(_) => return Ok(()),

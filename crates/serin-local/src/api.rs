@@ -94,7 +94,7 @@ struct ListQuery {
 }
 
 async fn list_objects(State(state): Shared, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> =
+    let items: Vec<_> =
         state.store.list(q.group.as_deref(), &q.kind, q.namespace.as_deref())?.into_iter().map(|s| s.body).collect();
     Ok(Json(json!({"items": items, "now": state.clock.now().to_string()})))
 }
@@ -120,7 +120,7 @@ impl ObjectQuery {
 
 async fn get_object(State(state): Shared, Query(q): Query<ObjectQuery>) -> Result<Json<Value>, ApiError> {
     match state.store.get(&q.key())? {
-        Some(stored) => Ok(Json(stored.body)),
+        Some(stored) => Ok(Json(std::sync::Arc::unwrap_or_clone(stored.body))),
         None => Err(error(StatusCode::NOT_FOUND, format!("{} not found in namespace {}", q.key(), q.namespace))),
     }
 }
@@ -204,14 +204,16 @@ async fn rollout_tree(
     let Some(rollout) = state.store.get(&rollout_key(&namespace, &name))? else {
         return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
     };
-    let bodies = |objects: Vec<crate::store::Stored>| objects.into_iter().map(|o| o.body).collect::<Vec<Value>>();
+    let bodies = |objects: Vec<crate::store::Stored>| {
+        objects.into_iter().map(|o| std::sync::Arc::unwrap_or_clone(o.body)).collect::<Vec<Value>>()
+    };
     let replica_sets = bodies(objects::owned(&state.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?);
     let rs_names: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["name"].as_str()).collect();
     let pods: Vec<Value> = state
         .store
         .list(Some(""), "Pod", Some(&namespace))?
         .into_iter()
-        .map(|s| s.body)
+        .map(|s| std::sync::Arc::unwrap_or_clone(s.body))
         .filter(|p| rs_names.iter().any(|rs| owned_by(p, "ReplicaSet", rs)))
         .collect();
     let runs = bodies(objects::owned(&state.store, ("argoproj.io", "AnalysisRun"), &namespace, "Rollout", &name)?);
@@ -257,7 +259,7 @@ async fn rollout_command(
         let Some(stored) = state.store.get(&key)? else {
             return Err(error(StatusCode::NOT_FOUND, format!("rollout '{name}' not found in namespace {namespace}")));
         };
-        let mut rollout: Rollout = serde_json::from_value(stored.body.clone())
+        let mut rollout: Rollout = serde_json::from_value(serde_json::Value::clone(&stored.body))
             .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         let pods: Vec<&Value> = Vec::new();
         let replica_sets: Vec<_> = objects::owned(&state.store, ("apps", "ReplicaSet"), &namespace, "Rollout", &name)?
@@ -265,7 +267,7 @@ async fn rollout_command(
             .map(|rs| objects::replica_set_state(&rs.body, &pods))
             .collect();
         apply_command(&mut rollout, &command, &replica_sets).map_err(|e| error(StatusCode::CONFLICT, e))?;
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         let updated =
             serde_json::to_value(&rollout).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         if body["spec"] != updated["spec"] {
@@ -345,7 +347,11 @@ async fn webhook(State(state): Shared, headers: HeaderMap, body: String) -> Resu
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "the webhook payload names no repository"))?;
     let mut refreshed = Vec::new();
     for stored in state.store.list(Some("argoproj.io"), "Application", None)? {
-        let Ok(app) = serde_json::from_value::<serin_model::application::Application>(stored.body) else { continue };
+        let Ok(app) = serde_json::from_value::<serin_model::application::Application>(std::sync::Arc::unwrap_or_clone(
+            stored.body,
+        )) else {
+            continue;
+        };
         if app.spec.source.as_ref().is_some_and(|source| crate::webhook::concerns(&push, source)) {
             refreshed.push(format!("{}/{}", stored.key.namespace, stored.key.name));
             state.gitops.request_refresh(stored.key);
@@ -377,7 +383,7 @@ async fn application_sync(
                 format!("application '{name}' not found in namespace {namespace}"),
             ));
         };
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         body["operation"] = json!({"sync": {"prune": request.prune}, "initiatedBy": {"username": "serin"}});
         match state.store.put(&key, &body, Some(stored.rev)) {
             Ok(_) => {

@@ -63,7 +63,7 @@ pub fn load_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Re
 /// nothing changed.
 pub fn apply_manifest(w: &mut Writer<'_>, manifest: &Manifest, now: Time) -> crate::store::Result<Outcome> {
     let live = w.get(&manifest.key)?;
-    let (merged, outcome) = merge(live.as_ref().map(|l| &l.body), &manifest.body, &crate::objects::new_uid(), now);
+    let (merged, outcome) = merge(live.as_ref().map(|l| &*l.body), &manifest.body, &crate::objects::new_uid(), now);
     if outcome != Outcome::Unchanged {
         w.put(&manifest.key, &merged, live.map(|l| l.rev))?;
     }

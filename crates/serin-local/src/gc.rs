@@ -41,7 +41,7 @@ pub fn collect(store: &Store, clock: &dyn Clock) -> Result<()> {
     }
     for pod in store.list(Some(""), "Pod", None)? {
         if orphaned(&pod, &owners) && pod.body.pointer("/metadata/deletionTimestamp").is_none() {
-            let mut body = pod.body.clone();
+            let mut body = serde_json::Value::clone(&pod.body);
             body["metadata"]["deletionTimestamp"] = now.to_string().into();
             store.put(&pod.key, &body, Some(pod.rev))?;
         }

@@ -114,7 +114,9 @@ impl GitOps {
         let apps = self.store.list(Some("argoproj.io"), "Application", None)?;
         self.fetched.lock().retain(|key, _| apps.iter().any(|a| a.key == *key));
         for stored in &apps {
-            let Ok(app) = serde_json::from_value::<Application>(stored.body.clone()) else { continue };
+            let Ok(app) = serde_json::from_value::<Application>(serde_json::Value::clone(&stored.body)) else {
+                continue;
+            };
             if self.refresh_due(&stored.key, &app) {
                 self.refresh(&stored.key, &app).await;
             }
@@ -175,7 +177,7 @@ impl GitOps {
     /// Compares one Application with the store, syncs when it should, writes its status;
     /// returns when it wants to be looked at again.
     fn reconcile(&self, stored: &Stored) -> Result<Option<i64>> {
-        let Ok(app) = serde_json::from_value::<Application>(stored.body.clone()) else {
+        let Ok(app) = serde_json::from_value::<Application>(serde_json::Value::clone(&stored.body)) else {
             tracing::warn!(application = %stored.key, "stored application does not decode; skipped");
             return Ok(None);
         };
@@ -238,7 +240,7 @@ impl GitOps {
             })
             .collect();
         if status != old {
-            let mut body = stored.body.clone();
+            let mut body = serde_json::Value::clone(&stored.body);
             body["status"] = serde_json::to_value(&status).unwrap_or_default();
             self.store.put(&stored.key, &body, Some(stored.rev))?;
         }
@@ -296,7 +298,7 @@ impl GitOps {
                 started_at: Some(now),
                 finished_at: Some(now),
             });
-            let mut body = stored.body.clone();
+            let mut body = serde_json::Value::clone(&stored.body);
             if let Some(object) = body.as_object_mut() {
                 object.remove("operation");
             }
@@ -334,7 +336,7 @@ impl GitOps {
         let mut out = Vec::new();
         for manifest in manifests {
             let desired = tracked_manifest(&instance, manifest);
-            let live = self.store.get(&desired.key)?.map(|l| l.body);
+            let live = self.store.get(&desired.key)?.map(|l| std::sync::Arc::unwrap_or_clone(l.body));
             let (merged, outcome) = apply::merge(live.as_ref(), &desired.body, "", now);
             if outcome != Outcome::Unchanged {
                 out.push(Difference { key: desired.key, live, target: Some(merged) });
@@ -342,7 +344,11 @@ impl GitOps {
         }
         for live in tracked_objects(&self.store, &instance)? {
             if !manifests.iter().any(|m| m.key == live.key) {
-                out.push(Difference { key: live.key, live: Some(live.body), target: None });
+                out.push(Difference {
+                    key: live.key,
+                    live: Some(std::sync::Arc::unwrap_or_clone(live.body)),
+                    target: None,
+                });
             }
         }
         Ok(Ok(out))
@@ -376,7 +382,7 @@ fn tracked_by(object: &Stored) -> Option<&str> {
 }
 
 fn tracked_manifest(instance: &str, manifest: &Manifest) -> Manifest {
-    let mut body = manifest.body.clone();
+    let mut body = serde_json::Value::clone(&manifest.body);
     body["metadata"]["annotations"][TRACKING_ANNOTATION] = tracking_id(instance, &manifest.key).into();
     Manifest { key: manifest.key.clone(), body }
 }
@@ -570,19 +576,24 @@ fn compare(store: &Store, instance: &str, target: &Target) -> Result<Comparison>
             ));
             comparison.foreign.push(desired.key.clone());
         }
-        let outcome = apply::merge(live.as_ref().map(|l| &l.body), &desired.body, "", now).1;
+        let outcome = apply::merge(live.as_ref().map(|l| &*l.body), &desired.body, "", now).1;
         let in_sync = live.is_some() && outcome == Outcome::Unchanged;
         synced &= in_sync;
-        entries.push((desired.key, live.map(|l| l.body), if in_sync { "Synced" } else { "OutOfSync" }, false));
+        entries.push((
+            desired.key,
+            live.map(|l| std::sync::Arc::unwrap_or_clone(l.body)),
+            if in_sync { "Synced" } else { "OutOfSync" },
+            false,
+        ));
     }
     for live in tracked {
         if !manifests.iter().any(|m| m.key == live.key) {
             synced = false;
             comparison.extra.push(live.key.clone());
             if matches!(target, Target::Loaded { .. }) {
-                entries.push((live.key, Some(live.body), "OutOfSync", true));
+                entries.push((live.key, Some(std::sync::Arc::unwrap_or_clone(live.body)), "OutOfSync", true));
             } else {
-                entries.push((live.key, Some(live.body), "Unknown", false));
+                entries.push((live.key, Some(std::sync::Arc::unwrap_or_clone(live.body)), "Unknown", false));
             }
         }
     }

@@ -98,7 +98,7 @@ impl PodController {
         let _ = tokio::time::timeout(Duration::from_secs(60), futures_join_all(stops)).await;
         if let Ok(pods) = self.store.list(Some(""), "Pod", None) {
             for pod in pods {
-                let mut body = pod.body.clone();
+                let mut body = serde_json::Value::clone(&pod.body);
                 if let Some(annotations) = body["metadata"]["annotations"].as_object_mut() {
                     annotations.remove(PID_ANNOTATION);
                     annotations.remove(PROCESS_START_ANNOTATION);
@@ -116,7 +116,7 @@ impl PodController {
         let this = self.clone();
         tokio::spawn(async move {
             // Not ready any more: the router stops sending new requests to it before it is signalled.
-            let mut body = pod.body.clone();
+            let mut body = serde_json::Value::clone(&pod.body);
             set_ready(&mut body, false, this.clock.now());
             let _ = this.store.put(&pod.key, &body, None);
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -253,7 +253,7 @@ impl PodController {
     /// Copies the process state into the Pod's status, writing only on change.
     fn report(&self, pod: &Stored, uid: &str) -> Result<()> {
         let now = self.clock.now();
-        let mut body = pod.body.clone();
+        let mut body = serde_json::Value::clone(&pod.body);
         let container = body.pointer("/spec/containers/0").cloned().unwrap_or_default();
         let failure = self.failed.lock().get(uid).cloned();
         let runtime = self.supervisor.runtime(uid);
@@ -313,7 +313,7 @@ impl PodController {
                 annotations[PROCESS_START_ANNOTATION] = start.to_string().into();
             }
         }
-        if body != pod.body {
+        if body != *pod.body {
             self.store.put(&pod.key, &body, Some(pod.rev))?;
         }
         Ok(())

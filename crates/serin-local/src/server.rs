@@ -109,10 +109,14 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         tracing::warn!(pids = ?reaped, "stopped pod processes left over by an earlier run");
     }
     let proxy = crate::proxy::Proxy::new();
+    let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
+    let (first_pass, first_pass_done) = tokio::sync::oneshot::channel();
+    let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis, first_pass));
+    // The entry points are bound already (clients queue); they are served once the first pass
+    // has built the route table, so a restarted server never answers 404 for a known route.
+    let _ = first_pass_done.await;
     let routers = proxy.start(&entry_listeners, options.router_threads).context("cannot start the router")?;
     drop(entry_listeners);
-    let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
-    let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis));
     let git = Arc::new(crate::git::GitCache::new(options.data_dir.join("git")));
     let gitops = Arc::new(crate::gitops::GitOps::new(store.clone(), clock.clone(), git, options.app_resync_ms));
     let gitops_loop = tokio::spawn(gitops.clone().run());
@@ -151,7 +155,9 @@ async fn control_loop(
     pods: Arc<PodController>,
     proxy: Arc<crate::proxy::Proxy>,
     analysis: Arc<crate::analysis::AnalysisController>,
+    first_pass: tokio::sync::oneshot::Sender<()>,
 ) {
+    let mut first_pass = Some(first_pass);
     let mut counters = crate::routing::SplitCounters::new();
     let mut problems: Vec<String> = Vec::new();
     let mut changes = platform.store.subscribe();
@@ -161,6 +167,7 @@ async fn control_loop(
         store: platform.store.clone(),
         clock: platform.clock.clone(),
         served: platform.served.clone(),
+        settled: Default::default(),
     };
     loop {
         let mut due: Option<i64> = None;
@@ -182,6 +189,9 @@ async fn control_loop(
         if *changes.borrow() != revision {
             // The rollouts may have moved traffic (an abort, a new step): serve it in this pass.
             note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
+        }
+        if let Some(done) = first_pass.take() {
+            let _ = done.send(());
         }
         let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
         tokio::select! {

@@ -8,8 +8,9 @@
 //! secret value reaches a browser.
 
 use super::traffic::TrafficSampler;
-use crate::objects::{self, pod_summary, replica_set_state, replica_set_summary};
+use crate::objects::{self, owned_by, pod_summary, replica_set_state, replica_set_summary};
 use crate::store::{Result, Store, Stored};
+use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::phase::{actual_weight, set_weight, step_progress};
 use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, ReplicaSetState};
@@ -62,16 +63,20 @@ impl Snapshot {
     }
 
     fn replica_sets_of<'a>(&'a self, namespace: &'a str, rollout: &'a str) -> impl Iterator<Item = &'a Stored> + 'a {
-        objects::owned_among(&self.replica_sets, namespace, "Rollout", rollout)
+        self.replica_sets
+            .iter()
+            .filter(move |rs| rs.key.namespace == namespace && owned_by(&rs.body, "Rollout", rollout))
     }
 
     fn pods_of<'a>(&'a self, replica_set: &'a Stored) -> impl Iterator<Item = &'a Stored> + 'a {
-        objects::owned_among(&self.pods, &replica_set.key.namespace, "ReplicaSet", &replica_set.key.name)
+        self.pods.iter().filter(move |p| {
+            p.key.namespace == replica_set.key.namespace && owned_by(&p.body, "ReplicaSet", &replica_set.key.name)
+        })
     }
 }
 
 fn decode_rollout(stored: &Stored) -> Option<Rollout> {
-    serde::Deserialize::deserialize(&stored.body).ok()
+    Rollout::deserialize(&*stored.body).ok()
 }
 
 /// What the rollouts list shows of a rollout, and the rollout page's header.
@@ -272,7 +277,7 @@ pub fn rollout(store: &Store, traffic: &TrafficSampler, namespace: &str, name: &
     let mut replica_sets: Vec<(&Stored, ReplicaSetState)> = snapshot
         .replica_sets_of(namespace, name)
         .map(|rs| {
-            let pods: Vec<&Json> = snapshot.pods_of(rs).map(|p| &p.body).collect();
+            let pods: Vec<&Json> = snapshot.pods_of(rs).map(|p| &*p.body).collect();
             (rs, replica_set_state(&rs.body, &pods))
         })
         .collect();
@@ -485,7 +490,7 @@ pub fn applications(store: &Store) -> Result<Json> {
         .list(Some("argoproj.io"), "Application", None)?
         .iter()
         .filter_map(|stored| {
-            let app: Application = serde::Deserialize::deserialize(&stored.body).ok()?;
+            let app = Application::deserialize(&*stored.body).ok()?;
             let status = app.status.clone().unwrap_or_default();
             let source = app.spec.source.clone().unwrap_or_default();
             let operation = status.operation_state.as_ref().map(|op| {

@@ -1,0 +1,141 @@
+"""bench/reconfig.sh's measurement (see there). Each proxy alone on core 0; wrk and the pods
+on core 1. serin's weights change through its API (a TraefikService of its own, behind an
+IngressRoute for host reconfig.local, so the rollout controller does not own it); nginx gets
+SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten."""
+import json, os, random, re, signal, statistics, subprocess, sys, threading, time, urllib.request
+sys.path.insert(0, os.path.dirname(__file__))
+from serinbench import HOST, Serin, haproxy, nginx, seed, wait_listening
+
+DURATION, RATE, ROUNDS = 30, 10, 2
+
+SPLIT = """apiVersion: traefik.io/v1alpha1
+kind: TraefikService
+metadata:
+  name: reconfig-split
+spec:
+  weighted:
+    services:
+    - name: canary-active
+      port: 80
+      weight: {canary}
+    - name: canary-preview
+      port: 80
+      weight: {stable}
+"""
+ROUTE = """apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: reconfig
+spec:
+  entryPoints: [web]
+  routes:
+  - match: Host(`reconfig.local`)
+    kind: Rule
+    services:
+    - name: reconfig-split
+      kind: TraefikService
+"""
+
+
+def wrk(addr, host):
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c64", f"-d{DURATION}s", "-H", f"Host: {host}", f"http://{addr}/"],
+                         capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, errors + (int(non_2xx.group(1)) if non_2xx else 0)
+
+
+class Changer(threading.Thread):
+    """Changes the canary weight RATE times a second until stopped; counts the changes made."""
+
+    def __init__(self, change):
+        super().__init__(daemon=True)
+        self.change, self.stop, self.done, self.latencies = change, threading.Event(), 0, []
+
+    def run(self):
+        rng, tick = random.Random(7), time.time()
+        while not self.stop.is_set():
+            started = time.time()
+            self.change(rng.randint(0, 100))
+            self.latencies.append(time.time() - started)
+            self.done += 1
+            tick += 1 / RATE
+            time.sleep(max(0, tick - time.time()))
+
+
+def main():
+    bench = Serin(cpu=0, env={"TOKIO_WORKER_THREADS": "1"})
+    try:
+        bench.apply_text({"service.yaml": seed("service.yaml"), "ingress.yaml": seed("ingress.yaml"), "rollout.yaml": seed("rollout.yaml"),
+                          "split.yaml": SPLIT.format(canary=10, stable=90), "route.yaml": ROUTE})
+        bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
+        bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
+        status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
+        pods = bench.pods()
+        for _, _, pid in pods:
+            subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
+        stable = [port for h, port, _ in pods if h == status["stableRS"]]
+        canary = [port for h, port, _ in pods if h == status["currentPodHash"]]
+        token = open(os.path.join(bench.dir, "data", "token")).read().strip()
+
+        def serin_change(weight):
+            body = json.dumps({"files": [{"name": "split.yaml", "text": SPLIT.format(canary=weight, stable=100 - weight)}]}).encode()
+            request = urllib.request.Request(f"{bench.api}/api/v1/apply", data=body, method="POST",
+                                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=5).read()
+
+        def servers(weight):  # the same pools at the same total weight as serin's two services
+            return [(p, 100 - weight) for p in stable] + [(p, weight * len(stable)) for p in canary]
+
+        nginx_port, haproxy_port = 18100, 18101
+        nginx_proc, nginx_conf = nginx(bench, nginx_port, servers(10), cpu=0)
+        haproxy_proc, haproxy_cfg = haproxy(bench, haproxy_port, servers(10), cpu=0, args=["-W"])
+        wait_listening(nginx_port), wait_listening(haproxy_port)
+
+        def rewrite(path, weight, pattern, line):
+            text = open(path).read()
+            ports = iter([p for p, _ in servers(weight)])
+            weights = iter([w for _, w in servers(weight)])
+            text = re.sub(pattern, lambda m: line(next(ports), next(weights), m), text)
+            open(path, "w").write(text)
+
+        def nginx_change(weight):
+            rewrite(nginx_conf, weight, r"server 127\.0\.0\.1:\d+ weight=\d+;", lambda p, w, m: f"server 127.0.0.1:{p} weight={w};")
+            nginx_proc.send_signal(signal.SIGHUP)
+
+        def haproxy_change(weight):
+            rewrite(haproxy_cfg, weight, r"server (s\d+) 127\.0\.0\.1:\d+ weight \d+", lambda p, w, m: f"server {m.group(1)} 127.0.0.1:{p} weight {w}")
+            haproxy_proc.send_signal(signal.SIGUSR2)
+
+        targets = [("serin", bench.web, "reconfig.local", serin_change), ("nginx", f"127.0.0.1:{nginx_port}", HOST, nginx_change),
+                   ("haproxy", f"127.0.0.1:{haproxy_port}", HOST, haproxy_change)]
+        results = {name: {"steady": [], "changing": []} for name, *_ in targets}
+        for round_ in range(ROUNDS):
+            for name, addr, host, change in targets:
+                steady = wrk(addr, host)
+                changer = Changer(change)
+                changer.start()
+                changing = wrk(addr, host)
+                changer.stop.set()
+                changer.join()
+                change(10)
+                results[name]["steady"].append(steady)
+                results[name]["changing"].append(changing + (changer.done,))
+                loss = 100 * (1 - changing[0] / steady[0])
+                print(f"round {round_ + 1} {name:8} steady {steady[0]:8.0f} req/s {steady[1]} errors | changing {changing[0]:8.0f} req/s "
+                      f"{changing[1]} errors, {changer.done} changes (median {1000 * statistics.median(changer.latencies):.1f} ms each) | "
+                      f"throughput change {-loss:+.1f}%", flush=True)
+        print()
+        print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'errors':>8}{'changes':>9}")
+        for name, *_ in targets:
+            steady = statistics.median(r[0] for r in results[name]["steady"])
+            changing = statistics.median(r[0] for r in results[name]["changing"])
+            errors = sum(r[1] for r in results[name]["changing"])
+            changes = sum(r[2] for r in results[name]["changing"])
+            print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{100 * (changing / steady - 1):>+8.1f}%{errors:>8}{changes:>9}")
+    finally:
+        bench.stop()
+
+
+main()

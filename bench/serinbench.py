@@ -1,0 +1,148 @@
+"""What serin's benchmarks share: a `serin server` in a scratch data dir running the seed (or a
+variant of it), and nginx and HAProxy pointed at the same pods, configured as alike as they
+allow (one worker, no access log, keep-alive pools to the pods)."""
+import json, os, shutil, subprocess, tempfile, time, urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+SERIN = os.path.join(ROOT, "target/release/serin")
+SEED = os.path.join(ROOT, "examples/argo-demo/argorollout-canary")
+HOST = "canary.myapp.com"
+
+
+def get(url, timeout=5):
+    return urllib.request.urlopen(url, timeout=timeout).read().decode()
+
+
+class Serin:
+    """A serin server with its own data dir; `cpu` pins it (taskset) to one core."""
+
+    def __init__(self, cpu=None, env=None):
+        self.dir = tempfile.mkdtemp(prefix="serin-bench-")
+        self.env = dict(os.environ, SERIN_DATA_DIR=os.path.join(self.dir, "data"), **(env or {}))
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+        self.procs = []
+        self.server = self.start([*pin, SERIN, "server", "--api", "127.0.0.1:0", "--entrypoint", "web=127.0.0.1:0"], "server", env=self.env)
+        info = os.path.join(self.dir, "data", "server.json")
+        while not os.path.exists(info):
+            time.sleep(0.05)
+        time.sleep(0.1)
+        info = json.load(open(info))
+        self.pid, self.api, self.web = int(info["pid"]), info["api"], info["entrypoints"]["web"]
+
+    def start(self, args, log, **kw):
+        """A helper process stopped with the server."""
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, log + ".log"), "a"), **kw)
+        self.procs.append(p)
+        return p
+
+    def serin(self, *args):
+        return subprocess.run([SERIN, *args], env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def apply_text(self, files):
+        """Applies {file name: YAML text}, as `serin apply -f DIR` would."""
+        folder = tempfile.mkdtemp(dir=self.dir)
+        for name, text in files.items():
+            open(os.path.join(folder, name), "w").write(text)
+        self.serin("apply", "-f", folder)
+
+    def tree(self, name="canary-rollout"):
+        return json.loads(get(f"{self.api}/api/v1/rollouts/default/{name}/tree"))
+
+    def status(self, name="canary-rollout"):
+        return self.tree(name)["rollout"].get("status", {})
+
+    def wait(self, what, check, timeout=120, name="canary-rollout"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status = self.status(name)
+            if check(status):
+                return status
+            time.sleep(0.02)
+        raise SystemExit(f"timed out waiting for {what}; status {json.dumps(self.status(name))}")
+
+    def pods(self, name="canary-rollout"):
+        """(pod-template-hash, port, pid) of every pod of a rollout."""
+        return [(p["metadata"]["labels"]["rollouts-pod-template-hash"], int(p["metadata"]["annotations"]["serin.dev/port"]),
+                 int(p["metadata"]["annotations"]["serin.dev/pid"])) for p in self.tree(name)["pods"]]
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def seed(name):
+    return open(os.path.join(SEED, name)).read()
+
+
+def with_steps(rollout, steps, replicas=None):
+    """The seed's Rollout with other steps (YAML list items under `steps:`) and replica count."""
+    head, rest = rollout.split("      steps:", 1)
+    tail = rest[rest.index("\n  revisionHistoryLimit"):] if "\n  revisionHistoryLimit" in rest else ""
+    text = head + "      steps:\n" + "".join(f"      - {s}\n" for s in steps) + tail.lstrip("\n")
+    return text.replace("  replicas: 10", f"  replicas: {replicas}") if replicas else text
+
+
+def nginx(bench, port, servers, cpu=None):
+    """nginx with one worker, no access log, a keep-alive pool; `servers` is [(port, weight)]."""
+    upstream = "".join(f"    server 127.0.0.1:{p} weight={w};\n" for p, w in servers)
+    conf = os.path.join(bench.dir, f"nginx-{port}.conf")
+    open(conf, "w").write(f"""worker_processes 1;
+pid {bench.dir}/nginx-{port}.pid;
+error_log {bench.dir}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  upstream pods {{
+{upstream}    keepalive 256;
+  }}
+  server {{
+    listen 127.0.0.1:{port} reuseport;
+    location / {{ proxy_pass http://pods; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+}}
+""")
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    return bench.start([*pin, "nginx", "-c", conf, "-g", "daemon off;"], "nginx"), conf
+
+
+def haproxy(bench, port, servers, cpu=None, args=()):
+    """HAProxy with one thread, keep-alive and connection reuse; `servers` is [(port, weight)];
+    `args` adds command-line options (`-W`: master-worker, reloaded by SIGUSR2)."""
+    backends = "".join(f"  server s{i} 127.0.0.1:{p} weight {w}\n" for i, (p, w) in enumerate(servers))
+    cfg = os.path.join(bench.dir, f"haproxy-{port}.cfg")
+    open(cfg, "w").write(f"""global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend web
+  bind 127.0.0.1:{port}
+  default_backend pods
+backend pods
+  balance roundrobin
+{backends}""")
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    return bench.start([*pin, "haproxy", *args, "-f", cfg], "haproxy"), cfg
+
+
+def wait_listening(port, timeout=10):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
