@@ -174,7 +174,10 @@ impl Dashboard {
     /// The page's view, drawn again only if the store or the traffic moved since.
     fn page(&self, query: &PageQuery) -> Result<Arc<Value>, ApiError> {
         let key = format!("{}/{:?}/{:?}", query.page, query.namespace, query.name);
-        let stamp = (self.api.store.revision(), self.traffic.readings());
+        // Only a rollout's page shows traffic (and events, which are recorded just after the
+        // write they follow): it is drawn again at each traffic reading too.
+        let readings = if query.page == "rollout" { self.traffic.readings() } else { 0 };
+        let stamp = (self.api.store.revision(), readings);
         if let Some((_, view)) = self.views.lock().get(&key).filter(|(drawn, _)| *drawn == stamp) {
             return Ok(view.clone());
         }
