@@ -228,10 +228,10 @@ function drawSession() {
       sessionStorage.setItem(TOKEN_KEY, state.token);
       checkSession();
     },
-  }, h('label', { for: 'token' }, 'API token'), input, h('button', { type: 'submit' }, 'Use token'));
+  }, h('label', { for: 'token' }, 'API token'), input, h('button', { type: 'submit' }, 'Use token'),
+  h('p', { class: 'hint' }, 'The token is in the server\'s data directory (file token), or run serin dashboard --with-token.'));
   box.replaceChildren(h('details', {},
     h('summary', {}, h('span', { class: 'mode' }, 'Read-only'), ' · enter token'),
-    h('p', { class: 'hint' }, 'The token is in the server\'s data directory (file token), or run serin dashboard --with-token.'),
     form));
 }
 
