@@ -200,6 +200,18 @@ async function seed() {
 
   await page.goto(`${UI}#/routes`);
   await routesMatchCli(page, { 'canary-active': 0, 'canary-preview': 100 });
+
+  // Sync from the applications page: the server takes it (the page says so) and records it.
+  await page.goto(`${UI}#/applications`);
+  const before = JSON.parse(serin('get', 'app', 'canary', '-n', 'argocd', '-o', 'json')).status.operationState.finishedAt;
+  await page.getByRole('button', { name: 'Sync' }).click();
+  await page.locator('#announce').filter({ hasText: 'Sync canary: done' }).waitFor();
+  for (let i = 0; ; i++) {
+    const after = JSON.parse(serin('get', 'app', 'canary', '-n', 'argocd', '-o', 'json')).status.operationState.finishedAt;
+    if (after !== before) break;
+    check(i < 100, 'the sync asked for on the applications page never finished');
+    await page.waitForTimeout(100);
+  }
   await browser.close();
 }
 
