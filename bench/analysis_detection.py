@@ -8,7 +8,7 @@ builds serin and installs Prometheus first). The canary fails every request at w
 under about 200 requests/s. serin retries only failed connects, never answered requests, so
 retries play no part here.
 """
-import json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERIN = os.path.join(ROOT, "target/release/serin")

@@ -4,7 +4,7 @@ IngressRoute for host reconfig.local, so the rollout controller does not own it)
 SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten."""
 import json, os, random, re, signal, statistics, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, Serin, haproxy, nginx, seed, wait_listening
+from serinbench import HOST, Serin, at_step_one, haproxy, nginx, wait_listening
 
 DURATION, RATE, ROUNDS = 30, 10, 2
 
@@ -67,16 +67,7 @@ class Changer(threading.Thread):
 def main():
     bench = Serin(cpu=0, env={"TOKIO_WORKER_THREADS": "1"})
     try:
-        bench.apply_text({"service.yaml": seed("service.yaml"), "ingress.yaml": seed("ingress.yaml"), "rollout.yaml": seed("rollout.yaml"),
-                          "split.yaml": SPLIT.format(canary=10, stable=90), "route.yaml": ROUTE})
-        bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
-        bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
-        status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
-        pods = bench.pods()
-        for _, _, pid in pods:
-            subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
-        stable = [port for h, port, _ in pods if h == status["stableRS"]]
-        canary = [port for h, port, _ in pods if h == status["currentPodHash"]]
+        _, stable, canary, _ = at_step_one(bench, {"split.yaml": SPLIT.format(canary=10, stable=90), "route.yaml": ROUTE})
         token = open(os.path.join(bench.dir, "data", "token")).read().strip()
 
         def serin_change(weight):

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 . bench/prepare.sh
 prepare nginx:nginx-light haproxy:haproxy wrk:wrk
 exec python3 - "$@" <<'PYTHON'
-import os, statistics, subprocess, sys, time
+import os, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from serinbench import HOST, Serin, get, haproxy, nginx, seed, wait_listening
+from serinbench import HOST, Serin, at_step_one, get, haproxy, nginx, wait_listening
 
 ROUNDS, DURATION, THREADS, CONNECTIONS = 5, 10, 2, 64
 # On two cores, wrk and the pods on core 1 are the limit if the proxies get all of core 0, and
@@ -41,16 +41,8 @@ def cpu_ticks(pid, children=True):
 
 bench = Serin(cpu=0)
 try:
-    bench.apply_text({name: seed(name) for name in ("service.yaml", "ingress.yaml", "rollout.yaml")})
-    bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
-    bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
-    status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
-    pods = bench.pods()
+    status, stable, canary, pods = at_step_one(bench)
     canary_hash = status["currentPodHash"]
-    for _, _, pid in pods:  # the pods share core 1 with wrk; the proxies get core 0 alone
-        subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
-    stable = [port for h, port, _ in pods if h != canary_hash]
-    canary = [port for h, port, _ in pods if h == canary_hash]
     assert len(stable) == 10 and len(canary) == 1, pods
 
     # nginx and HAProxy: one worker, no access log, keep-alive pools larger than the clients.

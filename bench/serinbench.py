@@ -76,6 +76,22 @@ class Serin:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def at_step_one(bench, extra=None):
+    """Applies the seed (and `extra` files), updates it to v2 and waits for the pause at step 1
+    (90/10); moves the pods to core 1, beside wrk, so the proxies have core 0 alone. Returns
+    (status, stable ports, canary ports, pods)."""
+    bench.apply_text({**{name: seed(name) for name in ("service.yaml", "ingress.yaml", "rollout.yaml")}, **(extra or {})})
+    bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
+    bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
+    status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
+    pods = bench.pods()
+    for _, _, pid in pods:
+        subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
+    stable = [port for h, port, _ in pods if h != status["currentPodHash"]]
+    canary = [port for h, port, _ in pods if h == status["currentPodHash"]]
+    return status, stable, canary, pods
+
+
 def seed(name):
     return open(os.path.join(SEED, name)).read()
 

@@ -1,7 +1,7 @@
 """bench/syscalls.sh's measurement (see there)."""
 import os, re, signal, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, Serin, get, haproxy, nginx, seed, wait_listening
+from serinbench import HOST, Serin, at_step_one, get, haproxy, nginx, wait_listening
 
 SECONDS = 5
 
@@ -19,15 +19,8 @@ def counts(strace_output, requests):
 def main():
     bench = Serin(cpu=0)
     try:
-        bench.apply_text({n: seed(n) for n in ("service.yaml", "ingress.yaml", "rollout.yaml")})
-        bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
-        bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
-        status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
-        pods = bench.pods()
-        for _, _, pid in pods:
-            subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
-        servers = [(p, 9) for h, p, _ in pods if h != status["currentPodHash"]] + \
-                  [(p, 10) for h, p, _ in pods if h == status["currentPodHash"]]
+        _, stable, canary, pods = at_step_one(bench)
+        servers = [(p, 9) for p in stable] + [(p, 10) for p in canary]
         nginx_proc, _ = nginx(bench, 18080, servers, cpu=0)
         haproxy_proc, _ = haproxy(bench, 18081, servers, cpu=0)
         wait_listening(18080), wait_listening(18081)
