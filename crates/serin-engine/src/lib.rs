@@ -2,6 +2,7 @@
 //! observed to what must happen next. No I/O, no clock: time arrives as a value.
 
 pub mod command;
+pub mod objects;
 pub mod phase;
 pub mod plan;
 pub mod reconcile;

@@ -74,7 +74,8 @@ fn check_spec(rollout: &Rollout) -> Result<&CanaryStrategy, String> {
     Ok(canary)
 }
 
-fn set_condition(status: &mut RolloutStatus, kind: &str, value: &str, reason: &str, message: &str, now: Time) {
+/// Sets a condition on a status, moving its transition time only when its value changes.
+pub fn set_condition(status: &mut RolloutStatus, kind: &str, value: &str, reason: &str, message: &str, now: Time) {
     let existing = status.conditions.iter_mut().find(|c| c.kind == kind);
     match existing {
         Some(c)

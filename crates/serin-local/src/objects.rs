@@ -1,15 +1,14 @@
 //! The Kubernetes-shaped objects the local platform creates (ReplicaSets and Pods, labelled and
-//! owned exactly as Argo Rollouts and the ReplicaSet controller would), and the engine's view
-//! of them.
+//! owned exactly as Argo Rollouts and the ReplicaSet controller would, with the shapes every
+//! platform shares in `serin_engine::objects`), and summaries of them for the CLI and the
+//! dashboard.
 
 use serde_json::{Value as Json, json};
-use serin_engine::state::{
-    NewReplicaSet, POD_TEMPLATE_HASH_LABEL, PodState, REVISION_ANNOTATION, ReplicaSetState,
-    SCALE_DOWN_DEADLINE_ANNOTATION,
-};
+use serin_engine::objects as shared;
+pub use serin_engine::objects::{int_at, pod_available, pod_ready, replica_set_state, time_at};
+use serin_engine::state::{NewReplicaSet, POD_TEMPLATE_HASH_LABEL, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION};
 use serin_model::ObjectKey;
 use serin_model::Time;
-use serin_model::podtemplate::PodTemplate;
 use serin_model::rollout::{Rollout, RolloutStatus};
 
 /// Annotation holding the loopback port a pod listens on (its stand-in for a pod IP).
@@ -21,14 +20,6 @@ pub fn replica_set_key(namespace: &str, name: &str) -> ObjectKey {
 
 pub fn pod_key(namespace: &str, name: &str) -> ObjectKey {
     ObjectKey::new("v1", "Pod", namespace, name)
-}
-
-fn owner(api_version: &str, kind: &str, meta: &Json) -> Json {
-    json!([{
-        "apiVersion": api_version, "kind": kind,
-        "name": meta["name"], "uid": meta["uid"],
-        "controller": true, "blockOwnerDeletion": true,
-    }])
 }
 
 /// Objects of `group`/`kind` in `namespace` controlled by the `owner_kind` named `owner`.
@@ -73,39 +64,14 @@ pub fn owned_by(object: &Json, kind: &str, name: &str) -> bool {
         .is_some_and(|refs| refs.iter().any(|r| r["kind"] == kind && r["name"] == name))
 }
 
-/// A template with the pod-template-hash label added, as it goes into a ReplicaSet.
-fn labelled_template(template: &PodTemplate, hash: &str) -> Json {
-    let mut template = template.0.clone();
-    template["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL] = hash.into();
-    template
-}
-
-/// The ReplicaSet for a Rollout revision.
+/// The ReplicaSet for a Rollout revision, with what an API server adds to a new object.
 pub fn replica_set(rollout: &Rollout, rollout_json: &Json, new: &NewReplicaSet, now: Time) -> Json {
-    let (name, hash, template) = (&new.name, &new.hash, &new.template);
-    let mut selector = serde_json::to_value(rollout.spec.selector.clone().unwrap_or_default()).unwrap_or_default();
-    selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {
-            "name": name,
-            "namespace": rollout.metadata.namespace(),
-            "uid": new_uid(),
-            "creationTimestamp": now.to_string(),
-            "generation": 1,
-            "labels": labelled_template(template, hash)["metadata"]["labels"],
-            "annotations": { REVISION_ANNOTATION: new.revision.to_string() },
-            "ownerReferences": owner("argoproj.io/v1alpha1", "Rollout", &rollout_json["metadata"]),
-        },
-        "spec": {
-            "replicas": new.replicas,
-            "minReadySeconds": rollout.spec.min_ready_seconds.unwrap_or(0),
-            "selector": selector,
-            "template": labelled_template(template, hash),
-        },
-        "status": { "replicas": 0, "readyReplicas": 0, "availableReplicas": 0 },
-    })
+    let mut body = shared::replica_set(rollout, &rollout_json["metadata"], new);
+    body["metadata"]["uid"] = new_uid().into();
+    body["metadata"]["creationTimestamp"] = now.to_string().into();
+    body["metadata"]["generation"] = 1.into();
+    body["status"] = json!({ "replicas": 0, "readyReplicas": 0, "availableReplicas": 0 });
+    body
 }
 
 /// A pod of a ReplicaSet, listening on `port`.
@@ -121,7 +87,7 @@ pub fn pod(replica_set: &Json, name: &str, port: u16, now: Time) -> Json {
             "creationTimestamp": now.to_string(),
             "labels": template["metadata"]["labels"],
             "annotations": { PORT_ANNOTATION: port.to_string() },
-            "ownerReferences": owner("apps/v1", "ReplicaSet", &replica_set["metadata"]),
+            "ownerReferences": shared::controller_reference("apps/v1", "ReplicaSet", &replica_set["metadata"]),
         },
         "spec": template["spec"],
         "status": { "phase": "Pending", "podIP": "127.0.0.1" },
@@ -157,65 +123,6 @@ pub fn random_suffix() -> String {
             ALPHABET[(seed % 27) as usize] as char
         })
         .collect()
-}
-
-pub fn time_at(object: &Json, pointer: &str) -> Option<Time> {
-    object.pointer(pointer).and_then(Json::as_str).and_then(|t| Time::parse(t).ok())
-}
-
-fn int(object: &Json, pointer: &str) -> i32 {
-    object.pointer(pointer).and_then(Json::as_i64).unwrap_or(0) as i32
-}
-
-/// Whether a pod is Ready (its Ready condition is True) and not being deleted.
-pub fn pod_ready(pod: &Json) -> bool {
-    pod.pointer("/metadata/deletionTimestamp").is_none()
-        && pod
-            .pointer("/status/conditions")
-            .and_then(Json::as_array)
-            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-/// Whether a pod has been Ready for at least `min_ready` milliseconds.
-pub fn pod_available(pod: &Json, min_ready: i64, now: Time) -> bool {
-    pod_ready(pod)
-        && pod.pointer("/status/conditions").and_then(Json::as_array).is_some_and(|c| {
-            c.iter()
-                .filter(|c| c["type"] == "Ready")
-                .any(|c| time_at(c, "/lastTransitionTime").is_none_or(|t| now.since(t) >= min_ready))
-        })
-}
-
-/// The engine's view of a ReplicaSet and its pods.
-pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
-    let meta = &rs["metadata"];
-    let mut template = rs["spec"]["template"].clone();
-    if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Json::as_object_mut) {
-        labels.remove(POD_TEMPLATE_HASH_LABEL);
-    }
-    ReplicaSetState {
-        name: meta["name"].as_str().unwrap_or_default().to_string(),
-        hash: meta["labels"][POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default().to_string(),
-        revision: meta["annotations"][REVISION_ANNOTATION].as_str().and_then(|r| r.parse().ok()).unwrap_or(0),
-        template: PodTemplate(template),
-        replicas: int(rs, "/spec/replicas"),
-        current: int(rs, "/status/replicas"),
-        ready: int(rs, "/status/readyReplicas"),
-        available: int(rs, "/status/availableReplicas"),
-        created: time_at(rs, "/metadata/creationTimestamp").unwrap_or_default(),
-        scale_down_deadline: meta["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
-            .as_str()
-            .and_then(|t| Time::parse(t).ok()),
-        pods: pods
-            .iter()
-            .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
-            .map(|p| PodState {
-                name: p["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-                created: time_at(p, "/metadata/creationTimestamp").unwrap_or_default(),
-                available: pod_ready(p),
-            })
-            .collect(),
-    }
 }
 
 /// Where a pod's container log is kept (`previous`: the log of the run before the last restart).
@@ -291,8 +198,8 @@ pub struct ReplicaSetSummary {
 
 pub fn replica_set_summary(rs: &Json, status: &RolloutStatus) -> ReplicaSetSummary {
     let hash = rs["metadata"]["labels"][POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default();
-    let (spec, available) = (int(rs, "/spec/replicas"), int(rs, "/status/availableReplicas"));
-    let state = if spec == 0 && int(rs, "/status/replicas") == 0 {
+    let (spec, available) = (int_at(rs, "/spec/replicas"), int_at(rs, "/status/availableReplicas"));
+    let state = if spec == 0 && int_at(rs, "/status/replicas") == 0 {
         "ScaledDown"
     } else if available < spec {
         "Progressing"

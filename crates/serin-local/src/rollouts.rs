@@ -7,9 +7,9 @@ use crate::objects::{self, owned_by, pod_key, replica_set_key};
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use serin_engine::objects::analysis_run_spec;
 use serin_engine::state::{
-    Action, AnalysisPhase, AnalysisRunState, MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION,
-    SCALE_DOWN_DEADLINE_ANNOTATION, ServedWeights, TrafficIntent, World,
+    Action, AnalysisPhase, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World,
 };
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
@@ -211,17 +211,9 @@ impl RolloutController {
             Action::SetRevision { name, revision } => {
                 sets.edit(name, |rs| rs["metadata"]["annotations"][REVISION_ANNOTATION] = revision.to_string().into())
             }
-            Action::SetScaleDownDeadline { name, deadline } => sets.edit(name, |rs| {
-                let annotations = &mut rs["metadata"]["annotations"];
-                match deadline {
-                    Some(at) => annotations[SCALE_DOWN_DEADLINE_ANNOTATION] = at.to_string().into(),
-                    None => {
-                        if let Some(map) = annotations.as_object_mut() {
-                            map.remove(SCALE_DOWN_DEADLINE_ANNOTATION);
-                        }
-                    }
-                }
-            }),
+            Action::SetScaleDownDeadline { name, deadline } => {
+                sets.edit(name, |rs| serin_engine::objects::set_scale_down_deadline(rs, *deadline))
+            }
             Action::DeleteReplicaSet { name } => {
                 sets.delete(name);
                 w.delete(&replica_set_key(namespace, name))?;
@@ -236,24 +228,10 @@ impl RolloutController {
             }
             Action::CreateAnalysisRun(request) => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, &request.name);
-                let (spec, problem) = resolve_analysis(w, namespace, request)?;
-                let status = match problem {
-                    Some(message) => json!({"phase": "Error", "message": message}),
-                    None => json!({"phase": "Pending"}),
-                };
-                let hash = rollout.status.as_ref().and_then(|s| s.current_pod_hash.clone()).unwrap_or_default();
-                let body = json!({
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "AnalysisRun",
-                    "metadata": {
-                        "name": request.name, "namespace": namespace, "uid": objects::new_uid(),
-                        "creationTimestamp": now.to_string(),
-                        "labels": { POD_TEMPLATE_HASH_LABEL: hash },
-                        "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": rollout.metadata.name(), "uid": stored.body["metadata"]["uid"], "controller": true}],
-                    },
-                    "spec": spec,
-                    "status": status,
-                });
+                let spec = analysis_run_spec(namespace, request, |key| w.get(&key).map(|t| t.map(|t| t.body)))?;
+                let mut body = serin_engine::objects::analysis_run(rollout, &stored.body["metadata"], request, spec);
+                body["metadata"]["uid"] = objects::new_uid().into();
+                body["metadata"]["creationTimestamp"] = now.to_string().into();
                 w.put(&key, &body, None)?;
             }
             Action::TerminateAnalysisRun { name } => {
@@ -327,54 +305,6 @@ impl ReplicaSetEdits {
     }
 }
 
-/// An AnalysisRun's spec from its templates (metrics, args, dry-run, retention), the
-/// Rollout's arguments overriding the templates' defaults; or why it cannot be built.
-fn resolve_analysis(
-    w: &Writer<'_>,
-    namespace: &str,
-    request: &serin_engine::state::AnalysisRunRequest,
-) -> Result<(Json, Option<String>)> {
-    let mut metrics = Vec::new();
-    let mut args: Vec<(String, Option<String>)> = Vec::new();
-    let mut dry_run: Vec<Json> =
-        serde_json::to_value(&request.analysis.dry_run).ok().and_then(|v| v.as_array().cloned()).unwrap_or_default();
-    let mut retention: Vec<Json> = serde_json::to_value(&request.analysis.measurement_retention)
-        .ok()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    let mut problems = Vec::new();
-    for template in &request.analysis.templates {
-        let (kind, ns) = if template.cluster_scope == Some(true) {
-            ("ClusterAnalysisTemplate", "")
-        } else {
-            ("AnalysisTemplate", namespace)
-        };
-        let Some(found) = w.get(&ObjectKey::new("argoproj.io/v1alpha1", kind, ns, &template.template_name))? else {
-            problems.push(format!("{kind} '{}' not found", template.template_name));
-            continue;
-        };
-        let spec = &found.body["spec"];
-        metrics.extend(spec["metrics"].as_array().cloned().unwrap_or_default());
-        dry_run.extend(spec["dryRun"].as_array().cloned().unwrap_or_default());
-        retention.extend(spec["measurementRetention"].as_array().cloned().unwrap_or_default());
-        for arg in spec["args"].as_array().into_iter().flatten() {
-            let name = arg["name"].as_str().unwrap_or_default().to_string();
-            if !args.iter().any(|(n, _)| *n == name) {
-                args.push((name, arg["value"].as_str().map(str::to_string)));
-            }
-        }
-    }
-    for (name, value) in &request.args {
-        match args.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = Some(value.clone()),
-            None => args.push((name.clone(), Some(value.clone()))),
-        }
-    }
-    let args: Vec<Json> = args.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect();
-    let spec = json!({"metrics": metrics, "args": args, "dryRun": dry_run, "measurementRetention": retention});
-    Ok((spec, (!problems.is_empty()).then(|| problems.join("; "))))
-}
-
 /// Pods are not removed at once: the pod controller drains and stops them, then deletes them.
 fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -> Result<()> {
     if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
@@ -398,8 +328,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
         let mut body = serde_json::Value::clone(&stored.body);
-        body["spec"]["selector"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
-        body["metadata"]["annotations"][MANAGED_BY_ANNOTATION] = managed_by.into();
+        serin_engine::objects::select_revision(&mut body, hash, managed_by);
         if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
@@ -420,16 +349,13 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
         );
         let Some(stored) = w.get(&key)? else { continue };
         let mut body = serde_json::Value::clone(&stored.body);
-        if let Some(services) = body.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut) {
-            for entry in services {
-                let name = entry["name"].as_str().map(str::to_string);
-                if name == canary.canary_service {
-                    entry["weight"] = weight.into();
-                } else if name == canary.stable_service {
-                    entry["weight"] = (traffic.max_weight - weight).into();
-                }
-            }
-        }
+        serin_engine::objects::set_traefik_weights(
+            &mut body,
+            canary.canary_service.as_deref().unwrap_or_default(),
+            canary.stable_service.as_deref().unwrap_or_default(),
+            weight,
+            traffic.max_weight,
+        );
         let has_routes = !traffic.header_routes.is_empty() || !traffic.mirror_routes.is_empty();
         let annotations = &mut body["metadata"]["annotations"];
         if has_routes {

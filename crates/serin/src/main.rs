@@ -2,6 +2,7 @@
 
 mod apps;
 mod client;
+mod cluster;
 mod commands;
 mod dashboard;
 mod demo;
@@ -58,6 +59,12 @@ enum Command {
     },
     /// Run the local platform: state, pods as processes, the router, the controllers.
     Server(ServerArgs),
+    /// Run serin as the canary controller of a Kubernetes cluster (Argo Rollouts' resources,
+    /// ReplicaSets, Services, Traefik / ingress-nginx / Gateway API weights).
+    #[command(
+        after_help = "Examples:\n  serin crd | kubectl apply -f -\n  serin controller --kubeconfig ~/.kube/config --no-leader-election\n  kubectl apply -f deploy/   # in the cluster, two replicas with leader election"
+    )]
+    Controller(cluster::ControllerArgs),
     /// Create or update objects from files, like kubectl apply.
     Apply {
         #[arg(short = 'f', long = "filename", required = true)]
@@ -364,6 +371,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs to stderr, filtered by `SERIN_LOG` (default `info`).
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn expect_word(given: &str, expected: &str, usage: &str) -> anyhow::Result<()> {
     if given == expected { Ok(()) } else { anyhow::bail!("unknown {given:?}; usage: {usage}") }
 }
@@ -374,13 +389,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Lint { files } => lint::run(&files),
         Command::Plan { file } => plan::run(&file),
         Command::DemoApp { version } => demo_app::run(&version),
+        Command::Controller(args) => cluster::run(args),
         Command::Server(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+            init_logging();
             let options = serin_local::server::ServerOptions {
                 data_dir: args.data_dir.unwrap_or_else(serin_local::datadir::default_data_dir),
                 api: args.api,

@@ -1,0 +1,96 @@
+//! serin on Kubernetes: the same canary engine as the local platform, run as a controller
+//! against a real API server. It reads Argo Rollouts' resources unchanged, owns ReplicaSets
+//! the way Argo does (so it can take over from Argo without restarting a pod), steers Services
+//! and Traefik / ingress-nginx / Gateway API weights, and writes status in Argo's shape.
+
+pub mod cache;
+pub mod controller;
+pub mod lease;
+pub mod resources;
+pub mod serve;
+pub mod traffic;
+
+use cache::Caches;
+use controller::Controller;
+use kube::Client;
+use lease::LeaseOptions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How `serin controller` runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Watch one namespace, or every namespace.
+    pub namespace: Option<String>,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub listen: SocketAddr,
+    /// Leader election, or `None` to act at once (a single replica).
+    pub lease: Option<LeaseOptions>,
+    pub identity: String,
+}
+
+/// A burst of watch events (a ReplicaSet scaled, its pods created) is handled in one pass.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Runs the controller until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), controller::Error> {
+    check_crds(&client, options.namespace.as_deref()).await?;
+    let changed = Arc::new(Notify::new());
+    let caches = Arc::new(Caches::start(&client, options.namespace.as_deref(), &changed));
+    let leader = Arc::new(AtomicBool::new(options.lease.is_none()));
+    let health =
+        Arc::new(serve::Health { caches: caches.clone(), ready: AtomicBool::new(false), leader: leader.clone() });
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| controller::Error::Invalid(format!("cannot listen on {}: {e}", options.listen)))?;
+    tracing::info!(address = %listener.local_addr().unwrap_or(options.listen), "serving /healthz, /readyz and /metrics");
+    let served = health.clone();
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, serve::router(served)).await {
+            tracing::error!(%error, "health and metrics server stopped");
+        }
+    });
+    let stop_lease = Arc::new(Notify::new());
+    let election = options.lease.clone().map(|lease| {
+        tokio::spawn(lease::elect(client.clone(), lease, leader.clone(), changed.clone(), stop_lease.clone()))
+    });
+    caches.ready().await;
+    health.ready.store(true, Ordering::SeqCst);
+    tracing::info!(rollouts = caches.rollouts.state().len(), "caches filled; controller ready");
+    let controller = Controller::new(client, caches.clone(), &options.identity);
+    tokio::pin!(shutdown);
+    let mut next = Duration::ZERO;
+    loop {
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = tokio::time::sleep(next) => {}
+            _ = &mut shutdown => break,
+        }
+        tokio::time::sleep(SETTLE).await;
+        next = if leader.load(Ordering::SeqCst) { controller.pass().await } else { controller::RESYNC };
+    }
+    if let Some(election) = election {
+        stop_lease.notify_one();
+        let _ = election.await;
+    }
+    Ok(())
+}
+
+/// Fails early, with what to do, when the cluster lacks the Rollout resources.
+async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), controller::Error> {
+    let api = resources::scoped(client, namespace, &resources::rollouts());
+    match api.list(&kube::api::ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Err(controller::Error::Invalid(
+            "the cluster does not serve argoproj.io/v1alpha1 Rollouts: install the CustomResourceDefinitions with `serin crd | kubectl apply -f -`".to_string(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

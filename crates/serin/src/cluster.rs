@@ -1,0 +1,87 @@
+//! `serin controller`: the Kubernetes platform's entry point. Connects to a cluster (a
+//! kubeconfig, or the pod's service account when run in one) and runs serin-kube's controller
+//! until SIGINT or SIGTERM, releasing its leader Lease on the way out.
+
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct KubeOptions {
+    /// The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster configuration).
+    #[arg(long, env = "KUBECONFIG", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub kube: KubeOptions,
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Where /healthz, /readyz and /metrics are served.
+    #[arg(long, default_value = "0.0.0.0:8090")]
+    pub listen: SocketAddr,
+    /// Act without leader election (only when a single replica runs).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// The namespace of the leader Lease (default: $POD_NAMESPACE, else `default`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// How long a leader's Lease holds without renewal before another replica takes over.
+    #[arg(long, default_value = "15s", value_parser = crate::parse_duration_millis)]
+    pub lease_duration: i64,
+    /// This replica's name in the Lease and in events (default: $POD_NAME, else host-pid).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// A client for the cluster the options name.
+pub async fn client(options: &KubeOptions) -> Result<kube::Client> {
+    let kube_options = kube::config::KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+    let config = match &options.kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube_options).await?
+        }
+        None if options.context.is_some() => kube::Config::from_kubeconfig(&kube_options).await?,
+        None => kube::Config::infer().await.context("no cluster configured: pass --kubeconfig or set KUBECONFIG")?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+pub fn run(args: ControllerArgs) -> Result<std::process::ExitCode> {
+    crate::init_logging();
+    let identity = args.identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        format!("{}-{}", if host.is_empty() { "serin" } else { &host }, std::process::id())
+    });
+    let lease = (!args.no_leader_election).then(|| serin_kube::lease::LeaseOptions {
+        namespace: args.lease_namespace.clone().unwrap_or_else(|| "default".to_string()),
+        name: "serin-controller-lock".to_string(),
+        identity: identity.clone(),
+        duration: Duration::from_millis(args.lease_duration as u64),
+    });
+    let options = serin_kube::Options { namespace: args.namespace, listen: args.listen, lease, identity };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let client = client(&args.kube).await?;
+        serin_kube::run(client, options, shutdown_signal()).await?;
+        Ok(std::process::ExitCode::SUCCESS)
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
