@@ -17,6 +17,38 @@ pub enum Command {
     SetImage { container: String, image: String },
 }
 
+/// A command as a client sends it: the verb in the path, its arguments in the body.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CommandRequest {
+    pub full: bool,
+    pub to_revision: Option<i64>,
+    pub container: Option<String>,
+    pub image: Option<String>,
+    /// `restart --in`: milliseconds from now.
+    pub in_millis: Option<i64>,
+}
+
+impl Command {
+    /// The command a verb (`promote`, `abort`, `retry`, `undo`, `pause`, `restart`,
+    /// `set-image`) and its arguments name, at time `now`.
+    pub fn from_request(verb: &str, request: &CommandRequest, now: Time) -> Result<Command, String> {
+        Ok(match verb {
+            "promote" => Command::Promote { full: request.full },
+            "abort" => Command::Abort,
+            "retry" => Command::Retry,
+            "undo" => Command::Undo { to_revision: request.to_revision },
+            "pause" => Command::Pause,
+            "restart" => Command::Restart { at: now.plus_millis(request.in_millis.unwrap_or(0)) },
+            "set-image" => Command::SetImage {
+                container: request.container.clone().unwrap_or_else(|| "*".to_string()),
+                image: request.image.clone().ok_or("set-image needs an image")?,
+            },
+            other => return Err(format!("unknown rollout command {other:?}")),
+        })
+    }
+}
+
 /// Applies a command; the error says why it cannot apply, in words for the person who typed it.
 pub fn apply_command(rollout: &mut Rollout, command: &Command, replica_sets: &[ReplicaSetState]) -> Result<(), String> {
     let name = rollout.metadata.name().to_string();

@@ -4,6 +4,7 @@
 //! and Traefik / ingress-nginx / Gateway API weights, and writes status in Argo's shape.
 
 pub mod cache;
+pub mod commands;
 pub mod controller;
 pub mod lease;
 pub mod resources;

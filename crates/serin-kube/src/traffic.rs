@@ -47,7 +47,15 @@ impl Routes {
     ) -> kube::Result<Routes> {
         let get = |resource: kube::discovery::ApiResource, name: String| {
             let api = resources::namespaced(client, namespace, &resource);
-            async move { Ok::<_, kube::Error>(api.get_opt(&name).await?.map(|o| to_json(&o))) }
+            async move {
+                // A 404 is a missing object, or a resource the cluster does not serve at all
+                // (its CRD is not installed), which the API server answers without a Status.
+                match api.get(&name).await {
+                    Ok(object) => Ok(Some(to_json(&object))),
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
         };
         let mut services = Vec::new();
         for name in [&canary.stable_service, &canary.canary_service].into_iter().flatten() {

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use serin_engine::command::{Command, apply_command};
+use serin_engine::command::{Command, CommandRequest, apply_command};
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
 use std::sync::Arc;
@@ -223,17 +223,6 @@ async fn rollout_tree(
     })))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct CommandRequest {
-    pub full: bool,
-    pub to_revision: Option<i64>,
-    pub container: Option<String>,
-    pub image: Option<String>,
-    /// `restart --in`: milliseconds from now.
-    pub in_millis: Option<i64>,
-}
-
 async fn rollout_command(
     State(state): Shared,
     headers: HeaderMap,
@@ -241,19 +230,8 @@ async fn rollout_command(
     Json(request): Json<CommandRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let command = match verb.as_str() {
-        "promote" => Command::Promote { full: request.full },
-        "abort" => Command::Abort,
-        "retry" => Command::Retry,
-        "undo" => Command::Undo { to_revision: request.to_revision },
-        "pause" => Command::Pause,
-        "restart" => Command::Restart { at: state.clock.now().plus_millis(request.in_millis.unwrap_or(0)) },
-        "set-image" => Command::SetImage {
-            container: request.container.clone().unwrap_or_else(|| "*".to_string()),
-            image: request.image.clone().ok_or_else(|| error(StatusCode::BAD_REQUEST, "set-image needs an image"))?,
-        },
-        other => return Err(error(StatusCode::NOT_FOUND, format!("unknown rollout command {other:?}"))),
-    };
+    let command =
+        Command::from_request(&verb, &request, state.clock.now()).map_err(|e| error(StatusCode::NOT_FOUND, e))?;
     let key = rollout_key(&namespace, &name);
     for _ in 0..5 {
         let Some(stored) = state.store.get(&key)? else {

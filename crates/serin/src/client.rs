@@ -1,5 +1,6 @@
 //! How CLI commands reach a server: `--server`/`--token` (or `SERIN_SERVER`/`SERIN_TOKEN`),
-//! else the `server.json` and `token` a local server wrote into its data directory.
+//! else the `server.json` and `token` a local server wrote into its data directory; and, for
+//! the rollout commands, a Kubernetes cluster when `--kubeconfig` or `--context` is given.
 
 use anyhow::{Result, bail};
 use serde_json::Value;
@@ -19,6 +20,92 @@ pub struct ClientOptions {
     /// The namespace.
     #[arg(short = 'n', long, default_value = "default", global = true)]
     pub namespace: String,
+    #[command(flatten)]
+    pub kube: crate::cluster::KubeOptions,
+}
+
+impl ClientOptions {
+    fn wants_cluster(&self) -> bool {
+        self.kube.kubeconfig.is_some() || self.kube.context.is_some()
+    }
+}
+
+/// Where the rollout commands go: a serin server, or a cluster's API server.
+pub enum Backend {
+    Server(Client),
+    Cluster { client: kube::Client, runtime: tokio::runtime::Runtime },
+}
+
+impl Backend {
+    pub fn connect(options: &ClientOptions) -> Result<Backend> {
+        if !options.wants_cluster() {
+            return Ok(Backend::Server(Client::connect(options)?));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let client = runtime.block_on(crate::cluster::client(&options.kube))?;
+        Ok(Backend::Cluster { client, runtime })
+    }
+
+    fn cluster<T>(
+        runtime: &tokio::runtime::Runtime,
+        call: impl Future<Output = Result<T, serin_kube::controller::Error>>,
+    ) -> Result<T> {
+        runtime.block_on(call).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// A Rollout with its ReplicaSets, pods and AnalysisRuns, as the tree view reads them.
+    pub fn rollout_tree(&self, namespace: &str, name: &str) -> Result<Value> {
+        match self {
+            Backend::Server(client) => {
+                client.get(&format!("/api/v1/rollouts/{}/{}/tree", encode(namespace), encode(name)))
+            }
+            Backend::Cluster { client, runtime } => {
+                Self::cluster(runtime, serin_kube::commands::rollout_tree(client, namespace, name))
+            }
+        }
+    }
+
+    pub fn rollout(&self, namespace: &str, name: &str) -> Result<Value> {
+        match self {
+            Backend::Server(client) => client.get(&format!(
+                "/api/v1/object?group=argoproj.io&kind=Rollout&namespace={}&name={}",
+                encode(namespace),
+                encode(name)
+            )),
+            Backend::Cluster { client, runtime } => {
+                Self::cluster(runtime, serin_kube::commands::rollout(client, namespace, name))
+            }
+        }
+    }
+
+    /// The Rollouts of a namespace, as `{"items": [...]}`.
+    pub fn rollouts(&self, namespace: &str) -> Result<Value> {
+        match self {
+            Backend::Server(client) => {
+                client.get(&format!("/api/v1/objects?kind=Rollout&group=argoproj.io&namespace={}", encode(namespace)))
+            }
+            Backend::Cluster { client, runtime } => {
+                Self::cluster(runtime, serin_kube::commands::rollouts(client, namespace))
+            }
+        }
+    }
+
+    /// promote, abort, retry, undo, pause, restart, set-image, with their arguments.
+    pub fn rollout_command(&self, namespace: &str, name: &str, verb: &str, request: &Value) -> Result<()> {
+        match self {
+            Backend::Server(client) => {
+                let path = format!("/api/v1/rollouts/{}/{}/{verb}", encode(namespace), encode(name));
+                client.post(&path, request).map(|_| ())
+            }
+            Backend::Cluster { client, runtime } => {
+                let request = serde_json::from_value(request.clone())?;
+                let now = serin_kube::controller::now();
+                let command =
+                    serin_engine::command::Command::from_request(verb, &request, now).map_err(anyhow::Error::msg)?;
+                Self::cluster(runtime, serin_kube::commands::run_command(client, namespace, name, &command))
+            }
+        }
+    }
 }
 
 pub struct Client {
@@ -29,6 +116,11 @@ pub struct Client {
 
 impl Client {
     pub fn connect(options: &ClientOptions) -> Result<Client> {
+        if options.wants_cluster() {
+            bail!(
+                "this command works against a serin server; against a cluster, serin runs get rollout, list rollouts, status, promote, abort, retry, undo, pause, restart and set image (use kubectl for the rest)"
+            );
+        }
         let data_dir = options.data_dir.clone().unwrap_or_else(serin_local::datadir::default_data_dir);
         let base = match &options.server {
             Some(server) => server.trim_end_matches('/').to_string(),

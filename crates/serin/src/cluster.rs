@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct KubeOptions {
-    /// The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster configuration).
-    #[arg(long, env = "KUBECONFIG", global = true)]
+    /// Work against a Kubernetes cluster, with this kubeconfig file.
+    #[arg(long, global = true)]
     pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: its current context).
+    /// Work against a Kubernetes cluster, with this context of $KUBECONFIG or ~/.kube/config.
     #[arg(long, global = true)]
     pub context: Option<String>,
 }

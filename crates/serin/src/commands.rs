@@ -1,7 +1,7 @@
 //! CLI commands that talk to a server: apply, delete, get, list, logs and the rollout
 //! commands, printed the way kubectl and kubectl-argo-rollouts print them.
 
-use crate::client::{Client, ClientOptions, encode};
+use crate::client::{Backend, Client, ClientOptions, encode};
 use crate::view::{Paint, age, table};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -67,10 +67,9 @@ pub struct Display {
 }
 
 pub fn get_rollout(options: &ClientOptions, name: &str, display: Display) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let path = rollout_path(options, name, "tree");
+    let backend = Backend::connect(options)?;
     watch(display, || {
-        let mut tree = client.get(&path)?;
+        let mut tree = backend.rollout_tree(&options.namespace, name)?;
         let view = crate::tree::render(&tree, display.paint)?;
         if let Some(object) = tree.as_object_mut() {
             object.remove("now");
@@ -114,16 +113,11 @@ fn watch(display: Display, mut fetch: impl FnMut() -> Result<(String, String)>) 
 /// `status`: waits for the rollout to finish, printing each phase change; exits 0 when
 /// Healthy, 1 when Degraded or when the timeout passes first.
 pub fn status(options: &ClientOptions, name: &str, timeout: Option<Duration>) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let path = format!(
-        "/api/v1/object?group=argoproj.io&kind=Rollout&namespace={}&name={}",
-        encode(&options.namespace),
-        encode(name)
-    );
+    let backend = Backend::connect(options)?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut last = String::new();
     loop {
-        let rollout = client.get(&path)?;
+        let rollout = backend.rollout(&options.namespace, name)?;
         let observed = rollout.pointer("/status/observedGeneration").and_then(Value::as_str).map(str::to_string);
         let generation = rollout.pointer("/metadata/generation").and_then(Value::as_i64).map(|g| g.to_string());
         let phase = rollout.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Progressing");
@@ -152,16 +146,15 @@ pub fn status(options: &ClientOptions, name: &str, timeout: Option<Duration>) ->
 }
 
 pub fn list_rollouts(options: &ClientOptions, display: Display) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
+    let backend = Backend::connect(options)?;
     watch(display, || {
-        let table = rollouts_table(&client, options, display.paint)?;
+        let table = rollouts_table(&backend, options, display.paint)?;
         Ok((table.clone(), table))
     })
 }
 
-fn rollouts_table(client: &Client, options: &ClientOptions, paint: Paint) -> Result<String> {
-    let list = client
-        .get(&format!("/api/v1/objects?kind=Rollout&group=argoproj.io&namespace={}", encode(&options.namespace)))?;
+fn rollouts_table(backend: &Backend, options: &ClientOptions, paint: Paint) -> Result<String> {
+    let list = backend.rollouts(&options.namespace)?;
     let mut rows = vec![
         ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "READY", "DESIRED", "UP-TO-DATE", "AVAILABLE"]
             .map(String::from)
@@ -191,8 +184,7 @@ fn rollouts_table(client: &Client, options: &ClientOptions, paint: Paint) -> Res
 
 /// promote, abort, retry, undo, pause, restart, set-image.
 pub fn rollout_command(options: &ClientOptions, name: &str, verb: &str, body: Value, done: &str) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    client.post(&rollout_path(options, name, verb), &body)?;
+    Backend::connect(options)?.rollout_command(&options.namespace, name, verb, &body)?;
     println!("rollout '{name}' {done}");
     Ok(ExitCode::SUCCESS)
 }

@@ -63,6 +63,7 @@ pub fn run(time_scale: f64, entrypoint: &str) -> Result<ExitCode> {
         server: None,
         token: None,
         namespace: "default".into(),
+        kube: Default::default(),
     };
     let info = wait(Duration::from_secs(20), "the server to start", || {
         serin_local::datadir::read_info(server.dir.path()).ok()

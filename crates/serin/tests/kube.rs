@@ -1,0 +1,409 @@
+//! `serin controller` on a real Kubernetes API server (kube-testenv, v1.20): the seed's canary
+//! release end to end, abort, one Traefik group, a missing router, a restart mid-rollout, two
+//! replicas with leader election, ingress-nginx and Gateway API routing, and adoption of a
+//! ReplicaSet Argo Rollouts left behind. Each test has its own cluster and plays kubelet.
+
+mod kubeenv;
+
+use kubeenv::KubeEnv;
+use serde_json::{Value as Json, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ROLLOUTS: &str = "argoproj.io/v1alpha1";
+const V1_RS: &str = "canary-rollout-69dc9f5f56";
+const V2_RS: &str = "canary-rollout-95d95c65";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn seed(file: &str) -> String {
+    std::fs::read_to_string(repo().join("examples/argo-demo/argorollout-canary").join(file)).unwrap()
+}
+
+/// A cluster with serin's CRDs and the Traefik CRDs of `traefik_groups`.
+async fn cluster(traefik_groups: &[&str]) -> KubeEnv {
+    let env = KubeEnv::start().await;
+    let crds = env.serin(&["crd"]);
+    assert!(crds.status.success(), "serin crd failed: {}", String::from_utf8_lossy(&crds.stderr));
+    env.apply_yaml("default", &String::from_utf8(crds.stdout).unwrap()).await;
+    for group in traefik_groups {
+        env.apply_file("default", &repo().join(format!("tests/kube/traefik-crds-{group}.yaml"))).await;
+    }
+    env
+}
+
+/// Applies the seed's manifests, leaving out the objects of API groups in `skip`.
+async fn apply_seed(env: &KubeEnv, skip: &[&str]) {
+    for file in ["service.yaml", "ingress.yaml", "rollout.yaml"] {
+        for document in serin_model::yaml::parse_documents(&seed(file)).unwrap() {
+            let object = document.root.to_json();
+            let api_version = object["apiVersion"].as_str().unwrap_or_default();
+            if !skip.iter().any(|group| api_version.starts_with(&format!("{group}/"))) {
+                env.apply("default", object).await;
+            }
+        }
+    }
+}
+
+async fn rollout(env: &KubeEnv, name: &str) -> Json {
+    env.get(ROLLOUTS, "Rollout", "default", name).await.expect("the rollout exists")
+}
+
+/// Waits until the Rollout reports `phase` at step `step` (`None`: any step).
+async fn wait_phase(env: &KubeEnv, name: &str, phase: &str, step: Option<i64>) -> Json {
+    env.eventually(&format!("rollout {name} {phase} at step {step:?}"), WAIT, || async {
+        let rollout = rollout(env, name).await;
+        let status = &rollout["status"];
+        let at_step = step.is_none_or(|s| status["currentStepIndex"].as_i64() == Some(s));
+        (status["phase"] == phase
+            && at_step
+            && status["observedGeneration"].as_str().and_then(|g| g.parse().ok())
+                == rollout["metadata"]["generation"].as_i64())
+        .then_some(rollout)
+    })
+    .await
+}
+
+async fn ready_pods(env: &KubeEnv, revision: &str) -> usize {
+    env.list("v1", "Pod", "default")
+        .await
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == revision)
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        })
+        .count()
+}
+
+/// (canary-active, canary-preview) weights of the seed's TraefikService in `group`.
+async fn traefik_weights(env: &KubeEnv, group: &str) -> (i64, i64) {
+    let split = env.get(&format!("{group}/v1alpha1"), "TraefikService", "default", "canary-service").await.unwrap();
+    let weight = |name: &str| {
+        split["spec"]["weighted"]["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["weight"]
+            .as_i64()
+            .unwrap()
+    };
+    (weight("canary-active"), weight("canary-preview"))
+}
+
+async fn selector_hash(env: &KubeEnv, service: &str) -> Json {
+    env.get("v1", "Service", "default", service).await.unwrap()["spec"]["selector"]["rollouts-pod-template-hash"]
+        .clone()
+}
+
+async fn replica_sets(env: &KubeEnv) -> Vec<(String, i64)> {
+    let mut sets: Vec<(String, i64)> = env
+        .list("apps/v1", "ReplicaSet", "default")
+        .await
+        .iter()
+        .map(|rs| (rs["metadata"]["name"].as_str().unwrap().to_string(), rs["spec"]["replicas"].as_i64().unwrap()))
+        .collect();
+    sets.sort();
+    sets
+}
+
+/// `kubectl argo rollouts set image canary-rollout myapp=ikubernetes/myapp:v2`, through serin's CLI.
+fn set_image(env: &KubeEnv, name: &str, image: &str) {
+    let container = format!("myapp={image}");
+    let output = env.serin(&["set", "image", name, &container]);
+    assert!(output.status.success(), "set image failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn serin_ok(env: &KubeEnv, args: &[&str]) -> String {
+    let output = env.serin(args);
+    assert!(output.status.success(), "serin {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Healthy at v1 with 10 pods, then v2 paused at step 1: the state the seed prints.
+async fn at_step_one(env: &KubeEnv) {
+    wait_phase(env, "canary-rollout", "Healthy", None).await;
+    env.eventually("10 ready v1 pods", WAIT, || async { (ready_pods(env, "69dc9f5f56").await == 10).then_some(()) })
+        .await;
+    set_image(env, "canary-rollout", "ikubernetes/myapp:v2");
+    wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_canary_release_runs_on_a_cluster() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &[]).await;
+    at_step_one(&env).await;
+
+    assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10), (V2_RS.to_string(), 1)]);
+    env.eventually("11 ready pods", WAIT, || async {
+        (ready_pods(&env, "69dc9f5f56").await + ready_pods(&env, "95d95c65").await == 11).then_some(())
+    })
+    .await;
+    for group in ["traefik.io", "traefik.containo.us"] {
+        assert_eq!(traefik_weights(&env, group).await, (10, 90), "{group}");
+    }
+    assert_eq!(selector_hash(&env, "canary-active").await, "95d95c65");
+    assert_eq!(selector_hash(&env, "canary-preview").await, "69dc9f5f56");
+    let status = rollout(&env, "canary-rollout").await["status"].clone();
+    assert_eq!(status["canary"]["weights"]["canary"]["weight"], 10);
+    assert_eq!(status["stableRS"], "69dc9f5f56");
+    assert_eq!(status["currentPodHash"], "95d95c65");
+
+    let events = env.list("v1", "Event", "default").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["reason"] == "RolloutStepCompleted"
+                && e["message"] == "Rollout step 1/7 completed (setWeight: 10)"),
+        "no step event in {events:#?}"
+    );
+
+    for (step, weight) in [(3, 30), (5, 60)] {
+        serin_ok(&env, &["promote", "canary-rollout"]);
+        wait_phase(&env, "canary-rollout", "Paused", Some(step)).await;
+        for group in ["traefik.io", "traefik.containo.us"] {
+            assert_eq!(traefik_weights(&env, group).await, (weight, 100 - weight), "{group} at step {step}");
+        }
+    }
+    serin_ok(&env, &["promote", "canary-rollout"]);
+    let done = wait_phase(&env, "canary-rollout", "Healthy", Some(7)).await;
+    assert_eq!(done["status"]["stableRS"], "95d95c65");
+    env.eventually("the stable Service on v2", WAIT, || async {
+        (selector_hash(&env, "canary-preview").await == "95d95c65").then_some(())
+    })
+    .await;
+    // The old revision goes to zero once the scale-down delay (30 s) has passed.
+    env.eventually("v1 scaled to 0", Duration::from_secs(90), || async {
+        (replica_sets(&env).await == [(V1_RS.to_string(), 0), (V2_RS.to_string(), 10)]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abort_sends_all_traffic_back_to_stable() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &[]).await;
+    at_step_one(&env).await;
+
+    serin_ok(&env, &["abort", "canary-rollout"]);
+    let aborted = wait_phase(&env, "canary-rollout", "Degraded", None).await;
+    assert!(aborted["status"]["message"].as_str().unwrap().contains("RolloutAborted"), "{}", aborted["status"]);
+    for group in ["traefik.io", "traefik.containo.us"] {
+        assert_eq!(traefik_weights(&env, group).await, (0, 100), "{group}");
+    }
+    assert_eq!(selector_hash(&env, "canary-active").await, "69dc9f5f56");
+    assert_eq!(selector_hash(&env, "canary-preview").await, "69dc9f5f56");
+    env.eventually("the canary scaled to 0 after the abort delay", Duration::from_secs(90), || async {
+        (replica_sets(&env).await == [(V1_RS.to_string(), 10), (V2_RS.to_string(), 0)]).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_serving_one_traefik_group_gets_its_weights() {
+    let env = cluster(&["traefik.io"]).await;
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &["traefik.containo.us"]).await;
+    at_step_one(&env).await;
+    assert_eq!(traefik_weights(&env, "traefik.io").await, (10, 90));
+    let conditions = rollout(&env, "canary-rollout").await["status"]["conditions"].clone();
+    assert!(!conditions.as_array().unwrap().iter().any(|c| c["type"] == "TrafficRouting"), "{conditions:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_traefik_service_is_a_condition_while_the_rest_is_reconciled() {
+    let env = cluster(&[]).await;
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &["traefik.io", "traefik.containo.us"]).await;
+    let condition = env
+        .eventually("a TrafficRouting condition", WAIT, || async {
+            let status = rollout(&env, "canary-rollout").await["status"].clone();
+            status["conditions"].as_array()?.iter().find(|c| c["type"] == "TrafficRouting").cloned()
+        })
+        .await;
+    assert_eq!(condition["status"], "False");
+    assert_eq!(
+        condition["message"],
+        "TraefikService 'canary-service' not found in traefik.io/v1alpha1 or traefik.containo.us/v1alpha1"
+    );
+    env.eventually("10 ready pods and the Services pointed at them", WAIT, || async {
+        let ready = ready_pods(&env, "69dc9f5f56").await == 10;
+        let selected = selector_hash(&env, "canary-preview").await == "69dc9f5f56";
+        (ready && selected).then_some(())
+    })
+    .await;
+    let events = env.list("v1", "Event", "default").await;
+    assert!(events.iter().any(|e| e["reason"] == "TrafficRoutingError" && e["type"] == "Warning"), "{events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_controller_resumes_from_the_status_it_wrote() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    let mut first = env.controller("first", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &[]).await;
+    at_step_one(&env).await;
+    first.kill();
+
+    serin_ok(&env, &["promote", "canary-rollout"]);
+    let _second = env.controller("second", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    wait_phase(&env, "canary-rollout", "Paused", Some(3)).await;
+    assert_eq!(traefik_weights(&env, "traefik.io").await, (30, 70));
+    assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10), (V2_RS.to_string(), 3)]);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn leader_gauge(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    use std::io::{Read, Write};
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines().find(|l| l.starts_with("serin_controller_leader ")).map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_controller_replicas_only_the_leader_acts() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    let ports = [free_port(), free_port()];
+    let mut replicas: Vec<_> = ["a", "b"]
+        .iter()
+        .zip(ports)
+        .map(|(name, port)| {
+            let listen = format!("127.0.0.1:{port}");
+            env.controller(name, &["--identity", name, "--lease-duration", "3s", "--listen", &listen])
+        })
+        .collect();
+    let holder = env
+        .eventually("a leader", WAIT, || async {
+            let lease = env.get("coordination.k8s.io/v1", "Lease", "default", "serin-controller-lock").await?;
+            lease["spec"]["holderIdentity"].as_str().map(str::to_string)
+        })
+        .await;
+    let (leader, follower) = if holder == "a" { (0, 1) } else { (1, 0) };
+    env.eventually("each replica's /metrics says who leads", WAIT, || async {
+        let gauges = (leader_gauge(ports[leader])?, leader_gauge(ports[follower])?);
+        (gauges == ("serin_controller_leader 1".to_string(), "serin_controller_leader 0".to_string())).then_some(())
+    })
+    .await;
+    apply_seed(&env, &[]).await;
+    at_step_one(&env).await;
+    let events = env.list("events.k8s.io/v1", "Event", "default").await;
+    let instances: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["regarding"]["kind"] == "Rollout")
+        .filter_map(|e| e["reportingInstance"].as_str())
+        .collect();
+    assert_eq!(instances.into_iter().collect::<Vec<_>>(), [holder.as_str()], "only the leader reports");
+
+    replicas[leader].kill();
+    let other = ["a", "b"][follower];
+    env.eventually("the other replica takes the Lease over", Duration::from_secs(30), || async {
+        let lease = env.get("coordination.k8s.io/v1", "Lease", "default", "serin-controller-lock").await?;
+        (lease["spec"]["holderIdentity"] == other).then_some(())
+    })
+    .await;
+    serin_ok(&env, &["promote", "canary-rollout"]);
+    wait_phase(&env, "canary-rollout", "Paused", Some(3)).await;
+    assert_eq!(traefik_weights(&env, "traefik.containo.us").await, (30, 70));
+}
+
+/// The seed's Rollout under another name and app label, routed by `routing` instead of Traefik.
+fn routed_rollout(name: &str, routing: Json) -> Json {
+    let mut rollout = serin_model::yaml::parse_documents(&seed("rollout.yaml")).unwrap()[0].root.to_json();
+    rollout["metadata"]["name"] = name.into();
+    rollout["spec"]["selector"]["matchLabels"]["app"] = name.into();
+    rollout["spec"]["template"]["metadata"]["labels"]["app"] = name.into();
+    rollout["spec"]["strategy"]["canary"]["trafficRouting"] = routing;
+    rollout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingress_nginx_and_gateway_api_carry_the_canary_weight() {
+    let env = cluster(&[]).await;
+    env.apply_file("default", &repo().join("tests/kube/gateway-api-crds.yaml")).await;
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &["traefik.io", "traefik.containo.us"]).await;
+    env.apply(
+        "default",
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "myapp.example", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "canary-preview", "port": {"number": 80}}}}]}}]}}),
+    )
+    .await;
+    env.apply(
+        "default",
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "web"},
+            "spec": {"parentRefs": [{"name": "gateway"}], "rules": [{"backendRefs": [
+                {"name": "canary-preview", "port": 80, "weight": 100}, {"name": "canary-active", "port": 80, "weight": 0}]}]}}),
+    )
+    .await;
+    env.apply("default", routed_rollout("web-nginx", json!({"nginx": {"stableIngress": "web"}}))).await;
+    env.apply(
+        "default",
+        routed_rollout(
+            "web-gateway",
+            json!({"plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "web", "namespace": "default"}}}),
+        ),
+    )
+    .await;
+    for name in ["web-nginx", "web-gateway"] {
+        wait_phase(&env, name, "Healthy", None).await;
+        set_image(&env, name, "ikubernetes/myapp:v2");
+        wait_phase(&env, name, "Paused", Some(1)).await;
+    }
+    let canary =
+        env.get("networking.k8s.io/v1", "Ingress", "default", "web-nginx-web-canary").await.expect("a canary Ingress");
+    let annotations = &canary["metadata"]["annotations"];
+    assert_eq!(annotations["nginx.ingress.kubernetes.io/canary"], "true");
+    assert_eq!(annotations["nginx.ingress.kubernetes.io/canary-weight"], "10");
+    let backend = &canary["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"];
+    assert_eq!(backend["name"], "canary-active");
+    assert_eq!(canary["metadata"]["ownerReferences"][0]["name"], "web-nginx");
+
+    let route = env.get("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "web").await.unwrap();
+    let refs = &route["spec"]["rules"][0]["backendRefs"];
+    assert_eq!((refs[0]["name"].clone(), refs[0]["weight"].clone()), (json!("canary-preview"), json!(90)));
+    assert_eq!((refs[1]["name"].clone(), refs[1]["weight"].clone()), (json!("canary-active"), json!(10)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    // The ReplicaSet Argo Rollouts makes for the seed's v1 template, without its owner.
+    let mut template =
+        serin_model::yaml::parse_documents(&seed("rollout.yaml")).unwrap()[0].root.to_json()["spec"]["template"]
+            .clone();
+    template["metadata"]["labels"]["rollouts-pod-template-hash"] = "69dc9f5f56".into();
+    env.apply(
+        "default",
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": V1_RS, "labels": template["metadata"]["labels"], "annotations": {"rollout.argoproj.io/revision": "1"}},
+            "spec": {"replicas": 10, "selector": {"matchLabels": {"app": "myapp", "rollouts-pod-template-hash": "69dc9f5f56"}}, "template": template}}),
+    )
+    .await;
+    env.eventually("10 ready pods of the orphan", WAIT, || async {
+        (ready_pods(&env, "69dc9f5f56").await == 10).then_some(())
+    })
+    .await;
+    let uids = |pods: Vec<Json>| {
+        let mut uids: Vec<String> = pods.iter().map(|p| p["metadata"]["uid"].as_str().unwrap().to_string()).collect();
+        uids.sort();
+        uids
+    };
+    let before = uids(env.list("v1", "Pod", "default").await);
+
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
+    apply_seed(&env, &[]).await;
+    let healthy = wait_phase(&env, "canary-rollout", "Healthy", None).await;
+    let rs = env.get("apps/v1", "ReplicaSet", "default", V1_RS).await.unwrap();
+    assert_eq!(rs["metadata"]["ownerReferences"][0]["uid"], healthy["metadata"]["uid"]);
+    assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10)]);
+    assert_eq!(uids(env.list("v1", "Pod", "default").await), before, "no pod was replaced");
+}

@@ -1,0 +1,296 @@
+//! A real Kubernetes control plane for the tests (etcd, kube-apiserver and
+//! kube-controller-manager v1.20 on loopback, from `shared/tools/kube-testenv`), one per test,
+//! with the test playing kubelet: every pod the ReplicaSet controller creates is marked
+//! Running and Ready, as KWOK does. Helpers apply YAML, read and patch objects, and run
+//! `serin controller` as a real process.
+#![allow(dead_code)] // each test file uses its own part of the harness
+
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use serde_json::{Value as Json, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The kube-testenv scripts: `$KUBE_TESTENV`, else `shared/tools/kube-testenv` next to the
+/// repository, else under /work.
+fn testenv_dir() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var_os("KUBE_TESTENV").map(PathBuf::from),
+        Some(repo.join("../shared/tools/kube-testenv")),
+        Some(PathBuf::from("/work/shared/tools/kube-testenv")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("start.sh").exists()).unwrap_or_else(|| {
+        panic!("kube-testenv not found: set KUBE_TESTENV to the directory of its start.sh (shared/tools/kube-testenv)")
+    })
+}
+
+pub struct KubeEnv {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub client: kube::Client,
+    resources: Mutex<HashMap<(String, String), ApiResource>>,
+    kubelet: tokio::task::JoinHandle<()>,
+}
+
+impl KubeEnv {
+    /// Starts a fresh cluster and the fake kubelet.
+    pub async fn start() -> KubeEnv {
+        let scripts = testenv_dir();
+        let dir = tempfile::Builder::new().prefix("serin-kube-").tempdir().unwrap();
+        let output = Command::new("bash").arg(scripts.join("start.sh")).arg(dir.path()).output().unwrap();
+        assert!(
+            output.status.success(),
+            "kube-testenv did not start (build it once with {}/build.sh):\n{}",
+            scripts.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let kubeconfig = dir.path().join("kubeconfig");
+        let client = client_for(&kubeconfig).await;
+        let kubelet = tokio::spawn(play_kubelet(client.clone()));
+        KubeEnv { dir, kubeconfig, client, resources: Mutex::default(), kubelet }
+    }
+
+    /// The API resource for an apiVersion and kind, found through discovery.
+    pub async fn resource(&self, api_version: &str, kind: &str) -> ApiResource {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self.resources.lock().unwrap().get(&key) {
+            return found.clone();
+        }
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, _) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .unwrap_or_else(|e| panic!("the cluster does not serve {api_version} {kind}: {e}"));
+        self.resources.lock().unwrap().insert(key, resource.clone());
+        resource
+    }
+
+    async fn api(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> kube::Api<DynamicObject> {
+        let resource = self.resource(api_version, kind).await;
+        match namespace {
+            Some(ns) => kube::Api::namespaced_with(self.client.clone(), ns, &resource),
+            None => kube::Api::all_with(self.client.clone(), &resource),
+        }
+    }
+
+    /// Creates or replaces every object of a YAML stream, as `kubectl apply` does for new
+    /// objects (server-side apply on 1.20 rejects a Service port without a protocol), in `namespace`
+    /// unless an object names its own; CustomResourceDefinitions are waited for until served.
+    pub async fn apply_yaml(&self, namespace: &str, text: &str) {
+        for document in serin_model::yaml::parse_documents(text).unwrap() {
+            let object = document.root.to_json();
+            self.apply(namespace, object).await;
+        }
+    }
+
+    pub async fn apply_file(&self, namespace: &str, path: &Path) {
+        self.apply_yaml(namespace, &std::fs::read_to_string(path).unwrap()).await;
+    }
+
+    pub async fn apply(&self, namespace: &str, object: Json) {
+        let (api_version, kind) = (object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap());
+        let name = object["metadata"]["name"].as_str().unwrap().to_string();
+        let cluster_scoped = matches!(kind, "CustomResourceDefinition" | "ClusterAnalysisTemplate" | "Namespace");
+        let ns = object["metadata"]["namespace"].as_str().unwrap_or(namespace).to_string();
+        let api = self.api(api_version, kind, (!cluster_scoped).then_some(ns.as_str())).await;
+        let mut desired: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+        let result = match api.get_opt(&name).await.unwrap() {
+            Some(existing) => {
+                desired.metadata.resource_version = existing.metadata.resource_version;
+                api.replace(&name, &Default::default(), &desired).await
+            }
+            None => api.create(&Default::default(), &desired).await,
+        };
+        result.unwrap_or_else(|e| panic!("cannot apply {kind} {name}: {e}"));
+        if kind == "CustomResourceDefinition" {
+            let kind = object["spec"]["names"]["kind"].as_str().unwrap().to_string();
+            let group = object["spec"]["group"].as_str().unwrap();
+            let version = object["spec"]["versions"][0]["name"].as_str().unwrap();
+            let api_version = format!("{group}/{version}");
+            self.eventually(&format!("{kind} served"), Duration::from_secs(30), || async {
+                let gvk = GroupVersionKind::gvk(group, version, &kind);
+                kube::discovery::pinned_kind(&self.client, &gvk).await.ok().map(|_| ())
+            })
+            .await;
+            self.resources.lock().unwrap().remove(&(api_version, kind));
+        }
+    }
+
+    pub async fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Json> {
+        let api = self.api(api_version, kind, Some(namespace)).await;
+        api.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    pub async fn list(&self, api_version: &str, kind: &str, namespace: &str) -> Vec<Json> {
+        let api = self.api(api_version, kind, Some(namespace)).await;
+        api.list(&ListParams::default()).await.unwrap().items.iter().map(|o| serde_json::to_value(o).unwrap()).collect()
+    }
+
+    /// A JSON merge patch, of the object or (with `status`) of its status subresource.
+    pub async fn merge(&self, api_version: &str, kind: &str, namespace: &str, name: &str, patch: Json, status: bool) {
+        let api = self.api(api_version, kind, Some(namespace)).await;
+        let params = PatchParams::default();
+        let result = if status {
+            api.patch_status(name, &params, &Patch::Merge(&patch)).await
+        } else {
+            api.patch(name, &params, &Patch::Merge(&patch)).await
+        };
+        result.unwrap_or_else(|e| panic!("cannot patch {kind} {name}: {e}"));
+    }
+
+    /// Polls `check` every 200 ms until it gives a value; fails the test after `timeout`.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let start = Instant::now();
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for: {what}\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The logs of every controller this test started, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with("controller-") {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                out += &format!("--- {name} (last lines)\n");
+                for line in tail.into_iter().rev() {
+                    out += line;
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts `serin controller` against this cluster; `name` tells its log apart.
+    pub fn controller(&self, name: &str, args: &[&str]) -> Controller {
+        let log = std::fs::File::create(self.dir.path().join(format!("controller-{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_serin"))
+            .arg("controller")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .env("SERIN_LOG", "info,kube=warn")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Controller { child }
+    }
+
+    /// Runs the `serin` binary with this cluster's kubeconfig.
+    pub fn serin(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_serin"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for KubeEnv {
+    fn drop(&mut self) {
+        self.kubelet.abort();
+        let _ = Command::new("bash").arg(testenv_dir().join("stop.sh")).arg(self.dir.path()).output();
+    }
+}
+
+/// A running `serin controller`, stopped (SIGTERM, as Kubernetes stops a pod) when dropped.
+pub struct Controller {
+    pub child: Child,
+}
+
+impl Controller {
+    /// Stops it the way Kubernetes does, letting it release its Lease.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills it without warning (a crashed node).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Marks every pod that is not Ready as Running and Ready, as a kubelet would once its
+/// containers started and passed their readiness probe.
+async fn play_kubelet(client: kube::Client) {
+    let pods: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &serin_kube::resources::pods());
+    loop {
+        if let Ok(list) = pods.list(&ListParams::default()).await {
+            for pod in list.items {
+                let pod = serde_json::to_value(&pod).unwrap();
+                let ready = pod["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+                if ready || pod["metadata"]["deletionTimestamp"].is_string() {
+                    continue;
+                }
+                let (namespace, name) =
+                    (pod["metadata"]["namespace"].as_str().unwrap(), pod["metadata"]["name"].as_str().unwrap());
+                let now = serin_kube::controller::now().to_string();
+                let containers: Vec<Json> = pod["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true,
+                            "restartCount": 0, "state": {"running": {"startedAt": now}}})
+                    })
+                    .collect();
+                let status = json!({"status": {
+                    "phase": "Running", "podIP": "10.1.0.7", "startTime": now,
+                    "conditions": [
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+                    ],
+                    "containerStatuses": containers,
+                }});
+                let api: kube::Api<DynamicObject> =
+                    kube::Api::namespaced_with(client.clone(), namespace, &serin_kube::resources::pods());
+                let _ = api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
