@@ -26,6 +26,21 @@ if [ "$node_major" -lt 20 ]; then
 fi
 (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
 
+# A real Kubernetes control plane for the Kubernetes tests: kube-testenv builds etcd,
+# kube-apiserver and kube-controller-manager 1.20 from Debian's packages once per machine
+# (about 6 minutes cold, cached in /var/cache/serin-kube-testenv); each test starts its own.
+if [ -z "${KUBE_TESTENV:-}" ]; then
+  for dir in "$PWD/../shared/tools/kube-testenv" /work/shared/tools/kube-testenv; do
+    if [ -x "$dir/start.sh" ]; then KUBE_TESTENV=$(cd "$dir" && pwd); break; fi
+  done
+fi
+if [ -z "${KUBE_TESTENV:-}" ]; then
+  echo "error: kube-testenv not found; set KUBE_TESTENV to the directory of its build.sh and start.sh" >&2
+  exit 1
+fi
+export KUBE_TESTENV
+"$KUBE_TESTENV/build.sh"
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else
