@@ -169,6 +169,8 @@ async fn the_seeds_canary_release_runs_on_a_cluster() {
         }
     }
     serin_ok(&env, &["promote", "canary-rollout"]);
+    let status = serin_ok(&env, &["status", "canary-rollout", "--timeout", "60s"]);
+    assert_eq!(status.lines().last(), Some("Healthy"), "{status}");
     let done = wait_phase(&env, "canary-rollout", "Healthy", Some(7)).await;
     assert_eq!(done["status"]["stableRS"], "95d95c65");
     env.eventually("the stable Service on v2", WAIT, || async {
