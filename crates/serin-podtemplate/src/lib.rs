@@ -13,6 +13,7 @@
 mod check;
 mod encode;
 mod gojson;
+mod openapi;
 mod quantity;
 mod schema;
 mod time;
@@ -53,6 +54,12 @@ pub fn check(template: &Value) -> Vec<SchemaIssue> {
 /// template instead), so the output is only meaningful for templates that pass [`check`].
 pub fn go_json(template: &Value) -> String {
     encode::encode_root(&schema::POD_TEMPLATE_SPEC, template)
+}
+
+/// The OpenAPI v3 schema of a `PodTemplateSpec` for a CustomResourceDefinition: structural,
+/// without descriptions, with every field of the table [`check`] and [`go_json`] use.
+pub fn openapi_schema() -> Value {
+    openapi::template_schema()
 }
 
 /// Argo Rollouts' pod-template-hash (`utils/hash/hash.go`): FNV-1a 32-bit over
