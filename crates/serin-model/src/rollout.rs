@@ -451,6 +451,10 @@ pub struct RolloutStatus {
     pub ready_replicas: i32,
     #[serde(default)]
     pub available_replicas: i32,
+    /// The replica count the `scale` subresource reports (to a HorizontalPodAutoscaler), as
+    /// Argo Rollouts writes it.
+    #[serde(rename = "HPAReplicas")]
+    pub hpa_replicas: Option<i32>,
     pub current_step_index: Option<i32>,
     pub collision_count: Option<i32>,
     pub observed_generation: Option<String>,
