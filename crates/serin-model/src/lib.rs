@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod application;
+pub mod crd;
 pub mod decode;
 pub mod duration;
 pub mod intstr;

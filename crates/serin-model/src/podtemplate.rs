@@ -8,8 +8,9 @@ use crate::meta::Labels;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+/// A newtype rather than `#[serde(transparent)]` (JSON reads and writes it the same way), so
+/// that the CRD generator can recognise it and describe it with the core/v1 schema.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
 pub struct PodTemplate(pub Json);
 
 impl Default for PodTemplate {
