@@ -4,6 +4,7 @@ mod apps;
 mod client;
 mod cluster;
 mod commands;
+mod crd;
 mod dashboard;
 mod demo;
 mod demo_app;
@@ -242,6 +243,11 @@ enum Command {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Print the CustomResourceDefinitions of Rollout, AnalysisTemplate,
+    /// ClusterAnalysisTemplate and AnalysisRun (argoproj.io/v1alpha1, named as Argo Rollouts
+    /// names them), as YAML to install on a cluster.
+    #[command(after_help = "Example:\n  serin crd | kubectl apply -f -")]
+    Crd,
     /// Print a shell completion script: `serin completion bash > /etc/bash_completion.d/serin`.
     #[command(after_help = "Example:\n  source <(serin completion bash)")]
     Completion { shell: clap_complete::Shell },
@@ -447,6 +453,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Crd => crd::run(),
         Command::Version => {
             println!("serin {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -26,7 +26,8 @@ fn seed(file: &str) -> String {
 /// A cluster with serin's CRDs and the Traefik CRDs of `traefik_groups`.
 async fn cluster(traefik_groups: &[&str]) -> KubeEnv {
     let env = KubeEnv::start().await;
-    let crds = env.serin(&["crd"]);
+    // `serin crd` only prints: it takes no kubeconfig.
+    let crds = std::process::Command::new(env!("CARGO_BIN_EXE_serin")).arg("crd").output().unwrap();
     assert!(crds.status.success(), "serin crd failed: {}", String::from_utf8_lossy(&crds.stderr));
     env.apply_yaml("default", &String::from_utf8(crds.stdout).unwrap()).await;
     for group in traefik_groups {
