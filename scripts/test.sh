@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 packages=(git curl prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# kubectl applies manifests in the Kubernetes tests (Debian's is the 1.20 of kube-testenv).
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 # Node runs the dashboard's browser script; an image may ship its own build of it.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -1,8 +1,8 @@
 //! A real Kubernetes control plane for the tests (etcd, kube-apiserver and
 //! kube-controller-manager v1.20 on loopback, from `shared/tools/kube-testenv`), one per test,
 //! with the test playing kubelet: every pod the ReplicaSet controller creates is marked
-//! Running and Ready, as KWOK does. Helpers apply YAML, read and patch objects, and run
-//! `serin controller` as a real process.
+//! Running and Ready, as KWOK does. Helpers apply YAML, read and patch objects, run
+//! `serin controller` as a real process, and run kubectl or plain HTTPS requests.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
@@ -10,6 +10,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -32,6 +33,11 @@ fn testenv_dir() -> PathBuf {
 pub struct KubeEnv {
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
+    /// `https://127.0.0.1:PORT`, an admin bearer token and the CA that signed the API
+    /// server's certificate, for plain HTTPS requests.
+    pub server: String,
+    pub token: String,
+    pub ca: PathBuf,
     pub client: kube::Client,
     resources: Mutex<HashMap<(String, String), ApiResource>>,
     kubelet: tokio::task::JoinHandle<()>,
@@ -50,9 +56,53 @@ impl KubeEnv {
             String::from_utf8_lossy(&output.stderr)
         );
         let kubeconfig = dir.path().join("kubeconfig");
+        let vars = std::fs::read_to_string(dir.path().join("env")).unwrap();
+        let var = |name: &str| {
+            vars.lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} is not in kube-testenv's env file:\n{vars}"))
+                .to_string()
+        };
+        let (server, token, ca) =
+            (var("KUBE_TESTENV_SERVER"), var("KUBE_TESTENV_TOKEN"), var("KUBE_TESTENV_CA").into());
         let client = client_for(&kubeconfig).await;
         let kubelet = tokio::spawn(play_kubelet(client.clone()));
-        KubeEnv { dir, kubeconfig, client, resources: Mutex::default(), kubelet }
+        KubeEnv { dir, kubeconfig, server, token, ca, client, resources: Mutex::default(), kubelet }
+    }
+
+    /// Runs kubectl against this cluster, `stdin` as its input (client-side apply keeps the
+    /// last-applied-configuration annotation, as users' kubectl does).
+    pub fn kubectl(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut child = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run kubectl (is it installed?): {e}"));
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// One request to the API server with nothing in between (curl): the HTTP status and the
+    /// JSON answer, errors included. A PATCH is a JSON merge patch.
+    pub fn request(&self, method: &str, path: &str, body: Option<&Json>) -> (u16, Json) {
+        let content_type = if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
+        let mut curl = Command::new("curl");
+        curl.args(["--silent", "--show-error", "--request", method, "--write-out", "\n%{http_code}"])
+            .arg("--cacert")
+            .arg(&self.ca)
+            .args(["--header", &format!("Authorization: Bearer {}", self.token)])
+            .args(["--header", &format!("Content-Type: {content_type}")]);
+        if let Some(body) = body {
+            curl.args(["--data-binary", &body.to_string()]);
+        }
+        let output = curl.arg(format!("{}{path}", self.server)).output().expect("cannot run curl");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let (answer, status) = text.rsplit_once('\n').unwrap_or_else(|| panic!("{method} {path}: {text}"));
+        let status = status.parse().unwrap_or_else(|_| panic!("{method} {path}: {text}"));
+        (status, serde_json::from_str(answer).unwrap_or_else(|e| panic!("{method} {path} answered {answer:?}: {e}")))
     }
 
     /// The API resource for an apiVersion and kind, found through discovery.
