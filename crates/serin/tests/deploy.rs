@@ -8,6 +8,7 @@ mod kubeenv;
 use kubeenv::KubeEnv;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const FILES: [&str; 3] = ["namespace.yaml", "rbac.yaml", "controller.yaml"];
 
@@ -76,11 +77,17 @@ fn manifests_fit_together_and_the_cluster_role_names_no_wildcard() {
     let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], account["metadata"]["name"]);
     let container = &pod["containers"][0];
-    assert_eq!(container["args"][0], "controller");
     let ports: Vec<&Value> = container["ports"].as_array().unwrap().iter().map(|p| &p["name"]).collect();
     for probe in ["livenessProbe", "readinessProbe"] {
         assert!(ports.contains(&&container[probe]["httpGet"]["port"]), "{probe} uses a declared port");
     }
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let listen = args.iter().find_map(|a| a.strip_prefix("--listen=")).expect("--listen in the controller's args");
+    assert_eq!(listen.rsplit_once(':').unwrap().1, container["ports"][0]["containerPort"].to_string());
+    // The binary takes these arguments (`--help` after them: parsed, not run).
+    let parsed = Command::new(env!("CARGO_BIN_EXE_serin")).args(&args).arg("--help").output().unwrap();
+    assert!(parsed.status.success(), "serin {args:?}: {}", String::from_utf8_lossy(&parsed.stderr));
+    assert_eq!(args[0], "controller");
 }
 
 /// Whether the API server lets serin's ServiceAccount do `verb` on `group`/`resource`.
