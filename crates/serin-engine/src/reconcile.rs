@@ -901,6 +901,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     fn update_counts(&mut self) {
         let all = self.world.replica_sets;
         self.status.replicas = all.iter().map(|rs| rs.current).sum();
+        // What a HorizontalPodAutoscaler reads through the scale subresource, as Argo sets it.
+        self.status.hpa_replicas = Some(self.status.replicas);
         self.status.ready_replicas = all.iter().map(|rs| rs.ready).sum();
         self.status.available_replicas = all.iter().map(|rs| rs.available).sum();
         self.status.updated_replicas = self.new_rs.as_ref().map_or(0, |rs| rs.current);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FILES: [&str; 3] = ["namespace.yaml", "rbac.yaml", "controller.yaml"];
+const FILES: [&str; 3] = ["00-namespace.yaml", "10-rbac.yaml", "20-controller.yaml"];
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
@@ -43,7 +43,10 @@ fn manifests_fit_together_and_the_cluster_role_names_no_wildcard() {
     files.dedup();
     let mut installed = FILES.to_vec();
     installed.sort();
-    assert_eq!(files, installed, "every file in deploy/ is in FILES, in the install order namespace.yaml gives");
+    assert_eq!(
+        files, installed,
+        "every file in deploy/ is in FILES, in the order kubectl apply -f deploy/ installs them (by name)"
+    );
     for (file, manifest) in &manifests {
         for field in ["apiVersion", "kind"] {
             assert!(manifest[field].is_string(), "{file}: {field} in {manifest}");
