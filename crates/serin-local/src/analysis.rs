@@ -1,21 +1,21 @@
-//! The analysis controller: runs each AnalysisRun's metrics on schedule (the pure state
-//! machine in `serin-analysis` decides what is due), takes measurements from the providers,
-//! and writes the run's status in Argo's shape. The rollout controller reads its phase:
-//! Failed or Error aborts the rollout, Inconclusive pauses it.
+//! The local platform's analysis controller: runs each AnalysisRun's metrics on schedule (what
+//! is due and what to store is decided by `serin_analysis::object`, the flow the Kubernetes
+//! controller shares), takes measurements (Prometheus and web through `serin-providers`,
+//! serin's own router metrics, a `job` as a one-off local pod), and writes the run's status in
+//! Argo's shape. The rollout controller reads its phase: Failed or Error aborts the rollout,
+//! Inconclusive pauses it.
 
 use crate::clock::Clock;
-use crate::providers::{self, Http, Reading};
 use crate::proxy::Proxy;
 use crate::store::{Result, Store, StoreError, Stored};
 use serde_json::json;
-use serin_analysis::{Measurement, RunSpec, RunStatus};
+use serin_analysis::object::{self, Pass};
+use serin_analysis::{Measurement, RunSpec};
 use serin_model::ObjectKey;
-use serin_model::analysis::{AnalysisRunSpec, Metric};
+use serin_model::analysis::Metric;
+use serin_providers::{Http, Outcome, Reading};
 use std::collections::HashSet;
 use std::sync::Arc;
-
-/// Requests the native provider needs in its window unless the metric says otherwise.
-const NATIVE_MIN_REQUESTS: u64 = 1;
 
 pub struct AnalysisController {
     pub store: Arc<Store>,
@@ -35,23 +35,21 @@ impl AnalysisController {
         let now = self.clock.now();
         let mut next: Option<i64> = None;
         for run in self.store.list(Some("argoproj.io"), "AnalysisRun", None)? {
-            let Some((spec, status)) = self.parse(&run)? else { continue };
-            if status.phase.is_completed() {
+            let Some(Pass { write, spec, measure, next_reconcile, .. }) = object::pass(&run.body, now) else {
                 continue;
-            }
-            let decision = serin_analysis::reconcile(&spec, &status, now);
-            if serde_json::to_value(&decision.status).ok() != run.body.get("status").cloned() {
+            };
+            if let Some(status) = write {
                 let mut body = serde_json::Value::clone(&run.body);
-                body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
+                body["status"] = status;
                 match self.store.put(&run.key, &body, Some(run.rev)) {
                     Ok(_) | Err(StoreError::Conflict(..)) => {}
                     Err(e) => return Err(e),
                 }
             }
-            for metric in decision.measure {
-                self.start_measurement(&run, &spec, &metric);
+            for metric in measure {
+                self.start_measurement(&run, &spec, metric);
             }
-            if let Some(at) = decision.next_reconcile {
+            if let Some(at) = next_reconcile {
                 let after = at.since(now).max(0);
                 next = Some(next.map_or(after, |n| n.min(after)));
             }
@@ -59,48 +57,11 @@ impl AnalysisController {
         Ok(next)
     }
 
-    /// The run's spec (arguments filled in) and status; a run whose spec cannot be read, or
-    /// that uses an argument without a value, ends in Error.
-    fn parse(&self, run: &Stored) -> Result<Option<(RunSpec, RunStatus)>> {
-        let status: RunStatus =
-            serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
-        let spec = substitute_args(&run.body["spec"]).and_then(|spec| {
-            serde_json::from_value::<AnalysisRunSpec>(spec)
-                .map_err(|e| format!("the AnalysisRun's spec is not valid: {e}"))
-        });
-        match spec {
-            Ok(spec) => {
-                let mut run_spec = RunSpec::from_analysis_run(&spec);
-                for metric in &mut run_spec.metrics {
-                    if let Some(native) = &metric.metric.provider.serin {
-                        metric.min_sample = Some(native["minRequests"].as_u64().unwrap_or(NATIVE_MIN_REQUESTS));
-                    } else if metric.metric.provider.prometheus.is_some() {
-                        // A vector with no series is no data, never a pass.
-                        metric.min_sample = Some(1);
-                    }
-                }
-                Ok(Some((run_spec, status)))
-            }
-            Err(message) => {
-                if !status.phase.is_completed() {
-                    let mut body = serde_json::Value::clone(&run.body);
-                    body["status"] = json!({"phase": "Error", "message": message});
-                    self.store.put(&run.key, &body, Some(run.rev))?;
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    fn start_measurement(self: &Arc<Self>, run: &Stored, spec: &RunSpec, metric_name: &str) {
-        let flight = (run.key.clone(), metric_name.to_string());
+    fn start_measurement(self: &Arc<Self>, run: &Stored, spec: &RunSpec, metric: Metric) {
+        let flight = (run.key.clone(), metric.name.clone());
         if !self.in_flight.lock().insert(flight.clone()) {
             return;
         }
-        let Some(metric) = spec.metrics.iter().find(|m| m.metric.name == metric_name).map(|m| m.metric.clone()) else {
-            self.in_flight.lock().remove(&flight);
-            return;
-        };
         let revision = run.body["metadata"]["labels"][serin_engine::state::POD_TEMPLATE_HASH_LABEL]
             .as_str()
             .unwrap_or_default()
@@ -118,17 +79,7 @@ impl AnalysisController {
             {
                 metric.success_condition = Some("result == true".to_string());
             }
-            let finished = this.clock.now();
-            let measurement = match outcome {
-                Ok(reading) => {
-                    let measured = Measurement::assessed(&metric, &reading.value, started, finished);
-                    match reading.samples {
-                        Some(n) => measured.with_sample(n),
-                        None => measured,
-                    }
-                }
-                Err(message) => Measurement::error(message, started, finished),
-            };
+            let measurement = serin_providers::measurement(&metric, outcome, started, this.clock.now());
             if let Err(error) = this.record(&flight.0, &metric.name, measurement, &spec) {
                 tracing::warn!(run = %flight.0.name, %error, "cannot record a measurement");
             }
@@ -136,21 +87,13 @@ impl AnalysisController {
         });
     }
 
-    async fn measure(
-        &self,
-        metric: &Metric,
-        revision: &str,
-        run: &serde_json::Value,
-    ) -> std::result::Result<Reading, String> {
+    async fn measure(&self, metric: &Metric, revision: &str, run: &serde_json::Value) -> Outcome {
         let provider = &metric.provider;
-        if let Some(prometheus) = &provider.prometheus {
-            return self.http.prometheus(&serde_json::to_value(prometheus).unwrap_or_default()).await;
-        }
-        if let Some(web) = &provider.web {
-            return self.http.web(&serde_json::to_value(web).unwrap_or_default()).await;
+        if let Some(outcome) = self.http.measure(provider).await {
+            return outcome;
         }
         if let Some(native) = &provider.serin {
-            return providers::native(native, revision, &self.proxy.metrics);
+            return crate::native::measure(native, revision, &self.proxy.metrics);
         }
         if let Some(job) = &provider.job {
             return self.job(run, &metric.name, job).await;
@@ -161,12 +104,7 @@ impl AnalysisController {
     /// Argo's job provider on the local platform: the Job's pod template runs as a one-off Pod
     /// (restartPolicy Never, owned by the AnalysisRun, visible to `get pods` and `logs`);
     /// `true` when it succeeds within `activeDeadlineSeconds`, retried `backoffLimit` times.
-    async fn job(
-        &self,
-        run: &serde_json::Value,
-        metric: &str,
-        job: &serde_json::Value,
-    ) -> std::result::Result<Reading, String> {
+    async fn job(&self, run: &serde_json::Value, metric: &str, job: &serde_json::Value) -> Outcome {
         let template = job.pointer("/spec/template").filter(|t| t.pointer("/spec/containers/0").is_some());
         let template = template.ok_or("job.spec.template.spec.containers is required")?;
         let deadline = std::time::Duration::from_secs(
@@ -229,12 +167,8 @@ impl AnalysisController {
     fn record(&self, key: &ObjectKey, metric: &str, measurement: Measurement, spec: &RunSpec) -> Result<()> {
         for _ in 0..10 {
             let Some(run) = self.store.get(key)? else { return Ok(()) };
-            let mut status: RunStatus =
-                serde_json::from_value(run.body.get("status").cloned().unwrap_or(json!({}))).unwrap_or_default();
-            serin_analysis::record(&mut status, metric, measurement.clone(), spec);
-            let decision = serin_analysis::reconcile(spec, &status, self.clock.now());
             let mut body = serde_json::Value::clone(&run.body);
-            body["status"] = serde_json::to_value(&decision.status).unwrap_or_default();
+            body["status"] = object::record(&run.body, spec, metric, measurement.clone(), self.clock.now());
             match self.store.put(key, &body, Some(run.rev)) {
                 Ok(_) => return Ok(()),
                 Err(StoreError::Conflict(..)) => continue,
@@ -243,28 +177,4 @@ impl AnalysisController {
         }
         Ok(())
     }
-}
-
-/// Fills `{{args.name}}` in the metrics with the run's argument values (JSON-escaped).
-fn substitute_args(spec: &serde_json::Value) -> std::result::Result<serde_json::Value, String> {
-    let mut text = spec["metrics"].to_string();
-    for arg in spec["args"].as_array().into_iter().flatten() {
-        let name = arg["name"].as_str().unwrap_or_default();
-        let placeholder = format!("{{{{args.{name}}}}}");
-        if !text.contains(&placeholder) {
-            continue;
-        }
-        let Some(value) = arg["value"].as_str() else {
-            return Err(format!("argument '{name}' has no value"));
-        };
-        let escaped = serde_json::Value::String(value.to_string()).to_string();
-        text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
-    }
-    if let Some(start) = text.find("{{args.") {
-        let name: String = text[start + 7..].chars().take_while(|c| *c != '}').collect();
-        return Err(format!("argument '{name}' is used but not given"));
-    }
-    let mut spec = spec.clone();
-    spec["metrics"] = serde_json::from_str(&text).map_err(|e| format!("arguments made the metrics invalid: {e}"))?;
-    Ok(spec)
 }

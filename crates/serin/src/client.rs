@@ -189,4 +189,4 @@ impl Client {
     }
 }
 
-pub use serin_local::providers::percent_encode as encode;
+pub use serin_providers::percent_encode as encode;

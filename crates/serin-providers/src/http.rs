@@ -1,29 +1,16 @@
-//! Where analysis measurements come from: Prometheus (`/api/v1/query`), any web endpoint
-//! (with a JSONPath into its JSON answer), and serin's own router (per-revision request
-//! outcomes of the last seconds, no external system needed).
-//!
-//! A provider answers with a value for the metric's conditions, the number of samples it
-//! was computed from when it knows it (for the minimum-sample guard), or an error message.
+//! The HTTP providers: one client (plain HTTP, connect timeout 5 s) for Prometheus's query API
+//! and any web endpoint, JSONPath into JSON answers as Argo's web provider reads them.
 
+use crate::{Outcome, Reading};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use serin_analysis::MetricValue;
+use serin_model::analysis::MetricProvider;
 use std::time::Duration;
-
-/// A provider's answer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reading {
-    /// Numbers from Prometheus may be NaN or infinite, which JSON cannot hold.
-    pub value: MetricValue,
-    /// Requests (or series) the value summarises, when the provider knows.
-    pub samples: Option<u64>,
-}
-
-pub type Outcome = Result<Reading, String>;
 
 pub struct Http {
     client: Client<HttpConnector, Full<Bytes>>,
@@ -38,6 +25,17 @@ impl Default for Http {
 }
 
 impl Http {
+    /// The reading of a `prometheus` or `web` metric; `None` for the other providers.
+    pub async fn measure(&self, provider: &MetricProvider) -> Option<Outcome> {
+        if let Some(prometheus) = &provider.prometheus {
+            return Some(self.prometheus(&serde_json::to_value(prometheus).unwrap_or_default()).await);
+        }
+        if let Some(web) = &provider.web {
+            return Some(self.web(&serde_json::to_value(web).unwrap_or_default()).await);
+        }
+        None
+    }
+
     /// One request; the body of any answer, or why there was none.
     async fn call(
         &self,
@@ -48,7 +46,7 @@ impl Http {
         timeout: Duration,
     ) -> Result<(u16, String), String> {
         if url.starts_with("https://") {
-            return Err(format!("{url}: https is not supported by the local platform's analysis client yet"));
+            return Err(format!("{url}: https is not supported by serin's analysis client yet"));
         }
         let mut request = hyper::Request::builder().method(method).uri(url);
         for (name, value) in headers {
@@ -71,7 +69,7 @@ impl Http {
     }
 
     /// Prometheus: a scalar gives a number, a vector the list of its sample values.
-    pub async fn prometheus(&self, spec: &Json) -> Outcome {
+    async fn prometheus(&self, spec: &Json) -> Outcome {
         let address = spec["address"].as_str().ok_or("prometheus.address is required")?.trim_end_matches('/');
         let query = spec["query"].as_str().ok_or("prometheus.query is required")?;
         let timeout = Duration::from_secs(spec["timeout"].as_u64().unwrap_or(30).max(1));
@@ -117,7 +115,7 @@ impl Http {
     }
 
     /// A web endpoint; with `jsonPath`, the value found there, else the whole JSON answer.
-    pub async fn web(&self, spec: &Json) -> Outcome {
+    async fn web(&self, spec: &Json) -> Outcome {
         let url = spec["url"].as_str().ok_or("web.url is required")?;
         let method = spec["method"].as_str().unwrap_or("GET");
         let timeout = Duration::from_secs(spec["timeoutSeconds"].as_u64().unwrap_or(10).max(1));
@@ -142,37 +140,6 @@ impl Http {
         };
         Ok(Reading { value: MetricValue::Json(value), samples: None })
     }
-}
-
-/// serin's own provider: `metric` is success-rate (default), error-rate, request-count or
-/// latency-pNN (milliseconds), over the last `window` (default 10s) of the revision's traffic.
-pub fn native(spec: &Json, revision: &str, metrics: &crate::proxy::Metrics) -> Outcome {
-    let window = match spec["window"].as_str() {
-        Some(text) => serin_model::duration::parse_go_duration(text)?.max(100) as u64,
-        None => 10_000,
-    };
-    let revision = spec["revision"].as_str().unwrap_or(revision);
-    let summary = metrics.recent(revision, window);
-    let samples = Some(summary.requests);
-    let metric = spec["metric"].as_str().unwrap_or("success-rate");
-    let number = |x: Option<f64>| x.map_or(MetricValue::Json(Json::Null), MetricValue::Float);
-    let value = match metric {
-        "request-count" => MetricValue::Json(json!(summary.requests)),
-        "success-rate" => number(summary.success_rate()),
-        "error-rate" => number(summary.success_rate().map(|r| 1.0 - r)),
-        latency if latency.starts_with("latency-p") => {
-            let percentile: f64 = latency["latency-p".len()..]
-                .parse()
-                .map_err(|_| format!("unknown metric {latency:?}: use latency-p50, latency-p99, ..."))?;
-            number(summary.latency_quantile_ms(percentile / 100.0))
-        }
-        other => {
-            return Err(format!(
-                "unknown serin metric {other:?}: use success-rate, error-rate, request-count or latency-pNN"
-            ));
-        }
-    };
-    Ok(Reading { value, samples })
 }
 
 fn key_values(list: &Json) -> Vec<(String, String)> {
@@ -236,6 +203,7 @@ pub fn json_path(value: &Json, path: &str) -> Result<Json, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn json_paths_like_argo_uses_them() {
