@@ -6,67 +6,12 @@
 mod kubeenv;
 
 use kubeenv::KubeEnv;
+use kubeenv::seed::{WAIT, apply_seed, cluster, repo, rollout, seed_rollout, serin_ok, set_image, wait_phase};
 use serde_json::{Value as Json, json};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const ROLLOUTS: &str = "argoproj.io/v1alpha1";
 const V1_RS: &str = "canary-rollout-69dc9f5f56";
 const V2_RS: &str = "canary-rollout-95d95c65";
-const WAIT: Duration = Duration::from_secs(60);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn seed(file: &str) -> String {
-    std::fs::read_to_string(repo().join("examples/argo-demo/argorollout-canary").join(file)).unwrap()
-}
-
-/// A cluster with serin's CRDs and the Traefik CRDs of `traefik_groups`.
-async fn cluster(traefik_groups: &[&str]) -> KubeEnv {
-    let env = KubeEnv::start().await;
-    // `serin crd` only prints: it takes no kubeconfig.
-    let crds = std::process::Command::new(env!("CARGO_BIN_EXE_serin")).arg("crd").output().unwrap();
-    assert!(crds.status.success(), "serin crd failed: {}", String::from_utf8_lossy(&crds.stderr));
-    env.apply_yaml("default", &String::from_utf8(crds.stdout).unwrap()).await;
-    for group in traefik_groups {
-        env.apply_file("default", &repo().join(format!("tests/kube/traefik-crds-{group}.yaml"))).await;
-    }
-    env
-}
-
-/// Applies the seed's manifests, leaving out the objects of API groups in `skip`.
-async fn apply_seed(env: &KubeEnv, skip: &[&str]) {
-    for file in ["service.yaml", "ingress.yaml", "rollout.yaml"] {
-        for document in serin_model::yaml::parse_documents(&seed(file)).unwrap() {
-            let object = document.root.to_json();
-            let api_version = object["apiVersion"].as_str().unwrap_or_default();
-            if !skip.iter().any(|group| api_version.starts_with(&format!("{group}/"))) {
-                env.apply("default", object).await;
-            }
-        }
-    }
-}
-
-async fn rollout(env: &KubeEnv, name: &str) -> Json {
-    env.get(ROLLOUTS, "Rollout", "default", name).await.expect("the rollout exists")
-}
-
-/// Waits until the Rollout reports `phase` at step `step` (`None`: any step).
-async fn wait_phase(env: &KubeEnv, name: &str, phase: &str, step: Option<i64>) -> Json {
-    env.eventually(&format!("rollout {name} {phase} at step {step:?}"), WAIT, || async {
-        let rollout = rollout(env, name).await;
-        let status = &rollout["status"];
-        let at_step = step.is_none_or(|s| status["currentStepIndex"].as_i64() == Some(s));
-        (status["phase"] == phase
-            && at_step
-            && status["observedGeneration"].as_str().and_then(|g| g.parse().ok())
-                == rollout["metadata"]["generation"].as_i64())
-        .then_some(rollout)
-    })
-    .await
-}
 
 async fn ready_pods(env: &KubeEnv, revision: &str) -> usize {
     env.list("v1", "Pod", "default")
@@ -107,19 +52,6 @@ async fn replica_sets(env: &KubeEnv) -> Vec<(String, i64)> {
         .collect();
     sets.sort();
     sets
-}
-
-/// `kubectl argo rollouts set image canary-rollout myapp=ikubernetes/myapp:v2`, through serin's CLI.
-fn set_image(env: &KubeEnv, name: &str, image: &str) {
-    let container = format!("myapp={image}");
-    let output = env.serin(&["set", "image", name, &container]);
-    assert!(output.status.success(), "set image failed: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-fn serin_ok(env: &KubeEnv, args: &[&str]) -> String {
-    let output = env.serin(args);
-    assert!(output.status.success(), "serin {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
 }
 
 /// Healthy at v1 with 10 pods, then v2 paused at step 1: the state the seed prints.
@@ -319,7 +251,7 @@ async fn of_two_controller_replicas_only_the_leader_acts() {
 
 /// The seed's Rollout under another name and app label, routed by `routing` instead of Traefik.
 fn routed_rollout(name: &str, routing: Json) -> Json {
-    let mut rollout = serin_model::yaml::parse_documents(&seed("rollout.yaml")).unwrap()[0].root.to_json();
+    let mut rollout = seed_rollout();
     rollout["metadata"]["name"] = name.into();
     rollout["spec"]["selector"]["matchLabels"]["app"] = name.into();
     rollout["spec"]["template"]["metadata"]["labels"]["app"] = name.into();
@@ -380,9 +312,7 @@ async fn ingress_nginx_and_gateway_api_carry_the_canary_weight() {
 async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
     let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
     // The ReplicaSet Argo Rollouts makes for the seed's v1 template, without its owner.
-    let mut template =
-        serin_model::yaml::parse_documents(&seed("rollout.yaml")).unwrap()[0].root.to_json()["spec"]["template"]
-            .clone();
+    let mut template = seed_rollout()["spec"]["template"].clone();
     template["metadata"]["labels"]["rollouts-pod-template-hash"] = "69dc9f5f56".into();
     env.apply(
         "default",

@@ -3,51 +3,12 @@
 //! analysis input ends in Error or Inconclusive with a clear message.
 
 mod common;
+mod prometheus;
 
 use common::{SEED, Server, status};
+use prometheus::Prometheus;
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(server: &Server) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let target = server.api.trim_start_matches("http://");
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: serin\n  static_configs:\n  - targets: ['{target}']\n"
-        );
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("prometheus is installed (scripts/test.sh installs Debian's package)");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&format!("{url}/-/ready")).call().is_err() {
-            assert!(Instant::now() < deadline, "Prometheus did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Prometheus { child, url, _dir: dir }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn template(prometheus: &str) -> String {
     format!(
@@ -134,7 +95,7 @@ fn under_load<T>(server: &Server, f: impl FnOnce() -> T) -> T {
 #[test]
 fn prometheus_analysis_aborts_a_bad_canary_and_promotes_a_good_one() {
     let server = Server::start(1.0);
-    let prometheus = Prometheus::start(&server);
+    let prometheus = Prometheus::start(server.api.trim_start_matches("http://"));
     let dir = setup(&server, &prometheus);
     std::fs::write(dir.join("rollout.yaml"), rollout("ikubernetes/myapp:v2", 50)).unwrap();
     let tree = under_load(&server, || {
@@ -193,7 +154,7 @@ fn wait_run(server: &Server, name: &str) -> Value {
 #[test]
 fn bad_analysis_input_is_an_error_or_inconclusive_with_a_clear_message() {
     let server = Server::start(1.0);
-    let prometheus = Prometheus::start(&server);
+    let prometheus = Prometheus::start(server.api.trim_start_matches("http://"));
     let p = &prometheus.url;
     let cases = [
         (

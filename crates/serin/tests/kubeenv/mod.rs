@@ -5,6 +5,8 @@
 //! `serin controller` as a real process, and run kubectl or plain HTTPS requests.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod seed;
+
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
@@ -303,7 +305,8 @@ async fn client_for(kubeconfig: &Path) -> kube::Client {
 }
 
 /// Marks every pod that is not Ready as Running and Ready, as a kubelet would once its
-/// containers started and passed their readiness probe.
+/// containers started and passed their readiness probe; a pod that finished (a Job's, marked
+/// Succeeded or Failed by its test) stays as it is.
 async fn play_kubelet(client: kube::Client) {
     let pods: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &serin_kube::resources::pods());
     loop {
@@ -313,7 +316,8 @@ async fn play_kubelet(client: kube::Client) {
                 let ready = pod["status"]["conditions"]
                     .as_array()
                     .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
-                if ready || pod["metadata"]["deletionTimestamp"].is_string() {
+                let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+                if ready || finished || pod["metadata"]["deletionTimestamp"].is_string() {
                     continue;
                 }
                 let (namespace, name) =
