@@ -1,5 +1,5 @@
 //! Watched copies of the objects a decision reads (Rollouts, their ReplicaSets, pods and
-//! AnalysisRuns, analysis templates), kept current by kube's reflectors so a pass over every
+//! AnalysisRuns, analysis templates, the Jobs of `job` metrics), kept current by kube's reflectors so a pass over every
 //! Rollout reads memory, not the API server; every change wakes the controller.
 
 use crate::resources;
@@ -20,6 +20,8 @@ pub struct Caches {
     pub analysis_runs: Store<DynamicObject>,
     pub analysis_templates: Store<DynamicObject>,
     pub cluster_analysis_templates: Store<DynamicObject>,
+    /// Only Jobs carrying an AnalysisRun's uid label: the ones `job` metrics create.
+    pub jobs: Store<DynamicObject>,
 }
 
 impl Caches {
@@ -35,6 +37,7 @@ impl Caches {
             analysis_runs: watch(resources::analysis_runs(), None, namespace),
             analysis_templates: watch(resources::analysis_templates(), None, namespace),
             cluster_analysis_templates: watch(resources::cluster_analysis_templates(), None, None),
+            jobs: watch(resources::jobs(), Some(crate::analysis::RUN_UID_LABEL), namespace),
         }
     }
 
@@ -47,6 +50,7 @@ impl Caches {
             &self.analysis_runs,
             &self.analysis_templates,
             &self.cluster_analysis_templates,
+            &self.jobs,
         ] {
             // The writer lives as long as the watch task, which runs for the process's life.
             let _ = store.wait_until_ready().await;

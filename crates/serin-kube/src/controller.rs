@@ -284,7 +284,7 @@ fn has_condition(status: &RolloutStatus, kind: &str) -> bool {
 }
 
 /// The uid of an object's controlling owner.
-fn controller_uid(object: &Json) -> Option<&str> {
+pub(crate) fn controller_uid(object: &Json) -> Option<&str> {
     object["metadata"]["ownerReferences"]
         .as_array()?
         .iter()
@@ -303,7 +303,7 @@ async fn create(api: &kube::Api<DynamicObject>, object: Json) -> kube::Result<()
 }
 
 /// Deletes an object in the background (its dependents go with it); one already gone is fine.
-async fn delete(api: &kube::Api<DynamicObject>, name: &str) -> kube::Result<()> {
+pub(crate) async fn delete(api: &kube::Api<DynamicObject>, name: &str) -> kube::Result<()> {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),

@@ -1,8 +1,10 @@
 //! serin on Kubernetes: the same canary engine as the local platform, run as a controller
 //! against a real API server. It reads Argo Rollouts' resources unchanged, owns ReplicaSets
 //! the way Argo does (so it can take over from Argo without restarting a pod), steers Services
-//! and Traefik / ingress-nginx / Gateway API weights, and writes status in Argo's shape.
+//! and Traefik / ingress-nginx / Gateway API weights, runs the AnalysisRuns it creates with the
+//! same providers as the local platform, and writes status in Argo's shape.
 
+pub mod analysis;
 pub mod cache;
 pub mod commands;
 pub mod controller;
@@ -11,6 +13,7 @@ pub mod resources;
 pub mod serve;
 pub mod traffic;
 
+use analysis::Analysis;
 use cache::Caches;
 use controller::Controller;
 use kube::Client;
@@ -65,6 +68,7 @@ pub async fn run(
     caches.ready().await;
     health.ready.store(true, Ordering::SeqCst);
     tracing::info!(rollouts = caches.rollouts.state().len(), "caches filled; controller ready");
+    let analysis = Analysis::new(client.clone(), caches.clone()).await?;
     let controller = Controller::new(client, caches.clone(), &options.identity);
     tokio::pin!(shutdown);
     let mut next = Duration::ZERO;
@@ -75,7 +79,11 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
         tokio::time::sleep(SETTLE).await;
-        next = if leader.load(Ordering::SeqCst) { controller.pass().await } else { controller::RESYNC };
+        next = if leader.load(Ordering::SeqCst) {
+            controller.pass().await.min(analysis.pass().await)
+        } else {
+            controller::RESYNC
+        };
     }
     if let Some(election) = election {
         stop_lease.notify_one();

@@ -34,6 +34,10 @@ pub fn pods() -> ApiResource {
     resource("", "v1", "Pod", "pods")
 }
 
+pub fn jobs() -> ApiResource {
+    resource("batch", "v1", "Job", "jobs")
+}
+
 pub fn services() -> ApiResource {
     resource("", "v1", "Service", "services")
 }
