@@ -130,7 +130,7 @@ async fn manifests_install_and_grant_what_the_controller_needs_and_no_more() {
     const OWN: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
     let needed: &[(&str, &[&str], &[&str])] = &[
         ("argoproj.io", &["rollouts", "rollouts/status", "rollouts/finalizers"], READ_WRITE),
-        ("argoproj.io", &["analysisruns"], OWN),
+        ("argoproj.io", &["analysisruns", "analysisruns/finalizers"], OWN),
         ("argoproj.io", &["analysistemplates", "clusteranalysistemplates"], READ),
         ("apps", &["replicasets"], OWN),
         ("", &["pods"], &["get", "list", "watch", "delete"]),
