@@ -67,7 +67,12 @@ impl Controller {
                     let name = rollout.metadata.name.as_deref().unwrap_or_default();
                     let namespace = rollout.metadata.namespace.as_deref().unwrap_or_default();
                     tracing::warn!(rollout = %format!("{namespace}/{name}"), %error, "reconcile failed; retrying");
-                    Duration::from_secs(1)
+                    // An API error may pass in a moment; a Rollout that does not decode
+                    // waits for its next change (which wakes the controller) or the resync.
+                    match error {
+                        Error::Kube(_) => Duration::from_secs(1),
+                        Error::Invalid(_) => RESYNC,
+                    }
                 }
             };
             next = next.min(due);
