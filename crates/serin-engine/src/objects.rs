@@ -23,6 +23,15 @@ pub fn controller_reference(api_version: &str, kind: &str, meta: &Json) -> Json 
     }])
 }
 
+/// The uid of an object's controlling owner (its owner reference with `controller: true`).
+pub fn controller_uid(object: &Json) -> Option<&str> {
+    object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)
+        .and_then(|r| r["uid"].as_str())
+}
+
 /// A template with the pod-template-hash label added, as it goes into a ReplicaSet.
 fn labelled_template(template: &PodTemplate, hash: &str) -> Json {
     let mut template = template.0.clone();

@@ -13,19 +13,20 @@
 //! the run, read again from the API server, still has it due.
 
 use crate::cache::Caches;
-use crate::controller::{Error, RESYNC, controller_uid, delete, now};
+use crate::controller::{Error, RESYNC, delete, now};
 use crate::resources::{self, from_json, to_json};
 use kube::Client;
 use kube::api::PostParams;
+use parking_lot::Mutex;
 use serde_json::{Value as Json, json};
 use serin_analysis::object::{self, Pass};
 use serin_analysis::{Measurement, Phase, RunSpec, RunStatus};
-use serin_engine::objects::controller_reference;
+use serin_engine::objects::{controller_reference, controller_uid};
 use serin_model::Time;
 use serin_model::analysis::Metric;
 use serin_providers::Http;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The label on a metric's Job that names its run's uid (Argo's; the Job cache selects on it).
@@ -153,7 +154,7 @@ impl Analysis {
         let namespace = run["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
         let name = run["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let flight = (namespace, name, metric.name.clone());
-        if !self.shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(flight.clone()) {
+        if !self.shared.in_flight.lock().insert(flight.clone()) {
             return;
         }
         let shared = self.shared.clone();
@@ -162,7 +163,7 @@ impl Analysis {
             if let Err(error) = shared.measure(namespace, name, &metric).await {
                 tracing::warn!(run = %name, metric = %metric.name, %error, "cannot take a measurement");
             }
-            shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&flight);
+            shared.in_flight.lock().remove(&flight);
         });
     }
 }

@@ -1,6 +1,7 @@
 //! Watched copies of the objects a decision reads (Rollouts, their ReplicaSets, pods and
-//! AnalysisRuns, analysis templates, the Jobs of `job` metrics), kept current by kube's reflectors so a pass over every
-//! Rollout reads memory, not the API server; every change wakes the controller.
+//! AnalysisRuns, analysis templates, the Jobs of `job` metrics), kept current by kube's
+//! reflectors so a pass over every Rollout reads memory, not the API server; every change
+//! wakes the controller.
 
 use crate::resources;
 use futures_util::StreamExt;

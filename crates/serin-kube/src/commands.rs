@@ -8,9 +8,10 @@ use crate::controller::{Error, now};
 use crate::resources::{self, from_json, to_json};
 use kube::Client;
 use kube::api::{ListParams, PostParams};
+use kube::discovery::ApiResource;
 use serde_json::{Value as Json, json};
 use serin_engine::command::{Command, apply_command};
-use serin_engine::objects::replica_set_state;
+use serin_engine::objects::{controller_uid, replica_set_state};
 use serin_model::rollout::Rollout;
 
 async fn get_rollout(client: &Client, namespace: &str, name: &str) -> Result<Json, Error> {
@@ -21,37 +22,20 @@ async fn get_rollout(client: &Client, namespace: &str, name: &str) -> Result<Jso
     }
 }
 
-/// Objects of `resource` in `namespace` controlled by the object with `owner_uid`.
-async fn owned(
-    client: &Client,
-    namespace: &str,
-    resource: &kube::discovery::ApiResource,
-    owner_uid: &str,
-) -> Result<Vec<Json>, Error> {
+/// The objects of `resource` in `namespace` controlled by any of `owners` (uids), in one list.
+async fn owned(client: &Client, namespace: &str, resource: &ApiResource, owners: &[&str]) -> Result<Vec<Json>, Error> {
     let list = resources::namespaced(client, namespace, resource).list(&ListParams::default()).await?;
-    Ok(list
-        .items
-        .iter()
-        .map(to_json)
-        .filter(|o| {
-            o["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true && r["uid"] == owner_uid))
-        })
-        .collect())
+    Ok(list.items.iter().map(to_json).filter(|o| controller_uid(o).is_some_and(|uid| owners.contains(&uid))).collect())
 }
 
 /// The Rollout and what it owns, in the shape the CLI's tree view reads.
 pub async fn rollout_tree(client: &Client, namespace: &str, name: &str) -> Result<Json, Error> {
     let rollout = get_rollout(client, namespace, name).await?;
-    let uid = rollout["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    let replica_sets = owned(client, namespace, &resources::replica_sets(), &uid).await?;
-    let mut pods = Vec::new();
-    for rs in &replica_sets {
-        let rs_uid = rs["metadata"]["uid"].as_str().unwrap_or_default();
-        pods.extend(owned(client, namespace, &resources::pods(), rs_uid).await?);
-    }
-    let runs = owned(client, namespace, &resources::analysis_runs(), &uid).await?;
+    let uid = rollout["metadata"]["uid"].as_str().unwrap_or_default();
+    let replica_sets = owned(client, namespace, &resources::replica_sets(), &[uid]).await?;
+    let rs_uids: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["uid"].as_str()).collect();
+    let pods = owned(client, namespace, &resources::pods(), &rs_uids).await?;
+    let runs = owned(client, namespace, &resources::analysis_runs(), &[uid]).await?;
     Ok(json!({
         "rollout": rollout, "replicaSets": replica_sets, "pods": pods, "analysisRuns": runs,
         "now": now().to_string(), "timeScale": 1.0,
@@ -78,7 +62,7 @@ pub async fn run_command(client: &Client, namespace: &str, name: &str, command: 
         let mut rollout: Rollout = serde_json::from_value(body.clone())
             .map_err(|e| Error::Invalid(format!("rollout '{name}' does not decode: {e}")))?;
         let uid = body["metadata"]["uid"].as_str().unwrap_or_default();
-        let states: Vec<_> = owned(client, namespace, &resources::replica_sets(), uid)
+        let states: Vec<_> = owned(client, namespace, &resources::replica_sets(), &[uid])
             .await?
             .iter()
             .map(|rs| replica_set_state(rs, &[]))

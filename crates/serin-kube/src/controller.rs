@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{DeleteParams, PostParams};
 use kube::core::DynamicObject;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::objects::{self, analysis_run_spec};
@@ -21,6 +21,7 @@ use serin_engine::state::{
 };
 use serin_model::rollout::{Rollout, RolloutStatus};
 use serin_model::{ObjectKey, Time};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,8 +60,9 @@ impl Controller {
     /// Decides every Rollout once; returns how soon the next pass is due.
     pub async fn pass(&self) -> Duration {
         let mut next = RESYNC;
+        let owned = Owned::read(&self.caches);
         for rollout in self.caches.rollouts.state() {
-            let due = match self.reconcile(&rollout).await {
+            let due = match self.reconcile(&rollout, &owned).await {
                 Ok(Some(after)) => Duration::from_millis(after.max(0) as u64),
                 Ok(None) => continue,
                 Err(error) => {
@@ -80,38 +82,22 @@ impl Controller {
         next
     }
 
-    async fn reconcile(&self, object: &DynamicObject) -> Result<Option<i64>, Error> {
+    async fn reconcile(&self, object: &DynamicObject, owned: &Owned) -> Result<Option<i64>, Error> {
         let body = to_json(object);
         let rollout =
             Rollout::deserialize(&body).map_err(|e| Error::Invalid(format!("the Rollout does not decode: {e}")))?;
         let namespace = rollout.metadata.namespace().to_string();
         let uid = rollout.metadata.uid.clone().unwrap_or_default();
-        let replica_sets = self.replica_sets_of(&rollout, &body, &uid).await?;
-        let rs_uids: Vec<&str> = replica_sets.iter().filter_map(|rs| rs["metadata"]["uid"].as_str()).collect();
-        let pods: Vec<Json> = self
-            .caches
-            .pods
-            .state()
-            .iter()
-            .filter(|p| p.metadata.namespace.as_deref() == Some(&namespace))
-            .map(|p| to_json(p))
-            .filter(|p| rs_uids.iter().any(|uid| controller_uid(p) == Some(uid)))
-            .collect();
+        let replica_sets = self.replica_sets_of(&rollout, &body, &uid, owned).await?;
         let states: Vec<_> = replica_sets
             .iter()
             .map(|rs| {
-                let own: Vec<&Json> =
-                    pods.iter().filter(|p| controller_uid(p) == rs["metadata"]["uid"].as_str()).collect();
-                objects::replica_set_state(rs, &own)
+                let pods = Owned::of(&owned.pods, rs["metadata"]["uid"].as_str().unwrap_or_default());
+                objects::replica_set_state(rs, &pods.iter().collect::<Vec<_>>())
             })
             .collect();
-        let runs: Vec<AnalysisRunState> = self
-            .caches
-            .analysis_runs
-            .state()
+        let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &uid)
             .iter()
-            .map(|run| to_json(run))
-            .filter(|run| run["metadata"]["namespace"] == namespace.as_str() && controller_uid(run) == Some(&uid))
             .map(|run| AnalysisRunState {
                 name: run["metadata"]["name"].as_str().unwrap_or_default().to_string(),
                 phase: run["status"]["phase"].as_str().and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
@@ -177,42 +163,39 @@ impl Controller {
 
     /// The ReplicaSets the Rollout controls, adopting orphans its selector matches (a
     /// ReplicaSet left by another controller, or created by hand with Argo's name and labels).
-    async fn replica_sets_of(&self, rollout: &Rollout, body: &Json, uid: &str) -> Result<Vec<Json>, Error> {
+    async fn replica_sets_of(
+        &self,
+        rollout: &Rollout,
+        body: &Json,
+        uid: &str,
+        owned: &Owned,
+    ) -> Result<Vec<Json>, Error> {
         let namespace = rollout.metadata.namespace();
         let selector = rollout.spec.selector.clone().unwrap_or_default();
-        let mut owned = Vec::new();
-        for rs in self.caches.replica_sets.state() {
-            if rs.metadata.namespace.as_deref() != Some(namespace) {
+        let mut sets = Owned::of(&owned.replica_sets, uid).to_vec();
+        for orphan in Owned::of(&owned.orphans, namespace) {
+            let labels = serde_json::from_value(orphan["metadata"]["labels"].clone()).unwrap_or_default();
+            let hashed = orphan["metadata"]["labels"][serin_engine::state::POD_TEMPLATE_HASH_LABEL].is_string();
+            let deleting = orphan["metadata"]["deletionTimestamp"].is_string();
+            if !hashed || deleting || selector.match_labels.is_empty() || !selector.matches(&labels) {
                 continue;
             }
-            let mut rs = to_json(&rs);
-            match controller_uid(&rs) {
-                Some(owner) if owner == uid => owned.push(rs),
-                Some(_) => {}
-                None => {
-                    let labels = serde_json::from_value(rs["metadata"]["labels"].clone()).unwrap_or_default();
-                    let hashed = rs["metadata"]["labels"][serin_engine::state::POD_TEMPLATE_HASH_LABEL].is_string();
-                    let deleting = rs["metadata"]["deletionTimestamp"].is_string();
-                    if !hashed || deleting || selector.match_labels.is_empty() || !selector.matches(&labels) {
-                        continue;
-                    }
-                    let name = rs["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                    let mut references = rs["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
-                    references.extend(
-                        objects::controller_reference("argoproj.io/v1alpha1", "Rollout", &body["metadata"])
-                            .as_array()
-                            .cloned()
-                            .unwrap_or_default(),
-                    );
-                    let api = resources::namespaced(&self.client, namespace, &resources::replica_sets());
-                    merge_patch(&api, &name, json!({"metadata": {"ownerReferences": references}})).await?;
-                    tracing::info!(replicaset = %name, rollout = rollout.metadata.name(), "adopted ReplicaSet");
-                    rs["metadata"]["ownerReferences"] = references.into();
-                    owned.push(rs);
-                }
-            }
+            let name = orphan["metadata"]["name"].as_str().unwrap_or_default();
+            let mut references = orphan["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+            references.extend(
+                objects::controller_reference("argoproj.io/v1alpha1", "Rollout", &body["metadata"])
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            let api = resources::namespaced(&self.client, namespace, &resources::replica_sets());
+            merge_patch(&api, name, json!({"metadata": {"ownerReferences": references}})).await?;
+            tracing::info!(replicaset = %name, rollout = rollout.metadata.name(), "adopted ReplicaSet");
+            let mut adopted = orphan.clone();
+            adopted["metadata"]["ownerReferences"] = references.into();
+            sets.push(adopted);
         }
-        Ok(owned)
+        Ok(sets)
     }
 
     /// Carries out one action; returns how many objects it wrote.
@@ -284,17 +267,55 @@ impl Controller {
     }
 }
 
-fn has_condition(status: &RolloutStatus, kind: &str) -> bool {
-    status.conditions.iter().any(|c| c.kind == kind)
+/// The objects Rollouts own, read from the caches once per pass and grouped by the uid of
+/// their controlling owner, so a pass costs O(objects), not O(Rollouts x objects).
+struct Owned {
+    /// ReplicaSets by their Rollout's uid.
+    replica_sets: HashMap<String, Vec<Json>>,
+    /// ReplicaSets without a controller, by namespace: candidates for adoption.
+    orphans: HashMap<String, Vec<Json>>,
+    /// Pods by their ReplicaSet's uid.
+    pods: HashMap<String, Vec<Json>>,
+    /// AnalysisRuns by their Rollout's uid.
+    runs: HashMap<String, Vec<Json>>,
 }
 
-/// The uid of an object's controlling owner.
-pub(crate) fn controller_uid(object: &Json) -> Option<&str> {
-    object["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["controller"] == true)
-        .and_then(|r| r["uid"].as_str())
+impl Owned {
+    fn read(caches: &Caches) -> Owned {
+        let mut orphans: HashMap<String, Vec<Json>> = HashMap::new();
+        let replica_sets = by_controller(&caches.replica_sets, |rs| {
+            let namespace = rs["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+            orphans.entry(namespace).or_default().push(rs);
+        });
+        Owned {
+            replica_sets,
+            orphans,
+            pods: by_controller(&caches.pods, drop),
+            runs: by_controller(&caches.analysis_runs, drop),
+        }
+    }
+
+    fn of<'a>(groups: &'a HashMap<String, Vec<Json>>, key: &str) -> &'a [Json] {
+        groups.get(key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A cache's objects as JSON, grouped by the uid of their controller; objects without one go
+/// to `orphan`.
+fn by_controller(store: &Store<DynamicObject>, mut orphan: impl FnMut(Json)) -> HashMap<String, Vec<Json>> {
+    let mut groups: HashMap<String, Vec<Json>> = HashMap::new();
+    for object in store.state() {
+        let object = to_json(&object);
+        match objects::controller_uid(&object).map(str::to_string) {
+            Some(uid) => groups.entry(uid).or_default().push(object),
+            None => orphan(object),
+        }
+    }
+    groups
+}
+
+fn has_condition(status: &RolloutStatus, kind: &str) -> bool {
+    status.conditions.iter().any(|c| c.kind == kind)
 }
 
 /// Creates an object; one that already exists (created by an earlier pass whose result the
@@ -311,7 +332,7 @@ async fn create(api: &kube::Api<DynamicObject>, object: Json) -> kube::Result<()
 pub(crate) async fn delete(api: &kube::Api<DynamicObject>, name: &str) -> kube::Result<()> {
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        Err(e) if resources::is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }

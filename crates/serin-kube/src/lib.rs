@@ -97,7 +97,7 @@ async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), cont
     let api = resources::scoped(client, namespace, &resources::rollouts());
     match api.list(&kube::api::ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Err(controller::Error::Invalid(
+        Err(e) if resources::is_not_found(&e) => Err(controller::Error::Invalid(
             "the cluster does not serve argoproj.io/v1alpha1 Rollouts: install the CustomResourceDefinitions with `serin crd | kubectl apply -f -`".to_string(),
         )),
         Err(e) => Err(e.into()),

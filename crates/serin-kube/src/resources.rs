@@ -67,6 +67,13 @@ pub fn scoped(client: &Client, namespace: Option<&str>, resource: &ApiResource) 
     }
 }
 
+/// Whether an API error means "not there": the object does not exist, or the cluster does not
+/// serve its resource at all (no CRD), which the API server answers with a bare 404 page
+/// rather than a Status, so kube's reason-based `is_not_found` misses it.
+pub fn is_not_found(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
 /// A dynamic object as plain JSON (apiVersion, kind, metadata and the rest).
 pub fn to_json(object: &DynamicObject) -> serde_json::Value {
     serde_json::to_value(object).unwrap_or_default()

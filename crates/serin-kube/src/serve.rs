@@ -96,24 +96,14 @@ pub fn metrics(rollouts: &[Json], runs: &[Json]) -> String {
             })
             .collect(),
     );
-    for (name, pointer) in [
-        ("rollout_info_replicas_desired", "/spec/replicas"),
-        ("rollout_info_replicas_available", "/status/availableReplicas"),
-        ("rollout_info_replicas_updated", "/status/updatedReplicas"),
+    // A Rollout without spec.replicas runs one replica, as Kubernetes defaults it.
+    for (name, pointer, default) in [
+        ("rollout_info_replicas_desired", "/spec/replicas", 1.0),
+        ("rollout_info_replicas_available", "/status/availableReplicas", 0.0),
+        ("rollout_info_replicas_updated", "/status/updatedReplicas", 0.0),
     ] {
-        let samples = rollouts
-            .iter()
-            .map(|r| {
-                (
-                    id(r),
-                    r.pointer(pointer).and_then(Json::as_f64).unwrap_or(if pointer == "/spec/replicas" {
-                        1.0
-                    } else {
-                        0.0
-                    }),
-                )
-            })
-            .collect();
+        let samples =
+            rollouts.iter().map(|r| (id(r), r.pointer(pointer).and_then(Json::as_f64).unwrap_or(default))).collect();
         family(name, "Replicas of a Rollout.", samples);
     }
     family(

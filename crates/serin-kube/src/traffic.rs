@@ -48,11 +48,9 @@ impl Routes {
         let get = |resource: kube::discovery::ApiResource, name: String| {
             let api = resources::namespaced(client, namespace, &resource);
             async move {
-                // A 404 is a missing object, or a resource the cluster does not serve at all
-                // (its CRD is not installed), which the API server answers without a Status.
                 match api.get(&name).await {
                     Ok(object) => Ok(Some(to_json(&object))),
-                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+                    Err(e) if resources::is_not_found(&e) => Ok(None),
                     Err(e) => Err(e),
                 }
             }
@@ -300,7 +298,7 @@ fn set_http_route_weights(route: &mut Json, canary: &str, stable: &str, weight: 
 pub async fn merge_patch(api: &kube::Api<kube::core::DynamicObject>, name: &str, patch: Json) -> kube::Result<()> {
     match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
+        Err(e) if resources::is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -1,7 +1,8 @@
 //! `serin controller` on a real Kubernetes API server (kube-testenv, v1.20): the seed's canary
 //! release end to end, abort, one Traefik group, a missing router, a restart mid-rollout, two
 //! replicas with leader election, ingress-nginx and Gateway API routing, and adoption of a
-//! ReplicaSet Argo Rollouts left behind. Each test has its own cluster and plays kubelet.
+//! ReplicaSet Argo Rollouts left behind, and a cluster without the CRDs. Each test has its own
+//! cluster and plays kubelet.
 
 mod kubeenv;
 
@@ -339,4 +340,17 @@ async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
     assert_eq!(rs["metadata"]["ownerReferences"][0]["uid"], healthy["metadata"]["uid"]);
     assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10)]);
     assert_eq!(uids(env.list("v1", "Pod", "default").await), before, "no pod was replaced");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_crds_the_controller_says_how_to_install_them() {
+    let env = KubeEnv::start().await;
+    let output = env.serin(&["controller", "--no-leader-election", "--listen", "127.0.0.1:0"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the cluster does not serve argoproj.io/v1alpha1 Rollouts")
+            && stderr.contains("serin crd | kubectl apply -f -"),
+        "{stderr}"
+    );
 }
