@@ -4,28 +4,23 @@
 //! The route table is swapped atomically (`ArcSwap`), so a reconfiguration never fails a
 //! request. A request whose connection to a pod could not be made (no byte reached the pod)
 //! is retried on another pod; one whose response had begun never is. Counts and latencies are
-//! kept per backend and revision for `/metrics` and for analysis. Requests go to pods through
-//! [`crate::upstream`], on the task that serves the client.
+//! kept per backend and revision for `/metrics` and for analysis. Clients are served by
+//! [`crate::downstream`] and requests go to pods through [`crate::upstream`], both on the task
+//! that accepted the client.
 
+use crate::downstream::CLIENT_TIMEOUT;
 use crate::routing::{CompiledRoute, Endpoint, RouteTable, Target, string_matches};
-use crate::upstream::{Body, Outgoing, Pool, SendError, encode_request_head};
+use crate::upstream::{Answer, Outgoing, Pool, SendError};
 use arc_swap::ArcSwap;
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::header::HeaderValue;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use http::StatusCode;
 use serin_router::rule::RequestInfo;
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// Request bodies are buffered (so a failed connect can be retried) up to this size.
-const MAX_BODY: usize = 8 << 20;
 /// Attempts on different pods when connecting fails.
 const CONNECT_ATTEMPTS: usize = 3;
 
@@ -33,15 +28,35 @@ pub struct Proxy {
     table: ArcSwap<RouteTable>,
     pool: Arc<Pool>,
     pub metrics: Metrics,
+    /// How long a client may keep the router waiting (see [`CLIENT_TIMEOUT`]).
+    pub(crate) client_timeout: Duration,
+}
+
+/// What the router answers a request with.
+pub(crate) enum Reply {
+    /// A pod's answer; its status line and headers are already in the output buffer.
+    Pod(Answer),
+    /// An answer of the router's own: a status and a plain text body.
+    Own(StatusCode, &'static str),
 }
 
 impl Proxy {
     pub fn new() -> Arc<Proxy> {
+        Proxy::with_client_timeout(CLIENT_TIMEOUT)
+    }
+
+    pub(crate) fn with_client_timeout(client_timeout: Duration) -> Arc<Proxy> {
         Arc::new(Proxy {
             table: ArcSwap::from_pointee(RouteTable::default()),
             pool: Pool::new(),
             metrics: Metrics::default(),
+            client_timeout,
         })
+    }
+
+    /// The table in force; a request keeps the one it was routed by.
+    pub(crate) fn table(&self) -> Arc<RouteTable> {
+        self.table.load_full()
     }
 
     /// Installs a new table; requests already routed finish on the old one. Idle connections
@@ -93,6 +108,7 @@ impl Proxy {
 
     /// Accepts connections on one entry point until the task is dropped.
     pub async fn serve(self: Arc<Self>, entrypoint: String, listener: TcpListener) {
+        let entrypoint: Arc<str> = entrypoint.into();
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -103,96 +119,39 @@ impl Proxy {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let proxy = self.clone();
-            let entrypoint = entrypoint.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let proxy = proxy.clone();
-                    let entrypoint = entrypoint.clone();
-                    async move { Ok::<_, std::convert::Infallible>(proxy.handle(&entrypoint, peer, request).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(crate::downstream::serve(self.clone(), entrypoint.clone(), stream, peer));
         }
     }
 
-    async fn handle(
-        self: &Arc<Self>,
-        entrypoint: &str,
-        peer: SocketAddr,
-        request: Request<Incoming>,
-    ) -> Response<Body> {
-        let table = self.table.load_full();
-        let (parts, body) = request.into_parts();
-        let host = parts
-            .headers
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or(parts.uri.host())
-            .unwrap_or_default();
-        let headers: Vec<(&str, &str)> =
-            parts.headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
-        let path =
-            serin_router::rule::routing_path(parts.uri.path()).unwrap_or(std::borrow::Cow::Borrowed(parts.uri.path()));
-        let info = RequestInfo {
-            host,
-            path: &path,
-            method: parts.method.as_str(),
-            headers: &headers,
-            query: parts.uri.query().unwrap_or_default(),
-            client_ip: Some(peer.ip()),
-        };
-        let Some(route) =
-            table.entrypoints.get(entrypoint).and_then(|routes| routes.iter().find(|r| r.rule.matches(&info)))
-        else {
-            return text(StatusCode::NOT_FOUND, "404 page not found\n");
-        };
-        // Most requests have no body: nothing to buffer.
-        let body = if hyper::body::Body::is_end_stream(&body) {
-            Bytes::new()
-        } else {
-            match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
-            }
-        };
-        self.forward(route, &info, &parts, body, peer.ip()).await
-    }
-
-    async fn forward(
+    /// Sends a request to a pod of its route, retrying on another pod while no response has
+    /// begun and the request may be sent again. The pod's status line and headers go to `out`.
+    pub(crate) async fn forward(
         self: &Arc<Self>,
         route: &CompiledRoute,
         info: &RequestInfo<'_>,
-        parts: &hyper::http::request::Parts,
-        body: Bytes,
-        client_ip: IpAddr,
-    ) -> Response<Body> {
-        let mut head = Vec::with_capacity(512);
-        encode_request_head(&mut head, parts, body.len(), client_ip);
-        let request = Outgoing { head: &head, body: &body, head_method: parts.method == hyper::Method::HEAD };
+        request: &Outgoing<'_>,
+        out: &mut Vec<u8>,
+    ) -> Reply {
         let mut failed: Vec<SocketAddr> = Vec::new();
         for _ in 0..CONNECT_ATTEMPTS {
             let mut mirrors = Vec::new();
             let Some(endpoint) = pick(&route.target, info, &failed, &mut mirrors) else {
-                return text(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
+                return Reply::Own(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
             };
             for mirror in mirrors {
-                self.mirror(mirror.clone(), &head, &body, request.head_method);
+                self.mirror(mirror.clone(), request);
             }
             let started = Instant::now();
-            match self.pool.send(endpoint.addr, &request).await {
-                Ok(response) => {
-                    self.metrics.record(endpoint, response.status(), started.elapsed());
-                    return response;
+            match self.pool.send(endpoint.addr, request, out).await {
+                Ok(answer) => {
+                    self.metrics.record(endpoint, answer.status, started.elapsed());
+                    return Reply::Pod(answer);
                 }
                 // No response had begun. A failed connect never reached the pod; an idempotent
                 // request may be sent again (the pod died, or a pooled connection was closed).
                 Err(error)
                     if matches!(error, SendError::Connect(_))
-                        || matches!(error, SendError::NoResponse(_)) && parts.method.is_idempotent() =>
+                        || matches!(error, SendError::NoResponse(_)) && idempotent(info.method) =>
                 {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
@@ -201,29 +160,36 @@ impl Proxy {
                 Err(error) => {
                     self.metrics.record(endpoint, StatusCode::BAD_GATEWAY, started.elapsed());
                     tracing::warn!(pod = %endpoint.pod, %error, "the pod failed mid-request");
-                    return text(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
+                    return Reply::Own(StatusCode::BAD_GATEWAY, "Bad Gateway\n");
                 }
             }
         }
-        text(StatusCode::BAD_GATEWAY, "Bad Gateway\n")
+        Reply::Own(StatusCode::BAD_GATEWAY, "Bad Gateway\n")
     }
 
     /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
     /// the mirror's metrics, which is what mirroring is for).
-    fn mirror(self: &Arc<Self>, endpoint: Endpoint, head: &[u8], body: &Bytes, head_method: bool) {
-        let (proxy, head, body) = (self.clone(), head.to_vec(), body.clone());
+    fn mirror(self: &Arc<Self>, endpoint: Endpoint, request: &Outgoing<'_>) {
+        let (proxy, head, body, head_method) =
+            (self.clone(), request.head.to_vec(), request.body.to_vec(), request.head_method);
         tokio::spawn(async move {
             let started = Instant::now();
             let request = Outgoing { head: &head, body: &body, head_method };
-            match proxy.pool.send(endpoint.addr, &request).await {
-                Ok(response) => {
-                    proxy.metrics.record(&endpoint, response.status(), started.elapsed());
-                    let _ = response.into_body().collect().await;
+            match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
+                Ok(mut answer) => {
+                    proxy.metrics.record(&endpoint, answer.status, started.elapsed());
+                    while let Some(Ok(_)) = answer.body.next().await {}
                 }
                 Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
             }
         });
     }
+}
+
+/// Whether a request may be sent again when its pod failed before answering (RFC 9110
+/// section 9.2.2).
+fn idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE")
 }
 
 /// The router's threads; [`RouterThreads::stop`] closes the entry points and drops the
@@ -327,13 +293,6 @@ fn route_matches(m: &serin_model::rollout::RouteMatch, info: &RequestInfo<'_>) -
         && m.headers
             .iter()
             .all(|(name, s)| info.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && string_matches(s, v)))
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::whole(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    response
 }
 
 /// Latency bucket bounds in seconds (Prometheus `le`).

@@ -12,7 +12,7 @@ use crate::store::Stored;
 use serde_json::Value as Json;
 use serin_engine::state::POD_TEMPLATE_HASH_LABEL;
 use serin_model::rollout::{HeaderRoutingMatch, RouteMatch, StringMatch};
-use serin_router::rule::Rule;
+use serin_router::rule::{RequestInfo, Rule};
 use serin_router::weighted::Schedule;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +23,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 #[derive(Default)]
 pub struct RouteTable {
     pub entrypoints: HashMap<String, Vec<CompiledRoute>>,
+}
+
+impl RouteTable {
+    /// The first of an entry point's routes (they are in priority order) whose rule matches.
+    pub fn route(&self, entrypoint: &str, request: &RequestInfo<'_>) -> Option<&CompiledRoute> {
+        self.entrypoints.get(entrypoint)?.iter().find(|route| route.rule.matches(request))
+    }
 }
 
 pub struct CompiledRoute {

@@ -4,14 +4,17 @@
 //! request and response across channels. When pods answer in microseconds those hand-offs cost
 //! as much CPU as the network itself (measured in bench/RESULTS.md). This client writes the
 //! request and reads the answer on the caller's task, keeps idle keep-alive connections per
-//! pod, and hands the response body to the server as it arrives: whole when the first read
-//! holds all of it (the common case), else frame by frame, decoding chunked transfer coding.
+//! pod, writes the response's status line and headers straight into the client's output
+//! buffer (no header map), and hands the body over as it arrives: whole when the first read
+//! holds all of it (the common case), else piece by piece, decoding chunked transfer coding.
 
-use bytes::{Bytes, BytesMut};
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Response, StatusCode};
+use crate::downstream::Request;
+use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, is_hop_by_hop, lists, status_line};
+use bytes::{Buf, Bytes, BytesMut};
+use http::StatusCode;
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,34 +26,11 @@ use tokio::net::TcpStream;
 /// A response head larger than this is refused (as hyper and nginx refuse large heads).
 const MAX_HEAD: usize = 64 << 10;
 const MAX_HEADERS: usize = 128;
-/// Longest chunk-size line (with extensions) or trailer line accepted.
-const MAX_LINE: usize = 4096;
 const READ_SIZE: usize = 16 << 10;
 /// Idle connections kept per pod, and how long one may wait before it is not trusted.
 const MAX_IDLE_PER_POD: usize = 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Headers that belong to one connection and are never forwarded (RFC 9110 section 7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Whether a header belongs to the connection it arrived on: a hop-by-hop header or one the
-/// `Connection` header names.
-pub fn is_hop_by_hop(name: &str, connection: Option<&HeaderValue>) -> bool {
-    HOP_BY_HOP.contains(&name)
-        || connection
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|listed| listed.split(',').any(|token| token.trim().eq_ignore_ascii_case(name)))
-}
 
 /// Why a request got no response.
 #[derive(Debug)]
@@ -81,6 +61,19 @@ pub struct Outgoing<'a> {
     pub head_method: bool,
 }
 
+/// A pod's answer. Its status line and the headers the client is to see are already in the
+/// buffer given to [`Pool::send`]; what framing the client gets is the server's to write.
+pub struct Answer {
+    pub status: StatusCode,
+    /// The Content-Length to tell the client: the body's length when the pod gave one (for a
+    /// HEAD request or a 304, the length the pod declared); `None` when the body runs until
+    /// its last chunk or the end of the connection, and for a 204.
+    pub length: Option<u64>,
+    /// Whether the pod sent a Date header (a response without one gets the router's).
+    pub dated: bool,
+    pub body: Body,
+}
+
 struct Connection {
     stream: TcpStream,
     buffer: BytesMut,
@@ -98,17 +91,22 @@ impl Pool {
         Arc::new(Pool::default())
     }
 
-    /// Sends one request to `addr` and reads the response head. A reused connection that the
-    /// pod had closed gets one more try on a fresh connection (the pod closed it while idle,
-    /// so it never read this request).
-    pub async fn send(self: &Arc<Self>, addr: SocketAddr, request: &Outgoing<'_>) -> Result<Response<Body>, SendError> {
+    /// Sends one request to `addr` and reads the response head, appending its status line and
+    /// forwarded headers to `head`. A reused connection that the pod had closed gets one more
+    /// try on a fresh connection (the pod closed it while idle, so it never read this request).
+    pub async fn send(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        request: &Outgoing<'_>,
+        head: &mut Vec<u8>,
+    ) -> Result<Answer, SendError> {
         let mut connection = match self.take(addr) {
             Some(connection) => connection,
             None => connect(addr).await?,
         };
         loop {
-            match exchange(&mut connection, request).await {
-                Ok(head) => return Ok(self.response(addr, connection, head, request.head_method)),
+            match exchange(&mut connection, request, head).await {
+                Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request.head_method)),
                 Err(SendError::NoResponse(_)) if connection.reused => connection = connect(addr).await?,
                 Err(error) => return Err(error),
             }
@@ -140,31 +138,30 @@ impl Pool {
         self.idle.lock().retain(|addr, _| keep(addr));
     }
 
-    /// The response, its body taking the connection with it.
-    fn response(
-        self: &Arc<Self>,
-        addr: SocketAddr,
-        connection: Connection,
-        head: Head,
-        head_method: bool,
-    ) -> Response<Body> {
-        let no_body = head_method || head.status == StatusCode::NO_CONTENT || head.status == StatusCode::NOT_MODIFIED;
+    /// The answer, its body taking the connection with it.
+    fn answer(self: &Arc<Self>, addr: SocketAddr, connection: Connection, head: Head, head_method: bool) -> Answer {
+        let no_content = head.status == StatusCode::NO_CONTENT;
+        let no_body = head_method || no_content || head.status == StatusCode::NOT_MODIFIED;
         let framing = if no_body { Framing::Length(0) } else { head.framing };
+        let length = match framing {
+            _ if no_content => None,
+            _ if no_body => head.length,
+            Framing::Length(n) => Some(n),
+            _ => None,
+        };
         let reusable = head.keep_alive && framing != Framing::UntilClose;
         let mut body = Streaming { connection: Some(connection), framing, reusable, pool: self.clone(), addr };
-        let mut response = Response::new(body.take_whole().unwrap_or(Body(Inner::Streaming(body))));
-        *response.status_mut() = head.status;
-        *response.headers_mut() = head.headers;
-        response
+        let body = body.take_whole().unwrap_or(Body::Streaming(body));
+        Answer { status: head.status, length, dated: head.dated, body }
     }
 }
 
 /// Writes the request and reads the final response head (skipping 100 Continue and other
 /// interim responses).
-async fn exchange(connection: &mut Connection, request: &Outgoing<'_>) -> Result<Head, SendError> {
+async fn exchange(connection: &mut Connection, request: &Outgoing<'_>, out: &mut Vec<u8>) -> Result<Head, SendError> {
     write_request(&mut connection.stream, request).await.map_err(SendError::NoResponse)?;
     loop {
-        if let Some(head) = parse_head(&mut connection.buffer)? {
+        if let Some(head) = parse_head(&mut connection.buffer, out)? {
             match head.status {
                 StatusCode::SWITCHING_PROTOCOLS => {
                     return Err(SendError::BadResponse("protocol upgrades are not forwarded".into()));
@@ -197,14 +194,22 @@ async fn connect(addr: SocketAddr) -> Result<Connection, SendError> {
     Ok(Connection { stream, buffer: BytesMut::with_capacity(READ_SIZE), reused: false })
 }
 
+/// Writes head and body with one system call when the socket takes them.
 async fn write_request(stream: &mut TcpStream, request: &Outgoing<'_>) -> io::Result<()> {
-    if request.body.is_empty() {
-        return stream.write_all(request.head).await;
+    let (mut head, mut body) = (request.head, request.body);
+    if body.is_empty() {
+        return stream.write_all(head).await;
     }
-    let mut joined = Vec::with_capacity(request.head.len() + request.body.len());
-    joined.extend_from_slice(request.head);
-    joined.extend_from_slice(request.body);
-    stream.write_all(&joined).await
+    while !head.is_empty() || !body.is_empty() {
+        let written = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_head = written.min(head.len());
+        head = &head[from_head..];
+        body = &body[written - from_head..];
+    }
+    Ok(())
 }
 
 async fn read_more(connection: &mut Connection) -> io::Result<usize> {
@@ -218,200 +223,133 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
 /// headers (Host kept, as Traefik's passHostHeader), without hop-by-hop headers, plus
 /// X-Forwarded-For/-Host/-Proto and the body's Content-Length.
-pub fn encode_request_head(out: &mut Vec<u8>, parts: &hyper::http::request::Parts, body_len: usize, client_ip: IpAddr) {
+pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: IpAddr) {
     use std::io::Write;
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    if !request.target.starts_with(['/', '*']) {
+        out.push(b'/');
+    }
+    out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let connection = parts.headers.get(hyper::header::CONNECTION);
     let mut forwarded_for = None;
-    for (name, value) in &parts.headers {
-        let name = name.as_str();
-        match name {
-            "content-length" | "expect" | "x-forwarded-host" | "x-forwarded-proto" => continue,
-            "x-forwarded-for" => forwarded_for = Some(value),
-            _ if is_hop_by_hop(name, connection) => {}
-            _ => header_line(out, name, value.as_bytes()),
+    for header in request.headers {
+        let name = header.name;
+        let is = |other: &str| name.eq_ignore_ascii_case(other);
+        if is("content-length") || is("expect") || is("x-forwarded-host") || is("x-forwarded-proto") {
+            continue;
+        }
+        if is("x-forwarded-for") {
+            forwarded_for = Some(header.value);
+        } else if !is_hop_by_hop(name, request.connection) {
+            header_line(out, name, header.value);
         }
     }
-    let host = parts.headers.get(hyper::header::HOST);
-    if host.is_none() {
+    if request.host.is_none() {
         // An HTTP/1.0 client may send no Host; HTTP/1.1 needs one.
-        let authority = parts.uri.authority().map_or("localhost", |a| a.as_str());
-        header_line(out, "host", authority.as_bytes());
+        header_line(out, "host", request.authority.unwrap_or("localhost").as_bytes());
     }
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(previous) = forwarded_for {
-        out.extend_from_slice(previous.as_bytes());
+        out.extend_from_slice(previous);
         out.extend_from_slice(b", ");
     }
     let _ = write!(out, "{client_ip}\r\n");
-    if let Some(host) = host {
-        header_line(out, "x-forwarded-host", host.as_bytes());
+    if let Some(host) = request.host {
+        header_line(out, "x-forwarded-host", host);
     }
     out.extend_from_slice(b"x-forwarded-proto: http\r\n");
-    if body_len > 0 || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH") {
+    if body_len > 0 || matches!(request.method, "POST" | "PUT" | "PATCH") {
         let _ = write!(out, "content-length: {body_len}\r\n");
     }
     out.extend_from_slice(b"\r\n");
 }
 
-fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// How the end of a response body is found.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Framing {
-    Length(u64),
-    Chunked(Chunk),
-    UntilClose,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Chunk {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-}
-
+/// What a response head says about the body and the connection.
 struct Head {
     status: StatusCode,
-    headers: hyper::HeaderMap,
+    /// The Content-Length the pod declared.
+    length: Option<u64>,
     framing: Framing,
     keep_alive: bool,
+    dated: bool,
 }
 
 /// Parses a complete response head off the front of `buffer`; `None` if more bytes are needed.
-fn parse_head(buffer: &mut BytesMut) -> Result<Option<Head>, SendError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let length = match parsed.parse(buffer) {
-        Ok(httparse::Status::Complete(length)) => length,
+/// A final response's status line and the headers the client is to see (all but hop-by-hop
+/// headers and Content-Length, whose place the server's framing takes) are appended to `out`.
+fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Option<Head>, SendError> {
+    let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let parser = httparse::ParserConfig::default();
+    let size = match parser.parse_response_with_uninit_headers(&mut parsed, buffer, &mut slots) {
+        Ok(httparse::Status::Complete(size)) => size,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(error) => return Err(SendError::BadResponse(error.to_string())),
     };
-    let status = parsed
-        .code
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .ok_or_else(|| SendError::BadResponse("invalid status code".into()))?;
-    let http10 = parsed.version == Some(0);
-    let mut connection_close = http10;
-    let mut chunked = false;
-    let mut transfer_encoding = false;
-    let mut content_length: Option<u64> = None;
-    let mut content_lengths = 0;
     let bad = |why: &str| SendError::BadResponse(why.to_string());
-    let offsets: Vec<(HeaderName, std::ops::Range<usize>)> = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
-            let start = h.value.as_ptr() as usize - buffer.as_ptr() as usize;
-            Ok((name, start..start + h.value.len()))
-        })
-        .collect::<Result<_, SendError>>()?;
-    let raw = buffer.split_to(length).freeze();
-    let mut connection_header = None;
-    let mut headers = hyper::HeaderMap::with_capacity(offsets.len());
-    for (name, range) in offsets {
-        let value = HeaderValue::from_maybe_shared(raw.slice(range)).map_err(|_| bad("invalid header value"))?;
-        match name.as_str() {
-            "content-length" => {
-                content_lengths += 1;
-                let n = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
-                match (n, content_length) {
-                    (None, _) => return Err(bad("invalid Content-Length")),
-                    (Some(n), Some(seen)) if n != seen => return Err(bad("conflicting Content-Length headers")),
-                    (n, _) => content_length = n,
-                }
+    let status =
+        parsed.code.and_then(|code| StatusCode::from_u16(code).ok()).ok_or_else(|| bad("invalid status code"))?;
+    let http10 = parsed.version == Some(0);
+    let (mut close, mut chunked, mut transfer_encoding, mut dated) = (http10, false, false, false);
+    let (mut length, mut connection) = (None, None);
+    for header in parsed.headers.iter() {
+        let is = |other: &str| header.name.eq_ignore_ascii_case(other);
+        if is("content-length") {
+            match (content_length(header.value), length) {
+                (None, _) => return Err(bad("invalid Content-Length")),
+                (Some(n), Some(seen)) if n != seen => return Err(bad("conflicting Content-Length headers")),
+                (n, _) => length = n,
             }
-            "transfer-encoding" => {
-                transfer_encoding = true;
-                let last = value.to_str().unwrap_or_default().rsplit(',').next().unwrap_or_default().trim();
-                chunked = last.eq_ignore_ascii_case("chunked");
-            }
-            "connection" => {
-                let text = value.to_str().unwrap_or_default();
-                let has = |token: &str| text.split(',').any(|t| t.trim().eq_ignore_ascii_case(token));
-                connection_close = if http10 { !has("keep-alive") } else { has("close") };
-                connection_header = Some(value.clone());
-            }
-            _ => {}
+        } else if is("transfer-encoding") {
+            transfer_encoding = true;
+            let last = header.value.rsplit(|&b| b == b',').next().unwrap_or_default().trim_ascii();
+            chunked = last.eq_ignore_ascii_case(b"chunked");
+        } else if is("connection") {
+            close = if http10 { !lists(header.value, "keep-alive") } else { lists(header.value, "close") };
+            connection = Some(header.value);
+        } else if is("date") {
+            dated = true;
         }
-        headers.append(name, value);
     }
-    let hop: Vec<HeaderName> =
-        headers.keys().filter(|n| is_hop_by_hop(n.as_str(), connection_header.as_ref())).cloned().collect();
-    for name in hop {
-        headers.remove(name);
-    }
-    let framing = match (transfer_encoding, chunked, content_length) {
+    let framing = match (transfer_encoding, chunked, length) {
         (true, true, _) => Framing::Chunked(Chunk::Size),
         (true, false, _) => Framing::UntilClose,
         (false, _, Some(n)) => Framing::Length(n),
         (false, _, None) => Framing::UntilClose,
     };
-    if let Some(n) = content_length.filter(|_| content_lengths > 1 && !transfer_encoding) {
-        headers.insert(hyper::header::CONTENT_LENGTH, HeaderValue::from(n));
+    if !status.is_informational() {
+        status_line(out, status, status.canonical_reason().or(parsed.reason).unwrap_or_default());
+        for header in parsed.headers.iter() {
+            if !header.name.eq_ignore_ascii_case("content-length") && !is_hop_by_hop(header.name, connection) {
+                header_line(out, header.name, header.value);
+            }
+        }
     }
-    Ok(Some(Head { status, headers, framing, keep_alive: !connection_close }))
+    buffer.advance(size);
+    Ok(Some(Head { status, length: length.filter(|_| !transfer_encoding), framing, keep_alive: !close, dated }))
 }
 
-/// A response body for hyper's server: whole, or still arriving from the pod.
-pub struct Body(Inner);
-
-enum Inner {
-    Whole(Option<Bytes>),
+/// A response body: whole, or still arriving from the pod.
+pub enum Body {
+    Whole(Bytes),
     Streaming(Streaming),
 }
 
 impl Body {
-    pub fn empty() -> Body {
-        Body(Inner::Whole(None))
-    }
-
-    pub fn whole(bytes: Bytes) -> Body {
-        Body(Inner::Whole(Some(bytes).filter(|b| !b.is_empty())))
-    }
-}
-
-impl hyper::body::Body for Body {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, io::Error>>> {
-        match &mut self.get_mut().0 {
-            Inner::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(hyper::body::Frame::data(b)))),
-            Inner::Streaming(streaming) => streaming.poll_data(cx).map(|d| d.map(|r| r.map(hyper::body::Frame::data))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self.0, Inner::Whole(None))
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        match &self.0 {
-            Inner::Whole(bytes) => hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Inner::Streaming(Streaming { framing: Framing::Length(n), .. }) => hyper::body::SizeHint::with_exact(*n),
-            Inner::Streaming(_) => hyper::body::SizeHint::default(),
+    /// The next piece of the body; `None` at its end.
+    pub async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        match self {
+            Body::Whole(bytes) if bytes.is_empty() => None,
+            Body::Whole(bytes) => Some(Ok(std::mem::take(bytes))),
+            Body::Streaming(streaming) => std::future::poll_fn(|cx| streaming.poll_data(cx)).await,
         }
     }
 }
 
 /// The rest of a response body, read from the pod's connection; the connection goes back to
 /// the pool when the body ends cleanly, and is closed if the body is dropped half-read.
-struct Streaming {
+pub struct Streaming {
     connection: Option<Connection>,
     framing: Framing,
     reusable: bool,
@@ -430,7 +368,7 @@ impl Streaming {
         let bytes = connection.buffer.split_to(n as usize).freeze();
         self.framing = Framing::Length(0);
         self.finish();
-        Some(Body::whole(bytes))
+        Some(Body::Whole(bytes))
     }
 
     /// The body ended: the connection is reused if nothing unexpected follows it.
@@ -478,70 +416,9 @@ impl Streaming {
     }
 }
 
-enum Decoded {
-    Data(Bytes),
-    NeedMore,
-    End,
-}
-
-/// Takes the next piece of body out of `buffer` according to the framing.
-fn decode(framing: &mut Framing, buffer: &mut BytesMut) -> io::Result<Decoded> {
-    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_string());
-    loop {
-        match framing {
-            Framing::Length(0) => return Ok(Decoded::End),
-            Framing::Length(remaining) | Framing::Chunked(Chunk::Data(remaining)) => {
-                if buffer.is_empty() {
-                    return Ok(Decoded::NeedMore);
-                }
-                let n = (*remaining).min(buffer.len() as u64);
-                *remaining -= n;
-                if let Framing::Chunked(Chunk::Data(0)) = framing {
-                    *framing = Framing::Chunked(Chunk::DataEnd);
-                }
-                return Ok(Decoded::Data(buffer.split_to(n as usize).freeze()));
-            }
-            Framing::UntilClose => {
-                if buffer.is_empty() {
-                    return Ok(Decoded::NeedMore);
-                }
-                return Ok(Decoded::Data(buffer.split().freeze()));
-            }
-            Framing::Chunked(state) => {
-                let Some(end) = buffer.windows(2).position(|w| w == b"\r\n") else {
-                    if buffer.len() > MAX_LINE {
-                        return Err(invalid("chunk line too long"));
-                    }
-                    return Ok(Decoded::NeedMore);
-                };
-                let line = buffer.split_to(end + 2);
-                let line = &line[..end];
-                *state = match state {
-                    Chunk::Size => {
-                        let digits = line.split(|&b| b == b';').next().unwrap_or_default();
-                        let text = std::str::from_utf8(digits).map_err(|_| invalid("invalid chunk size"))?;
-                        let size = u64::from_str_radix(text.trim(), 16).map_err(|_| invalid("invalid chunk size"))?;
-                        if size == 0 { Chunk::Trailers } else { Chunk::Data(size) }
-                    }
-                    Chunk::DataEnd if line.is_empty() => Chunk::Size,
-                    Chunk::DataEnd => return Err(invalid("chunk data longer than its size")),
-                    // Trailer fields are not forwarded; an empty line ends the body.
-                    Chunk::Trailers if line.is_empty() => {
-                        *framing = Framing::Length(0);
-                        return Ok(Decoded::End);
-                    }
-                    Chunk::Trailers => Chunk::Trailers,
-                    Chunk::Data(_) => unreachable!("handled above"),
-                };
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
@@ -549,7 +426,7 @@ mod tests {
     /// A pod on loopback that answers each request it reads with the next scripted reply (a
     /// list of writes, sent with a short pause between them), and closes the connection after
     /// a reply marked `close`. Counts the connections it accepted.
-    async fn pod(replies: Vec<(Vec<&'static [u8]>, bool)>) -> (SocketAddr, Arc<AtomicUsize>) {
+    pub(crate) async fn pod(replies: Vec<(Vec<&'static [u8]>, bool)>) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -585,8 +462,19 @@ mod tests {
     const GET: Outgoing<'static> =
         Outgoing { head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n", body: b"", head_method: false };
 
-    async fn body_of(response: Response<Body>) -> Result<Vec<u8>, io::Error> {
-        Ok(response.into_body().collect().await?.to_bytes().to_vec())
+    async fn body_of(mut answer: Answer) -> Result<Vec<u8>, io::Error> {
+        let mut body = Vec::new();
+        while let Some(piece) = answer.body.next().await {
+            body.extend_from_slice(&piece?);
+        }
+        Ok(body)
+    }
+
+    /// Sends GET and returns the answer and the head the client would be sent.
+    async fn get(pool: &Arc<Pool>, addr: SocketAddr) -> (Answer, String) {
+        let mut head = Vec::new();
+        let answer = pool.send(addr, &GET, &mut head).await.unwrap();
+        (answer, String::from_utf8(head).unwrap())
     }
 
     #[tokio::test]
@@ -601,22 +489,25 @@ mod tests {
                 false,
             ),
             (vec![b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nsp", b"lit"], false),
-            (vec![b"HTTP/1.1 204 No Content\r\n\r\n"], false),
+            (vec![b"HTTP/1.1 204 No Content\r\nDate: today\r\n\r\n"], false),
         ])
         .await;
         let pool = Pool::new();
-        let response = pool.send(addr, &GET).await.unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(body_of(response).await.unwrap(), b"hello");
-        let response = pool.send(addr, &GET).await.unwrap();
-        assert!(response.headers().get("transfer-encoding").is_none(), "hop-by-hop headers are not forwarded");
-        assert_eq!(body_of(response).await.unwrap(), b"abcde");
-        let response = pool.send(addr, &GET).await.unwrap();
-        assert_eq!(response.status(), 201, "interim 100 Continue is skipped");
-        assert_eq!(body_of(response).await.unwrap(), b"split");
-        let response = pool.send(addr, &GET).await.unwrap();
-        assert_eq!(response.status(), 204);
-        assert_eq!(body_of(response).await.unwrap(), b"");
+        let (answer, head) = get(&pool, addr).await;
+        assert_eq!((answer.status, answer.length, answer.dated), (StatusCode::OK, Some(5), false));
+        assert_eq!(head, "HTTP/1.1 200 OK\r\n", "Content-Length is the server's to write");
+        assert_eq!(body_of(answer).await.unwrap(), b"hello");
+        let (answer, head) = get(&pool, addr).await;
+        assert_eq!(head, "HTTP/1.1 200 OK\r\n", "hop-by-hop headers are not forwarded");
+        assert_eq!(answer.length, None, "a chunked body's length is not known");
+        assert_eq!(body_of(answer).await.unwrap(), b"abcde");
+        let (answer, head) = get(&pool, addr).await;
+        assert_eq!(head, "HTTP/1.1 201 Created\r\n", "interim 100 Continue is skipped");
+        assert_eq!(body_of(answer).await.unwrap(), b"split");
+        let (answer, head) = get(&pool, addr).await;
+        assert_eq!((head.as_str(), answer.length), ("HTTP/1.1 204 No Content\r\nDate: today\r\n", None));
+        assert!(answer.dated);
+        assert_eq!(body_of(answer).await.unwrap(), b"");
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "four requests on one keep-alive connection");
     }
 
@@ -629,10 +520,10 @@ mod tests {
         ])
         .await;
         let pool = Pool::new();
-        assert_eq!(body_of(pool.send(addr, &GET).await.unwrap()).await.unwrap(), b"ok");
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
         tokio::time::sleep(Duration::from_millis(20)).await; // the pod has closed the idle connection
-        assert_eq!(body_of(pool.send(addr, &GET).await.unwrap()).await.unwrap(), b"until the end");
-        assert_eq!(body_of(pool.send(addr, &GET).await.unwrap()).await.unwrap(), b"last");
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"until the end");
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"last");
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
         assert!(pool.idle.lock().get(&addr).is_none_or(Vec::is_empty), "a closing connection is not pooled");
     }
@@ -646,44 +537,25 @@ mod tests {
         ];
         for reply in garbage {
             let (addr, _) = pod(vec![(vec![*reply], true)]).await;
-            match Pool::new().send(addr, &GET).await {
+            let mut head = Vec::new();
+            match Pool::new().send(addr, &GET, &mut head).await {
                 Err(SendError::BadResponse(why)) => assert!(!why.is_empty()),
-                other => panic!("{reply:?}: {:?}", other.map(|r| r.status())),
+                other => panic!("{reply:?}: {:?}", other.map(|answer| answer.status)),
             }
+            assert!(head.is_empty(), "nothing is written for the client from a broken answer");
         }
         // A body cut short is an error for the client, not a silently short answer.
         let (addr, _) = pod(vec![(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort"], true)]).await;
-        let error = body_of(Pool::new().send(addr, &GET).await.unwrap()).await.unwrap_err();
+        let error = body_of(get(&Pool::new(), addr).await.0).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
         let (addr, _) = pod(vec![(vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"], true)]).await;
-        let error = body_of(Pool::new().send(addr, &GET).await.unwrap()).await.unwrap_err();
+        let error = body_of(get(&Pool::new(), addr).await.0).await.unwrap_err();
         assert_eq!(error.to_string(), "invalid chunk size");
         // Nobody listening: a connect error, so the router may try another pod.
         let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-        assert!(matches!(Pool::new().send(closed, &GET).await, Err(SendError::Connect(_))));
+        assert!(matches!(Pool::new().send(closed, &GET, &mut Vec::new()).await, Err(SendError::Connect(_))));
         // The pod accepts and closes without answering: no response.
         let (addr, _) = pod(vec![]).await;
-        assert!(matches!(Pool::new().send(addr, &GET).await, Err(SendError::NoResponse(_))));
-    }
-
-    #[test]
-    fn the_request_head_keeps_host_and_adds_forwarding_headers() {
-        let request = hyper::Request::post("/api?x=1")
-            .header("host", "canary.myapp.com")
-            .header("connection", "keep-alive, x-private")
-            .header("x-private", "secret")
-            .header("x-forwarded-for", "10.0.0.1")
-            .header("x-forwarded-proto", "https")
-            .header("transfer-encoding", "chunked")
-            .header("accept", "*/*")
-            .body(())
-            .unwrap();
-        let (parts, ()) = request.into_parts();
-        let mut head = Vec::new();
-        encode_request_head(&mut head, &parts, 3, "127.0.0.1".parse().unwrap());
-        assert_eq!(
-            String::from_utf8(head).unwrap(),
-            "POST /api?x=1 HTTP/1.1\r\nhost: canary.myapp.com\r\naccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\ncontent-length: 3\r\n\r\n"
-        );
+        assert!(matches!(Pool::new().send(addr, &GET, &mut Vec::new()).await, Err(SendError::NoResponse(_))));
     }
 }

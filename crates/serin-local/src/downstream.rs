@@ -1,0 +1,977 @@
+//! HTTP/1.1 from clients to the router: each client connection's loop, on the task that
+//! accepted it.
+//!
+//! hyper's server built a header map, a `Request` and a `Response` for every request and
+//! encoded the response once more from a header map; with pods answering in microseconds that
+//! was the largest part of the router's own CPU (bench/RESULTS.md). This loop reads into one
+//! reusable buffer, parses the head in place with `httparse`, routes from the parsed slices,
+//! has [`crate::upstream`] write the pod's status line and headers into one output buffer and
+//! sends head and body with one write when the body is whole.
+//!
+//! It keeps connections alive (an HTTP/1.0 client's only when it asks), answers pipelined
+//! requests in order, reads request bodies by Content-Length or chunked (buffered, up to
+//! [`MAX_BODY`], so that a failed connect can be retried; 413 beyond), answers `Expect:
+//! 100-continue`, answers garbage with 400 and an oversized head with 431 and closes, and gives
+//! up on a client that keeps a head, a body or a response waiting longer than the client
+//! timeout.
+
+use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, lists, status_line};
+use crate::proxy::{Proxy, Reply};
+use crate::upstream::{Answer, Body, Outgoing, encode_request_head};
+use bytes::{Buf, Bytes, BytesMut};
+use http::StatusCode;
+use httparse::Header;
+use serin_router::rule::RequestInfo;
+use std::borrow::Cow;
+use std::future::Future;
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+/// A request head larger than this is answered 431 (nginx allows 32 KiB, hyper about 400).
+const MAX_HEAD: usize = 64 << 10;
+/// More header lines than this are answered 431 (hyper's limit).
+const MAX_HEADERS: usize = 100;
+/// Request bodies are buffered (so a failed connect can be retried) up to this size.
+pub const MAX_BODY: usize = 8 << 20;
+/// How long a client may keep the router waiting: for a whole request head (from when the
+/// router is ready for it, so this is also the keep-alive idle time), or for any progress
+/// while a body is read or a response written.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection closed after an error keeps reading (and dropping) what the client
+/// still sends, so that the client reads the answer instead of a reset.
+const LINGER: Duration = Duration::from_secs(2);
+const READ_SIZE: usize = 8 << 10;
+/// A connection's buffers are let go of when a large body has made them larger than this.
+const MAX_KEPT: usize = 64 << 10;
+
+/// A client's request head, parsed in place: every field borrows the connection's buffer.
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// The path and query to forward (of an origin-form or absolute-form target, without a
+    /// fragment; `*` for `OPTIONS *`; empty for an authority-form target).
+    pub target: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    /// The authority of an absolute-form (`http://host:port/...`) or authority-form target.
+    pub authority: Option<&'a str>,
+    pub headers: &'a [Header<'a>],
+    /// The first `Host` header's value.
+    pub host: Option<&'a [u8]>,
+    /// The first `Connection` header's value, which may name more hop-by-hop headers.
+    pub connection: Option<&'a [u8]>,
+    http10: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+    body: RequestBody,
+    /// The head's length in the buffer; the body follows it.
+    len: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum RequestBody {
+    Empty,
+    Length(u64),
+    Chunked,
+}
+
+impl Request<'_> {
+    /// The host routed on: the `Host` header, else the target's authority (without userinfo).
+    fn routing_host(&self) -> &str {
+        match self.host {
+            Some(host) => visible(host).unwrap_or_default(),
+            None => self.authority.map_or("", |a| a.rsplit('@').next().unwrap_or(a)),
+        }
+    }
+
+    fn asked(&self) -> Asked {
+        Asked { http10: self.http10, head: self.method == "HEAD", keep_alive: self.keep_alive }
+    }
+}
+
+/// What a response must respect of the request it answers.
+#[derive(Clone, Copy)]
+struct Asked {
+    http10: bool,
+    head: bool,
+    keep_alive: bool,
+}
+
+/// An answer to no request (a head that could not be parsed): closes the connection.
+const NOTHING_ASKED: Asked = Asked { http10: false, head: false, keep_alive: false };
+
+/// A header value as routing rules see it: visible ASCII (and spaces and tabs) only, as hyper's
+/// `HeaderValue::to_str` allowed.
+fn visible(value: &[u8]) -> Option<&str> {
+    if value.iter().all(|&b| b == b'\t' || (b' '..0x7f).contains(&b)) { std::str::from_utf8(value).ok() } else { None }
+}
+
+/// Parses a request head at the front of `buffer`: `Ok(None)` while it is incomplete, the
+/// status to answer (400, 431) when it is not a request the router takes.
+fn parse_request<'a>(
+    buffer: &'a [u8],
+    slots: &'a mut [MaybeUninit<Header<'a>>],
+) -> Result<Option<Request<'a>>, StatusCode> {
+    let mut parsed = httparse::Request::new(&mut []);
+    let len = match parsed.parse_with_uninit_headers(buffer, slots) {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(httparse::Status::Complete(_)) | Err(httparse::Error::TooManyHeaders) => {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(StatusCode::BAD_REQUEST),
+    };
+    let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version) else {
+        return Err(StatusCode::BAD_REQUEST);
+    };
+    if !target.is_ascii() {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let target = target.split_once('#').map_or(target, |(target, _fragment)| target);
+    let (authority, target) = split_target(target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let http10 = version == 0;
+    let (mut host, mut connection, mut keep_alive, mut expect_continue) = (None, None, !http10, false);
+    let (mut length, mut transfer_encodings) = (None, 0);
+    for header in parsed.headers.iter() {
+        let is = |name: &str| header.name.eq_ignore_ascii_case(name);
+        if is("host") {
+            host.get_or_insert(header.value);
+        } else if is("connection") {
+            connection.get_or_insert(header.value);
+            if lists(header.value, "close") {
+                keep_alive = false;
+            } else if http10 && lists(header.value, "keep-alive") {
+                keep_alive = true;
+            }
+        } else if is("content-length") {
+            match (content_length(header.value), length) {
+                (Some(n), None) => length = Some(n),
+                (Some(n), Some(seen)) if n == seen => {}
+                _ => return Err(StatusCode::BAD_REQUEST),
+            }
+        } else if is("transfer-encoding") {
+            // Only chunked is understood, and only once (RFC 9112 section 6.3).
+            if http10 || !header.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            transfer_encodings += 1;
+        } else if is("expect") {
+            expect_continue = !http10 && header.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    let body = match (transfer_encodings, length) {
+        (0, None | Some(0)) => RequestBody::Empty,
+        (0, Some(n)) => RequestBody::Length(n),
+        // Both a length and chunked, or chunked twice: a request smuggling attempt, or a broken client.
+        (1, None) => RequestBody::Chunked,
+        _ => return Err(StatusCode::BAD_REQUEST),
+    };
+    let headers: &'a [Header<'a>] = parsed.headers;
+    Ok(Some(Request {
+        method,
+        target,
+        path,
+        query,
+        authority,
+        headers,
+        host,
+        connection,
+        http10,
+        keep_alive,
+        expect_continue,
+        body,
+        len,
+    }))
+}
+
+/// Splits a request target into the authority of an absolute-form (`http://host/path?q`) or
+/// authority-form (`host:443`) target and the path with its query.
+fn split_target(target: &str) -> (Option<&str>, &str) {
+    if target.starts_with('/') || target == "*" {
+        return (None, target);
+    }
+    let Some((_scheme, rest)) = target.split_once("://") else { return (Some(target), "") };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    (Some(&rest[..end]), &rest[end..])
+}
+
+/// Serves one client connection until it closes, fails, idles out or asks to close.
+pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, peer: SocketAddr) {
+    let deadline =
+        Deadline { timer: Box::pin(tokio::time::sleep(proxy.client_timeout)), timeout: proxy.client_timeout };
+    let mut connection = Connection {
+        proxy,
+        entrypoint,
+        peer,
+        client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE) },
+        rest: BytesMut::new(),
+        chunks: Vec::new(),
+        wire: Vec::with_capacity(1024),
+    };
+    let mut buffer = BytesMut::with_capacity(READ_SIZE);
+    // Filled anew for each head: the parsed request borrows them, and the buffer, until it is answered.
+    let mut slots: [MaybeUninit<Header>; MAX_HEADERS];
+    loop {
+        let mut until = None;
+        let request = loop {
+            slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            if !buffer.is_empty() {
+                match parse_request(&buffer, &mut slots) {
+                    Ok(Some(request)) => break request,
+                    Ok(None) if buffer.len() <= MAX_HEAD => {}
+                    Ok(None) => return connection.client.refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await,
+                    Err(status) => return connection.client.refuse(status).await,
+                }
+            }
+            match connection.client.read(&mut buffer, &mut until).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        };
+        let next = connection.handle(&request, &buffer[request.len..]).await;
+        match next {
+            Next::Buffer(end) => buffer.advance(end),
+            Next::Rest => {
+                buffer.clear();
+                std::mem::swap(&mut buffer, &mut connection.rest);
+                // The memory of a large body is not kept for the requests that follow.
+                if buffer.capacity() > MAX_KEPT {
+                    buffer = BytesMut::from(&buffer[..]);
+                }
+                if connection.chunks.capacity() > MAX_KEPT {
+                    connection.chunks = Vec::new();
+                }
+            }
+            Next::Close { linger } => return connection.client.close(linger).await,
+        }
+    }
+}
+
+/// Where the next request starts, once a request has been answered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Next {
+    /// At this offset of the buffer the request was parsed from.
+    Buffer(usize),
+    /// The body was read past that buffer: the next request starts in `Connection::rest`.
+    Rest,
+    /// Nowhere: the connection closes (after lingering, if the client may still be sending).
+    Close { linger: bool },
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    TooLarge,
+    Invalid,
+    /// The client closed the connection, failed or stopped sending.
+    Gone,
+}
+
+/// A client connection and the buffers it reuses from one request to the next.
+struct Connection {
+    proxy: Arc<Proxy>,
+    entrypoint: Arc<str>,
+    peer: SocketAddr,
+    client: Client,
+    /// A request body read past the head's buffer, and what followed it.
+    rest: BytesMut,
+    /// A request body as decoded.
+    chunks: Vec<u8>,
+    /// The request head as sent to the pod.
+    wire: Vec<u8>,
+}
+
+impl Connection {
+    /// Routes, reads the body, forwards and answers one request.
+    async fn handle(&mut self, request: &Request<'_>, after_head: &[u8]) -> Next {
+        let path = serin_router::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
+        let headers: Vec<(&str, &str)> =
+            request.headers.iter().filter_map(|h| Some((h.name, visible(h.value)?))).collect();
+        let info = RequestInfo {
+            host: request.routing_host(),
+            path: &path,
+            method: request.method,
+            headers: &headers,
+            query: request.query,
+            client_ip: Some(self.peer.ip()),
+        };
+        let table = self.proxy.table();
+        let Connection { proxy, entrypoint, peer, client, rest, chunks, wire } = self;
+        let Some(route) = table.route(entrypoint, &info) else {
+            // The body is not read: the connection goes on only if all of it is here to skip.
+            let end = match request.body {
+                RequestBody::Empty => Some(Next::Buffer(request.len)),
+                RequestBody::Length(n) if n <= after_head.len() as u64 => Some(Next::Buffer(request.len + n as usize)),
+                _ => None,
+            };
+            return client.own(request.asked(), StatusCode::NOT_FOUND, "404 page not found\n", end).await;
+        };
+        let (body, next) = match read_body(client, request, after_head, rest, chunks).await {
+            Ok(read) => read,
+            Err(BodyError::TooLarge) => {
+                return client
+                    .own(request.asked(), StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n", None)
+                    .await;
+            }
+            Err(BodyError::Invalid) => return client.own(request.asked(), StatusCode::BAD_REQUEST, "", None).await,
+            Err(BodyError::Gone) => return Next::Close { linger: false },
+        };
+        wire.clear();
+        encode_request_head(wire, request, body.len(), peer.ip());
+        let outgoing = Outgoing { head: wire, body, head_method: request.method == "HEAD" };
+        match proxy.forward(route, &info, &outgoing, &mut client.out).await {
+            Reply::Pod(answer) => client.relay(request.asked(), answer, next).await,
+            Reply::Own(status, text) => client.own(request.asked(), status, text, Some(next)).await,
+        }
+    }
+}
+
+/// Reads a request's body: all of it, and where the next request starts.
+async fn read_body<'a>(
+    client: &mut Client,
+    request: &Request<'_>,
+    after_head: &'a [u8],
+    rest: &'a mut BytesMut,
+    chunks: &'a mut Vec<u8>,
+) -> Result<(&'a [u8], Next), BodyError> {
+    let mut framing = match request.body {
+        RequestBody::Empty => return Ok((&[], Next::Buffer(request.len))),
+        RequestBody::Length(n) if n > MAX_BODY as u64 => return Err(BodyError::TooLarge),
+        RequestBody::Length(n) if n <= after_head.len() as u64 => {
+            return Ok((&after_head[..n as usize], Next::Buffer(request.len + n as usize)));
+        }
+        RequestBody::Length(n) => Framing::Length(n),
+        RequestBody::Chunked => Framing::Chunked(Chunk::Size),
+    };
+    if request.expect_continue {
+        client.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        client.flush().await.map_err(|_| BodyError::Gone)?;
+    }
+    rest.clear();
+    rest.extend_from_slice(after_head);
+    chunks.clear();
+    loop {
+        match decode(&mut framing, rest) {
+            Ok(Decoded::Data(data)) if chunks.len() + data.len() > MAX_BODY => return Err(BodyError::TooLarge),
+            Ok(Decoded::Data(data)) => chunks.extend_from_slice(&data),
+            Ok(Decoded::End) => return Ok((chunks, Next::Rest)),
+            Ok(Decoded::NeedMore) => match client.read(rest, &mut None).await {
+                Ok(0) | Err(_) => return Err(BodyError::Gone),
+                Ok(_) => {}
+            },
+            Err(_) => return Err(BodyError::Invalid),
+        }
+    }
+}
+
+/// The client's side of a connection: the socket, its deadline and the output buffer,
+/// which holds nothing between responses.
+struct Client {
+    stream: TcpStream,
+    deadline: Deadline,
+    out: Vec<u8>,
+}
+
+impl Client {
+    /// Reads more into `buffer`, by `until` (now + the timeout if not set); 0 at the end.
+    async fn read(&mut self, buffer: &mut BytesMut, until: &mut Option<Instant>) -> io::Result<usize> {
+        buffer.reserve(READ_SIZE);
+        self.deadline.bound(until, self.stream.read_buf(buffer)).await
+    }
+
+    /// Writes out and empties the output buffer.
+    async fn flush(&mut self) -> io::Result<()> {
+        let written = self.deadline.bound(&mut None, self.stream.write_all(&self.out)).await;
+        self.out.clear();
+        written
+    }
+
+    /// Sends a pod's answer on: its head (already in the output buffer) completed with the
+    /// date, the framing and the connection's fate, then its body.
+    async fn relay(&mut self, asked: Asked, answer: Answer, next: Next) -> Next {
+        let mut keep_alive = asked.keep_alive;
+        if !answer.dated {
+            date_line(&mut self.out);
+        }
+        let bodyless = asked.head || matches!(answer.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
+        let mut chunked = false;
+        match answer.length {
+            Some(n) => {
+                let _ = write!(self.out, "content-length: {n}\r\n");
+            }
+            None if bodyless => {}
+            // An HTTP/1.0 client knows no chunks: the end of the connection ends the body.
+            None if asked.http10 => keep_alive = false,
+            None => {
+                chunked = true;
+                self.out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            }
+        }
+        end_head(&mut self.out, keep_alive, asked.http10);
+        let mut body = answer.body;
+        // A whole body goes out with the head in one write; a streaming one piece by piece.
+        let streaming = matches!(body, Body::Streaming(_));
+        if streaming && self.flush().await.is_err() {
+            return Next::Close { linger: false };
+        }
+        while let Some(piece) = body.next().await {
+            let Ok(data) = piece else {
+                // The pod failed mid-body: the client sees the connection close, not a hang.
+                return Next::Close { linger: false };
+            };
+            body_piece(&mut self.out, &data, chunked);
+            if streaming && self.flush().await.is_err() {
+                return Next::Close { linger: false };
+            }
+        }
+        if chunked {
+            self.out.extend_from_slice(b"0\r\n\r\n");
+        }
+        match self.flush().await {
+            Ok(()) if keep_alive => next,
+            _ => Next::Close { linger: false },
+        }
+    }
+
+    /// Sends an answer of the router's own (a text body, or none); `next` is `None` when the
+    /// request could not be read to its end, so the connection closes.
+    async fn own(&mut self, asked: Asked, status: StatusCode, text: &'static str, next: Option<Next>) -> Next {
+        let keep_alive = asked.keep_alive && next.is_some();
+        self.out.clear();
+        status_line(&mut self.out, status, status.canonical_reason().unwrap_or_default());
+        if !text.is_empty() {
+            self.out.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\n");
+        }
+        let _ = write!(self.out, "content-length: {}\r\n", text.len());
+        date_line(&mut self.out);
+        end_head(&mut self.out, keep_alive, asked.http10);
+        if !asked.head {
+            self.out.extend_from_slice(text.as_bytes());
+        }
+        match (self.flush().await, next) {
+            (Ok(()), Some(next)) if keep_alive => next,
+            (written, next) => Next::Close { linger: written.is_ok() && next.is_none() },
+        }
+    }
+
+    /// Answers a head that could not be parsed, and closes.
+    async fn refuse(mut self, status: StatusCode) {
+        let next = self.own(NOTHING_ASKED, status, "", None).await;
+        self.close(next == Next::Close { linger: true }).await;
+    }
+
+    /// Closes the connection. Lingering, it first reads and drops what the client still sends
+    /// (for a while), so that closing with unread data does not reset the connection before
+    /// the client has read the answer.
+    async fn close(mut self, linger: bool) {
+        if !linger {
+            return;
+        }
+        let _ = self.stream.shutdown().await;
+        let mut sink = vec![0; READ_SIZE];
+        let _ = tokio::time::timeout(LINGER, async { while let Ok(1..) = self.stream.read(&mut sink).await {} }).await;
+    }
+}
+
+/// Ends a response head, saying whether the connection stays open where the client would not
+/// assume it.
+fn end_head(out: &mut Vec<u8>, keep_alive: bool, http10: bool) {
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn body_piece(out: &mut Vec<u8>, data: &Bytes, chunked: bool) {
+    if data.is_empty() {
+        // An empty chunk would end the body.
+    } else if chunked {
+        let _ = write!(out, "{:x}\r\n", data.len());
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(data);
+    }
+}
+
+/// Appends a `date` header with the current time (RFC 9110 asks a proxy to add one to a
+/// response without it), formatted once a second per thread.
+fn date_line(out: &mut Vec<u8>) {
+    thread_local! {
+        static NOW: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    NOW.with_borrow_mut(|(formatted_at, text)| {
+        if *formatted_at != second || text.is_empty() {
+            *formatted_at = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        header_line(out, "date", text.as_bytes());
+    });
+}
+
+/// When a client that keeps the router waiting is given up on. One timer per connection,
+/// moved only when it fires before the deadline in force, so that a request costs no timer
+/// work.
+struct Deadline {
+    timer: Pin<Box<Sleep>>,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// Runs one read or write of the connection, which must complete by `until` (set to now +
+    /// the timeout the first time it has to wait, if not set yet).
+    async fn bound<T>(
+        &mut self,
+        until: &mut Option<Instant>,
+        io: impl Future<Output = io::Result<T>>,
+    ) -> io::Result<T> {
+        let mut io = pin!(io);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = io.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            let until = *until.get_or_insert_with(|| Instant::now() + self.timeout);
+            while self.timer.as_mut().poll(cx).is_ready() {
+                if self.timer.deadline() >= until {
+                    return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                }
+                self.timer.as_mut().reset(until);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
+    use crate::upstream::tests::pod;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::net::TcpListener;
+
+    /// The client timeout the test routers give clients.
+    const TIMEOUT: Duration = Duration::from_millis(300);
+
+    /// A pod that answers every request with what it received, as another server (hyper)
+    /// reads it: the request line, the headers and the body. Counts the requests.
+    async fn echo_pod() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = http_body_util::BodyExt::collect(body).await?.to_bytes();
+                        let mut text = format!("{} {}\n", parts.method, parts.uri);
+                        for (name, value) in &parts.headers {
+                            text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
+                        }
+                        text.push('\n');
+                        text.push_str(&String::from_utf8_lossy(&body));
+                        Ok::<_, hyper::Error>(hyper::Response::new(http_body_util::Full::new(Bytes::from(text))))
+                    }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                tokio::spawn(connection);
+            }
+        });
+        (addr, requests)
+    }
+
+    /// A router whose entry point `web` sends `Host(`app`)` to the pods, round robin.
+    fn proxy(pods: &[SocketAddr]) -> Arc<Proxy> {
+        let proxy = Proxy::with_client_timeout(TIMEOUT);
+        let stats = proxy.metrics.stats("app-1", "1");
+        let endpoints = pods
+            .iter()
+            .map(|&addr| Endpoint { addr, pod: addr.to_string(), revision: "1".into(), stats: stats.clone() })
+            .collect();
+        let target =
+            Target::Service(ServiceBackend { name: "default/app".into(), endpoints, next: Default::default() });
+        let rule = serin_router::rule::parse("Host(`app`)").unwrap();
+        let route = CompiledRoute { name: "test".into(), rule, priority: 0, target: Arc::new(target) };
+        let mut table = RouteTable::default();
+        table.entrypoints.insert("web".into(), vec![route]);
+        proxy.install(table);
+        proxy
+    }
+
+    /// That router, serving on loopback.
+    async fn router(pods: &[SocketAddr]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(proxy(pods).serve("web".into(), listener));
+        addr
+    }
+
+    /// Sends the pieces (a moment apart) and reads until the router closes the connection.
+    async fn talk(router: SocketAddr, pieces: &[&[u8]]) -> String {
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        for piece in pieces {
+            stream.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        read_to_close(&mut stream).await
+    }
+
+    /// Everything the router sends until it closes; a router that neither answers nor
+    /// closes within 5 s fails the test.
+    async fn read_to_close(stream: &mut TcpStream) -> String {
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut got)).await;
+        assert!(read.is_ok(), "the router neither answered nor closed: {:?}", String::from_utf8_lossy(&got));
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// The text without its `date` lines, which change every second.
+    fn undated(text: &str) -> String {
+        text.split("\r\n").filter(|line| !line.starts_with("date: ")).collect::<Vec<_>>().join("\r\n")
+    }
+
+    fn parse(raw: &[u8]) -> Result<Option<RequestBody>, StatusCode> {
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        parse_request(raw, &mut slots).map(|request| request.map(|r| r.body))
+    }
+
+    #[test]
+    fn the_request_head_keeps_host_and_adds_forwarding_headers() {
+        let raw = b"POST /api?x=1#top HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let request = parse_request(raw, &mut slots).unwrap().unwrap();
+        assert_eq!((request.body, request.expect_continue, request.keep_alive), (RequestBody::Chunked, true, true));
+        assert_eq!((request.path, request.query, request.routing_host()), ("/api", "x=1", "canary.myapp.com"));
+        let mut head = Vec::new();
+        encode_request_head(&mut head, &request, 3, "127.0.0.1".parse().unwrap());
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\ncontent-length: 3\r\n\r\n"
+        );
+        // An HTTP/1.0 client asking a proxy: absolute-form target, no Host header.
+        let raw = b"GET http://user@example.com:8080?q HTTP/1.0\r\n\r\n";
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let request = parse_request(raw, &mut slots).unwrap().unwrap();
+        assert_eq!((request.path, request.query, request.routing_host()), ("", "q", "example.com:8080"));
+        assert!(!request.keep_alive);
+        let mut head = Vec::new();
+        encode_request_head(&mut head, &request, 0, "::1".parse().unwrap());
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "GET /?q HTTP/1.1\r\nhost: user@example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn framing_that_could_smuggle_a_request_is_refused() {
+        assert_eq!(
+            parse(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            Ok(Some(RequestBody::Length(5)))
+        );
+        assert_eq!(parse(b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n"), Ok(Some(RequestBody::Empty)));
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(parse(bad), Err(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_a_request_a_refusal_or_a_wait_for_more(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse(&bytes);
+            let mut framing = Framing::Chunked(Chunk::Size);
+            let mut buffer = BytesMut::from(&bytes[..]);
+            while let Ok(Decoded::Data(_)) = decode(&mut framing, &mut buffer) {}
+        }
+
+        #[test]
+        fn a_request_cut_short_waits_for_more(
+            method in "GET|POST|HEAD|DELETE|OPTIONS",
+            target in "/[a-zA-Z0-9/?=&%._~-]{0,40}",
+            headers in proptest::collection::vec(("X-[A-Za-z-]{1,12}", "[ -~]{0,30}"), 0..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: app\r\n");
+            for (name, value) in &headers {
+                raw.push_str(&format!("{name}: {value}\r\n"));
+            }
+            raw.push_str("\r\n");
+            prop_assert_eq!(parse(raw.as_bytes()), Ok(Some(RequestBody::Empty)));
+            let cut = cut.index(raw.len());
+            prop_assert_eq!(parse(&raw.as_bytes()[..cut]), Ok(None));
+        }
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let text = talk(router, &[b"GET /one HTTP/1.1\r\nHost: app\r\n\r\nPOST /two?x=1 HTTP/1.1\r\nHost: app\r\nContent-Length: 5\r\n\r\nhelloGET /three HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n"]).await;
+        let positions: Vec<usize> =
+            ["GET /one\n", "POST /two?x=1\n", "GET /three\n"].iter().map(|line| text.find(line).unwrap()).collect();
+        assert!(positions.is_sorted(), "{text}");
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
+        assert!(text.contains("\nx-forwarded-for: 127.0.0.1\nx-forwarded-host: app\nx-forwarded-proto: http\ncontent-length: 5\n\nhello"), "{text}");
+        assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
+        assert_eq!(requests.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_reaches_the_pod_whole_with_its_length() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let text = talk(
+            router,
+            &[
+                b"POST /up HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nab",
+                b"c\r\n2;ext=1\r\nde\r\n0\r\nTrailer-Field: x\r\n\r\n",
+            ],
+        )
+        .await;
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.ends_with("\ncontent-length: 5\n\nabcde"), "{text}");
+        assert!(!text.to_lowercase().contains("transfer-encoding"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn expect_100_continue_is_answered_before_the_body_is_read() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        let head =
+            b"PUT /x HTTP/1.1\r\nHost: app\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n";
+        stream.write_all(head).await.unwrap();
+        let mut interim = [0; 25];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut interim)).await.unwrap().unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        stream.write_all(b"data").await.unwrap();
+        let text = read_to_close(&mut stream).await;
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && text.ends_with("\n\ndata"), "{text}");
+        assert!(!text.contains("expect"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn http_1_0_connections_are_kept_alive_only_when_asked() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let text = talk(router, &[b"GET /a HTTP/1.0\r\nHost: app\r\n\r\n"]).await;
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 1, "{text}");
+        assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+        let text = talk(
+            router,
+            &[
+                b"GET /a HTTP/1.0\r\nHost: app\r\nConnection: keep-alive\r\n\r\n",
+                b"GET /b HTTP/1.0\r\nHost: app\r\n\r\n",
+            ],
+        )
+        .await;
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{text}");
+        assert_eq!(text.matches("\r\nconnection: keep-alive\r\n").count(), 1, "{text}");
+        assert_eq!(text.matches("\r\nconnection: close\r\n").count(), 1, "{text}");
+    }
+
+    #[tokio::test]
+    async fn head_requests_own_answers_and_streamed_bodies_are_framed_for_the_client() {
+        let chunked: Vec<&'static [u8]> =
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n", b"0\r\n\r\n"];
+        let (pod, _) = pod(vec![
+            (vec![b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: then\r\n\r\n"], false),
+            (chunked.clone(), false),
+            (chunked, false),
+        ])
+        .await;
+        let unavailable = router(&[]).await;
+        let router = router(&[pod]).await;
+        let text = talk(router, &[b"HEAD / HTTP/1.1\r\nHost: app\r\n\r\nGET / HTTP/1.1\r\nHost: app\r\n\r\nGET / HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"]).await;
+        assert_eq!(
+            undated(&text),
+            "HTTP/1.1 200 OK\r\nDate: then\r\ncontent-length: 5\r\n\r\n\
+             HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+             HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 19\r\nconnection: close\r\n\r\n404 page not found\n"
+        );
+        assert_eq!(text.matches("\r\ndate: ").count(), 2, "the router dates what the pod did not: {text}");
+        let text = talk(router, &[b"GET / HTTP/1.0\r\nHost: app\r\nConnection: keep-alive\r\n\r\n"]).await;
+        assert_eq!(undated(&text), "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc", "HTTP/1.0 has no chunks");
+        let text = talk(unavailable, &[b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n"]).await;
+        assert!(
+            text.starts_with("HTTP/1.1 503 Service Unavailable\r\n") && text.ends_with("\r\n\r\nno available server\n")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pod_failing_mid_response_closes_the_client_connection() {
+        let (pod, _) = pod(vec![
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort"], true),
+            (vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"], true),
+            (vec![b"SSH-2.0-OpenSSH\r\n\r\n"], true),
+        ])
+        .await;
+        let router = router(&[pod]).await;
+        let get: &[u8] = b"GET / HTTP/1.1\r\nHost: app\r\n\r\n";
+        let text = talk(router, &[get]).await;
+        assert_eq!(undated(&text), "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort");
+        let text = talk(router, &[get]).await;
+        assert_eq!(
+            undated(&text),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            "no last chunk"
+        );
+        let text = talk(router, &[get, b"GET / HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"]).await;
+        assert!(
+            text.starts_with("HTTP/1.1 502 Bad Gateway\r\n") && text.contains("\r\n\r\nBad Gateway\nHTTP/1.1 404"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_and_broken_framing_are_answered_400_and_closed() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        for garbage in [
+            &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+            b"GET / HTTP/2.0\r\n\r\n",
+            b"GET /\xc3\xa9 HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHo st: app\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ] {
+            let text = talk(router, &[garbage, b"GET / HTTP/1.1\r\nHost: app\r\n\r\n"]).await;
+            assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{garbage:?}: {text}");
+            assert!(
+                undated(&text).ends_with("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+                "{garbage:?}: {text}"
+            );
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn oversized_heads_and_bodies_are_refused_and_closed() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let long = format!("GET / HTTP/1.1\r\nHost: app\r\nX-Long: {}\r\n\r\n", "a".repeat(70_000));
+        let many = format!("GET / HTTP/1.1\r\nHost: app\r\n{}\r\n", "X-A: b\r\n".repeat(MAX_HEADERS));
+        let endless = format!("GET / HTTP/1.1\r\nHost: app\r\nX-Long: {}", "a".repeat(70_000));
+        for head in [long, many, endless] {
+            let text = talk(router, &[head.as_bytes()]).await;
+            assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{text}");
+        }
+        let declared =
+            format!("POST / HTTP/1.1\r\nHost: app\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n", MAX_BODY + 1);
+        let text = talk(router, &[declared.as_bytes()]).await;
+        assert_eq!(
+            undated(&text),
+            "HTTP/1.1 413 Payload Too Large\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 23\r\nconnection: close\r\n\r\nrequest body too large\n"
+        );
+        // A chunked body that grows past the limit is cut off when it does.
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n").await.unwrap();
+        let chunk = format!("100000\r\n{}\r\n", "x".repeat(1 << 20));
+        for _ in 0..=MAX_BODY >> 20 {
+            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        assert!(read_to_close(&mut stream).await.starts_with("HTTP/1.1 413 Payload Too Large\r\n"));
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_mid_body_has_nothing_forwarded() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 100\r\n\r\nonly ten b").await.unwrap();
+        stream.shutdown().await.unwrap();
+        assert_eq!(read_to_close(&mut stream).await, "");
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn slow_and_idle_clients_are_disconnected() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        // Half a head, then nothing.
+        let started = Instant::now();
+        assert_eq!(talk(router, &[b"GET / HTTP/1.1\r\nHost: ap"]).await, "");
+        assert!(started.elapsed() >= TIMEOUT);
+        // A head trickling in still has to be complete within the timeout.
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        for byte in b"GET / HTTP/1.1\r\nHost: app\r\nX-Slow: ".iter().cycle() {
+            if stream.write_all(&[*byte]).await.is_err() || started.elapsed() > 4 * TIMEOUT {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(read_to_close(&mut stream).await, "");
+        assert!(started.elapsed() < 4 * TIMEOUT, "closed after {:?}", started.elapsed());
+        // An idle keep-alive connection.
+        let text = talk(router, &[b"GET / HTTP/1.1\r\nHost: app\r\n\r\n"]).await;
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && !text.contains("connection: close"), "{text}");
+    }
+
+    /// Every cut of a request, broken bytes and random ones, each on a connection of its own
+    /// that the client then closes: the connection loop answers or closes, and never panics.
+    #[tokio::test]
+    async fn no_input_makes_the_connection_loop_panic_or_hang() {
+        let (pod, _) = echo_pod().await;
+        let proxy = proxy(&[pod]);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let request: &[u8] = b"POST /a?b HTTP/1.1\r\nHost: app\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: app\r\nContent-Length: 2\r\n\r\nhi";
+        let mut inputs: Vec<Vec<u8>> = (0..=request.len()).map(|cut| request[..cut].to_vec()).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200 {
+            let mut input = request.to_vec();
+            for _ in 0..random() % 4 + 1 {
+                let at = random() as usize % input.len();
+                input[at] = random() as u8;
+            }
+            inputs.push(input);
+            inputs.push((0..random() % 300).map(|_| random() as u8).collect());
+        }
+        for input in inputs {
+            let mut client = TcpStream::connect(addr).await.unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
+            let connection = tokio::spawn(serve(proxy.clone(), "web".into(), stream, peer));
+            let _ = client.write_all(&input).await;
+            let _ = client.shutdown().await;
+            read_to_close(&mut client).await;
+            let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
+            assert!(matches!(ended, Ok(Ok(()))), "{:?}: {ended:?}", String::from_utf8_lossy(&input));
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! HTTP/1.1 framing that both sides of the router share: where a message body ends (a length,
+//! chunked transfer coding decoded as it arrives, or the end of the connection), which headers
+//! belong to one connection only, and how header lines are written.
+//!
+//! The router speaks HTTP/1.1 itself on both sides ([`crate::downstream`] to clients,
+//! [`crate::upstream`] to pods) so that a request is parsed once, routed from the bytes it
+//! arrived in and never copied into header maps; these are the pieces the two sides have in
+//! common.
+
+use bytes::{Bytes, BytesMut};
+use std::io;
+
+/// Longest chunk-size line (with extensions) or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+/// Headers that belong to one connection and are never forwarded (RFC 9110 section 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether a header belongs to the connection it arrived on: a hop-by-hop header or one the
+/// `Connection` header (its value given) names.
+pub fn is_hop_by_hop(name: &str, connection: Option<&[u8]>) -> bool {
+    HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(name)) || connection.is_some_and(|listed| lists(listed, name))
+}
+
+/// Whether a comma-separated header value lists `token` (compared case-insensitively).
+pub fn lists(value: &[u8], token: &str) -> bool {
+    value.split(|&b| b == b',').any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// A Content-Length value: digits only (no sign, no list), optional surrounding whitespace.
+pub fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// Appends the status line of an HTTP/1.1 response.
+pub fn status_line(out: &mut Vec<u8>, status: http::StatusCode, reason: &str) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `name: value\r\n`.
+pub fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the end of a message body is found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Framing {
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+}
+
+/// Where a chunked body's decoding stands.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+pub enum Decoded {
+    Data(Bytes),
+    NeedMore,
+    End,
+}
+
+/// Takes the next piece of body out of `buffer` according to the framing.
+pub fn decode(framing: &mut Framing, buffer: &mut BytesMut) -> io::Result<Decoded> {
+    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_string());
+    loop {
+        match framing {
+            Framing::Length(0) => return Ok(Decoded::End),
+            Framing::Length(remaining) | Framing::Chunked(Chunk::Data(remaining)) => {
+                if buffer.is_empty() {
+                    return Ok(Decoded::NeedMore);
+                }
+                let n = (*remaining).min(buffer.len() as u64);
+                *remaining -= n;
+                if let Framing::Chunked(Chunk::Data(0)) = framing {
+                    *framing = Framing::Chunked(Chunk::DataEnd);
+                }
+                return Ok(Decoded::Data(buffer.split_to(n as usize).freeze()));
+            }
+            Framing::UntilClose => {
+                if buffer.is_empty() {
+                    return Ok(Decoded::NeedMore);
+                }
+                return Ok(Decoded::Data(buffer.split().freeze()));
+            }
+            Framing::Chunked(state) => {
+                let Some(end) = buffer.windows(2).position(|w| w == b"\r\n") else {
+                    if buffer.len() > MAX_LINE {
+                        return Err(invalid("chunk line too long"));
+                    }
+                    return Ok(Decoded::NeedMore);
+                };
+                let line = buffer.split_to(end + 2);
+                let line = &line[..end];
+                *state = match state {
+                    Chunk::Size => {
+                        let digits = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+                        let text = std::str::from_utf8(digits).map_err(|_| invalid("invalid chunk size"))?;
+                        if !digits.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(invalid("invalid chunk size"));
+                        }
+                        let size = u64::from_str_radix(text, 16).map_err(|_| invalid("invalid chunk size"))?;
+                        if size == 0 { Chunk::Trailers } else { Chunk::Data(size) }
+                    }
+                    Chunk::DataEnd if line.is_empty() => Chunk::Size,
+                    Chunk::DataEnd => return Err(invalid("chunk data longer than its size")),
+                    // Trailer fields are not forwarded; an empty line ends the body.
+                    Chunk::Trailers if line.is_empty() => {
+                        *framing = Framing::Length(0);
+                        return Ok(Decoded::End);
+                    }
+                    Chunk::Trailers => Chunk::Trailers,
+                    Chunk::Data(_) => unreachable!("handled above"),
+                };
+            }
+        }
+    }
+}
