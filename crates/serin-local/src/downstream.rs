@@ -15,7 +15,7 @@
 //! up on a client that keeps a head, a body or a response waiting longer than the client
 //! timeout.
 
-use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, lists, status_line};
+use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, length_line, lists, status_line};
 use crate::proxy::{Proxy, Reply};
 use crate::upstream::{Answer, Body, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
@@ -205,16 +205,17 @@ fn split_target(target: &str) -> (Option<&str>, &str) {
 
 /// Serves one client connection until it closes, fails, idles out or asks to close.
 pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, peer: SocketAddr) {
-    let deadline =
-        Deadline { timer: Box::pin(tokio::time::sleep(proxy.client_timeout)), timeout: proxy.client_timeout };
+    let deadline = Deadline::new(proxy.client_timeout);
     let mut connection = Connection {
         proxy,
         entrypoint,
         peer,
+        client_ip: peer.ip().to_string(),
         client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE) },
         rest: BytesMut::new(),
         chunks: Vec::new(),
         wire: Vec::with_capacity(1024),
+        headers: Vec::new(),
     };
     let mut buffer = BytesMut::with_capacity(READ_SIZE);
     // Filled anew for each head: the parsed request borrows them, and the buffer, until it is answered.
@@ -279,6 +280,8 @@ struct Connection {
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
     peer: SocketAddr,
+    /// The client's address as X-Forwarded-For gets it, formatted once.
+    client_ip: String,
     client: Client,
     /// A request body read past the head's buffer, and what followed it.
     rest: BytesMut,
@@ -286,24 +289,35 @@ struct Connection {
     chunks: Vec<u8>,
     /// The request head as sent to the pod.
     wire: Vec<u8>,
+    /// The header lines as routing rules read them; empty between requests.
+    headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Connection {
     /// Routes, reads the body, forwards and answers one request.
     async fn handle(&mut self, request: &Request<'_>, after_head: &[u8]) -> Next {
+        let mut headers: Vec<(&str, &str)> = std::mem::take(&mut self.headers);
+        headers.extend(request.headers.iter().filter_map(|h| Some((h.name, visible(h.value)?))));
+        let next = self.answer(request, after_head, &headers).await;
+        headers.clear();
+        // Empty, the list borrows nothing: it goes back (in place, the same allocation) for
+        // the next request.
+        self.headers = headers.into_iter().map(|_| ("", "")).collect();
+        next
+    }
+
+    async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
         let path = serin_router::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
-        let headers: Vec<(&str, &str)> =
-            request.headers.iter().filter_map(|h| Some((h.name, visible(h.value)?))).collect();
         let info = RequestInfo {
             host: request.routing_host(),
             path: &path,
             method: request.method,
-            headers: &headers,
+            headers,
             query: request.query,
             client_ip: Some(self.peer.ip()),
         };
         let table = self.proxy.table();
-        let Connection { proxy, entrypoint, peer, client, rest, chunks, wire } = self;
+        let Connection { proxy, entrypoint, client_ip, client, rest, chunks, wire, .. } = self;
         let Some(route) = table.route(entrypoint, &info) else {
             // The body is not read: the connection goes on only if all of it is here to skip.
             let end = match request.body {
@@ -324,7 +338,7 @@ impl Connection {
             Err(BodyError::Gone) => return Next::Close { linger: false },
         };
         wire.clear();
-        encode_request_head(wire, request, body.len(), peer.ip());
+        encode_request_head(wire, request, body.len(), client_ip);
         let outgoing = Outgoing { head: wire, body, head_method: request.method == "HEAD" };
         match proxy.forward(route, &info, &outgoing, &mut client.out).await {
             Reply::Pod(answer) => client.relay(request.asked(), answer, next).await,
@@ -404,7 +418,7 @@ impl Client {
         let mut chunked = false;
         match answer.length {
             Some(n) => {
-                let _ = write!(self.out, "content-length: {n}\r\n");
+                length_line(&mut self.out, n);
             }
             None if bodyless => {}
             // An HTTP/1.0 client knows no chunks: the end of the connection ends the body.
@@ -449,7 +463,7 @@ impl Client {
         if !text.is_empty() {
             self.out.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\n");
         }
-        let _ = write!(self.out, "content-length: {}\r\n", text.len());
+        length_line(&mut self.out, text.len() as u64);
         date_line(&mut self.out);
         end_head(&mut self.out, keep_alive, asked.http10);
         if !asked.head {
@@ -521,14 +535,23 @@ fn date_line(out: &mut Vec<u8>) {
 }
 
 /// When a client that keeps the router waiting is given up on. One timer per connection,
-/// moved only when it fires before the deadline in force, so that a request costs no timer
-/// work.
+/// moved only when it fires before the deadline in force, and not even looked at while a
+/// request's I/O completes in time: a request costs no timer work.
 struct Deadline {
     timer: Pin<Box<Sleep>>,
+    /// When the timer fires (kept here: the timer itself lives elsewhere in memory).
+    fires_at: Instant,
     timeout: Duration,
+    /// The timer was polled since it was last set, so it wakes the task when it fires.
+    armed: bool,
 }
 
 impl Deadline {
+    fn new(timeout: Duration) -> Deadline {
+        let fires_at = Instant::now() + timeout;
+        Deadline { timer: Box::pin(tokio::time::sleep_until(fires_at)), fires_at, timeout, armed: false }
+    }
+
     /// Runs one read or write of the connection, which must complete by `until` (set to now +
     /// the timeout the first time it has to wait, if not set yet).
     async fn bound<T>(
@@ -541,13 +564,24 @@ impl Deadline {
             if let Poll::Ready(result) = io.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            let until = *until.get_or_insert_with(|| Instant::now() + self.timeout);
+            let (now, until) = match *until {
+                Some(until) => (None, until),
+                None => {
+                    let now = Instant::now();
+                    (Some(now), *until.insert(now + self.timeout))
+                }
+            };
+            if self.armed && now.map_or_else(|| !self.timer.is_elapsed(), |now| now < self.fires_at) {
+                return Poll::Pending;
+            }
             while self.timer.as_mut().poll(cx).is_ready() {
-                if self.timer.deadline() >= until {
+                if self.fires_at >= until {
                     return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
                 }
                 self.timer.as_mut().reset(until);
+                self.fires_at = until;
             }
+            self.armed = true;
             Poll::Pending
         })
         .await
@@ -661,7 +695,7 @@ mod tests {
         assert_eq!((request.body, request.expect_continue, request.keep_alive), (RequestBody::Chunked, true, true));
         assert_eq!((request.path, request.query, request.routing_host()), ("/api", "x=1", "canary.myapp.com"));
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 3, "127.0.0.1".parse().unwrap());
+        encode_request_head(&mut head, &request, 3, "127.0.0.1");
         assert_eq!(
             String::from_utf8(head).unwrap(),
             "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\ncontent-length: 3\r\n\r\n"
@@ -673,7 +707,7 @@ mod tests {
         assert_eq!((request.path, request.query, request.routing_host()), ("", "q", "example.com:8080"));
         assert!(!request.keep_alive);
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 0, "::1".parse().unwrap());
+        encode_request_head(&mut head, &request, 0, "::1");
         assert_eq!(
             String::from_utf8(head).unwrap(),
             "GET /?q HTTP/1.1\r\nhost: user@example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n\r\n"

@@ -54,6 +54,22 @@ pub fn status_line(out: &mut Vec<u8>, status: http::StatusCode, reason: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `content-length: N\r\n` (without the formatting machinery: it is on every request).
+pub fn length_line(out: &mut Vec<u8>, length: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = length;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    header_line(out, "content-length", &digits[start..]);
+}
+
 /// Appends `name: value\r\n`.
 pub fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());

@@ -9,13 +9,15 @@
 //! holds all of it (the common case), else piece by piece, decoding chunked transfer coding.
 
 use crate::downstream::Request;
-use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, is_hop_by_hop, lists, status_line};
+use crate::http1::{
+    Chunk, Decoded, Framing, content_length, decode, header_line, is_hop_by_hop, length_line, lists, status_line,
+};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
 use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -223,8 +225,7 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
 /// headers (Host kept, as Traefik's passHostHeader), without hop-by-hop headers, plus
 /// X-Forwarded-For/-Host/-Proto and the body's Content-Length.
-pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: IpAddr) {
-    use std::io::Write;
+pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: &str) {
     out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
     if !request.target.starts_with(['/', '*']) {
@@ -254,13 +255,14 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
         out.extend_from_slice(previous);
         out.extend_from_slice(b", ");
     }
-    let _ = write!(out, "{client_ip}\r\n");
+    out.extend_from_slice(client_ip.as_bytes());
+    out.extend_from_slice(b"\r\n");
     if let Some(host) = request.host {
         header_line(out, "x-forwarded-host", host);
     }
     out.extend_from_slice(b"x-forwarded-proto: http\r\n");
     if body_len > 0 || matches!(request.method, "POST" | "PUT" | "PATCH") {
-        let _ = write!(out, "content-length: {body_len}\r\n");
+        length_line(out, body_len as u64);
     }
     out.extend_from_slice(b"\r\n");
 }
