@@ -52,12 +52,13 @@ const READ_SIZE: usize = 8 << 10;
 /// A connection's buffers are let go of when a large body has made them larger than this.
 const MAX_KEPT: usize = 64 << 10;
 
-/// A client's request head, parsed in place: every field borrows the connection's buffer.
+/// A client's request head, parsed in place: its text is borrowed from the connection's buffer.
 pub struct Request<'a> {
     pub method: &'a str,
     /// The path and query to forward (of an origin-form or absolute-form target, without a
     /// fragment; `*` for `OPTIONS *`; empty for an authority-form target).
     pub target: &'a str,
+    /// The target's path (`/` when it has none), as routing rules see it once decoded.
     pub path: &'a str,
     pub query: &'a str,
     /// The authority of an absolute-form (`http://host:port/...`) or authority-form target.
@@ -137,6 +138,8 @@ fn parse_request<'a>(
     let target = target.split_once('#').map_or(target, |(target, _fragment)| target);
     let (authority, target) = split_target(target);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // `http://host?q` asks for the root, as does the target sent on for it.
+    let path = if path.is_empty() { "/" } else { path };
     let http10 = version == 0;
     let (mut host, mut connection, mut keep_alive, mut expect_continue) = (None, None, !http10, false);
     let (mut length, mut transfer_encodings) = (None, 0);
@@ -704,7 +707,7 @@ mod tests {
         let raw = b"GET http://user@example.com:8080?q HTTP/1.0\r\n\r\n";
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let request = parse_request(raw, &mut slots).unwrap().unwrap();
-        assert_eq!((request.path, request.query, request.routing_host()), ("", "q", "example.com:8080"));
+        assert_eq!((request.path, request.query, request.routing_host()), ("/", "q", "example.com:8080"));
         assert!(!request.keep_alive);
         let mut head = Vec::new();
         encode_request_head(&mut head, &request, 0, "::1");
