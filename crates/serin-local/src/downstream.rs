@@ -40,7 +40,7 @@ const MAX_HEAD: usize = 64 << 10;
 /// More header lines than this are answered 431 (hyper's limit).
 const MAX_HEADERS: usize = 100;
 /// Request bodies are buffered (so a failed connect can be retried) up to this size.
-pub const MAX_BODY: usize = 8 << 20;
+const MAX_BODY: usize = 8 << 20;
 /// How long a client may keep the router waiting: for a whole request head (from when the
 /// router is ready for it, so this is also the keep-alive idle time), or for any progress
 /// while a body is read or a response written.
