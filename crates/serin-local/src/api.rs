@@ -73,12 +73,22 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> ApiError 
 pub(crate) fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(token) if token == state.token => Ok(()),
-        _ => Err(error(
+        Some(token) if same_secret(token, &state.token) => Ok(()),
+        Some(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "the server rejected the API token: use the token in the server's data dir (file `token`)",
+        )),
+        None => Err(error(
             StatusCode::UNAUTHORIZED,
             "this needs the API token: run on the server's machine with the same data dir, or pass --token",
         )),
     }
+}
+
+/// Compares a presented token with the real one in time that does not depend on where they
+/// differ, so the token cannot be guessed byte by byte from response times.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len() && given.bytes().zip(secret.bytes()).fold(0, |diff, (a, b)| diff | (a ^ b)) == 0
 }
 
 async fn metrics(State(state): Shared) -> Result<String, ApiError> {

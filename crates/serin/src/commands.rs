@@ -2,7 +2,7 @@
 //! commands, printed the way kubectl and kubectl-argo-rollouts print them.
 
 use crate::client::{Backend, Client, ClientOptions, encode};
-use crate::view::{Paint, age, table};
+use crate::view::{Paint, age, kubectl_table, table};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use serin_model::Time;
@@ -290,6 +290,14 @@ pub fn get_objects(
                 ]);
             }
         }
+        "Application" => {
+            // Argo CD's printer columns, as `kubectl get application` shows them.
+            rows.push(["NAME", "SYNC STATUS", "HEALTH STATUS"].map(String::from).to_vec());
+            for item in &items {
+                let text = |p: &str| item.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+                rows.push(vec![name_of(item), text("/status/sync/status"), text("/status/health/status")]);
+            }
+        }
         "Rollout" => {
             return list_rollouts(options, Display { watch: false, paint: Paint::detect(false), timeout: None });
         }
@@ -319,7 +327,7 @@ pub fn get_objects(
             row.insert(0, namespace);
         }
     }
-    print!("{}", table(&rows));
+    print!("{}", kubectl_table(&rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,7 +458,7 @@ pub fn top_pods(options: &ClientOptions) -> Result<ExitCode> {
     if rows.len() == 1 {
         println!("No resources found in {} namespace.", options.namespace);
     } else {
-        print!("{}", table(&rows));
+        print!("{}", kubectl_table(&rows));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,9 @@ struct Cli {
 enum Command {
     /// The seed's canary release on the local platform: real pods, real traffic, v1 -> v2
     /// through 10/30/60/100%, each step shown.
+    #[command(
+        after_help = "Examples:\n  serin demo\n  serin demo --time-scale 30\n  sudo serin demo --entrypoint :80   # then curl -H 'Host: canary.myapp.com' 127.0.0.1"
+    )]
     Demo {
         /// How much faster the seed's pauses and delays pass.
         #[arg(long, default_value_t = 10.0)]
@@ -46,6 +49,9 @@ enum Command {
     },
     /// Check manifests (files, directories, or - for stdin) and report every problem with its
     /// file, line, column and field.
+    #[command(
+        after_help = "Examples:\n  serin lint -f examples/argo-demo/argorollout-canary/\n  cat rollout.yaml | serin lint -f -"
+    )]
     Lint {
         /// A file, a directory (read recursively) or - for stdin.
         #[arg(short = 'f', long = "filename", required = true)]
@@ -53,12 +59,16 @@ enum Command {
     },
     /// Show what an update to a Rollout's template will do, step by step: weights, replica
     /// counts, pauses and the time it takes.
+    #[command(after_help = "Example:\n  serin plan -f examples/argo-demo/argorollout-canary/rollout.yaml")]
     Plan {
         /// The Rollout manifest (the first Rollout found is planned).
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
     },
     /// Run the local platform: state, pods as processes, the router, the controllers.
+    #[command(
+        after_help = "Examples:\n  serin server\n  serin server --data-dir /var/lib/serin --entrypoint web=:80 --entrypoint websecure=:8443\n  serin server --time-scale 10 --images images.yaml"
+    )]
     Server(ServerArgs),
     /// Run serin as the canary controller of a Kubernetes cluster (Argo Rollouts' resources,
     /// ReplicaSets, Services, Traefik / ingress-nginx / Gateway API weights).
@@ -67,6 +77,9 @@ enum Command {
     )]
     Controller(cluster::ControllerArgs),
     /// Create or update objects from files, like kubectl apply.
+    #[command(
+        after_help = "Examples:\n  serin apply -f examples/argo-demo/argorollout-canary/\n  serin apply -f rollout.yaml -f service.yaml\n  cat rollout.yaml | serin apply -f -"
+    )]
     Apply {
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<PathBuf>,
@@ -252,6 +265,7 @@ enum Command {
     #[command(after_help = "Example:\n  source <(serin completion bash)")]
     Completion { shell: clap_complete::Shell },
     /// Print serin's version.
+    #[command(after_help = "Example:\n  serin version")]
     Version,
     /// The stand-in for the seed's ikubernetes/myapp image (run by pods).
     #[command(hide = true)]
@@ -264,17 +278,20 @@ enum Command {
 #[derive(Subcommand)]
 enum AppCommand {
     /// Every Application with its sync and health status, like `argocd app list`.
+    #[command(after_help = "Example:\n  serin app list")]
     List {
         #[command(flatten)]
         client: ClientOptions,
     },
     /// One Application and each of its resources with sync and health status.
+    #[command(after_help = "Example:\n  serin app get canary")]
     Get {
         name: String,
         #[command(flatten)]
         client: ClientOptions,
     },
     /// Read targetRevision from git and apply it now; waits for the result.
+    #[command(after_help = "Examples:\n  serin app sync canary\n  serin app sync argocd/canary --prune --timeout 2m")]
     Sync {
         name: String,
         /// Also delete what this Application created and git no longer has.
@@ -287,12 +304,14 @@ enum AppCommand {
         client: ClientOptions,
     },
     /// What a sync would change: `<` live, `>` after the sync; exits 1 when out of sync.
+    #[command(after_help = "Example:\n  serin app diff canary")]
     Diff {
         name: String,
         #[command(flatten)]
         client: ClientOptions,
     },
     /// The syncs carried out, with their commits.
+    #[command(after_help = "Example:\n  serin app history canary")]
     History {
         name: String,
         #[command(flatten)]
@@ -508,5 +527,30 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             AppCommand::Diff { name, client } => apps::diff(&client, &name),
             AppCommand::History { name, client } => apps::history(&client, &name),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command a user can see ends its `--help` with at least one worked example.
+    #[test]
+    fn every_command_has_a_worked_example() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                let mut examples = help.lines().skip_while(|l| !l.starts_with("Example")).skip(1);
+                if sub.has_subcommands() {
+                    walk(sub, &path, missing);
+                } else if !examples.any(|line| line.contains(&path)) {
+                    missing.push(path);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "serin", &mut missing);
+        assert!(missing.is_empty(), "commands whose help shows no example of themselves: {missing:?}");
     }
 }

@@ -123,8 +123,17 @@ pub fn age(millis: i64) -> String {
 }
 
 /// Columns separated by two spaces, each as wide as its widest cell, the last one unpadded:
-/// Go's tabwriter as kubectl and kubectl-argo-rollouts use it.
+/// Go's tabwriter as kubectl-argo-rollouts, argocd and `kubectl describe` set it up.
 pub fn table(rows: &[Vec<String>]) -> String {
+    aligned(rows, 2)
+}
+
+/// The same with three spaces between columns, as `kubectl get` and `kubectl top` print.
+pub fn kubectl_table(rows: &[Vec<String>]) -> String {
+    aligned(rows, 3)
+}
+
+fn aligned(rows: &[Vec<String>], gap: usize) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..columns).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| width(c)).max().unwrap_or(0)).collect();
@@ -133,7 +142,7 @@ pub fn table(rows: &[Vec<String>]) -> String {
         for (i, cell) in row.iter().enumerate() {
             out.push_str(cell);
             if i + 1 < row.len() {
-                out.push_str(&" ".repeat(widths[i] - width(cell) + 2));
+                out.push_str(&" ".repeat(widths[i] - width(cell) + gap));
             }
         }
         out.push('\n');
@@ -159,5 +168,17 @@ mod tests {
         for (seconds, expected) in cases {
             assert_eq!(age(seconds * 1000), expected, "{seconds}s");
         }
+    }
+
+    #[test]
+    fn tables_pad_like_their_tools() {
+        let rows =
+            [["NAME", "READY"], ["canary-rollout-69dc9f5f56-28rcd", "1/1"]].map(|r| r.map(String::from).to_vec());
+        // The seed's `kubectl get pod` header and first row, and kubectl-argo-rollouts' spacing.
+        assert_eq!(
+            kubectl_table(&rows),
+            "NAME                              READY\ncanary-rollout-69dc9f5f56-28rcd   1/1\n"
+        );
+        assert_eq!(table(&rows), "NAME                             READY\ncanary-rollout-69dc9f5f56-28rcd  1/1\n");
     }
 }

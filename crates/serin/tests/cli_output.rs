@@ -9,35 +9,62 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Hides what legitimately differs between runs: ages, pod name suffixes, times, ids, ports.
+/// Hides what legitimately differs between runs (ages, pod name suffixes, times, ids, ports,
+/// usage figures) and keeps every other character, spacing included, so layouts are compared.
 fn mask(text: &str) -> String {
-    let age = regex::Regex::new(r"^\d+(s|m|h|d)(\d+(s|m|h))?$").unwrap();
-    let suffix = regex::Regex::new(r"(canary-rollout-[0-9a-z]{8,10})-[0-9a-z]{5}\b").unwrap();
-    let time = regex::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").unwrap();
-    let uid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
-    let number =
-        regex::Regex::new(r#"(resourceVersion|serin.dev/port|serin.dev/pid|serin.dev/process-start)("?): "?\d+"?"#)
-            .unwrap();
-    let millicores = regex::Regex::new(r"\b\d+m(\s+)\d+Mi\b").unwrap();
+    let re = |pattern: &str| regex::Regex::new(pattern).unwrap();
+    let suffix = re(r"(canary-rollout-[0-9a-z]{8,10})-[0-9a-z]{5}\b");
+    let time = re(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ");
+    let uid = re(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    let number = re(r#"(resourceVersion|serin.dev/port|serin.dev/pid|serin.dev/process-start)("?): "?\d+"?"#);
+    // CPU and memory cells keep their width; the figures themselves change.
+    let millicores = re(r"\b\d+m\s+\d+Mi\b");
+    // An age cell and the gap after it: the age's width changes between runs, and with it the gap
+    // that aligns the next column (checked separately by `columns_align`).
+    let age = re(r"(\s{2,})\d+[smhd](?:\d+[smh])?(\s{2,}|\s*$)");
+    let age_header = re(r"\bAGE\s{2,}(\S)");
+    let port = re(r"127\.0\.0\.1(:|\s+)\d+\b");
     text.lines()
         .map(|line| {
             let line = suffix.replace_all(line, "$1-xxxxx");
             let line = time.replace_all(&line, "TIME");
             let line = uid.replace_all(&line, "UID");
             let line = number.replace_all(&line, "$1$2: N");
-            let line = millicores.replace_all(&line, "Nm${1}NMi");
-            // Cells are separated by two or more spaces; mask the ones that are ages (indentation stays).
-            let body = line.trim_start();
-            let indent = &line[..line.len() - body.len()];
-            let cells: Vec<String> = regex::Regex::new(r"\s{2,}")
-                .unwrap()
-                .split(body.trim_end())
-                .map(|c| if age.is_match(c) { "AGE".to_string() } else { c.to_string() })
-                .collect();
-            format!("{indent}{}", cells.join("  "))
+            let line = millicores.replace_all(&line, |c: &regex::Captures| {
+                let memory = c[0].rsplit(' ').next().unwrap().len();
+                format!("{:<w$}NMi", "Nm", w = c[0].len() - memory)
+            });
+            let line = age.replace_all(&line, |c: &regex::Captures| {
+                format!("{}AGE{}", &c[1], if c[2].is_empty() { "" } else { "  " })
+            });
+            let line = age_header.replace_all(&line, "AGE  $1");
+            let line = port.replace_all(&line, "127.0.0.1${1}PORT");
+            line.trim_end().to_string()
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Every row of a table or tree starts its cells where the header line starts its column
+/// names: the columns are aligned, whatever the ages made them.
+fn columns_align(view: &str, header: &str) {
+    let lines: Vec<&str> = view.lines().skip_while(|l| !l.starts_with(header)).collect();
+    let head = lines.first().unwrap_or_else(|| panic!("no header {header:?} in\n{view}"));
+    let chars = |l: &str| l.chars().collect::<Vec<char>>();
+    let starts: Vec<usize> = chars(head)
+        .windows(3)
+        .enumerate()
+        .filter(|(_, w)| w[0] == ' ' && w[1] == ' ' && w[2] != ' ')
+        .map(|(i, _)| i + 2)
+        .collect();
+    for row in lines.iter().skip(1).take_while(|l| !l.is_empty()) {
+        let row = chars(row);
+        for &start in &starts {
+            if start < row.len() && !row[start..].iter().all(|c| *c == ' ') {
+                assert!(row[start - 1] == ' ' && row[start] != ' ', "column {start} misaligned in {row:?}\n{view}");
+            }
+        }
+    }
 }
 
 /// serin's view as the seed printed it: serin adds a TimeScale line only when time runs faster.
@@ -45,14 +72,14 @@ fn as_seed_prints(view: &str) -> String {
     mask(&view.lines().filter(|l| !l.starts_with("TimeScale:")).collect::<Vec<_>>().join("\n"))
 }
 
-fn seed_block(name: &str) -> String {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    // The seed's tree rows are in kubectl-argo-rollouts' order; pod rows differ only by suffix.
-    mask(&text)
-}
-
-fn get_rollout(server: &Server) -> String {
-    server.serin(&["get", "rollout", "canary-rollout", "--no-color"])
+/// serin's `get rollout` now equals the seed's printed block apart from ages and pod name
+/// suffixes, and both have their columns aligned.
+fn assert_matches_seed(server: &Server, fixture: &str) {
+    let view = server.serin(&["get", "rollout", "canary-rollout", "--no-color"]);
+    let seed = std::fs::read_to_string(format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    columns_align(&seed, "NAME");
+    columns_align(&view, "NAME");
+    assert_eq!(as_seed_prints(&view), mask(&seed), "{view}");
 }
 
 #[test]
@@ -60,11 +87,11 @@ fn get_rollout_matches_the_seed_in_its_three_states() {
     let server = Server::start(10.0);
     server.serin(&["apply", "-f", SEED]);
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
-    assert_eq!(as_seed_prints(&get_rollout(&server)), seed_block("seed-healthy-v1.txt"));
+    assert_matches_seed(&server, "seed-healthy-v1.txt");
 
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
     server.wait_for("step 1", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
-    assert_eq!(as_seed_prints(&get_rollout(&server)), seed_block("seed-paused-step1.txt"));
+    assert_matches_seed(&server, "seed-paused-step1.txt");
 
     server.serin(&["promote", "canary-rollout", "--full"]);
     server.wait_for("v1 scaled down", WAIT, |t| {
@@ -72,45 +99,57 @@ fn get_rollout_matches_the_seed_in_its_three_states() {
             && common::replicas_of(t, "69dc9f5f56") == 0
             && t["pods"].as_array().unwrap().len() == 10
     });
-    assert_eq!(as_seed_prints(&get_rollout(&server)), seed_block("seed-promoted-v2.txt"));
+    assert_matches_seed(&server, "seed-promoted-v2.txt");
+}
+
+/// Commands and what they printed, masked: stderr and the exit code too when one fails.
+struct Transcript<'a> {
+    server: &'a Server,
+    text: String,
+}
+
+impl Transcript<'_> {
+    fn run(&mut self, args: &[&str], stdin: &str) {
+        let mut child = std::process::Command::new(common::serin_binary())
+            .args(args)
+            .env("SERIN_DATA_DIR", self.server.data_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let command = args.join(" ").replace(SEED, "examples/argo-demo/argorollout-canary");
+        self.text.push_str(&mask(&format!("$ serin {command}\n{}", String::from_utf8_lossy(&out.stdout))));
+        self.text.push('\n');
+        if !out.status.success() {
+            let code = out.status.code().unwrap_or(-1);
+            self.text.push_str(&format!("[exit {code}] {}", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
 }
 
 #[test]
 fn every_command_prints_what_kubectl_users_expect() {
     let server = Server::start(10.0);
-    let mut transcript = String::new();
-    let mut run = |args: &[&str]| {
-        let out = server.serin(args);
-        transcript.push_str(&format!(
-            "$ serin {}\n{}\n",
-            args.join(" ").replace(SEED, "examples/argo-demo/argorollout-canary"),
-            mask(&out)
-        ));
-    };
-    run(&["apply", "-f", SEED]);
+    let mut transcript = Transcript { server: &server, text: String::new() };
+    transcript.run(&["apply", "-f", SEED], "");
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
-    run(&["apply", "-f", SEED]);
-    run(&["list", "rollouts", "--no-color"]);
-    run(&["get", "svc"]);
-    run(&["get", "ingressroute"]);
-    run(&["get", "traefikservices", "-A"]);
-    run(&["get", "rs"]);
-    run(&["get", "pods"]);
-    run(&["top", "pods"]);
-    run(&["get", "svc", "canary-preview", "-o", "yaml"]);
-    run(&["get", "traefikservice", "canary-service", "-o", "json"]);
-    run(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
-    server.wait_for("step 1", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
-    run(&["describe", "rollout", "canary-rollout"]);
-    run(&["promote", "canary-rollout"]);
-    server.wait_for("step 3", WAIT, |t| status(t)["currentStepIndex"] == 3 && status(t)["phase"] == "Paused");
-    run(&["abort", "canary-rollout"]);
-    run(&["retry", "rollout", "canary-rollout"]);
-    run(&["pause", "canary-rollout"]);
-    run(&["promote", "canary-rollout", "--full"]);
-    run(&["restart", "canary-rollout", "--in", "1h"]);
-    run(&["undo", "canary-rollout"]);
-    run(&["version"]);
+    transcript.run(&["apply", "-f", SEED], "");
+    transcript.run(&["list", "rollouts", "--no-color"], "");
+    transcript.run(&["get", "ro", "--no-color"], "");
+    transcript.run(&["get", "svc"], "");
+    transcript.run(&["get", "ingressroute"], "");
+    transcript.run(&["get", "traefikservices", "-A"], "");
+    transcript.run(&["get", "rs"], "");
+    transcript.run(&["get", "pods"], "");
+    transcript.run(&["get", "po", "-o", "wide"], "");
+    transcript.run(&["get", "pods", "-n", "other"], "");
+    transcript.run(&["get", "ar"], "");
+    transcript.run(&["get", "at"], "");
+    transcript.run(&["get", "app"], "");
+    transcript.run(&["top", "pods"], "");
     let top = server.serin(&["top", "pods"]);
     let first = top.lines().nth(1).unwrap();
     assert!(
@@ -118,13 +157,56 @@ fn every_command_prints_what_kubectl_users_expect() {
         "{top}"
     );
     let pod = first.split_whitespace().next().unwrap();
-    assert!(server.serin(&["logs", pod]).contains("listening on 127.0.0.1:"));
-    let completion = server.serin(&["completion", "bash"]);
-    assert!(completion.contains("serin__subcmd__promote"), "{}", &completion[..200]);
-    run(&["delete", "-f", SEED]);
-    insta::assert_snapshot!(transcript);
+    transcript.run(&["logs", pod], "");
+    transcript.run(&["get", "svc", "canary-preview", "-o", "yaml"], "");
+    transcript.run(&["get", "traefikservice", "canary-service", "-o", "json"], "");
+    transcript.run(&["lint", "-f", SEED], "");
+    let labelled = std::fs::read_to_string(format!("{SEED}/service.yaml")).unwrap().replacen(
+        "  name: canary-active\n",
+        "  name: canary-active\n  labels:\n    tier: web\n",
+        1,
+    );
+    transcript.run(&["apply", "-f", "-"], &labelled);
+    transcript.run(&["set", "image", "canary-rollout", "*=ikubernetes/myapp:v2"], "");
+    server.wait_for("step 1", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
+    transcript.run(&["describe", "rollout", "canary-rollout"], "");
+    transcript.run(&["promote", "canary-rollout"], "");
+    server.wait_for("step 3", WAIT, |t| status(t)["currentStepIndex"] == 3 && status(t)["phase"] == "Paused");
+    transcript.run(&["abort", "canary-rollout"], "");
+    transcript.run(&["retry", "rollout", "canary-rollout"], "");
+    transcript.run(&["pause", "canary-rollout"], "");
+    transcript.run(&["promote", "canary-rollout", "--full"], "");
+    transcript.run(&["restart", "canary-rollout", "--in", "1h"], "");
+    transcript.run(&["undo", "canary-rollout"], "");
+    transcript.run(&["undo", "canary-rollout", "--to-revision", "2"], "");
+    transcript.run(&["version"], "");
+    transcript.run(&["--help"], "");
+    for (shell, marker) in
+        [("bash", "serin__subcmd__promote"), ("zsh", "#compdef serin"), ("fish", "complete -c serin")]
+    {
+        let completion = server.serin(&["completion", shell]);
+        assert!(completion.contains(marker), "{shell}: {}", &completion[..200]);
+    }
+    transcript.run(&["delete", "rollout", "canary-rollout"], "");
+    transcript.run(&["delete", "-f", SEED], "");
+    insta::assert_snapshot!(transcript.text);
 
     server.wait_for_pods_gone();
+}
+
+/// `serin ARGS` run under a pseudo-terminal (util-linux `script`).
+fn in_terminal(args: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("script");
+    command.args(["-q", "-e", "-c", &format!("{} {args}", common::serin_binary().display()), "/dev/null"]);
+    command
+}
+
+/// What `command` printed while the rollout was promoted one step, 1.5 s after it started.
+fn output_across_a_promote(server: &Server, mut command: std::process::Command) -> String {
+    let child = command.env("SERIN_DATA_DIR", server.data_dir()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.serin(&["promote", "canary-rollout"]);
+    String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
 }
 
 #[test]
@@ -134,23 +216,31 @@ fn watch_redraws_in_place_under_a_terminal() {
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy");
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
     server.wait_for("step 1", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
-    let command =
-        format!("{} get rollout canary-rollout --watch --timeout-seconds 4", common::serin_binary().display());
-    let watcher = std::process::Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .env("SERIN_DATA_DIR", server.data_dir())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.serin(&["promote", "canary-rollout"]);
-    let out = String::from_utf8_lossy(&watcher.wait_with_output().unwrap().stdout).to_string();
+    let out = output_across_a_promote(&server, in_terminal("get rollout canary-rollout --watch --timeout-seconds 4"));
     let redraws = out.matches("\x1b[H\x1b[2J").count();
     assert!(redraws >= 3, "expected several in-place redraws, got {redraws}");
     let step1 = out.find("Step:          1/7").expect("step 1 shown");
     let step3 = out.rfind("Step:          3/7").expect("step 3 shown");
     assert!(step1 < step3);
     assert!(out.contains("\x1b[33m॥ Paused\x1b[0m"), "paused is yellow on a terminal");
+
+    // On a terminal with NO_COLOR set: no colours.
+    let plain = in_terminal("get rollout canary-rollout")
+        .env("SERIN_DATA_DIR", server.data_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.contains("॥ Paused") && !plain.contains("\x1b["), "{plain:?}");
+
+    // Not a terminal: each change appends a whole view, with no escape codes.
+    let mut piped = std::process::Command::new(common::serin_binary());
+    piped.args(["get", "rollout", "canary-rollout", "--watch", "--timeout-seconds", "4"]);
+    let out = output_across_a_promote(&server, piped);
+    assert!(!out.contains('\x1b'), "{out:?}");
+    let step3 = out.find("Step:          3/7").expect("step 3 shown");
+    let step5 = out.rfind("Step:          5/7").expect("step 5 appended");
+    assert!(step3 < step5 && out.matches("Name:            canary-rollout").count() >= 2, "{out}");
 }
 
 #[test]
@@ -218,16 +308,34 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{args:?}");
     }
-    let wrong_token = std::process::Command::new(common::serin_binary())
-        .args(["promote", "canary-rollout", "--token", "wrong"])
-        .env("SERIN_DATA_DIR", server.data_dir())
-        .output()
-        .unwrap();
-    assert_eq!(wrong_token.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&wrong_token.stderr),
-        "error: this needs the API token: run on the server's machine with the same data dir, or pass --token\n"
-    );
+    // A client elsewhere: the server's URL, and the token or not.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let token = std::fs::read_to_string(server.data_dir().join("token")).unwrap();
+    let remote = |extra: &[&str]| {
+        std::process::Command::new(common::serin_binary())
+            .args(["pause", "canary-rollout", "--server", &server.api])
+            .args(extra)
+            .env("SERIN_DATA_DIR", elsewhere.path())
+            .output()
+            .unwrap()
+    };
+    for (extra, expected) in [
+        (
+            &[][..],
+            "error: this needs the API token: run on the server's machine with the same data dir, or pass --token\n",
+        ),
+        (
+            &["--token", "wrong"][..],
+            "error: the server rejected the API token: use the token in the server's data dir (file `token`)\n",
+        ),
+    ] {
+        let out = remote(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{extra:?}");
+    }
+    let allowed = remote(&["--token", token.trim()]);
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    assert_eq!(server.object("argoproj.io", "Rollout", "canary-rollout")["spec"]["paused"], true);
     let nowhere = tempfile::tempdir().unwrap();
     let no_server = std::process::Command::new(common::serin_binary())
         .args(["list", "rollouts"])

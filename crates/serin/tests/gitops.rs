@@ -115,6 +115,11 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
         "{list}"
     );
     assert!(list.starts_with("NAME           CLUSTER                         NAMESPACE  PROJECT  STATUS  HEALTH   SYNCPOLICY  CONDITIONS  REPO"), "{list}");
+    // `kubectl get application -n argocd`, as the seed prints it.
+    assert_eq!(
+        server.serin(&["get", "application", "-n", "argocd"]),
+        "NAME     SYNC STATUS   HEALTH STATUS\ncanary   Synced        Healthy\n"
+    );
 
     repo.write(
         "argorollout-canary/rollout.yaml",
