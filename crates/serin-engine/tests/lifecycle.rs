@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use serin_engine::command::{Command, apply_command};
+use serin_engine::objects::{set_traefik_weights, traefik_weights};
 use serin_engine::sim::Simulator;
 use serin_engine::state::AnalysisPhase;
 use serin_model::Time;
@@ -129,18 +130,24 @@ fn a_new_template_mid_rollout_starts_over() {
     assert_eq!(replicas(&sim, V2), 0, "the intermediate ReplicaSet goes after scaleDownDelaySeconds");
 }
 
-#[test]
-fn basic_canary_splits_by_pod_count() {
-    let text = ROLLOUT.replace("      trafficRouting: # 配置加权轮循规则\n", "      trafficRoutingRemoved:\n");
+/// The seed's rollout without its trafficRouting block: a basic canary, split by pod count.
+fn basic(text: &str) -> String {
+    let text = text.replace("      trafficRouting: # 配置加权轮循规则\n", "      trafficRoutingRemoved:\n");
     // Drop the whole trafficRouting block (its comment lines stay harmless).
-    let text: String = text
+    let basic: String = text
         .lines()
         .filter(|l| {
             !l.contains("trafficRoutingRemoved") && !l.contains("traefik:") && !l.contains("weightedTraefikServiceName")
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    let mut sim = deployed(&text);
+    assert!(!basic.contains("trafficRouting:"), "the seed's trafficRouting block moved");
+    basic
+}
+
+#[test]
+fn basic_canary_splits_by_pod_count() {
+    let mut sim = deployed(&basic(ROLLOUT));
     set_image(&mut sim, "v2");
     sim.advance(10_000);
     assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (1, 9), "Argo's basic canary at 10% of 10");
@@ -227,6 +234,8 @@ enum Event {
     Abort,
     Retry,
     Undo,
+    Pause,
+    Unpause,
     NewImage(u8),
     Wait(u32),
 }
@@ -238,51 +247,110 @@ fn event() -> impl Strategy<Value = Event> {
         Just(Event::Abort),
         Just(Event::Retry),
         Just(Event::Undo),
+        Just(Event::Pause),
+        Just(Event::Unpause),
         (0u8..4).prop_map(Event::NewImage),
         (0u32..400).prop_map(Event::Wait),
     ]
 }
 
+/// Paused for something only a person ends: `spec.paused`, an untimed pause step, or an
+/// inconclusive analysis. A timed pause is not one: time ends it.
+fn waits_for_a_person(sim: &Simulator) -> bool {
+    let status = sim.rollout.status.clone().unwrap_or_default();
+    let steps = sim.rollout.spec.strategy.canary.as_ref().map(|c| c.steps.as_slice()).unwrap_or_default();
+    let untimed_pause = steps
+        .get(status.current_step_index.unwrap_or(0).max(0) as usize)
+        .and_then(|s| s.pause.as_ref())
+        .is_some_and(|p| p.duration.is_none());
+    sim.rollout.spec.paused == Some(true)
+        || status.pause_conditions.iter().any(|c| match c.reason.as_str() {
+            "InconclusiveAnalysisRun" => true,
+            "CanaryPauseStep" => untimed_pause,
+            _ => false,
+        })
+}
+
+/// Whatever people do, once they stop, time alone (and a promote where only a person can end
+/// a pause) brings the rollout to Healthy or Degraded. Along the way the engine decides
+/// weights within 0..=100 whose split sums to 100, and no ReplicaSet exceeds a full set.
+fn never_stuck(text: &str, events: Vec<Event>) -> Result<(), TestCaseError> {
+    let mut sim = deployed(text);
+    let routed = sim.rollout.spec.strategy.canary.as_ref().is_some_and(|c| c.traffic_routing.is_some());
+    for e in events {
+        let command = match e {
+            Event::Promote => Some(Command::Promote { full: false }),
+            Event::PromoteFull => Some(Command::Promote { full: true }),
+            Event::Abort => Some(Command::Abort),
+            Event::Retry => Some(Command::Retry),
+            Event::Undo => Some(Command::Undo { to_revision: None }),
+            Event::Pause => Some(Command::Pause),
+            Event::Unpause => {
+                sim.rollout.spec.paused = None;
+                None
+            }
+            Event::NewImage(tag) => {
+                Some(Command::SetImage { container: "myapp".into(), image: format!("ikubernetes/myapp:v{tag}") })
+            }
+            Event::Wait(seconds) => {
+                sim.advance(i64::from(seconds) * 1000);
+                None
+            }
+        };
+        if let Some(command) = command {
+            let _ = apply_command(&mut sim.rollout, &command, &sim.replica_sets);
+        }
+        sim.settle();
+        // What the engine decided, not what the simulator made of it.
+        let decided = &sim.traffic;
+        prop_assert_eq!(decided.max_weight, 100);
+        let weights = sim.rollout.status.clone().unwrap_or_default().canary.weights;
+        if routed {
+            let canary = decided.canary_weight.unwrap_or(-1);
+            prop_assert!((0..=100).contains(&canary), "decided canary weight {:?}", decided.canary_weight);
+            let mut traefik = serde_json::json!({"spec": {"weighted": {"services": [{"name": "canary-active"}, {"name": "canary-preview"}]}}});
+            set_traefik_weights(&mut traefik, "canary-active", "canary-preview", canary, decided.max_weight);
+            let written = traefik_weights(&traefik, "canary-active", "canary-preview");
+            prop_assert!(written.is_some_and(|(c, s)| c == canary && c + s == 100), "TraefikService {written:?}");
+            let w = weights.expect("a routed rollout records its weights");
+            prop_assert_eq!((w.canary.weight, w.canary.weight + w.stable.weight), (canary, 100), "status {:?}", w);
+        } else {
+            prop_assert_eq!(decided.canary_weight, None, "a basic canary sets no weights");
+            prop_assert_eq!(weights, None);
+        }
+        // No ReplicaSet ever asks for more than the Rollout's replicas (old ones may linger
+        // for scaleDownDelaySeconds, as in Argo, but none grows beyond a full set).
+        for rs in &sim.replica_sets {
+            prop_assert!((0..=10).contains(&rs.replicas), "{} wants {} pods", rs.name, rs.replicas);
+        }
+    }
+    // Let it finish: time passes; only a pause that needs a person gets a promote.
+    for _ in 0..20 {
+        sim.advance(10 * 60_000);
+        let (p, _) = phase(&sim);
+        if p == "Healthy" || p == "Degraded" {
+            break;
+        }
+        if waits_for_a_person(&sim) {
+            let _ = apply_command(&mut sim.rollout, &Command::Promote { full: false }, &sim.replica_sets);
+        }
+    }
+    let (p, m) = phase(&sim);
+    prop_assert!(p == "Healthy" || p == "Degraded", "ended {p}: {m}");
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Whatever people do, once they stop and promote, the rollout ends Healthy or Degraded,
-    /// traffic weights stay within 0..=100 and sum to 100, and no ReplicaSet exceeds a full set.
     #[test]
     fn no_sequence_of_commands_leaves_a_rollout_stuck(events in proptest::collection::vec(event(), 1..12)) {
-        let mut sim = deployed(ROLLOUT);
-        for e in events {
-            let command = match e {
-                Event::Promote => Some(Command::Promote { full: false }),
-                Event::PromoteFull => Some(Command::Promote { full: true }),
-                Event::Abort => Some(Command::Abort),
-                Event::Retry => Some(Command::Retry),
-                Event::Undo => Some(Command::Undo { to_revision: None }),
-                Event::NewImage(tag) => Some(Command::SetImage { container: "myapp".into(), image: format!("ikubernetes/myapp:v{tag}") }),
-                Event::Wait(seconds) => { sim.advance(i64::from(seconds) * 1000); None }
-            };
-            if let Some(command) = command {
-                let _ = apply_command(&mut sim.rollout, &command, &sim.replica_sets);
-            }
-            sim.settle();
-            let weight = sim.traffic.canary_weight.unwrap_or(0);
-            prop_assert!((0..=100).contains(&weight));
-            prop_assert!(sim.served.is_none_or(|w| w.canary + w.stable == 100), "weights {:?}", sim.served);
-            // No ReplicaSet ever asks for more than the Rollout's replicas (old ones may linger
-            // for scaleDownDelaySeconds, as in Argo, but none grows beyond a full set).
-            for rs in &sim.replica_sets {
-                prop_assert!((0..=10).contains(&rs.replicas), "{} wants {} pods", rs.name, rs.replicas);
-            }
-        }
-        // Let it finish: promote whatever waits, give it time.
-        for _ in 0..20 {
-            sim.advance(10 * 60_000);
-            let (p, _) = phase(&sim);
-            if p == "Healthy" || p == "Degraded" { break; }
-            let _ = apply_command(&mut sim.rollout, &Command::Promote { full: false }, &sim.replica_sets);
-        }
-        let (p, m) = phase(&sim);
-        prop_assert!(p == "Healthy" || p == "Degraded", "ended {p}: {m}");
+        never_stuck(ROLLOUT, events)?;
+    }
+
+    #[test]
+    fn no_sequence_of_commands_leaves_a_basic_canary_stuck(events in proptest::collection::vec(event(), 1..12)) {
+        never_stuck(&basic(ROLLOUT), events)?;
     }
 }
 
