@@ -99,3 +99,92 @@ pub fn actual_weight(rollout: &Rollout) -> i32 {
     let canary_available = status.updated_replicas.min(status.available_replicas);
     canary_available * canary.max_weight() / status.available_replicas
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use serin_model::Time;
+    use serin_model::object::Object;
+
+    fn seed() -> Rollout {
+        let text = include_str!("../../../examples/argo-demo/argorollout-canary/rollout.yaml");
+        match serin_model::load_str("rollout.yaml", text).documents.into_iter().next().map(|d| d.object) {
+            Some(Object::Rollout(r)) => *r,
+            other => panic!("expected a Rollout, got {other:?}"),
+        }
+    }
+
+    /// One status per branch of `phase`, in its order: a finished update (10 of 10 replicas
+    /// updated and available, stable = current) with one thing changed. The seed's rollout has
+    /// traffic routing; `basic` drops it, `manual` sets `spec.paused`, `restarting` `spec.restartAt`.
+    #[test]
+    fn every_phase_and_message() {
+        let routed = seed();
+        let mut basic = seed();
+        basic.spec.strategy.canary.as_mut().unwrap().traffic_routing = None;
+        let mut restarting = seed();
+        restarting.spec.restart_at = Some(Time::from_millis(1_000));
+        let mut manual = seed();
+        manual.spec.paused = Some(true);
+        let done = json!({"replicas": 10, "updatedReplicas": 10, "availableReplicas": 10,
+            "stableRS": "v2", "currentPodHash": "v2"});
+        let with = |extra: serde_json::Value| {
+            let mut status = done.clone();
+            status.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<RolloutStatus>(status).unwrap()
+        };
+        let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+            let condition = json!({"type": kind, "status": status, "reason": reason, "message": message});
+            json!({ "conditions": [condition] })
+        };
+        let paused = json!({"pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2024-06-23T04:30:04Z"}]});
+        let cases: Vec<(&Rollout, RolloutStatus, &str, &str)> = vec![
+            (
+                &routed,
+                with(condition("InvalidSpec", "True", "InvalidSpec", "every step must set exactly one kind")),
+                "Degraded",
+                "InvalidSpec: every step must set exactly one kind",
+            ),
+            (&routed, with(json!({"abort": true})), "Degraded", "RolloutAborted: Rollout aborted"),
+            (
+                &routed,
+                with(condition(
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    "ReplicaSet \"x\" has timed out progressing.",
+                )),
+                "Degraded",
+                "ProgressDeadlineExceeded: ReplicaSet \"x\" has timed out progressing.",
+            ),
+            (&manual, with(json!({})), "Paused", "manually paused"),
+            (&routed, with(paused), "Paused", "CanaryPauseStep"),
+            (&routed, with(json!({"updatedReplicas": 3})), "Progressing", "more replicas need to be updated"),
+            (
+                &routed,
+                with(json!({"availableReplicas": 9})),
+                "Progressing",
+                "updated replicas are still becoming available",
+            ),
+            (
+                &basic,
+                with(json!({"replicas": 12, "availableReplicas": 12})),
+                "Progressing",
+                "old replicas are pending termination",
+            ),
+            (
+                &routed,
+                with(json!({"replicas": 12, "availableReplicas": 12, "stableRS": "v1"})),
+                "Progressing",
+                "waiting for all steps to complete",
+            ),
+            (&restarting, with(json!({})), "Progressing", "rollout is restarting"),
+            (&routed, with(json!({})), "Healthy", ""),
+        ];
+        for (rollout, status, expected_phase, expected_message) in cases {
+            let (got_phase, got_message) = phase(rollout, &status);
+            assert_eq!((got_phase, got_message.as_str()), (expected_phase, expected_message), "{status:?}");
+        }
+    }
+}
