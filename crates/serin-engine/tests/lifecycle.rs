@@ -9,7 +9,7 @@ use serin_engine::sim::Simulator;
 use serin_engine::state::AnalysisPhase;
 use serin_model::Time;
 use serin_model::object::Object;
-use serin_model::rollout::Rollout;
+use serin_model::rollout::{Rollout, StringMatch};
 
 const ROLLOUT: &str = include_str!("../../../examples/argo-demo/argorollout-canary/rollout.yaml");
 const V1: &str = "69dc9f5f56";
@@ -308,7 +308,8 @@ fn never_stuck(text: &str, events: Vec<Event>) -> Result<(), TestCaseError> {
         if routed {
             let canary = decided.canary_weight.unwrap_or(-1);
             prop_assert!((0..=100).contains(&canary), "decided canary weight {:?}", decided.canary_weight);
-            let mut traefik = serde_json::json!({"spec": {"weighted": {"services": [{"name": "canary-active"}, {"name": "canary-preview"}]}}});
+            let services = serde_json::json!([{"name": "canary-active"}, {"name": "canary-preview"}]);
+            let mut traefik = serde_json::json!({"spec": {"weighted": {"services": services}}});
             set_traefik_weights(&mut traefik, "canary-active", "canary-preview", canary, decided.max_weight);
             let written = traefik_weights(&traefik, "canary-active", "canary-preview");
             prop_assert!(written.is_some_and(|(c, s)| c == canary && c + s == 100), "TraefikService {written:?}");
@@ -354,30 +355,66 @@ proptest! {
     }
 }
 
+/// Steps put before the seed's first setWeight: a canary without traffic, a header route and
+/// a mirror route for it, an untimed pause, then the canary sized by the weight again.
+const ROUTE_STEPS: &str = "      - setCanaryScale:
+          replicas: 2
+      - setHeaderRoute:
+          name: beta-testers
+          match:
+          - headerName: x-beta
+            headerValue:
+              exact: \"yes\"
+      - setMirrorRoute:
+          name: mirror-reads
+          percentage: 35
+          match:
+          - method:
+              exact: GET
+            path:
+              prefix: /api
+      - pause: {}
+      - setCanaryScale:
+          matchTrafficWeight: true
+      - setWeight: 10";
+
 #[test]
-fn set_canary_scale_and_header_routes() {
+fn set_canary_scale_header_and_mirror_routes() {
     let text = ROLLOUT
         .replace(
             "          weightedTraefikServiceName: canary-service # traefik加权轮循服务名",
-            "          weightedTraefikServiceName: canary-service\n        managedRoutes:\n        - name: beta-testers",
+            "          weightedTraefikServiceName: canary-service
+        managedRoutes:
+        - name: beta-testers
+        - name: mirror-reads",
         )
-        .replacen(
-            "      - setWeight: 10 # 将10%的流量导向新版本",
-            "      - setCanaryScale:\n          replicas: 2\n      - setHeaderRoute:\n          name: beta-testers\n          match:\n          - headerName: x-beta\n            headerValue:\n              exact: \"yes\"\n      - pause: {}\n      - setCanaryScale:\n          matchTrafficWeight: true\n      - setWeight: 10",
-            1,
-        );
+        .replacen("      - setWeight: 10 # 将10%的流量导向新版本", ROUTE_STEPS, 1);
     let mut sim = deployed(&text);
     set_image(&mut sim, "v2");
     sim.advance(5_000);
-    assert_eq!(step(&sim), 2, "paused at the untimed pause after the route");
+    assert_eq!(step(&sim), 3, "paused at the untimed pause after the routes");
     assert_eq!(replicas(&sim, V2), 2, "setCanaryScale sizes the canary without traffic");
     assert_eq!(sim.traffic.canary_weight, Some(0));
     assert_eq!(sim.traffic.header_routes.len(), 1);
     assert_eq!(sim.traffic.header_routes[0].matches[0].header_name, "x-beta");
+    let mirror = &sim.traffic.mirror_routes;
+    assert_eq!(mirror.len(), 1, "{mirror:?}");
+    assert_eq!((mirror[0].name.as_str(), mirror[0].percentage), ("mirror-reads", 35));
+    let route = &mirror[0].matches[0];
+    let exact = |m: &Option<StringMatch>| m.as_ref().and_then(|m| m.exact.clone());
+    let prefix = |m: &Option<StringMatch>| m.as_ref().and_then(|m| m.prefix.clone());
+    assert_eq!((exact(&route.method), prefix(&route.path)), (Some("GET".into()), Some("/api".into())));
     run(&mut sim, Command::Promote { full: false });
     sim.advance(3_000);
-    assert_eq!(step(&sim), 5, "paused at the first timed pause");
+    assert_eq!(step(&sim), 6, "paused at the first timed pause");
     assert_eq!((replicas(&sim, V2), sim.traffic.canary_weight), (1, Some(10)), "matchTrafficWeight: back to 10%");
+    assert_eq!((sim.traffic.header_routes.len(), sim.traffic.mirror_routes.len()), (1, 1), "routes stay on");
+
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    assert_eq!(phase(&sim).0, "Healthy");
+    assert_eq!(sim.traffic.header_routes, [], "managed routes are removed once the update is done");
+    assert_eq!(sim.traffic.mirror_routes, []);
 }
 
 #[test]
