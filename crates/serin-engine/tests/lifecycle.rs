@@ -130,6 +130,45 @@ fn a_new_template_mid_rollout_starts_over() {
     assert_eq!(replicas(&sim, V2), 0, "the intermediate ReplicaSet goes after scaleDownDelaySeconds");
 }
 
+/// Steps edited mid-rollout (same template): Argo sees a new currentStepHash and starts the
+/// steps over on the same canary ReplicaSet.
+#[test]
+fn new_steps_mid_rollout_start_over() {
+    let mut sim = deployed(ROLLOUT);
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!((step(&sim), replicas(&sim, V2)), (3, 3));
+    let hash_before = sim.rollout.status.as_ref().unwrap().current_step_hash.clone();
+    sim.rollout.spec.strategy.canary.as_mut().unwrap().steps[2].set_weight = Some(40);
+    sim.advance(3_000);
+    assert_ne!(sim.rollout.status.as_ref().unwrap().current_step_hash, hash_before);
+    assert_eq!(step(&sim), 1, "back to step 0, whose setWeight: 10 completes at once");
+    assert_eq!(phase(&sim), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!((replicas(&sim, V2), sim.traffic.canary_weight), (1, Some(10)));
+    assert_eq!(sim.replica_sets.len(), 2, "no new ReplicaSet: the template did not change");
+    sim.advance(5 * 60_000);
+    assert_eq!((step(&sim), replicas(&sim, V2), sim.traffic.canary_weight), (3, 4, Some(40)), "the edited step");
+}
+
+/// progressDeadlineSeconds counts time without progress, not time paused: a 5m pause step
+/// under a 60s deadline is Paused, never Degraded.
+#[test]
+fn a_pause_longer_than_the_progress_deadline_is_not_degraded() {
+    let text = ROLLOUT.replace("  revisionHistoryLimit: 2", "  revisionHistoryLimit: 2\n  progressDeadlineSeconds: 60");
+    let mut sim = deployed(&text);
+    assert_eq!(sim.rollout.spec.progress_deadline_seconds(), 60);
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 1);
+    for quarter_minutes in 1..20 {
+        sim.advance(15_000);
+        let paused_for = 15 * quarter_minutes;
+        assert_eq!(phase(&sim), ("Paused".into(), "CanaryPauseStep".into()), "{paused_for}s into the 5m pause");
+    }
+    sim.advance(10 * 60_000);
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
+}
+
 /// The seed's rollout without its trafficRouting block: a basic canary, split by pod count.
 fn basic(text: &str) -> String {
     let text = text.replace("      trafficRouting: # 配置加权轮循规则\n", "      trafficRoutingRemoved:\n");
