@@ -394,29 +394,6 @@ proptest! {
     }
 }
 
-/// Steps put before the seed's first setWeight: a canary without traffic, a header route and
-/// a mirror route for it, an untimed pause, then the canary sized by the weight again.
-const ROUTE_STEPS: &str = "      - setCanaryScale:
-          replicas: 2
-      - setHeaderRoute:
-          name: beta-testers
-          match:
-          - headerName: x-beta
-            headerValue:
-              exact: \"yes\"
-      - setMirrorRoute:
-          name: mirror-reads
-          percentage: 35
-          match:
-          - method:
-              exact: GET
-            path:
-              prefix: /api
-      - pause: {}
-      - setCanaryScale:
-          matchTrafficWeight: true
-      - setWeight: 10";
-
 #[test]
 fn set_canary_scale_header_and_mirror_routes() {
     let text = ROLLOUT
@@ -427,7 +404,11 @@ fn set_canary_scale_header_and_mirror_routes() {
         - name: beta-testers
         - name: mirror-reads",
         )
-        .replacen("      - setWeight: 10 # 将10%的流量导向新版本", ROUTE_STEPS, 1);
+        .replacen(
+            "      - setWeight: 10 # 将10%的流量导向新版本",
+            "      - setCanaryScale:\n          replicas: 2\n      - setHeaderRoute:\n          name: beta-testers\n          match:\n          - headerName: x-beta\n            headerValue:\n              exact: \"yes\"\n      - setMirrorRoute:\n          name: mirror-reads\n          percentage: 35\n          match:\n          - method:\n              exact: GET\n            path:\n              prefix: /api\n      - pause: {}\n      - setCanaryScale:\n          matchTrafficWeight: true\n      - setWeight: 10",
+            1,
+        );
     let mut sim = deployed(&text);
     set_image(&mut sim, "v2");
     sim.advance(5_000);
