@@ -1,6 +1,7 @@
 //! A Rollout's phase and message, computed from its spec and status exactly as Argo Rollouts
 //! does (first match wins), so `get rollout`, Argo CD and scripts read the same words.
 
+use crate::state::ReplicaSetState;
 use serin_model::rollout::{Rollout, RolloutStatus};
 
 pub const PHASE_HEALTHY: &str = "Healthy";
@@ -82,8 +83,9 @@ pub fn set_weight(rollout: &Rollout) -> i32 {
 }
 
 /// ActualWeight: the weight traffic really has (what the router serves; for a basic canary
-/// the share of available pods); all past the last step.
-pub fn actual_weight(rollout: &Rollout) -> i32 {
+/// the canary ReplicaSet's share of the available pods, as kubectl-argo-rollouts computes it);
+/// all past the last step.
+pub fn actual_weight(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> i32 {
     let Some(canary) = &rollout.spec.strategy.canary else { return 0 };
     let status = rollout.status.clone().unwrap_or_default();
     let index = status.current_step_index.unwrap_or(0).max(0) as usize;
@@ -96,7 +98,11 @@ pub fn actual_weight(rollout: &Rollout) -> i32 {
     if status.available_replicas == 0 {
         return 0;
     }
-    let canary_available = status.updated_replicas.min(status.available_replicas);
+    // The canary is the current template's ReplicaSet unless it is already the stable one.
+    let canary_available = replica_sets
+        .iter()
+        .find(|rs| status.current_pod_hash.as_ref() == Some(&rs.hash) && status.stable_rs.as_ref() != Some(&rs.hash))
+        .map_or(0, |rs| rs.available);
     canary_available * canary.max_weight() / status.available_replicas
 }
 

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use serin_engine::command::{Command, apply_command};
 use serin_engine::objects::{set_traefik_weights, traefik_weights};
+use serin_engine::phase::actual_weight;
 use serin_engine::sim::Simulator;
 use serin_engine::state::AnalysisPhase;
 use serin_model::Time;
@@ -188,9 +189,14 @@ fn basic(text: &str) -> String {
 fn basic_canary_splits_by_pod_count() {
     let mut sim = deployed(&basic(ROLLOUT));
     set_image(&mut sim, "v2");
+    sim.advance(500);
+    let status = sim.rollout.status.clone().unwrap();
+    assert_eq!((status.updated_replicas, status.available_replicas), (1, 9), "one canary pod, not yet ready");
+    assert_eq!(actual_weight(&sim.rollout, &sim.replica_sets), 0, "a pod that is not available serves nothing");
     sim.advance(10_000);
     assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (1, 9), "Argo's basic canary at 10% of 10");
     assert_eq!(phase(&sim), ("Paused".into(), "CanaryPauseStep".into()));
+    assert_eq!(actual_weight(&sim.rollout, &sim.replica_sets), 10, "1 of 10 available pods");
     sim.advance(10 * 60_000);
     assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
     assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (10, 0));

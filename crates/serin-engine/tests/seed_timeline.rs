@@ -31,7 +31,7 @@ fn header(sim: &Simulator) -> String {
         s.phase.unwrap_or_default(),
         s.message.unwrap_or_default(),
         set_weight(r),
-        actual_weight(r),
+        actual_weight(r, &sim.replica_sets),
         r.spec.replicas(),
         s.replicas,
         s.updated_replicas,

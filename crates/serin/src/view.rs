@@ -75,7 +75,7 @@ pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState], paint
         line(&mut out, "  Step:", format!("{index}/{steps}"));
     }
     line(&mut out, "  SetWeight:", set_weight(rollout));
-    line(&mut out, "  ActualWeight:", actual_weight(rollout));
+    line(&mut out, "  ActualWeight:", actual_weight(rollout, replica_sets));
     let images: Vec<String> = serin_local::objects::rollout_images(&status, replica_sets)
         .into_iter()
         .map(|(image, role)| match role {

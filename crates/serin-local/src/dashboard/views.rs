@@ -94,7 +94,7 @@ fn rollout_summary(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> Json 
         "message": status.message.as_deref().unwrap_or_default(),
         "step": step_progress(rollout).map(|(index, steps)| json!([index, steps])),
         "setWeight": set_weight(rollout),
-        "actualWeight": actual_weight(rollout),
+        "actualWeight": actual_weight(rollout, replica_sets),
         "images": images,
         "desired": rollout.spec.replicas(),
         "current": status.replicas,
@@ -138,7 +138,7 @@ fn revision_weights(
                 (w.stable.pod_template_hash.clone(), w.stable.weight),
             ),
             None => {
-                let actual = actual_weight(rollout);
+                let actual = actual_weight(rollout, replica_sets);
                 let max = rollout.spec.strategy.canary.as_ref().map_or(100, |c| c.max_weight());
                 (
                     (status.current_pod_hash.clone().unwrap_or_default(), actual),
