@@ -28,6 +28,22 @@ fn lint_accepts_the_seed_and_locates_every_problem() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "3 problems found\n");
 }
 
+/// The seed itself, next to the repository (`../shared/seed/`): every manifest in it is
+/// accepted, and its notes (`000_*.txt`) are skipped, not read as YAML.
+#[test]
+fn lint_accepts_the_shared_seed_directory() {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed");
+    if !seed.is_dir() {
+        println!("skipped: no seed directory at {}", seed.display());
+        return;
+    }
+    let has_notes =
+        std::fs::read_dir(&seed).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "txt"));
+    assert!(has_notes, "the seed directory has a .txt file for lint to skip");
+    let ok = serin().args(["lint", "-f", "../shared/seed/"]).assert().success();
+    assert_eq!(String::from_utf8_lossy(&ok.get_output().stdout), "7 objects checked, no problems found\n");
+}
+
 #[test]
 fn lint_reads_stdin_and_reports_a_missing_file() {
     serin()
