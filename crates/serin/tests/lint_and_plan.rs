@@ -61,3 +61,11 @@ fn plan_prints_every_step_of_the_seed() {
     let out = serin().args(["plan", "-f", "examples/argo-demo/argorollout-canary/rollout.yaml"]).assert().success();
     insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
 }
+
+/// Without traffic routing the split follows the pod count, and an untimed pause waits
+/// "until promoted" (its time not counted in DONE-AT).
+#[test]
+fn plan_of_a_basic_canary_with_an_untimed_pause() {
+    let out = serin().args(["plan", "-f", "crates/serin/tests/fixtures/basic-canary-rollout.yaml"]).assert().success();
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
+}
