@@ -10,8 +10,8 @@ use crate::replicas::{
     resolve_fenceposts, traffic_routed_counts,
 };
 use crate::state::{
-    Action, AnalysisPhase, AnalysisRunRequest, Decision, Event, HeaderRoute, MirrorRoute, NewReplicaSet,
-    ReplicaSetState, TrafficIntent, World,
+    Action, AnalysisPhase, AnalysisRunRequest, AnalysisRunState, Decision, Event, HeaderRoute, MirrorRoute,
+    NewReplicaSet, ReplicaSetState, TrafficIntent, World,
 };
 use serin_model::Time;
 use serin_model::duration::parse_pause_duration;
@@ -641,14 +641,33 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 false
             }
             Some(run) => {
-                self.status.canary.current_step_analysis_run_status = Some(RolloutAnalysisRunStatus {
-                    name: run.name.clone(),
-                    status: run.phase.as_str().to_string(),
-                    message: run.message.clone(),
-                });
+                self.status.canary.current_step_analysis_run_status =
+                    Some(self.observe_analysis_run("Step", current.as_ref(), run));
                 self.analysis_verdict(run.phase, &run.name, &run.message)
             }
         }
+    }
+
+    /// A run's phase as the Rollout's status records it, with an event when it changed since
+    /// `previous`, in Argo's words: reason `AnalysisRun<Phase>` (a warning when Failed or Error),
+    /// "Step Analysis Run 'NAME' Status New: 'Running' Previous: 'Pending'".
+    fn observe_analysis_run(
+        &mut self,
+        kind: &str,
+        previous: Option<&RolloutAnalysisRunStatus>,
+        run: &AnalysisRunState,
+    ) -> RolloutAnalysisRunStatus {
+        let phase = run.phase.as_str();
+        if previous.is_none_or(|p| p.name == run.name && p.status != phase) {
+            let reason = format!("AnalysisRun{phase}");
+            let before = previous.map_or("NoPreviousStatus", |p| p.status.as_str());
+            let message = format!("{kind} Analysis Run '{}' Status New: '{phase}' Previous: '{before}'", run.name);
+            self.out.events.push(match run.phase {
+                AnalysisPhase::Failed | AnalysisPhase::Error => Event::warning(&reason, message),
+                _ => Event::normal(&reason, message),
+            });
+        }
+        RolloutAnalysisRunStatus { name: run.name.clone(), status: phase.to_string(), message: run.message.clone() }
     }
 
     /// Acts on an analysis verdict; returns whether the analysis let the rollout go on.
@@ -739,11 +758,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 let acknowledged = run.phase == AnalysisPhase::Inconclusive
                     && current.as_ref().is_some_and(|c| c.name == run.name && c.status == run.phase.as_str())
                     && !self.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_INCONCLUSIVE);
-                self.status.canary.current_background_analysis_run_status = Some(RolloutAnalysisRunStatus {
-                    name: run.name.clone(),
-                    status: run.phase.as_str().to_string(),
-                    message: run.message.clone(),
-                });
+                self.status.canary.current_background_analysis_run_status =
+                    Some(self.observe_analysis_run("Background", current.as_ref(), run));
                 if !acknowledged {
                     self.analysis_verdict(run.phase, &run.name, &run.message);
                 }

@@ -6,8 +6,8 @@
 
 use crate::reconcile::reconcile;
 use crate::state::{
-    Action, AnalysisPhase, AnalysisRunState, Decision, Event, PodState, ReplicaSetState, ServedWeights, TrafficIntent,
-    World,
+    Action, AnalysisPhase, AnalysisRunRequest, AnalysisRunState, Decision, Event, PodState, ReplicaSetState,
+    ServedWeights, TrafficIntent, World,
 };
 use serin_model::Time;
 use serin_model::rollout::Rollout;
@@ -24,6 +24,8 @@ pub struct Simulator {
     pub pod_ready_after: i64,
     /// The verdict given to every AnalysisRun the engine starts.
     pub analysis_verdict: AnalysisPhase,
+    /// Every AnalysisRun the engine asked for, in order, as it asked.
+    pub analysis_requests: Vec<AnalysisRunRequest>,
     pub events: Vec<Event>,
     pod_counter: u64,
 }
@@ -39,6 +41,7 @@ impl Simulator {
             now,
             pod_ready_after: 0,
             analysis_verdict: AnalysisPhase::Successful,
+            analysis_requests: Vec::new(),
             events: Vec::new(),
             pod_counter: 0,
         }
@@ -152,11 +155,14 @@ impl Simulator {
                         rs.pods.retain(|p| p.name != *name);
                     }
                 }
-                Action::CreateAnalysisRun(request) => self.analysis_runs.push(AnalysisRunState {
-                    name: request.name.clone(),
-                    phase: self.analysis_verdict,
-                    message: String::new(),
-                }),
+                Action::CreateAnalysisRun(request) => {
+                    self.analysis_runs.push(AnalysisRunState {
+                        name: request.name.clone(),
+                        phase: self.analysis_verdict,
+                        message: String::new(),
+                    });
+                    self.analysis_requests.push(request.clone());
+                }
                 Action::TerminateAnalysisRun { name } => {
                     let run = self.analysis_runs.iter_mut().find(|r| r.name == *name);
                     if let Some(run) = run.filter(|r| r.phase <= AnalysisPhase::Running) {

@@ -1,16 +1,18 @@
 //! Whole rollouts in virtual time: abort, retry, undo, promote --full, a new spec mid-rollout,
-//! basic canary, analysis verdicts, the progress deadline, and a property test that no
-//! sequence of commands leaves a rollout stuck.
+//! basic canary, analysis verdicts, events and run specs, the progress deadline, and a
+//! property test that no sequence of commands leaves a rollout stuck.
 
 use proptest::prelude::*;
+use serde_json::{Value as Json, json};
 use serin_engine::command::{Command, apply_command};
-use serin_engine::objects::{set_traefik_weights, traefik_weights};
+use serin_engine::objects::{AnalysisRunSpec, analysis_run_spec, set_traefik_weights, traefik_weights};
 use serin_engine::phase::actual_weight;
 use serin_engine::sim::Simulator;
 use serin_engine::state::AnalysisPhase;
 use serin_model::Time;
-use serin_model::object::Object;
+use serin_model::object::{Object, ObjectKey};
 use serin_model::rollout::{Rollout, StringMatch};
+use std::sync::Arc;
 
 const ROLLOUT: &str = include_str!("../../../examples/argo-demo/argorollout-canary/rollout.yaml");
 const V1: &str = "69dc9f5f56";
@@ -230,6 +232,118 @@ fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
     run(&mut sim, Command::Promote { full: false });
     sim.advance(3_000);
     assert_eq!(step(&sim), 4, "promoting past an inconclusive analysis goes on");
+}
+
+#[test]
+fn an_analysis_run_in_error_aborts_with_its_reason_and_events_tell_each_phase() {
+    let text = ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1);
+    let mut sim = deployed(&text);
+    sim.analysis_verdict = AnalysisPhase::Running;
+    set_image(&mut sim, "v2");
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!((step(&sim), phase(&sim).0.as_str()), (2, "Progressing"), "measuring at the analysis step");
+    let reason = "Metric \"success-rate\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): \"Error Message: connection refused\"";
+    let run = &mut sim.analysis_runs[0];
+    (run.phase, run.message) = (AnalysisPhase::Error, reason.to_string());
+    sim.advance(1_000);
+    assert_eq!(
+        phase(&sim),
+        ("Degraded".into(), format!("RolloutAborted: Rollout aborted update to revision 2: {reason}"))
+    );
+    assert_eq!(sim.traffic.canary_weight, Some(0));
+    let analysis_events: Vec<(bool, &str, &str)> = sim
+        .events
+        .iter()
+        .filter(|e| e.reason.starts_with("AnalysisRun"))
+        .map(|e| (e.warning, e.reason.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        analysis_events,
+        [
+            (
+                false,
+                "AnalysisRunRunning",
+                "Step Analysis Run 'canary-rollout-95d95c65-2-2' Status New: 'Running' Previous: 'Pending'"
+            ),
+            (
+                true,
+                "AnalysisRunError",
+                "Step Analysis Run 'canary-rollout-95d95c65-2-2' Status New: 'Error' Previous: 'Running'"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn background_analysis_starts_at_its_starting_step() {
+    let background = "      analysis:\n        startingStep: 3\n        templates:\n        - templateName: success-rate\n      steps:";
+    let mut sim = deployed(&ROLLOUT.replacen("      steps:", background, 1));
+    sim.analysis_verdict = AnalysisPhase::Running;
+    set_image(&mut sim, "v2");
+    sim.settle();
+    let mut steps_without_a_run = Vec::new();
+    while sim.analysis_requests.is_empty() && steps_without_a_run.len() < 600 {
+        steps_without_a_run.push(step(&sim));
+        sim.advance(1_000);
+    }
+    assert!(
+        steps_without_a_run.contains(&2) && steps_without_a_run.iter().all(|&s| s < 3),
+        "no run before step 3, one at it: {steps_without_a_run:?}"
+    );
+    assert_eq!(step(&sim), 3);
+    let names: Vec<&str> = sim.analysis_requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["canary-rollout-95d95c65-2"]);
+    sim.advance(60_000);
+    assert_eq!(sim.analysis_requests.len(), 1, "one background run for the revision");
+}
+
+/// The seed with background analysis of one template, `clusterScope` and the analysis's
+/// dry-run and retention settings as given.
+fn with_background_analysis(template: &str, extra: &str) -> String {
+    let background =
+        format!("      analysis:\n        templates:\n        - templateName: {template}\n{extra}      steps:");
+    ROLLOUT.replacen("      steps:", &background, 1)
+}
+
+/// The spec of the first AnalysisRun the rollout starts after an update, its templates looked
+/// up among `templates`.
+fn first_run_spec(text: &str, templates: &[(ObjectKey, Json)]) -> AnalysisRunSpec {
+    let mut sim = deployed(text);
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    let request = sim.analysis_requests.first().expect("the update started an analysis run");
+    let lookup = |key: ObjectKey| {
+        Ok::<_, std::convert::Infallible>(templates.iter().find(|(k, _)| *k == key).map(|(_, t)| Arc::new(t.clone())))
+    };
+    analysis_run_spec("default", request, lookup).unwrap()
+}
+
+#[test]
+fn a_cluster_scoped_template_ref_resolves_a_cluster_analysis_template() {
+    let shared = json!({"spec": {"metrics": [{"name": "success-rate", "successCondition": "result >= 0.95"}]}});
+    let cluster_template = ObjectKey::new("argoproj.io/v1alpha1", "ClusterAnalysisTemplate", "", "shared-success-rate");
+    let templates = [(cluster_template, shared)];
+
+    let spec =
+        first_run_spec(&with_background_analysis("shared-success-rate", "          clusterScope: true\n"), &templates);
+    assert_eq!(spec.problem, None);
+    assert_eq!(spec.spec["metrics"][0]["name"], "success-rate", "{:#}", spec.spec);
+
+    let spec = first_run_spec(&with_background_analysis("shared-success-rate", ""), &templates);
+    assert_eq!(spec.problem.as_deref(), Some("AnalysisTemplate 'shared-success-rate' not found"));
+}
+
+#[test]
+fn the_rollouts_dry_run_and_measurement_retention_reach_the_run_spec() {
+    let settings = "        dryRun:\n        - metricName: latency\n        measurementRetention:\n        - metricName: \"*\"\n          limit: 5\n";
+    let template = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisTemplate", "default", "success-rate");
+    let spec = first_run_spec(
+        &with_background_analysis("success-rate", settings),
+        &[(template, json!({"spec": {"metrics": [{"name": "latency"}, {"name": "success-rate"}]}}))],
+    );
+    assert_eq!(spec.problem, None);
+    assert_eq!(spec.spec["dryRun"], json!([{"metricName": "latency"}]));
+    assert_eq!(spec.spec["measurementRetention"], json!([{"metricName": "*", "limit": 5}]));
 }
 
 /// The reconcile that aborts on a failed analysis also sends all traffic back to stable: no
