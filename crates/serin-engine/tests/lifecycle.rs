@@ -207,13 +207,19 @@ fn basic_canary_splits_by_pod_count() {
 const WITH_ANALYSIS: &str =
     "      - analysis:\n          templates:\n          - templateName: success-rate\n      - setWeight: 30";
 
-#[test]
-fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
-    let text = ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1);
-    let mut sim = deployed(&text);
-    sim.analysis_verdict = AnalysisPhase::Failed;
+/// The seed with an analysis step after its first pause, updated to v2 and run up to that
+/// step, every AnalysisRun it starts given `verdict`.
+fn updated_to_the_analysis_step(verdict: AnalysisPhase) -> Simulator {
+    let mut sim = deployed(&ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1));
+    sim.analysis_verdict = verdict;
     set_image(&mut sim, "v2");
     sim.advance(5 * 60_000 + 5_000);
+    sim
+}
+
+#[test]
+fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
+    let sim = updated_to_the_analysis_step(AnalysisPhase::Failed);
     let (phase_now, message) = phase(&sim);
     assert_eq!(phase_now, "Degraded");
     assert!(
@@ -224,10 +230,7 @@ fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
     );
     assert_eq!(sim.traffic.canary_weight, Some(0));
 
-    let mut sim = deployed(&text);
-    sim.analysis_verdict = AnalysisPhase::Inconclusive;
-    set_image(&mut sim, "v2");
-    sim.advance(5 * 60_000 + 5_000);
+    let mut sim = updated_to_the_analysis_step(AnalysisPhase::Inconclusive);
     assert_eq!(phase(&sim), ("Paused".into(), "InconclusiveAnalysisRun".into()));
     run(&mut sim, Command::Promote { full: false });
     sim.advance(3_000);
@@ -236,11 +239,7 @@ fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
 
 #[test]
 fn an_analysis_run_in_error_aborts_with_its_reason_and_events_tell_each_phase() {
-    let text = ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1);
-    let mut sim = deployed(&text);
-    sim.analysis_verdict = AnalysisPhase::Running;
-    set_image(&mut sim, "v2");
-    sim.advance(5 * 60_000 + 5_000);
+    let mut sim = updated_to_the_analysis_step(AnalysisPhase::Running);
     assert_eq!((step(&sim), phase(&sim).0.as_str()), (2, "Progressing"), "measuring at the analysis step");
     let reason = "Metric \"success-rate\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): \"Error Message: connection refused\"";
     let run = &mut sim.analysis_runs[0];
