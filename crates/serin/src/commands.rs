@@ -235,6 +235,10 @@ pub fn get_objects(
         }
         Some(other) => bail!("unknown output format {other:?}: use yaml, json or wide"),
     };
+    if let (Some(_), "AnalysisRun", [run]) = (name, kind, items.as_slice()) {
+        print!("{}", crate::analysisrun::render(run, now, Paint::detect(false)));
+        return Ok(ExitCode::SUCCESS);
+    }
     let age_of = |item: &Value| {
         let created = Time::parse(item["metadata"]["creationTimestamp"].as_str().unwrap_or_default()).unwrap_or(now);
         age(now.since(created))

@@ -1,5 +1,6 @@
 //! The `serin` binary: a thin command-line layer over the engine and its platforms.
 
+mod analysisrun;
 mod apps;
 mod client;
 mod cluster;

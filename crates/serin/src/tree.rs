@@ -43,58 +43,75 @@ pub fn render(tree: &Value, paint: Paint) -> anyhow::Result<String> {
     ]);
     let runs = tree["analysisRuns"].as_array().cloned().unwrap_or_default();
     for (i, rs) in replica_sets.iter().enumerate() {
-        let last = i + 1 == replica_sets.len();
-        let (branch, indent) = if last { ("└──", "   ") } else { ("├──", "│  ") };
+        let (to_revision, indent) = branch(i + 1 == replica_sets.len());
         let revision = text(rs, &format!("/metadata/annotations/{}", REVISION_ANNOTATION.replace('/', "~1")));
         rows.push(vec![
-            format!("{branch}# revision:{revision}"),
+            format!("{to_revision}# revision:{revision}"),
             String::new(),
             String::new(),
             String::new(),
             String::new(),
         ]);
         let hash = text(rs, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}"));
-        let mut children: Vec<Vec<String>> = Vec::new();
         let mut rs_pods: Vec<&Value> =
             pods.iter().filter(|p| text(p, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash).collect();
         rs_pods.sort_by_key(|p| (created(p), text(p, "/metadata/name").to_string()));
-        for pod in rs_pods {
-            let (status, info) = pod_status(pod);
-            children.push(vec![
-                format!("□ {}", text(pod, "/metadata/name")),
-                "Pod".into(),
-                paint.status(&status),
-                age(now.since(created(pod))),
-                info,
-            ]);
-        }
-        for run in runs.iter().filter(|r| text(r, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash) {
-            let phase = text(run, "/status/phase");
-            children.push(vec![
-                format!("α {}", text(run, "/metadata/name")),
-                "AnalysisRun".into(),
-                paint.status(phase),
-                age(now.since(created(run))),
-                String::new(),
-            ]);
-        }
+        let pod_rows: Vec<Vec<String>> = rs_pods
+            .into_iter()
+            .map(|pod| {
+                let (status, info) = pod_status(pod);
+                vec![
+                    format!("□ {}", text(pod, "/metadata/name")),
+                    "Pod".into(),
+                    paint.status(&status),
+                    age(now.since(created(pod))),
+                    info,
+                ]
+            })
+            .collect();
         let (rs_status, rs_info) = replica_set_status(rs, &status, now);
-        rows.push(vec![
-            format!("{indent}└──⧉ {}", text(rs, "/metadata/name")),
+        let rs_row = vec![
+            format!("⧉ {}", text(rs, "/metadata/name")),
             "ReplicaSet".into(),
             paint.status(&rs_status),
             age(now.since(created(rs))),
             rs_info,
-        ]);
+        ];
+        // As kubectl-argo-rollouts draws a revision: its ReplicaSet (pods beneath), then its
+        // analysis runs, oldest first, side by side with the ReplicaSet.
+        let mut children = vec![(rs_row, pod_rows)];
+        let mut rs_runs: Vec<&Value> =
+            runs.iter().filter(|r| text(r, &format!("/metadata/labels/{POD_TEMPLATE_HASH_LABEL}")) == hash).collect();
+        rs_runs.sort_by_key(|r| (created(r), text(r, "/metadata/name").to_string()));
+        for run in rs_runs {
+            let run_row = vec![
+                format!("α {}", text(run, "/metadata/name")),
+                "AnalysisRun".into(),
+                paint.status(text(run, "/status/phase")),
+                age(now.since(created(run))),
+                crate::analysisrun::measurement_counts(run, paint),
+            ];
+            children.push((run_row, Vec::new()));
+        }
         let count = children.len();
-        for (j, mut child) in children.into_iter().enumerate() {
-            let twig = if j + 1 == count { "└──" } else { "├──" };
-            child[0] = format!("{indent}   {twig}{}", child[0]);
-            rows.push(child);
+        for (j, (mut row, grandchildren)) in children.into_iter().enumerate() {
+            let (twig, child_indent) = branch(j + 1 == count);
+            row[0] = format!("{indent}{twig}{}", row[0]);
+            rows.push(row);
+            let grandchild_count = grandchildren.len();
+            for (k, mut row) in grandchildren.into_iter().enumerate() {
+                row[0] = format!("{indent}{child_indent}{}{}", branch(k + 1 == grandchild_count).0, row[0]);
+                rows.push(row);
+            }
         }
     }
     out.push_str(&table(&rows));
     Ok(out)
+}
+
+/// The line drawn to a node and the indent under it: the last child closes the branch.
+fn branch(last: bool) -> (&'static str, &'static str) {
+    if last { ("└──", "   ") } else { ("├──", "│  ") }
 }
 
 fn replica_set_status(rs: &Value, status: &serin_model::rollout::RolloutStatus, now: Time) -> (String, String) {

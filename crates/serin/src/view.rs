@@ -30,8 +30,17 @@ impl Paint {
 
     /// `✔ Healthy`, coloured as kubectl-argo-rollouts colours it.
     pub fn status(self, status: &str) -> String {
-        let text = format!("{} {status}", icon(status));
-        let code = match icon(status) {
+        self.led_by(icon(status), format!("{} {status}", icon(status)))
+    }
+
+    /// `✖ 2`: an icon and a count, as in an AnalysisRun's INFO column.
+    pub fn count(self, icon: &str, count: i64) -> String {
+        self.led_by(icon, format!("{icon} {count}"))
+    }
+
+    /// `text`, coloured by the icon it starts with.
+    fn led_by(self, icon: &str, text: String) -> String {
+        let code = match icon {
             "✔" => 32,
             "◌" | "॥" => 33,
             "✖" | "⚠" => 31,
