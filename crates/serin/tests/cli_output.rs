@@ -4,46 +4,10 @@
 
 mod common;
 
-use common::{SEED, Server, status};
+use common::{SEED, Server, mask, status};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Hides what legitimately differs between runs (ages, pod name suffixes, times, ids, ports,
-/// usage figures) and keeps every other character, spacing included, so layouts are compared.
-fn mask(text: &str) -> String {
-    let re = |pattern: &str| regex::Regex::new(pattern).unwrap();
-    let suffix = re(r"(canary-rollout-[0-9a-z]{8,10})-[0-9a-z]{5}\b");
-    let time = re(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ");
-    let uid = re(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
-    let number = re(r#"(resourceVersion|serin.dev/port|serin.dev/pid|serin.dev/process-start)("?): "?\d+"?"#);
-    // CPU and memory cells keep their width; the figures themselves change.
-    let millicores = re(r"\b\d+m\s+\d+Mi\b");
-    // An age cell and the gap after it: the age's width changes between runs, and with it the gap
-    // that aligns the next column (checked separately by `columns_align`).
-    let age = re(r"(\s{2,})\d+[smhd](?:\d+[smh])?(\s{2,}|\s*$)");
-    let age_header = re(r"\bAGE\s{2,}(\S)");
-    let port = re(r"127\.0\.0\.1(:|\s+)\d+\b");
-    text.lines()
-        .map(|line| {
-            let line = suffix.replace_all(line, "$1-xxxxx");
-            let line = time.replace_all(&line, "TIME");
-            let line = uid.replace_all(&line, "UID");
-            let line = number.replace_all(&line, "$1$2: N");
-            let line = millicores.replace_all(&line, |c: &regex::Captures| {
-                let memory = c[0].rsplit(' ').next().unwrap().len();
-                format!("{:<w$}NMi", "Nm", w = c[0].len() - memory)
-            });
-            let line = age.replace_all(&line, |c: &regex::Captures| {
-                format!("{}AGE{}", &c[1], if c[2].is_empty() { "" } else { "  " })
-            });
-            let line = age_header.replace_all(&line, "AGE  $1");
-            let line = port.replace_all(&line, "127.0.0.1${1}PORT");
-            line.trim_end().to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// Every row of a table or tree starts its cells where the header line starts its column
 /// names: the columns are aligned, whatever the ages made them.

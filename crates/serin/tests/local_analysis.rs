@@ -1,9 +1,11 @@
 //! Analysis on the local platform: serin's native provider reads the router's own request
 //! outcomes and aborts a failing canary within seconds; a healthy one passes and is promoted.
+//! What people read about it: the run in the `get rollout` tree with its measurement counts,
+//! `get analysisrun NAME`, and the analysis events in `describe rollout`.
 
 mod common;
 
-use common::{SEED, Server, replicas_of, status};
+use common::{SEED, Server, mask, replicas_of, status};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -114,8 +116,27 @@ fn a_failing_canary_is_aborted_by_the_native_provider_within_seconds() {
     assert_eq!(run["status"]["phase"], "Failed", "{run:#}");
     let measurements = run["status"]["metricResults"][0]["measurements"].as_array().unwrap();
     assert_eq!(measurements.last().unwrap()["phase"], "Failed", "{measurements:#?}");
+    // The run sits under revision 2 beside its ReplicaSet, its INFO the non-zero counts of
+    // successful, failed, inconclusive and error measurements (failureLimit 0: one failure).
+    let run_name = run["metadata"]["name"].as_str().unwrap();
+    assert_eq!(run_name, format!("canary-rollout-{canary}-2"));
     let view = server.serin(&["get", "rollout", "canary-rollout"]);
-    assert!(view.contains("α canary-rollout-") && view.contains("✖ Failed"), "{view}");
+    let line = view.lines().find(|l| l.contains(&format!("α {run_name}"))).unwrap_or_else(|| panic!("{view}"));
+    assert!(line.starts_with(&format!("│  └──α {run_name} ")), "{view}");
+    let inconclusive: i64 =
+        run["status"]["metricResults"].as_array().unwrap().iter().filter_map(|r| r["inconclusive"].as_i64()).sum();
+    let info = if inconclusive > 0 { format!("✖ 1,? {inconclusive}") } else { "✖ 1".to_string() };
+    assert!(line.contains("AnalysisRun  ✖ Failed") && line.ends_with(&format!("  {info}")), "{line:?}\n{view}");
+    // Each phase the run went through is an event on the Rollout, in Argo's words.
+    let described = server.serin(&["describe", "rollout", "canary-rollout"]);
+    let event = |kind: &str, reason: &str, message: String| {
+        let found =
+            described.lines().any(|l| l.trim_start().starts_with(kind) && l.contains(reason) && l.ends_with(&message));
+        assert!(found, "no {kind} {reason} event \"{message}\" in\n{described}");
+    };
+    let background = format!("Background Analysis Run '{run_name}' Status New:");
+    event("Normal", "AnalysisRunRunning", format!("{background} 'Running' Previous: 'Pending'"));
+    event("Warning", "AnalysisRunFailed", format!("{background} 'Failed' Previous: 'Running'"));
     server.wait_for("canary scaled down", Duration::from_secs(60), |t| replicas_of(t, &canary) == 0);
 }
 
@@ -189,6 +210,14 @@ fn job_and_web_providers() {
         assert_eq!(run["status"]["phase"], *phase, "{name}: {:#}", run["status"]);
         assert!(run["status"].to_string().contains(message), "{name}: {message} not in {:#}", run["status"]);
     }
+    // `get analysisrun NAME`: the run's phase and message, then each metric's measurements.
+    let views: Vec<String> = [["get", "analysisrun", "web-json-path"], ["get", "ar", "web-missing-field"]]
+        .iter()
+        .map(|args| {
+            format!("$ serin {}\n{}\n", args.join(" "), mask(&server.serin(args)))
+        })
+        .collect();
+    insta::assert_snapshot!(views.concat());
     // Job metrics ran as one-off pods, which people can list and read.
     let pods = server.serin(&["get", "pods"]);
     let line = pods.lines().find(|l| l.starts_with("job-ok-m-")).unwrap_or_else(|| panic!("{pods}"));
