@@ -213,9 +213,7 @@ fn job_and_web_providers() {
     // `get analysisrun NAME`: the run's phase and message, then each metric's measurements.
     let views: Vec<String> = [["get", "analysisrun", "web-json-path"], ["get", "ar", "web-missing-field"]]
         .iter()
-        .map(|args| {
-            format!("$ serin {}\n{}\n", args.join(" "), mask(&server.serin(args)))
-        })
+        .map(|args| format!("$ serin {}\n{}\n", args.join(" "), mask(&server.serin(args))))
         .collect();
     insta::assert_snapshot!(views.concat());
     // Job metrics ran as one-off pods, which people can list and read.

@@ -5,6 +5,7 @@
 pub mod git_server;
 
 use serde_json::Value;
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -255,9 +256,13 @@ pub fn mask(text: &str) -> String {
                 let memory = c[0].rsplit(' ').next().unwrap().len();
                 format!("{:<w$}NMi", "Nm", w = c[0].len() - memory)
             });
-            let line = age.replace_all(&line, |c: &regex::Captures| {
+            // Adjacent age cells share a gap, so one pass masks every other one: repeat.
+            let mut line = line.to_string();
+            while let Cow::Owned(masked) = age.replace(&line, |c: &regex::Captures| {
                 format!("{}AGE{}", &c[1], if c[2].is_empty() { "" } else { "  " })
-            });
+            }) {
+                line = masked;
+            }
             let line = age_header.replace_all(&line, "AGE  $1");
             let line = port.replace_all(&line, "127.0.0.1${1}PORT");
             line.trim_end().to_string()
