@@ -655,9 +655,14 @@ mod tests {
 
     /// That router, serving on loopback.
     async fn router(pods: &[SocketAddr]) -> SocketAddr {
+        serving(proxy(pods)).await
+    }
+
+    /// A router serving on loopback.
+    async fn serving(proxy: Arc<Proxy>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(proxy(pods).serve("web".into(), listener));
+        tokio::spawn(proxy.serve("web".into(), listener));
         addr
     }
 
@@ -884,6 +889,39 @@ mod tests {
             text.starts_with("HTTP/1.1 502 Bad Gateway\r\n") && text.contains("\r\n\r\nBad Gateway\nHTTP/1.1 404"),
             "{text}"
         );
+    }
+
+    /// Which requests go to another pod when their first pod fails (the first request of a
+    /// new router goes to its first pod): one whose connection failed, always; one the pod
+    /// closed without a byte of answer, if its method is idempotent; one whose answer had
+    /// begun, never.
+    #[tokio::test]
+    async fn only_requests_without_an_answer_are_retried_on_another_pod() {
+        let refusing = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let post: &[u8] = b"POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
+        let get: &[u8] = b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n";
+        let cases: [(Option<&'static [u8]>, &[u8], &str, u64); 5] = [
+            (None, post, "HTTP/1.1 200 OK", 1),
+            (Some(b""), get, "HTTP/1.1 200 OK", 1),
+            (Some(b""), post, "HTTP/1.1 502 Bad Gateway", 0),
+            (Some(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nbeg"), get, "HTTP/1.1 200 OK\r\ncontent-length: 9", 0),
+            (Some(b"HTTP/1.1 20"), get, "HTTP/1.1 502 Bad Gateway", 0),
+        ];
+        for (reply, request, answer, retries) in cases {
+            let first = match reply {
+                None => refusing,
+                Some(b"") => pod(vec![]).await.0,
+                Some(reply) => pod(vec![(vec![reply], true)]).await.0,
+            };
+            let (second, answered) = echo_pod().await;
+            let proxy = proxy(&[first, second]);
+            let text = talk(serving(proxy.clone()).await, &[request]).await;
+            let case =
+                format!("{:?} to {:?}", String::from_utf8_lossy(&request[..4]), reply.map(String::from_utf8_lossy));
+            assert!(undated(&text).starts_with(answer), "{case}: {text}");
+            assert_eq!(proxy.metrics.retries.load(Ordering::SeqCst), retries, "{case}");
+            assert_eq!(answered.load(Ordering::SeqCst) as u64, retries, "{case}: the second pod's requests");
+        }
     }
 
     #[tokio::test]

@@ -211,7 +211,7 @@ impl RouterThreads {
 /// Walks the target tree to one endpoint, skipping endpoints that failed to connect; mirror
 /// copies met on the way are added to `mirrors`. Borrows from the route table: nothing is
 /// copied or allocated on the way.
-fn pick<'t>(
+pub(crate) fn pick<'t>(
     target: &'t Target,
     info: &RequestInfo<'_>,
     failed: &[SocketAddr],
@@ -400,7 +400,7 @@ impl Metrics {
             out.push_str(&format!("serin_router_request_duration_seconds_count{{{labels}}} {count}\n"));
         }
         out.push_str(&format!(
-            "# HELP serin_router_retries_total Requests retried on another pod after a failed connect.\n# TYPE serin_router_retries_total counter\nserin_router_retries_total {}\n",
+            "# HELP serin_router_retries_total Requests sent to another pod: the connection failed, or an idempotent request got no answer.\n# TYPE serin_router_retries_total counter\nserin_router_retries_total {}\n",
             self.retries.load(Ordering::Relaxed)
         ));
         out

@@ -388,3 +388,90 @@ pub fn string_matches(m: &StringMatch, value: &str) -> bool {
 fn regex_lite_match(pattern: &str, value: &str) -> bool {
     regex::Regex::new(pattern).is_ok_and(|r| r.is_match(value))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use serin_model::ObjectKey;
+    use std::collections::BTreeMap;
+
+    fn stored(api_version: &str, kind: &str, name: &str, body: Json) -> Stored {
+        Stored { key: ObjectKey::new(api_version, kind, "default", name), rev: 1, body: Arc::new(body) }
+    }
+
+    /// A Service `name` selecting one ready pod of its own, `name-pod`.
+    fn service_with_pod(name: &str, port: u16) -> (Stored, Stored) {
+        let service = stored("v1", "Service", name, json!({"spec": {"selector": {"app": name}}}));
+        let pod = json!({
+            "metadata": {"labels": {"app": name}, "annotations": {PORT_ANNOTATION: port.to_string()}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        });
+        (service, stored("v1", "Pod", &format!("{name}-pod"), pod))
+    }
+
+    /// Builds the table for `traefik_services` with one IngressRoute on the TraefikService
+    /// `entry`, sends it `n` requests, and counts the pods each request and each mirror copy
+    /// went to.
+    fn send(traefik_services: &[(&str, Json)], n: usize) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+        let (services, pods): (Vec<Stored>, Vec<Stored>) =
+            ["a", "b", "c"].iter().zip(1..).map(|(name, port)| service_with_pod(name, port)).unzip();
+        let traefik_services: Vec<Stored> = traefik_services
+            .iter()
+            .map(|(name, spec)| stored("traefik.io/v1alpha1", "TraefikService", name, json!({"spec": spec})))
+            .collect();
+        let route = json!({"spec": {"routes": [{"match": "Host(`app`)", "services": [{"name": "entry", "kind": "TraefikService"}]}]}});
+        let ingress_routes = [stored("traefik.io/v1alpha1", "IngressRoute", "app", route)];
+        let objects = Objects {
+            services: &services,
+            pods: &pods,
+            traefik_services: &traefik_services,
+            ingress_routes: &ingress_routes,
+        };
+        let (table, report) = build(&objects, &mut SplitCounters::new(), &crate::proxy::Metrics::default());
+        assert_eq!(report.problems, Vec::<String>::new());
+        let info = RequestInfo { host: "app", path: "/", method: "GET", headers: &[], query: "", client_ip: None };
+        let route = table.route("web", &info).unwrap();
+        let (mut served, mut mirrored) = (BTreeMap::new(), BTreeMap::new());
+        for _ in 0..n {
+            let mut mirrors = Vec::new();
+            let endpoint = crate::proxy::pick(&route.target, &info, &[], &mut mirrors).unwrap();
+            *served.entry(endpoint.pod.clone()).or_insert(0) += 1;
+            for mirror in mirrors {
+                *mirrored.entry(mirror.pod.clone()).or_insert(0) += 1;
+            }
+        }
+        (served, mirrored)
+    }
+
+    fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+        pairs.iter().map(|(pod, n)| (pod.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn a_weighted_traefik_service_of_a_weighted_one_splits_exactly() {
+        let outer = json!({"weighted": {"services": [
+            {"name": "inner", "kind": "TraefikService", "weight": 1},
+            {"name": "c", "weight": 1},
+        ]}});
+        let inner = json!({"weighted": {"services": [{"name": "a", "weight": 90}, {"name": "b", "weight": 10}]}});
+        // 50/50 of (90/10, c): every 20 requests, 9 to a, 1 to b and 10 to c.
+        let (served, mirrored) = send(&[("entry", outer.clone()), ("inner", inner.clone())], 20);
+        assert_eq!(served, counts(&[("a-pod", 9), ("b-pod", 1), ("c-pod", 10)]));
+        assert!(mirrored.is_empty());
+        let (served, _) = send(&[("entry", outer), ("inner", inner)], 1000);
+        assert_eq!(served, counts(&[("a-pod", 450), ("b-pod", 50), ("c-pod", 500)]));
+    }
+
+    #[test]
+    fn mirroring_copies_its_percentage_and_the_main_service_gets_everything() {
+        let mirroring =
+            json!({"mirroring": {"name": "a", "mirrors": [{"name": "b", "percent": 30}, {"name": "c", "percent": 5}]}});
+        let (served, mirrored) = send(&[("entry", mirroring.clone())], 100);
+        assert_eq!(served, counts(&[("a-pod", 100)]));
+        assert_eq!(mirrored, counts(&[("b-pod", 30), ("c-pod", 5)]));
+        // Exact over any 20 consecutive requests too: 6 and 1.
+        let (_, mirrored) = send(&[("entry", mirroring)], 20);
+        assert_eq!(mirrored, counts(&[("b-pod", 6), ("c-pod", 1)]));
+    }
+}
