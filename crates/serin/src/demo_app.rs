@@ -65,7 +65,7 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
     })
 }
 
-async fn respond(app: Arc<App>, request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond<B>(app: Arc<App>, request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     if !app.latency.is_zero() {
         tokio::time::sleep(app.latency).await;
     }
@@ -87,4 +87,53 @@ async fn respond(app: Arc<App>, request: Request<hyper::body::Incoming>) -> Resu
     *response.status_mut() = status;
     response.headers_mut().insert("content-type", "text/html".parse().expect("static header"));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(fail_percent: u64, latency_ms: u64) -> Arc<App> {
+        Arc::new(App {
+            version: "v1".into(),
+            pod: "pod".into(),
+            fail_percent,
+            latency: Duration::from_millis(latency_ms),
+            served: AtomicU64::new(0),
+        })
+    }
+
+    async fn statuses(app: &Arc<App>, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..n {
+            let response = respond(app.clone(), Request::new(())).await.unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    }
+
+    #[tokio::test]
+    async fn fail_percent_fails_exactly_that_many_of_every_hundred_requests() {
+        for percent in [0, 1, 7, 50, 100] {
+            let app = app(percent, 0);
+            for hundred in 0..3 {
+                let failed = statuses(&app, 100).await.iter().filter(|s| **s == 500).count() as u64;
+                assert_eq!(failed, percent, "FAIL_PERCENT={percent}, requests {hundred}00..");
+            }
+        }
+        // Spread evenly: at 50 every other request fails, at 10 one in each ten.
+        assert_eq!(statuses(&app(50, 0), 4).await, [200, 500, 200, 500]);
+        let tens = statuses(&app(10, 0), 20).await;
+        assert_eq!(tens.chunks(10).map(|c| c.iter().filter(|s| **s == 500).count()).collect::<Vec<_>>(), [1, 1]);
+    }
+
+    #[tokio::test]
+    async fn latency_ms_delays_every_answer() {
+        let started = std::time::Instant::now();
+        assert_eq!(statuses(&app(0, 60), 2).await, [200, 200]);
+        assert!(started.elapsed() >= Duration::from_millis(120), "{:?}", started.elapsed());
+        let started = std::time::Instant::now();
+        statuses(&app(0, 0), 2).await;
+        assert!(started.elapsed() < Duration::from_millis(60), "{:?}", started.elapsed());
+    }
 }
