@@ -24,7 +24,12 @@ pub struct ApiState {
     pub data_dir: std::path::PathBuf,
     pub proxy: Arc<crate::proxy::Proxy>,
     pub gitops: Arc<crate::gitops::GitOps>,
+    /// The weights the router serves, which an abort waits for.
+    pub served: Arc<crate::rollouts::ServedTable>,
 }
+
+/// How long an abort waits for the router to stop serving the canary before it answers.
+const ABORT_SERVED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Shared = State<Arc<ApiState>>;
 
@@ -265,12 +270,34 @@ async fn rollout_command(
         body["spec"] = updated["spec"].clone();
         body["status"] = updated["status"].clone();
         match state.store.put(&key, &body, Some(stored.rev)) {
-            Ok(_) => return Ok(Json(json!({"rollout": name, "command": verb}))),
+            Ok(_) => {
+                if command == Command::Abort {
+                    canary_unserved(&state, &namespace, &body).await;
+                }
+                return Ok(Json(json!({"rollout": name, "command": verb})));
+            }
             Err(StoreError::Conflict(..)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(error(StatusCode::CONFLICT, "the rollout kept changing; try again"))
+}
+
+/// Waits until the router serves the canary of a traffic-routed Rollout no weight, so that no
+/// request sent after `serin abort` returned reaches it: the abort is carried out by the
+/// control loop, within milliseconds, but after the command was stored.
+async fn canary_unserved(state: &ApiState, namespace: &str, rollout: &Value) {
+    let pointer = "/spec/strategy/canary/trafficRouting/traefik/weightedTraefikServiceName";
+    let Some(split) = rollout.pointer(pointer).and_then(Value::as_str) else { return };
+    let key = (namespace.to_string(), split.to_string());
+    let deadline = std::time::Instant::now() + ABORT_SERVED_WAIT;
+    while state.served.read().get(&key).is_some_and(|weights| weights.canary != 0) {
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(rollout = %rollout["metadata"]["name"], "abort: the router still serves the canary");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
 }
 
 #[derive(Deserialize, Default)]

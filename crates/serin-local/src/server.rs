@@ -122,7 +122,15 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let gitops_loop = tokio::spawn(gitops.clone().run());
     let traffic = Arc::new(crate::dashboard::TrafficSampler::default());
     let sampler = tokio::spawn(traffic.clone().run(proxy.clone()));
-    let state = Arc::new(ApiState { store, clock, token, data_dir: options.data_dir.clone(), proxy, gitops });
+    let state = Arc::new(ApiState {
+        store,
+        clock,
+        token,
+        data_dir: options.data_dir.clone(),
+        proxy,
+        gitops,
+        served: platform.served.clone(),
+    });
     let dashboard =
         Arc::new(crate::dashboard::Dashboard::new(state.clone(), traffic, entrypoints, api_addr.ip().is_loopback()));
     let app = crate::dashboard::with_dashboard(api::router(state), dashboard);
