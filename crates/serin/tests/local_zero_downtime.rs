@@ -1,5 +1,6 @@
 //! Zero failed requests: steady load (keep-alive and fresh connections mixed, over 200
-//! requests a second) through a whole rollout, an abort, a retry and a full promotion.
+//! requests a second) through a whole rollout step by step, then an update that is aborted,
+//! retried and promoted fully.
 
 mod common;
 
@@ -11,6 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(90);
+const V1: &str = "69dc9f5f56";
+const V2: &str = "95d95c65";
+
+fn pods(tree: &serde_json::Value) -> usize {
+    tree["pods"].as_array().unwrap().len()
+}
 
 #[derive(Default)]
 struct Tally {
@@ -79,7 +86,7 @@ fn client(addr: SocketAddr, keep_alive: bool, stop: Arc<AtomicBool>, tally: Arc<
 }
 
 #[test]
-fn no_request_fails_through_rollout_abort_retry_and_promotion() {
+fn no_request_fails_through_a_rollout_then_an_abort_a_retry_and_a_full_promotion() {
     let server = Server::start(60.0);
     server.serin(&["apply", "-f", SEED]);
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
@@ -95,20 +102,34 @@ fn no_request_fails_through_rollout_abort_retry_and_promotion() {
         .collect();
     let started = Instant::now();
 
+    // A whole rollout, step by step: 10%, 30%, 60% (the 5m, 1m and 30s pauses pass in 5s, 1s
+    // and 0.5s), 100%, Healthy, v1 scaled down.
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
-    server.wait_for("30% (the 5m pause passes in 5s)", WAIT, |t| status(t)["currentStepIndex"] == 3);
+    for (step, weight) in [(1, 10), (3, 30), (5, 60)] {
+        server.wait_for(&format!("{weight}%"), WAIT, |t| {
+            status(t)["currentPodHash"] == V2 && status(t)["currentStepIndex"].as_i64() >= Some(step)
+        });
+    }
+    server.wait_for("v2 stable, v1 gone", WAIT, |t| {
+        status(t)["phase"] == "Healthy" && status(t)["stableRS"] == V2 && replicas_of(t, V1) == 0 && pods(t) == 10
+    });
+
+    // An update that is aborted at 30%, retried and promoted fully.
+    server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v3"]);
+    let tree = server.wait_for("30% of v3", WAIT, |t| status(t)["currentStepIndex"] == 3);
+    let v3 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
     server.serin(&["abort", "canary-rollout"]);
-    server.wait_for("canary scaled down after abort", WAIT, |t| {
-        status(t)["phase"] == "Degraded" && replicas_of(t, "95d95c65") == 0 && t["pods"].as_array().unwrap().len() == 10
+    server.wait_for("v3 scaled down after abort", WAIT, |t| {
+        status(t)["phase"] == "Degraded" && replicas_of(t, &v3) == 0 && pods(t) == 10
     });
     server.serin(&["retry", "rollout", "canary-rollout"]);
     server.wait_for("step 1 again", WAIT, |t| status(t)["currentStepIndex"] == 1);
     server.serin(&["promote", "canary-rollout", "--full"]);
-    server.wait_for("v2 stable, v1 gone", WAIT, |t| {
+    server.wait_for("v3 stable, v2 gone", WAIT, |t| {
         status(t)["phase"] == "Healthy"
-            && status(t)["stableRS"] == "95d95c65"
-            && replicas_of(t, "69dc9f5f56") == 0
-            && t["pods"].as_array().unwrap().len() == 10
+            && status(t)["stableRS"] == v3.as_str()
+            && replicas_of(t, V2) == 0
+            && pods(t) == 10
     });
     std::thread::sleep(Duration::from_millis(500));
 
