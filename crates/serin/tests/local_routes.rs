@@ -87,3 +87,56 @@ fn header_routes_send_matching_requests_to_the_canary_and_mirrors_copy_them() {
     });
     assert_eq!(server.versions(100).get("Version: v2"), Some(&10));
 }
+
+/// A Service over two pods, one of which is ready (its probe says so) but refuses
+/// connections.
+fn refusing() -> String {
+    let service = "apiVersion: v1
+kind: Service
+metadata:
+  name: retry
+spec:
+  selector: {app: retry}
+  ports:
+  - port: 80
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: retry
+spec:
+  entryPoints: [web]
+  routes:
+  - match: Host(`retry.example`)
+    kind: Rule
+    services:
+    - name: retry
+      port: 80
+";
+    let answers = "      containers:\n      - name: main\n        image: ikubernetes/myapp:v1\n";
+    let refuses = "      containers:\n      - name: main\n        image: example/refuses:1\n        command: [\"sleep\", \"600\"]\n        readinessProbe:\n          exec: {command: [\"true\"]}\n";
+    [
+        service.to_string(),
+        common::one_pod_rollout("answers", "app: retry, role: answers", answers),
+        common::one_pod_rollout("refuses", "app: retry, role: refuses", refuses),
+    ]
+    .join("---\n")
+}
+
+/// Requests to the pod that refuses are retried on the other one, and counted.
+#[test]
+fn a_request_to_a_pod_that_refuses_is_retried_on_another_pod() {
+    let server = Server::start(1.0);
+    server.apply_text("refusing.yaml", &refusing());
+    for rollout in ["answers", "refuses"] {
+        server
+            .wait_for_rollout(rollout, "a ready pod", Duration::from_secs(60), |t| status(t)["availableReplicas"] == 1);
+    }
+    let before = common::retries(&server);
+    for _ in 0..20 {
+        assert_eq!(server.get("retry.example", "/").0, 200);
+    }
+    let retried = common::retries(&server) - before;
+    // Round robin over both pods: at least every other request went to the refusing pod first.
+    assert!((10..=20).contains(&retried), "{retried} requests retried");
+}

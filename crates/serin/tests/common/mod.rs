@@ -185,6 +185,18 @@ impl Server {
         parse_response(&response)
     }
 
+    /// GETs one after another, each on a fresh connection, until `stop` is set: when each was
+    /// sent, and its answer.
+    pub fn load(&self, host: &str, path: &str, stop: &std::sync::atomic::AtomicBool) -> Vec<(Instant, u16, String)> {
+        let mut answers = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let sent = Instant::now();
+            let (status, body) = self.get(host, path);
+            answers.push((sent, status, body));
+        }
+        answers
+    }
+
     /// `n` requests; how many answered each body.
     pub fn versions(&self, n: usize) -> std::collections::BTreeMap<String, usize> {
         let mut counts = std::collections::BTreeMap::new();
@@ -218,6 +230,37 @@ impl Drop for Server {
             let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         }
     }
+}
+
+/// A Rollout of one pod labelled `labels` (`app: x, role: y`) whose pod spec is `pod` (YAML
+/// indented by six spaces), with one canary step (which its first revision skips).
+pub fn one_pod_rollout(name: &str, labels: &str, pod: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{{labels}}}
+  strategy:
+    canary:
+      steps:
+      - setWeight: 50
+  template:
+    metadata:
+      labels: {{{labels}}}
+    spec:
+{pod}"
+    )
+}
+
+/// `serin_router_retries_total` from the server's `/metrics`.
+pub fn retries(server: &Server) -> u64 {
+    let metrics = ureq::get(&format!("{}/metrics", server.api)).call().unwrap().body_mut().read_to_string().unwrap();
+    let line = metrics.lines().find_map(|l| l.strip_prefix("serin_router_retries_total "));
+    line.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("no retry count in\n{metrics}"))
 }
 
 pub fn parse_response(response: &str) -> (u16, String) {
@@ -282,6 +325,18 @@ pub fn replicas_of(tree: &Value, hash: &str) -> i64 {
         .iter()
         .find(|rs| rs["metadata"]["labels"]["rollouts-pod-template-hash"] == hash)
         .map_or(-1, |rs| rs["spec"]["replicas"].as_i64().unwrap())
+}
+
+/// Waits until the rollout's ReplicaSet of `hash` is scaled to 0 and checks when that happened:
+/// not before `delay` after `since` (less half a second: `since` is when a command returned or
+/// a state was seen, a little after it happened), and not more than 3 s after it.
+pub fn assert_scaled_down_after(server: &Server, hash: &str, since: Instant, delay: Duration) {
+    let tree =
+        server.wait_for(&format!("{hash} scaled down"), delay + Duration::from_secs(30), |t| replicas_of(t, hash) == 0);
+    let after = since.elapsed();
+    assert!(after + Duration::from_millis(500) >= delay, "scaled down after {after:?}, before the {delay:?} delay");
+    assert!(after <= delay + Duration::from_secs(3), "scaled down only after {after:?} (delay {delay:?})");
+    assert_eq!(replicas_of(&tree, hash), 0);
 }
 
 pub fn weights(server: &Server, group: &str) -> Vec<(String, i64)> {
