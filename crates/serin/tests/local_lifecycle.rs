@@ -1,9 +1,11 @@
 //! Abort, retry and undo on the local platform, with real traffic; a pod killed with SIGKILL;
-//! a server killed with SIGKILL and started again; bad input.
+//! a server killed with SIGKILL and started again; bad input; a pod's process as its manifest
+//! describes it.
 
 mod common;
 
 use common::{SEED, Server, replicas_of, status, weights};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const V1: &str = "69dc9f5f56";
@@ -30,17 +32,32 @@ fn abort_at_30_percent_then_retry_then_undo() {
     server.wait_for("step 3", WAIT, paused_at(3));
     assert_eq!(server.versions(100).get("Version: v2"), Some(&30));
 
-    let aborted = Instant::now();
-    server.serin(&["abort", "canary-rollout"]);
-    // From 100 ms after the command returned, no request may reach v2.
-    std::thread::sleep(Duration::from_millis(100).saturating_sub(aborted.elapsed()));
-    assert_eq!(server.versions(100).get("Version: v2"), None, "v2 still served after abort");
+    // A client keeps sending while `serin abort` runs: from 100 ms after the command
+    // returned, no request it sends may reach v2.
+    let stop = AtomicBool::new(false);
+    let (answers, returned) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| server.load("canary.myapp.com", "/", &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        server.serin(&["abort", "canary-rollout"]);
+        let returned = Instant::now();
+        std::thread::sleep(Duration::from_millis(600));
+        stop.store(true, Ordering::Relaxed);
+        (load.join().unwrap(), returned)
+    });
+    let v2 = |(_, status, body): &(Instant, u16, String)| *status == 200 && body.contains("Version: v2");
+    let before = answers.iter().filter(|(sent, _, _)| *sent < returned);
+    assert!(before.filter(|a| v2(a)).count() >= 10, "the load reached v2 before the abort");
+    let after: Vec<_> = answers.iter().filter(|(sent, _, _)| *sent >= returned + Duration::from_millis(100)).collect();
+    assert!(after.len() >= 50, "only {} requests sent after the abort", after.len());
+    assert_eq!(after.into_iter().filter(|a| v2(a)).count(), 0, "v2 still served 100 ms after `serin abort` returned");
+    assert!(answers.iter().all(|(_, status, _)| *status == 200));
     let tree = server.wait_for("Degraded", WAIT, |t| status(t)["phase"] == "Degraded");
     assert_eq!(status(&tree)["message"], "RolloutAborted: Rollout aborted update to revision 2");
     assert_eq!(status(&tree)["currentStepIndex"], 0);
     assert_eq!(weights(&server, "traefik.io"), [("canary-active".into(), 0), ("canary-preview".into(), 100)]);
     assert_eq!(replicas_of(&tree, V2), 3, "the canary stays up for abortScaleDownDelaySeconds");
-    server.wait_for("canary scaled down after 30s (3s at 10x)", WAIT, |t| replicas_of(t, V2) == 0);
+    // abortScaleDownDelaySeconds: 30 at 10x.
+    common::assert_scaled_down_after(&server, V2, returned, Duration::from_secs(3));
     let view = server.serin(&["get", "rollout", "canary-rollout"]);
     assert!(view.contains("Status:          ✖ Degraded") && view.contains("  Step:          0/7"), "{view}");
 
@@ -62,21 +79,34 @@ fn a_killed_pod_is_restarted_and_counted() {
     let pod = server.tree("canary-rollout")["pods"][0].clone();
     let name = pod["metadata"]["name"].as_str().unwrap().to_string();
     let pid: i32 = pod["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().parse().unwrap();
-    let load = std::thread::scope(|scope| {
-        let load =
-            scope.spawn(|| (0..300).map(|_| server.get("canary.myapp.com", "/").0).filter(|s| *s != 200).count());
-        std::thread::sleep(Duration::from_millis(100));
+    let retries_before = common::retries(&server);
+    // Requests (each answered with the pod's name) run from before the kill until the pod is
+    // back and serving again.
+    let stop = AtomicBool::new(false);
+    let (answers, killed) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| server.load("canary.myapp.com", "/hostname.html", &stop));
+        std::thread::sleep(Duration::from_millis(200));
+        let killed = Instant::now();
         std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
-        load.join().unwrap()
+        server.wait_for("the pod back, restart counted", WAIT, |t| {
+            t["pods"].as_array().unwrap().iter().any(|p| {
+                p["metadata"]["name"] == name.as_str()
+                    && p["status"]["containerStatuses"][0]["restartCount"] == 1
+                    && p["status"]["containerStatuses"][0]["ready"] == true
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        (load.join().unwrap(), killed)
     });
-    assert_eq!(load, 0, "requests failed while a pod died");
-    server.wait_for("the pod back, restart counted", WAIT, |t| {
-        t["pods"].as_array().unwrap().iter().any(|p| {
-            p["metadata"]["name"] == name.as_str()
-                && p["status"]["containerStatuses"][0]["restartCount"] == 1
-                && p["status"]["containerStatuses"][0]["ready"] == true
-        })
-    });
+    let failed: Vec<_> = answers.iter().filter(|(_, status, _)| *status != 200).collect();
+    assert_eq!(failed.len(), 0, "requests failed while a pod died: {failed:?}");
+    let by_killed =
+        |after: bool| answers.iter().filter(|(sent, _, body)| (*sent > killed) == after && body.trim() == name).count();
+    assert!(by_killed(false) > 0, "the killed pod was answering before it was killed");
+    assert!(by_killed(true) > 0, "the restarted pod answers again");
+    assert!(answers.iter().filter(|(sent, _, _)| *sent > killed).count() > 50, "the load went on through the kill");
+    eprintln!("{} requests, {} retried", answers.len(), common::retries(&server) - retries_before);
     let pods = server.serin(&["get", "pods"]);
     let line = pods.lines().find(|l| l.starts_with(&name)).unwrap();
     assert!(line.contains("Running") && line.split_whitespace().nth(3) == Some("1"), "{line}");
@@ -102,28 +132,58 @@ fn a_killed_server_resumes_where_it_was() {
     };
     let marker = std::fs::read_to_string(server.data_dir().join("marker")).unwrap();
     assert_eq!(common::marked_processes(&marker).len(), 11);
+    let objects = object_names(&server);
 
     server.kill_hard();
     server.spawn(1.0);
     let after = server
         .wait_for("the same pause after restart", WAIT, |t| paused_at(1)(t) && status(t)["availableReplicas"] == 11);
+    assert_eq!(object_names(&server), objects, "the same objects after the restart");
     assert_eq!(status(&after)["pauseConditions"][0]["startTime"], pause_start, "the timed pause keeps its start");
     assert_eq!(pids(&after), pids(&before), "pod processes were adopted, not restarted");
     assert_eq!(common::marked_processes(&marker).len(), 11, "no duplicate or orphaned pod process");
     assert_eq!(weights(&server, "traefik.io"), [("canary-active".into(), 10), ("canary-preview".into(), 90)]);
     assert_eq!(server.versions(10).get("Version: v2"), Some(&1));
     assert_eq!(server.serin(&["get", "svc"]).lines().count(), 3);
+    let view = server.serin(&["get", "rollout", "canary-rollout"]);
+    assert!(!view.contains("TimeScale:"), "no TimeScale line at 1x:\n{view}");
 
-    // Killed again in the middle of a scale-up.
+    // Killed again in the middle of a scale-up: the canary asked for 3 pods, not all ready.
     server.serin(&["promote", "canary-rollout"]);
-    std::thread::sleep(Duration::from_millis(30));
+    server.wait_for("the canary scaling up", WAIT, |t| {
+        let ready_v2 = t["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == V2)
+            .filter(|p| p["status"]["containerStatuses"][0]["ready"] == true)
+            .count();
+        replicas_of(t, V2) == 3 && ready_v2 < 3
+    });
+    let objects = object_names(&server);
     server.kill_hard();
     server.spawn(1.0);
     let tree = server.wait_for("step 3 after a kill during scale-up", WAIT, paused_at(3));
     assert_eq!(replicas_of(&tree, V2), 3);
     assert_eq!(tree["pods"].as_array().unwrap().len(), 13);
+    let lost: Vec<_> = objects.difference(&object_names(&server)).cloned().collect();
+    assert_eq!(lost, Vec::<String>::new(), "objects lost in the kill");
     assert_eq!(common::marked_processes(&marker).len(), 13, "no duplicate or orphaned pod process");
     assert_eq!(server.versions(100).get("Version: v2"), Some(&30));
+}
+
+/// Every Rollout, ReplicaSet, Pod, Service, TraefikService and IngressRoute, as `Kind
+/// apiVersion name`.
+fn object_names(server: &Server) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for kind in ["Rollout", "ReplicaSet", "Pod", "Service", "TraefikService", "IngressRoute"] {
+        let url = format!("{}/api/v1/objects?kind={kind}", server.api);
+        let list: serde_json::Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
+        for object in list["items"].as_array().unwrap() {
+            names.insert(format!("{kind} {} {}", object["apiVersion"], object["metadata"]["name"]));
+        }
+    }
+    names
 }
 
 #[test]
@@ -146,41 +206,43 @@ fn bad_input_changes_nothing_and_says_where() {
     let rollout = server.object("argoproj.io", "Rollout", "canary-rollout");
     assert_eq!(rollout["spec"]["template"]["spec"]["containers"][0]["image"], "ikubernetes/myapp:v1");
 
-    // Another server on the same data dir, a busy port, an unwritable data dir.
-    let again = std::process::Command::new(common::serin_binary())
-        .args(["server", "--api", "127.0.0.1:0", "--entrypoint", "web=127.0.0.1:0", "--data-dir"])
-        .arg(server.data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("another serin server is using"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    // Another server on the same data dir, a busy entry point port, a busy API port, an
+    // unwritable data dir: each one line on stderr and a failed exit.
     let other = tempfile::tempdir().unwrap();
-    let busy = std::process::Command::new(common::serin_binary())
-        .args(["server", "--api", "127.0.0.1:0", "--entrypoint", &format!("web={}", server.web), "--data-dir"])
-        .arg(other.path())
-        .output()
-        .unwrap();
-    let busy = String::from_utf8_lossy(&busy.stderr);
-    assert!(
-        busy.contains(&format!("cannot listen on {} for entry point web", server.web)) && busy.contains("in use"),
-        "{busy}"
-    );
-    let unwritable = std::process::Command::new(common::serin_binary())
-        .args(["server", "--data-dir", "/proc/serin-data"])
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&unwritable.stderr).contains("cannot create the data directory /proc/serin-data"),
-        "{}",
-        String::from_utf8_lossy(&unwritable.stderr)
-    );
+    let api = server.api.trim_start_matches("http://");
+    for (data_dir, api, web, expected) in [
+        (server.data_dir(), "127.0.0.1:0", "127.0.0.1:0".to_string(), "another serin server is using".to_string()),
+        (
+            other.path(),
+            "127.0.0.1:0",
+            server.web.to_string(),
+            format!("cannot listen on {} for entry point web", server.web),
+        ),
+        (other.path(), api, "127.0.0.1:0".to_string(), format!("cannot listen on {api} for the API")),
+        (
+            std::path::Path::new("/proc/serin-data"),
+            "127.0.0.1:0",
+            "127.0.0.1:0".to_string(),
+            "cannot create the data directory /proc/serin-data".to_string(),
+        ),
+    ] {
+        let out = std::process::Command::new(common::serin_binary())
+            .args(["server", "--api", api, "--entrypoint", &format!("web={web}"), "--data-dir"])
+            .arg(data_dir)
+            .env_remove("SERIN_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{expected}: the server started");
+        assert_eq!(stderr.lines().count(), 1, "{expected}: one line on stderr:\n{stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(&expected), "{stderr}");
+        assert!(!expected.starts_with("cannot listen") || stderr.contains("in use"), "{stderr}");
+    }
 
     // A container whose command does not exist: one clear error on the pod, no crash loop.
     let missing = server.dir.path().join("missing.yaml");
-    std::fs::write(&missing, "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: nosuch\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: nosuch}\n  template:\n    metadata:\n      labels: {app: nosuch}\n    spec:\n      containers:\n      - name: main\n        image: example/nosuch:1\n        command: [\"serin-no-such-program\"]\n  strategy:\n    canary:\n      steps:\n      - setWeight: 50\n").unwrap();
+    let pod = "      containers:\n      - name: main\n        image: example/nosuch:1\n        command: [\"serin-no-such-program\"]\n";
+    std::fs::write(&missing, common::one_pod_rollout("nosuch", "app: nosuch", pod)).unwrap();
     server.serin(&["apply", "-f", missing.to_str().unwrap()]);
     let deadline = Instant::now() + WAIT;
     loop {
@@ -204,6 +266,113 @@ fn bad_input_changes_nothing_and_says_where() {
         pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"],
         "exec: \"serin-no-such-program\": executable file not found in $PATH"
     );
+    // Not a silent crash loop: a second later it has not been restarted, and the server said
+    // so once.
+    std::thread::sleep(Duration::from_secs(1));
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    let pods = server.serin(&["get", "pods"]);
+    let line = pods.lines().find(|l| l.starts_with(name)).unwrap();
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(columns[2..4], ["RunContainerError", "0"], "status and restarts: {line}");
+    let said = server.log().lines().filter(|l| l.contains("pod did not start") && l.contains(name)).count();
+    assert_eq!(said, 1, "{}", server.log());
+}
+
+/// The script both pods of [`a_pods_process_is_what_its_manifest_says`] run: it records its
+/// arguments, working directory and environment, and takes its time over SIGTERM.
+const RECORDER: &str = "trap 'echo > terminated' TERM
+printf '%s\n' \"$0\" \"$@\" > argv
+pwd > cwd
+printf '%s %s' \"$GREETING\" \"$PORT\" > env
+while :; do sleep 0.05; done
+";
+
+/// A pod running [`RECORDER`] with `container`'s fields and a 2 s grace period.
+fn recorder(name: &str, image: &str, container: &str) -> String {
+    let pod = format!(
+        "      terminationGracePeriodSeconds: 2\n      containers:\n      - name: main\n        image: {image}\n{container}"
+    );
+    common::one_pod_rollout(name, &format!("app: {name}"), &pod)
+}
+
+/// Waits until a file holds `expected`.
+fn wait_for_file(path: &std::path::Path, expected: &str) {
+    let deadline = Instant::now() + WAIT;
+    while std::fs::read_to_string(path).ok().as_deref() != Some(expected) {
+        assert!(Instant::now() < deadline, "{} holds {:?}", path.display(), std::fs::read_to_string(path));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_pods_process_is_what_its_manifest_says() {
+    let work = tempfile::tempdir().unwrap();
+    let images = work.path().join("images");
+    std::fs::write(&images, "example/recorder:{tag} sh record.sh {tag}\n").unwrap();
+    let server = Server::start_with(1.0, &["--images", images.to_str().unwrap()]);
+    let (given, mapped) = (work.path().join("given"), work.path().join("mapped"));
+    for dir in [&given, &mapped] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("record.sh"), RECORDER).unwrap();
+    }
+    let given_container = format!(
+        "        command: [\"sh\", \"record.sh\"]
+        args: [\"first arg\", \"--flag\"]
+        env:
+        - {{name: GREETING, value: hello world}}
+        workingDir: {}
+        readinessProbe:
+          exec: {{command: [\"test\", \"-f\", \"ready\"]}}
+          periodSeconds: 1
+",
+        given.display()
+    );
+    let mapped_container = format!(
+        "        workingDir: {}\n        readinessProbe:\n          exec: {{command: [\"true\"]}}\n",
+        mapped.display()
+    );
+    server.apply_text(
+        "recorders.yaml",
+        &[
+            recorder("given", "example/given:1", &given_container),
+            recorder("mapped", "example/recorder:v7", &mapped_container),
+        ]
+        .join("---\n"),
+    );
+
+    // command and args, workingDir (record.sh is found there), env and PORT.
+    wait_for_file(&given.join("argv"), "record.sh\nfirst arg\n--flag\n");
+    wait_for_file(&given.join("cwd"), &format!("{}\n", given.display()));
+    let pod = server.tree("given")["pods"][0].clone();
+    let port = pod["metadata"]["annotations"]["serin.dev/port"].as_str().unwrap();
+    wait_for_file(&given.join("env"), &format!("hello world {port}"));
+    // --images: the image without a command runs the table's command, with its tag.
+    wait_for_file(&mapped.join("argv"), "record.sh\nv7\n");
+    wait_for_file(&mapped.join("cwd"), &format!("{}\n", mapped.display()));
+    server.wait_for_rollout("mapped", "the mapped pod ready", WAIT, |t| status(t)["availableReplicas"] == 1);
+
+    // The exec readiness probe: not ready (nothing listens on its port either) until `ready`
+    // exists in its working directory.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(server.tree("given")["pods"][0]["status"]["containerStatuses"][0]["ready"], false);
+    std::fs::write(given.join("ready"), "").unwrap();
+    let tree = server.wait_for_rollout("given", "the probe passing", WAIT, |t| status(t)["availableReplicas"] == 1);
+
+    // terminationGracePeriodSeconds: 2 s between SIGTERM (which the script ignores) and SIGKILL.
+    let pid = tree["pods"][0]["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().to_string();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    };
+    server.serin(&["delete", "rollout", "given"]);
+    wait_for_file(&given.join("terminated"), "\n");
+    let terminated = Instant::now();
+    while alive() {
+        assert!(terminated.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = terminated.elapsed();
+    assert!(took >= Duration::from_millis(1700) && took <= Duration::from_secs(4), "killed {took:?} after SIGTERM");
 }
 
 #[test]

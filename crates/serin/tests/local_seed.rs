@@ -4,7 +4,7 @@
 mod common;
 
 use common::{SEED, Server, replicas_of, status, weights};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const V1: &str = "69dc9f5f56";
 const V2: &str = "95d95c65";
@@ -59,6 +59,7 @@ fn the_seed_scenario_with_real_traffic() {
         "  ActualWeight:  10",
         "  Current:       11",
         "  Updated:       1",
+        "TimeScale:       10x (pauses and delays pass 10 times faster)",
     ] {
         assert!(view.contains(line), "missing {line:?} in\n{view}");
     }
@@ -76,11 +77,15 @@ fn the_seed_scenario_with_real_traffic() {
     assert_eq!(server.versions(100).get("Version: v2"), Some(&60));
 
     server.serin(&["promote", "canary-rollout"]);
-    server.wait_for("v2 healthy", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["stableRS"] == V2);
+    let tree = server.wait_for("v2 healthy", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["stableRS"] == V2);
+    let healthy = Instant::now();
+    assert_eq!(replicas_of(&tree, V1), 10, "v1 stays up for scaleDownDelaySeconds");
     assert_eq!(server.versions(100).get("Version: v2"), Some(&100));
     for group in ["traefik.io", "traefik.containo.us"] {
         assert_eq!(weights(&server, group), [("canary-active".into(), 0), ("canary-preview".into(), 100)], "{group}");
     }
+    // scaleDownDelaySeconds: 30 at 10x.
+    common::assert_scaled_down_after(&server, V1, healthy, Duration::from_secs(3));
     // The rollout's counts follow its ReplicaSets' status, which lags the scale-down by one
     // reconcile (as in Argo Rollouts): wait for both.
     server.wait_for("v1 scaled down after scaleDownDelaySeconds", WAIT, |t| {
