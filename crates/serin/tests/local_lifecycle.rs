@@ -32,8 +32,9 @@ fn abort_at_30_percent_then_retry_then_undo() {
     server.wait_for("step 3", WAIT, paused_at(3));
     assert_eq!(server.versions(100).get("Version: v2"), Some(&30));
 
-    // A client keeps sending while `serin abort` runs: from 100 ms after the command
-    // returned, no request it sends may reach v2.
+    // A client keeps sending while `serin abort` runs. The issue allows 100 ms after the
+    // command returned; the API answers an abort only once the router serves the canary
+    // weight 0, so no request sent after it returned may reach v2.
     let stop = AtomicBool::new(false);
     let (answers, returned) = std::thread::scope(|scope| {
         let load = scope.spawn(|| server.load("canary.myapp.com", "/", &stop));
@@ -47,9 +48,9 @@ fn abort_at_30_percent_then_retry_then_undo() {
     let v2 = |(_, status, body): &(Instant, u16, String)| *status == 200 && body.contains("Version: v2");
     let before = answers.iter().filter(|(sent, _, _)| *sent < returned);
     assert!(before.filter(|a| v2(a)).count() >= 10, "the load reached v2 before the abort");
-    let after: Vec<_> = answers.iter().filter(|(sent, _, _)| *sent >= returned + Duration::from_millis(100)).collect();
+    let after: Vec<_> = answers.iter().filter(|(sent, _, _)| *sent >= returned).collect();
     assert!(after.len() >= 50, "only {} requests sent after the abort", after.len());
-    assert_eq!(after.into_iter().filter(|a| v2(a)).count(), 0, "v2 still served 100 ms after `serin abort` returned");
+    assert_eq!(after.into_iter().filter(|a| v2(a)).count(), 0, "v2 still served after `serin abort` returned");
     assert!(answers.iter().all(|(_, status, _)| *status == 200));
     let tree = server.wait_for("Degraded", WAIT, |t| status(t)["phase"] == "Degraded");
     assert_eq!(status(&tree)["message"], "RolloutAborted: Rollout aborted update to revision 2");
