@@ -224,7 +224,12 @@ pub(crate) fn pick<'t>(
             if live == 0 {
                 return None;
             }
-            let n = service.next.fetch_add(1, Ordering::Relaxed) % live;
+            // A retry takes no turn of the round robin: were it to, a pod that refuses would be
+            // tried first by nearly every request (the retry moving the turn back onto it).
+            let n = match failed {
+                [] => service.next.fetch_add(1, Ordering::Relaxed),
+                _ => service.next.load(Ordering::Relaxed),
+            } % live;
             service.endpoints.iter().filter(|e| !failed.contains(&e.addr)).nth(n)
         }
         Target::Weighted(weighted) => {
