@@ -35,7 +35,7 @@ pub fn render(run: &Value, now: Time, paint: Paint) -> String {
     line("Name:", text(run, "/metadata/name"));
     line("Namespace:", text(run, "/metadata/namespace"));
     let phase = text(run, "/status/phase");
-    line("Status:", paint.status(if phase.is_empty() { "Pending" } else { &phase }));
+    line("Status:", paint.analysis(if phase.is_empty() { "Pending" } else { &phase }));
     let message = text(run, "/status/message");
     if !message.is_empty() {
         line("Message:", message);
@@ -54,14 +54,14 @@ pub fn render(run: &Value, now: Time, paint: Paint) -> String {
         if measurements.is_empty() {
             let phase = result.map(|r| text(r, "/phase")).filter(|p| !p.is_empty()).unwrap_or_else(|| "Pending".into());
             let message = result.map(|r| text(r, "/message")).unwrap_or_default();
-            rows.push(vec![name, paint.status(&phase), "-".into(), "-".into(), "-".into(), message]);
+            rows.push(vec![name, paint.analysis(&phase), "-".into(), "-".into(), "-".into(), message]);
             continue;
         }
         for measurement in &measurements {
             let value = text(measurement, "/value");
             rows.push(vec![
                 name.clone(),
-                paint.status(&text(measurement, "/phase")),
+                paint.analysis(&text(measurement, "/phase")),
                 if value.is_empty() { "-".into() } else { value },
                 ago(measurement, "/startedAt"),
                 ago(measurement, "/finishedAt"),

@@ -87,7 +87,7 @@ pub fn render(tree: &Value, paint: Paint) -> anyhow::Result<String> {
             let run_row = vec![
                 format!("α {}", text(run, "/metadata/name")),
                 "AnalysisRun".into(),
-                paint.status(text(run, "/status/phase")),
+                paint.analysis(text(run, "/status/phase")),
                 age(now.since(created(run))),
                 crate::analysisrun::measurement_counts(run, paint),
             ];

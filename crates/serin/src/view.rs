@@ -18,6 +18,16 @@ pub fn icon(status: &str) -> &'static str {
     }
 }
 
+/// The icon kubectl-argo-rollouts puts before an AnalysisRun's or a measurement's phase: an
+/// Error is a warning there, not a failure, and Pending is waiting.
+pub fn analysis_icon(phase: &str) -> &'static str {
+    match phase {
+        "Error" => "⚠",
+        "Pending" => "◷",
+        other => icon(other),
+    }
+}
+
 /// Whether output is coloured: on a terminal, unless `--no-color` or `NO_COLOR` say otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Paint(pub bool);
@@ -33,6 +43,11 @@ impl Paint {
         self.led_by(icon(status), format!("{} {status}", icon(status)))
     }
 
+    /// `⚠ Error`: an analysis phase with its icon.
+    pub fn analysis(self, phase: &str) -> String {
+        self.led_by(analysis_icon(phase), format!("{} {phase}", analysis_icon(phase)))
+    }
+
     /// `✖ 2`: an icon and a count, as in an AnalysisRun's INFO column.
     pub fn count(self, icon: &str, count: i64) -> String {
         self.led_by(icon, format!("{icon} {count}"))
@@ -42,7 +57,7 @@ impl Paint {
     fn led_by(self, icon: &str, text: String) -> String {
         let code = match icon {
             "✔" => 32,
-            "◌" | "॥" => 33,
+            "◌" | "॥" | "◷" => 33,
             "✖" | "⚠" => 31,
             _ => 0,
         };

@@ -184,7 +184,15 @@ async fn job_metrics_run_as_kubernetes_jobs() {
         (owner["kind"].clone(), owner["name"].clone(), owner["uid"].clone(), owner["controller"].clone()),
         (json!("AnalysisRun"), json!("passes"), run["metadata"]["uid"].clone(), json!(true))
     );
-    let running = run_named(&env, "passes", "Running").await;
+    // The Job is created before its measurement is recorded, and the run may be Running before
+    // either: wait for the measurement itself.
+    let running = env
+        .eventually("the Job's measurement recorded", WAIT, || async {
+            let run = env.get(ROLLOUTS, "AnalysisRun", "default", "passes").await?;
+            let recorded = !run["status"]["metricResults"][0]["measurements"][0].is_null();
+            (run["status"]["phase"] == "Running" && recorded).then_some(run)
+        })
+        .await;
     let measurement = &running["status"]["metricResults"][0]["measurements"][0];
     assert_eq!(measurement["phase"], "Running");
     assert_eq!(measurement["metadata"]["job-name"], metadata["name"]);
