@@ -62,6 +62,15 @@ impl AnalysisController {
         if !self.in_flight.lock().insert(flight.clone()) {
             return;
         }
+        // The listing this pass works from may predate a measurement of this metric recorded
+        // since (its flight just ended): measure only if the run as stored now still asks for it.
+        let now = self.clock.now();
+        let still_due = matches!(self.store.get(&run.key), Ok(Some(fresh))
+            if object::pass(&fresh.body, now).is_some_and(|pass| pass.measure.iter().any(|m| m.name == metric.name)));
+        if !still_due {
+            self.in_flight.lock().remove(&flight);
+            return;
+        }
         let revision = run.body["metadata"]["labels"][serin_engine::state::POD_TEMPLATE_HASH_LABEL]
             .as_str()
             .unwrap_or_default()

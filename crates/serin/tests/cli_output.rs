@@ -230,7 +230,7 @@ fn status_waits_and_exits_by_outcome() {
     assert!(String::from_utf8_lossy(&healthy.stdout).ends_with("Healthy\n"));
 
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
-    let paused = server.serin_output(&["status", "canary-rollout", "--timeout", "3s"]);
+    let paused = server.serin_output(&["status", "canary-rollout", "--timeout", "5s"]);
     assert_eq!(paused.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&paused.stdout).contains("Paused - CanaryPauseStep"),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SEED, Server, replicas_of, status, weights};
+use common::{SEED, Server, ready_pods_of, replicas_of, status, weights};
 use std::time::{Duration, Instant};
 
 const V1: &str = "69dc9f5f56";
@@ -68,12 +68,12 @@ fn the_seed_scenario_with_real_traffic() {
 
     server.serin(&["promote", "canary-rollout"]);
     let tree = server.wait_for("step 3", WAIT, paused_at(3));
-    assert_eq!(replicas_of(&tree, V2), 3);
+    assert_eq!((replicas_of(&tree, V2), ready_pods_of(&tree, V2)), (3, 3));
     assert_eq!(server.versions(100).get("Version: v2"), Some(&30));
 
     server.serin(&["promote", "canary-rollout"]);
     let tree = server.wait_for("step 5", WAIT, paused_at(5));
-    assert_eq!(replicas_of(&tree, V2), 6);
+    assert_eq!((replicas_of(&tree, V2), ready_pods_of(&tree, V2)), (6, 6));
     assert_eq!(server.versions(100).get("Version: v2"), Some(&60));
 
     server.serin(&["promote", "canary-rollout"]);

@@ -318,6 +318,24 @@ pub fn status(tree: &Value) -> &Value {
     &tree["rollout"]["status"]
 }
 
+/// Pod processes of a revision that are running and ready, as the tree shows them.
+pub fn ready_pods_of(tree: &Value, hash: &str) -> usize {
+    let ready = |pod: &Value| {
+        pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    };
+    tree["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == hash && p["status"]["phase"] == "Running")
+        .filter(|p| ready(p))
+        .count()
+}
+
 pub fn replicas_of(tree: &Value, hash: &str) -> i64 {
     tree["replicaSets"]
         .as_array()
