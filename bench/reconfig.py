@@ -1,12 +1,17 @@
 """bench/reconfig.sh's measurement (see there). Each proxy alone on core 0; wrk and the pods
 on core 1. serin's weights change through its API (a TraefikService of its own, behind an
 IngressRoute for host reconfig.local, so the rollout controller does not own it); nginx gets
-SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten."""
+SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten.
+
+`python3 bench/reconfig.py cpu [PERF_DATA]`: no load and no other proxy; serin's own CPU time
+(utime+stime of the server process, not its pods) over N changes at RATE a second, against the
+same time with no changes, so the difference is the CPU cost of one change. With PERF_DATA,
+`perf record` samples serin during the changes."""
 import json, os, random, re, signal, statistics, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from serinbench import HOST, Serin, at_step_one, haproxy, nginx, wait_listening
 
-DURATION, RATE, ROUNDS = 30, 10, 2
+DURATION, RATE, ROUNDS, N = 30, 10, 2, 300
 
 SPLIT = """apiVersion: traefik.io/v1alpha1
 kind: TraefikService
@@ -64,17 +69,69 @@ class Changer(threading.Thread):
             time.sleep(max(0, tick - time.time()))
 
 
-def main():
+def serin_at_step_one():
+    """serin alone on core 0 at the seed's step 1, with the reconfig split and its route."""
     bench = Serin(cpu=0, env={"TOKIO_WORKER_THREADS": "1"})
     try:
-        _, stable, canary, _ = at_step_one(bench, {"split.yaml": SPLIT.format(canary=10, stable=90), "route.yaml": ROUTE})
-        token = open(os.path.join(bench.dir, "data", "token")).read().strip()
+        return bench, at_step_one(bench, {"split.yaml": SPLIT.format(canary=10, stable=90), "route.yaml": ROUTE})
+    except BaseException:
+        bench.stop()
+        raise
 
-        def serin_change(weight):
-            body = json.dumps({"files": [{"name": "split.yaml", "text": SPLIT.format(canary=weight, stable=100 - weight)}]}).encode()
-            request = urllib.request.Request(f"{bench.api}/api/v1/apply", data=body, method="POST",
-                                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=5).read()
+
+def serin_changer(bench):
+    """Sets the split's canary weight through serin's API."""
+    token = open(os.path.join(bench.dir, "data", "token")).read().strip()
+
+    def change(weight):
+        body = json.dumps({"files": [{"name": "split.yaml", "text": SPLIT.format(canary=weight, stable=100 - weight)}]}).encode()
+        request = urllib.request.Request(f"{bench.api}/api/v1/apply", data=body, method="POST",
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).read()
+    return change
+
+
+def cpu_ms(pid):
+    """CPU time the process used so far (all its threads, not its children), in ms."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return 1000 * (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_cost(perf_data=None):
+    bench, _ = serin_at_step_one()
+    try:
+        change = serin_changer(bench)
+        change(10)
+        time.sleep(2)
+        seconds = N / RATE
+        started, cpu = time.time(), cpu_ms(bench.pid)
+        time.sleep(seconds)
+        idle = (cpu_ms(bench.pid) - cpu) / (time.time() - started)
+        perf = perf_data and subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "--call-graph", "dwarf", "-o", perf_data,
+                                               "-p", str(bench.pid)], stdout=subprocess.DEVNULL)
+        changer = Changer(change)
+        started, cpu = time.time(), cpu_ms(bench.pid)
+        changer.start()
+        while changer.done < N:
+            time.sleep(0.01)
+        changer.stop.set()
+        changer.join()
+        time.sleep(0.5)  # the controllers' passes after the last change
+        elapsed, used = time.time() - started, cpu_ms(bench.pid) - cpu
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
+        per_change = (used - idle * elapsed) / changer.done
+        print(f"idle {idle:.2f} ms CPU/s; {changer.done} changes in {elapsed:.1f} s used {used:.0f} ms CPU: "
+              f"{per_change:.2f} ms CPU per change (median apply {1000 * statistics.median(changer.latencies):.1f} ms)")
+    finally:
+        bench.stop()
+
+
+def main():
+    bench, (_, stable, canary, _) = serin_at_step_one()
+    try:
+        serin_change = serin_changer(bench)
 
         def servers(weight):  # the same pools at the same total weight as serin's two services
             return [(p, 100 - weight) for p in stable] + [(p, weight * len(stable)) for p in canary]
@@ -129,4 +186,7 @@ def main():
         bench.stop()
 
 
-main()
+if sys.argv[1:2] == ["cpu"]:
+    cpu_cost(*sys.argv[2:3])
+else:
+    main()
