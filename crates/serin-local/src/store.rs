@@ -244,10 +244,9 @@ pub struct Writer<'a> {
 
 impl Writer<'_> {
     fn next_rev(&mut self, key: &ObjectKey, op: &str) -> Result<i64> {
-        self.tx.execute(
-            "INSERT INTO changes (grp, kind, namespace, name, op) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![key.group, key.kind, key.namespace, key.name, op],
-        )?;
+        self.tx
+            .prepare_cached("INSERT INTO changes (grp, kind, namespace, name, op) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![key.group, key.kind, key.namespace, key.name, op])?;
         let rev = self.tx.last_insert_rowid();
         if rev % 1000 == 0 {
             self.tx.execute("DELETE FROM changes WHERE rev < ?1", [rev - CHANGES_KEPT])?;
@@ -259,11 +258,8 @@ impl Writer<'_> {
     fn current_rev(&self, key: &ObjectKey) -> Result<Option<i64>> {
         Ok(self
             .tx
-            .query_row(
-                "SELECT rev FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
-                params![key.group, key.kind, key.namespace, key.name],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT rev FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4")?
+            .query_row(params![key.group, key.kind, key.namespace, key.name], |r| r.get(0))
             .optional()?)
     }
 
@@ -285,20 +281,21 @@ impl Writer<'_> {
         if let Some(meta) = body.get_mut("metadata").and_then(Json::as_object_mut) {
             meta.insert("resourceVersion".into(), rev.to_string().into());
         }
-        self.tx.execute(
-            "INSERT INTO objects (grp, kind, namespace, name, rev, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO objects (grp, kind, namespace, name, rev, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(grp, kind, namespace, name) DO UPDATE SET rev=excluded.rev, body=excluded.body",
-            params![key.group, key.kind, key.namespace, key.name, rev, body.to_string()],
-        )?;
+            )?
+            .execute(params![key.group, key.kind, key.namespace, key.name, rev, body.to_string()])?;
         self.written.push((key.clone(), Some((rev, Arc::new(body)))));
         Ok(rev)
     }
 
     pub fn delete(&mut self, key: &ObjectKey) -> Result<bool> {
-        let removed = self.tx.execute(
-            "DELETE FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4",
-            params![key.group, key.kind, key.namespace, key.name],
-        )?;
+        let removed = self
+            .tx
+            .prepare_cached("DELETE FROM objects WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4")?
+            .execute(params![key.group, key.kind, key.namespace, key.name])?;
         if removed > 0 {
             self.next_rev(key, "delete")?;
             self.written.push((key.clone(), None));
