@@ -658,7 +658,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         run: &AnalysisRunState,
     ) -> RolloutAnalysisRunStatus {
         let phase = run.phase.as_str();
-        if previous.is_none_or(|p| p.name == run.name && p.status != phase) {
+        // What the status recorded of this same run: a new run has no previous phase.
+        let previous = previous.filter(|p| p.name == run.name);
+        if previous.is_none_or(|p| p.status != phase) {
             let reason = format!("AnalysisRun{phase}");
             let before = previous.map_or("NoPreviousStatus", |p| p.status.as_str());
             let message = format!("{kind} Analysis Run '{}' Status New: '{phase}' Previous: '{before}'", run.name);
