@@ -1,5 +1,7 @@
-"""bench/reconfig.sh's measurement (see there). Each proxy alone on core 0; wrk and the pods
-on core 1. serin's weights change through its API (a TraefikService of its own, behind an
+"""bench/reconfig.sh's measurement (see there). Each proxy alone on core 0 under the same CPU
+quota as in bench/router.sh (so the proxy, not core 1, is the bottleneck and whatever a change
+costs it shows as lost requests); wrk and the pods on core 1. Rounds alternate which phase
+comes first (steady then changing, then changing then steady) so that drift over a round cancels. serin's weights change through its API (a TraefikService of its own, behind an
 IngressRoute for host reconfig.local, so the rollout controller does not own it); nginx gets
 SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten.
 
@@ -7,11 +9,11 @@ SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is 
 (utime+stime of the server process, not its pods) over N changes at RATE a second, against the
 same time with no changes, so the difference is the CPU cost of one change. With PERF_DATA,
 `perf record` samples serin during the changes."""
-import json, os, random, re, signal, statistics, subprocess, sys, threading, time, urllib.request
+import http.client, json, os, random, re, signal, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, Serin, at_step_one, haproxy, nginx, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, haproxy, limit, nginx, wait_listening
 
-DURATION, RATE, ROUNDS, N = 30, 10, 2, 300
+DURATION, RATE, ROUNDS, N = 30, 10, 4, 300
 
 SPLIT = """apiVersion: traefik.io/v1alpha1
 kind: TraefikService
@@ -80,14 +82,18 @@ def serin_at_step_one():
 
 
 def serin_changer(bench):
-    """Sets the split's canary weight through serin's API."""
+    """Sets the split's canary weight through serin's API, over one kept-alive connection (as a
+    client changing weights ten times a second would hold it; `serin apply` opens one per call)."""
     token = open(os.path.join(bench.dir, "data", "token")).read().strip()
+    api = http.client.HTTPConnection(bench.api.removeprefix("http://"), timeout=5)
 
     def change(weight):
-        body = json.dumps({"files": [{"name": "split.yaml", "text": SPLIT.format(canary=weight, stable=100 - weight)}]}).encode()
-        request = urllib.request.Request(f"{bench.api}/api/v1/apply", data=body, method="POST",
-                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=5).read()
+        body = json.dumps({"files": [{"name": "split.yaml", "text": SPLIT.format(canary=weight, stable=100 - weight)}]})
+        api.request("POST", "/api/v1/apply", body=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        response = api.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise SystemExit(f"serin refused a weight change: {response.status} {answer.decode()}")
     return change
 
 
@@ -156,32 +162,48 @@ def main():
             rewrite(haproxy_cfg, weight, r"server (s\d+) 127\.0\.0\.1:\d+ weight \d+", lambda p, w, m: f"server {m.group(1)} 127.0.0.1:{p} weight {w}")
             haproxy_proc.send_signal(signal.SIGUSR2)
 
-        targets = [("serin", bench.web, "reconfig.local", serin_change), ("nginx", f"127.0.0.1:{nginx_port}", HOST, nginx_change),
-                   ("haproxy", f"127.0.0.1:{haproxy_port}", HOST, haproxy_change)]
-        results = {name: {"steady": [], "changing": []} for name, *_ in targets}
+        limit(bench.pid, nginx_proc.pid, *children(nginx_proc.pid), haproxy_proc.pid, *children(haproxy_proc.pid))
+        targets = [("serin", bench.web, "reconfig.local", serin_change, bench.pid),
+                   ("nginx", f"127.0.0.1:{nginx_port}", HOST, nginx_change, nginx_proc.pid),
+                   ("haproxy", f"127.0.0.1:{haproxy_port}", HOST, haproxy_change, haproxy_proc.pid)]
+        results = {name: [] for name, *_ in targets}
         for round_ in range(ROUNDS):
-            for name, addr, host, change in targets:
-                steady = wrk(addr, host)
-                changer = Changer(change)
-                changer.start()
-                changing = wrk(addr, host)
-                changer.stop.set()
-                changer.join()
-                change(10)
-                results[name]["steady"].append(steady)
-                results[name]["changing"].append(changing + (changer.done,))
-                loss = 100 * (1 - changing[0] / steady[0])
-                print(f"round {round_ + 1} {name:8} steady {steady[0]:8.0f} req/s {steady[1]} errors | changing {changing[0]:8.0f} req/s "
-                      f"{changing[1]} errors, {changer.done} changes (median {1000 * statistics.median(changer.latencies):.1f} ms each) | "
-                      f"throughput change {-loss:+.1f}%", flush=True)
+            for name, addr, host, change, pid in targets:
+                phases = {}
+                for phase in ("steady", "changing") if round_ % 2 == 0 else ("changing", "steady"):
+                    changer = Changer(change) if phase == "changing" else None
+                    ticks, started = cpu_ticks(pid, name != "serin"), time.time()
+                    if changer:
+                        changer.start()
+                    rps, errors = wrk(addr, host)
+                    if changer:
+                        changer.stop.set()
+                        changer.join()
+                        change(10)
+                    cpu = (cpu_ticks(pid, name != "serin") - ticks) / os.sysconf("SC_CLK_TCK") / (time.time() - started)
+                    phases[phase] = dict(rps=rps, errors=errors, cpu=cpu, changes=changer.done if changer else 0,
+                                         apply_ms=1000 * statistics.median(changer.latencies) if changer else 0)
+                steady, changing = phases["steady"], phases["changing"]
+                saturated = min(steady["cpu"], changing["cpu"]) >= 0.9 * QUOTA
+                results[name].append(dict(steady=steady, changing=changing, loss=100 * (1 - changing["rps"] / steady["rps"]), saturated=saturated))
+                print(f"round {round_ + 1} {name:8} steady {steady['rps']:8.0f} req/s {steady['errors']} errors cpu {100 * steady['cpu']:.0f}% | "
+                      f"changing {changing['rps']:8.0f} req/s {changing['errors']} errors cpu {100 * changing['cpu']:.0f}%, "
+                      f"{changing['changes']} changes (median {changing['apply_ms']:.1f} ms each) | throughput change "
+                      f"{-results[name][-1]['loss']:+.1f}%{'' if saturated else '  (proxy CPU quota not saturated: round not counted)'}", flush=True)
         print()
-        print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'errors':>8}{'changes':>9}")
+        print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'mean':>9}{'+/-':>6}{'errors':>8}{'changes':>9}{'rounds':>8}")
         for name, *_ in targets:
-            steady = statistics.median(r[0] for r in results[name]["steady"])
-            changing = statistics.median(r[0] for r in results[name]["changing"])
-            errors = sum(r[1] for r in results[name]["changing"])
-            changes = sum(r[2] for r in results[name]["changing"])
-            print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{100 * (changing / steady - 1):>+8.1f}%{errors:>8}{changes:>9}")
+            counted = [r for r in results[name] if r["saturated"]] or results[name]
+            steady = statistics.median(r["steady"]["rps"] for r in counted)
+            changing = statistics.median(r["changing"]["rps"] for r in counted)
+            loss = statistics.median(r["loss"] for r in counted)
+            spread = statistics.stdev(r["loss"] for r in counted) / len(counted) ** 0.5 if len(counted) > 1 else 0.0
+            errors = sum(r["changing"]["errors"] for r in results[name])
+            changes = sum(r["changing"]["changes"] for r in results[name])
+            mean = statistics.mean(r["loss"] for r in counted)
+            print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{-loss:>+8.1f}%{-mean:>+8.1f}%{spread:>6.1f}{errors:>8}{changes:>9}{len(counted):>8}")
+        print("(change: the median of the rounds' own throughput changes; mean +/- its standard error;\n"
+              " errors and changes: sums over all rounds)")
     finally:
         bench.stop()
 

@@ -2,7 +2,9 @@
 # Reconfiguration under load: requests per second and failed requests while the canary
 # weight changes 10 times a second for 30 s, against the same load with no changes; serin
 # (new route table swapped in, no reload) side by side with nginx and HAProxy reloading their
-# configuration at the same rate. Run from the repository root, no arguments.
+# configuration at the same rate. Each proxy on core 0 under the same CPU quota as in
+# bench/router.sh, wrk and the pods on core 1; four rounds, alternating which phase runs first.
+# Run from the repository root, no arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/prepare.sh

@@ -10,35 +10,9 @@ prepare nginx:nginx-light haproxy:haproxy wrk:wrk
 exec python3 - "$@" <<'PYTHON'
 import os, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from serinbench import HOST, Serin, at_step_one, get, haproxy, nginx, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, get, haproxy, limit, nginx, wait_listening
 
 ROUNDS, DURATION, THREADS, CONNECTIONS = 5, 10, 2, 64
-# On two cores, wrk and the pods on core 1 are the limit if the proxies get all of core 0, and
-# no proxy saturates its core. So each proxy gets the same CPU quota (half of core 0, by a
-# cgroup v1 CFS quota): then the proxy is the bottleneck and req/s measures the proxy.
-QUOTA = 0.5
-CGROUP = "/sys/fs/cgroup/cpu/serin-bench-proxy"
-
-def limit(*pids):
-    """Puts processes (all their threads) under the proxies' CPU quota."""
-    os.makedirs(CGROUP, exist_ok=True)
-    open(f"{CGROUP}/cpu.cfs_period_us", "w").write("10000")  # short periods: throttling adds ms, not 50 ms
-    open(f"{CGROUP}/cpu.cfs_quota_us", "w").write(str(int(QUOTA * 10000)))
-    for pid in pids:
-        open(f"{CGROUP}/cgroup.procs", "w").write(str(pid))
-
-def cpu_ticks(pid, children=True):
-    """CPU time of a process and, for nginx, its worker; serin's children are its pods and do not count."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    for task in os.listdir(f"/proc/{pid}/task") if children else []:
-        for child in open(f"/proc/{pid}/task/{task}/children").read().split():
-            try:
-                ticks += cpu_ticks(int(child))
-            except FileNotFoundError:
-                pass
-    return ticks
-
 bench = Serin(cpu=0)
 try:
     status, stable, canary, pods = at_step_one(bench)
@@ -51,8 +25,7 @@ try:
     nginx_proc, _ = nginx(bench, nginx_port, servers, cpu=0)
     haproxy_proc, _ = haproxy(bench, haproxy_port, servers, cpu=0)
     wait_listening(nginx_port), wait_listening(haproxy_port)
-    nginx_workers = open(f"/proc/{nginx_proc.pid}/task/{nginx_proc.pid}/children").read().split()
-    limit(bench.pid, nginx_proc.pid, *nginx_workers, haproxy_proc.pid)
+    limit(bench.pid, nginx_proc.pid, *children(nginx_proc.pid), haproxy_proc.pid)
     report = os.path.join(bench.dir, "report.lua")
     open(report, "w").write("""done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %f %d %d %d %d\\n", summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))

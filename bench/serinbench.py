@@ -4,7 +4,8 @@ allow (one worker, no access log, keep-alive pools to the pods)."""
 import json, os, shutil, subprocess, tempfile, time, urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-SERIN = os.path.join(ROOT, "target/release/serin")
+# SERIN_BENCH_BINARY measures another build (a saved one of an earlier commit, for before/after).
+SERIN = os.environ.get("SERIN_BENCH_BINARY") or os.path.join(ROOT, "target/release/serin")
 SEED = os.path.join(ROOT, "examples/argo-demo/argorollout-canary")
 HOST = "canary.myapp.com"
 
@@ -77,19 +78,57 @@ class Serin:
 
 
 def at_step_one(bench, extra=None):
-    """Applies the seed (and `extra` files), updates it to v2 and waits for the pause at step 1
-    (90/10); moves the pods to core 1, beside wrk, so the proxies have core 0 alone. Returns
+    """Applies the seed (and `extra` files), updates it to v2, waits for the pause at step 1
+    (90/10) and holds the rollout there; moves the pods to core 1, beside wrk, so the proxies have core 0 alone. Returns
     (status, stable ports, canary ports, pods)."""
     bench.apply_text({**{name: seed(name) for name in ("service.yaml", "ingress.yaml", "rollout.yaml")}, **(extra or {})})
     bench.wait("v1 healthy", lambda s: s.get("phase") == "Healthy" and s.get("availableReplicas") == 10)
     bench.serin("set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2")
     status = bench.wait("step 1", lambda s: s.get("currentStepIndex") == 1 and s.get("phase") == "Paused")
+    # The seed's pause at step 1 lasts 5 minutes; a bench may run longer, and must not see the
+    # rollout move on to 30% (new pods) halfway: held here as `kubectl argo rollouts pause` holds it.
+    bench.serin("pause", "canary-rollout")
     pods = bench.pods()
     for _, _, pid in pods:
         subprocess.run(["taskset", "-p", "-c", "1", str(pid)], check=True, capture_output=True)
     stable = [port for h, port, _ in pods if h != status["currentPodHash"]]
     canary = [port for h, port, _ in pods if h == status["currentPodHash"]]
     return status, stable, canary, pods
+
+
+# On two cores, wrk and the pods on core 1 are the limit if the proxies get all of core 0, and
+# no proxy saturates its core. So each proxy gets the same CPU quota (half of core 0, by a
+# cgroup v1 CFS quota): then the proxy is the bottleneck and req/s measures the proxy.
+QUOTA = 0.5
+CGROUP = "/sys/fs/cgroup/cpu/serin-bench-proxy"
+
+
+def limit(*pids):
+    """Puts processes (all their threads; processes they start later too) under the proxies'
+    CPU quota."""
+    os.makedirs(CGROUP, exist_ok=True)
+    open(f"{CGROUP}/cpu.cfs_period_us", "w").write("10000")  # short periods: throttling adds ms, not 50 ms
+    open(f"{CGROUP}/cpu.cfs_quota_us", "w").write(str(int(QUOTA * 10000)))
+    for pid in pids:
+        open(f"{CGROUP}/cgroup.procs", "w").write(str(pid))
+
+
+def children(pid):
+    """The processes a process started (its direct children)."""
+    return [int(c) for task in os.listdir(f"/proc/{pid}/task") for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+
+
+def cpu_ticks(pid, with_children=True):
+    """CPU time of a process and, for nginx and HAProxy, their workers (running, and ended ones
+    the process has reaped); serin's children are its pods and do not count."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15 if with_children else 13])
+    for child in children(pid) if with_children else []:
+        try:
+            ticks += cpu_ticks(child)
+        except FileNotFoundError:
+            pass
+    return ticks
 
 
 def seed(name):

@@ -66,7 +66,8 @@ impl PodController {
         Ok(self.supervisor.reap_orphans(&keep))
     }
 
-    pub async fn reconcile_all(self: &Arc<Self>) -> Result<()> {
+    /// Returns when an adopted pod's grace ends (virtual ms from now), if one is waiting.
+    pub async fn reconcile_all(self: &Arc<Self>) -> Result<Option<i64>> {
         for pod in self.store.list(Some(""), "Pod", None)? {
             let uid = pod.body.pointer("/metadata/uid").and_then(Json::as_str).unwrap_or_default().to_string();
             if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
@@ -85,7 +86,10 @@ impl PodController {
             }
             self.report(&pod, &uid)?;
         }
-        Ok(())
+        let grace_left = self.adopted.lock().values().map(|since| ADOPTION_GRACE.saturating_sub(since.elapsed())).min();
+        Ok(grace_left
+            .filter(|left| !left.is_zero())
+            .map(|left| (left.as_secs_f64() * 1000.0 * self.clock.scale()).ceil() as i64))
     }
 
     /// A graceful server shutdown: every pod is stopped, and forgotten by the next start (no

@@ -62,6 +62,10 @@ impl ReplicaSetController {
         status["availableReplicas"] = available.into();
         status["observedGeneration"] = rs.body.pointer("/metadata/generation").cloned().unwrap_or(Json::Null);
         let namespace = rs.key.namespace.clone();
+        let status_changed = rs.body.get("status") != Some(&status);
+        if victims.is_empty() && missing == 0 && !status_changed {
+            return Ok(Self::pending(kept, min_ready, now));
+        }
         self.store.write(|w| {
             for victim in victims {
                 let mut body = serde_json::Value::clone(&victim.body);
@@ -75,15 +79,20 @@ impl ReplicaSetController {
                 let pod = objects::pod(&rs.body, &name, port, now);
                 w.put(&pod_key(&namespace, &name), &pod, None)?;
             }
-            if rs.body.get("status") != Some(&status) {
+            if status_changed {
                 let mut body = serde_json::Value::clone(&rs.body);
                 body["status"] = status.clone();
                 w.put(&rs.key, &body, Some(rs.rev))?;
             }
             Ok(())
         })?;
-        let pending = kept.iter().filter(|p| pod_ready(&p.body) && !pod_available(&p.body, min_ready, now)).count();
-        Ok((pending > 0).then_some(min_ready.min(1000)))
+        Ok(Self::pending(kept, min_ready, now))
+    }
+
+    /// When to look again: soon, if a ready pod is still waiting out `minReadySeconds`.
+    fn pending(kept: &[&Stored], min_ready: i64, now: serin_model::Time) -> Option<i64> {
+        let pending = kept.iter().any(|p| pod_ready(&p.body) && !pod_available(&p.body, min_ready, now));
+        pending.then_some(min_ready.min(1000))
     }
 }
 

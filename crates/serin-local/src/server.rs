@@ -156,8 +156,7 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs every controller whenever something changed, or when one of them asked to be
-/// called again.
+/// Runs each controller when something it reads changed, or when it asked to be called again.
 async fn control_loop(
     platform: Arc<Platform>,
     pods: Arc<PodController>,
@@ -177,36 +176,100 @@ async fn control_loop(
         served: platform.served.clone(),
         settled: Default::default(),
     };
+    let mut gc = Pass::reading(&["Rollout", "ReplicaSet", "AnalysisRun", "Pod"]);
+    let mut replica_set_pass = Pass::reading(&["ReplicaSet", "Pod"]);
+    let mut pod_pass = Pass::reading(&["Pod"]);
+    let mut router = Pass::reading(&["Service", "Pod", "TraefikService", "IngressRoute", "Rollout"]);
+    let mut analysis_pass = Pass::reading(&["AnalysisRun"]);
+    // The rollouts read nearly every kind (and are cheap to reconcile): they run every time.
+    let mut rollout_pass = Pass::always();
     loop {
-        let mut due: Option<i64> = None;
-        let mut note = |result: crate::store::Result<Option<i64>>, what: &str| match result {
-            Ok(Some(after)) => due = Some(due.map_or(after, |d| d.min(after))),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(controller = what, error = %e, "reconcile failed");
-                due = Some(due.map_or(1000, |d| d.min(1000)));
-            }
-        };
-        note(crate::gc::collect(&platform.store, platform.clock.as_ref()).map(|()| None), "garbage collector");
-        note(replica_sets.reconcile_all(), "replicasets");
-        note(pods.reconcile_all().await.map(|()| None), "pods");
-        note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
-        note(analysis.reconcile_all(), "analysis");
-        let revision = *changes.borrow();
-        note(rollouts.reconcile_all(), "rollouts");
-        if *changes.borrow() != revision {
+        let (store, now) = (&platform.store, platform.clock.now().millis());
+        if gc.start(store, now) {
+            gc.finish(now, crate::gc::collect(store, platform.clock.as_ref()).map(|()| None), "garbage collector");
+        }
+        if replica_set_pass.start(store, now) {
+            replica_set_pass.finish(now, replica_sets.reconcile_all(), "replicasets");
+        }
+        if pod_pass.start(store, now) {
+            pod_pass.finish(now, pods.reconcile_all().await, "pods");
+        }
+        if router.start(store, now) {
+            router.finish(now, refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
+        }
+        if analysis_pass.start(store, now) {
+            analysis_pass.finish(now, analysis.reconcile_all(), "analysis");
+        }
+        if rollout_pass.start(store, now) {
+            rollout_pass.finish(now, rollouts.reconcile_all(), "rollouts");
+        }
+        if router.start(store, now) {
             // The rollouts may have moved traffic (an abort, a new step): serve it in this pass.
-            note(refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
+            router.finish(now, refresh_routes(&platform, &proxy, &mut counters, &mut problems), "router");
         }
         if let Some(done) = first_pass.take() {
             let _ = done.send(());
         }
-        let wait = due.map_or(Duration::from_secs(3600), |ms| platform.clock.real(ms).max(Duration::from_millis(5)));
+        let passes = [&gc, &replica_set_pass, &pod_pass, &router, &analysis_pass, &rollout_pass];
+        let wait = match passes.iter().filter_map(|pass| pass.wake_at).min() {
+            Some(at) => platform.clock.real(at - platform.clock.now().millis()).max(Duration::from_millis(5)),
+            None => Duration::from_secs(3600),
+        };
         tokio::select! {
             _ = changes.changed() => {}
-            _ = processes.changed() => {}
+            // A pod process started, stopped or changed readiness: its Pod's status follows.
+            _ = processes.changed() => pod_pass.force(),
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+/// One controller's schedule in the control loop: it runs once at start, then when an object
+/// of a kind it reads was written since its last run began, or when the time it asked to be
+/// called again has come. A failed run is tried again a second later.
+struct Pass {
+    /// The kinds it reads; None: it runs on every turn of the loop.
+    kinds: Option<&'static [&'static str]>,
+    /// The store's revision when its last run began (None: run on the next turn).
+    seen: Option<i64>,
+    /// When it asked to run again (virtual milliseconds since the epoch).
+    wake_at: Option<i64>,
+}
+
+impl Pass {
+    fn reading(kinds: &'static [&'static str]) -> Pass {
+        Pass { kinds: Some(kinds), seen: None, wake_at: None }
+    }
+
+    fn always() -> Pass {
+        Pass { kinds: None, seen: None, wake_at: None }
+    }
+
+    /// Whether it is to run now; if so, notes the revision it starts from, so that writes
+    /// made while it runs (its own included) count as changes for the next turn.
+    fn start(&mut self, store: &Store, now: i64) -> bool {
+        let changed = match (self.kinds, self.seen) {
+            (Some(kinds), Some(seen)) => store.written_since(seen, kinds),
+            _ => true,
+        };
+        let due = changed || self.wake_at.is_some_and(|at| at <= now);
+        if due {
+            self.seen = Some(store.revision());
+        }
+        due
+    }
+
+    /// Runs it on the next turn whatever changed.
+    fn force(&mut self) {
+        self.seen = None;
+    }
+
+    fn finish(&mut self, now: i64, result: crate::store::Result<Option<i64>>, what: &str) {
+        let after = result.unwrap_or_else(|error| {
+            tracing::error!(controller = what, %error, "reconcile failed");
+            Some(1000)
+        });
+        self.wake_at = after.map(|ms| now + ms);
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Store {
     /// Every object as committed, by kind, then (namespace, name, group): SQL's order.
     /// Locked after `conn` when both are needed.
     cache: parking_lot::RwLock<Cache>,
+    /// The revision of the last write to each kind, so that a controller can tell whether
+    /// anything it reads changed since its last pass.
+    kind_written: parking_lot::RwLock<HashMap<String, i64>>,
     latest: watch::Sender<i64>,
 }
 
@@ -104,6 +107,7 @@ impl Store {
         Ok(Store {
             conn: parking_lot::Mutex::new(conn),
             cache: parking_lot::RwLock::new(cache),
+            kind_written: Default::default(),
             latest: watch::channel(latest).0,
         })
     }
@@ -120,6 +124,13 @@ impl Store {
 
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Stored>> {
         Ok(cached(&self.cache.read(), key))
+    }
+
+    /// Whether an object of any of these kinds was written (or deleted) after revision `rev`,
+    /// since this store was opened.
+    pub fn written_since(&self, rev: i64, kinds: &[&str]) -> bool {
+        let written = self.kind_written.read();
+        kinds.iter().any(|kind| written.get(*kind).is_some_and(|at| *at > rev))
     }
 
     /// Objects of a kind (any group when `group` is None), in one namespace or all, ordered by
@@ -151,15 +162,19 @@ impl Store {
         let (last_rev, written) = (writer.last_rev, writer.written);
         tx.commit()?;
         let mut cache = self.cache.write();
+        let mut kind_written = self.kind_written.write();
         for (key, object) in written {
             let ObjectKey { group, kind, namespace, name } = key;
+            if let Some(rev) = last_rev {
+                kind_written.insert(kind.clone(), rev);
+            }
             let objects = cache.entry(kind).or_default();
             match object {
                 Some(object) => objects.insert((namespace, name, group), object),
                 None => objects.remove(&(namespace, name, group)),
             };
         }
-        drop(cache);
+        drop((cache, kind_written));
         drop(conn);
         if let Some(rev) = last_rev {
             self.latest.send_replace(rev);

@@ -102,8 +102,12 @@ pub struct GitDaemon {
 impl GitDaemon {
     pub fn serve(root: &Path) -> GitDaemon {
         let port = free_port();
-        let child = Command::new("git")
-            .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}")])
+        // git-daemon itself, not `git daemon`: the `git` wrapper would run it as a child of
+        // its own, which killing the wrapper leaves behind.
+        let exec_path = Command::new("git").arg("--exec-path").output().expect("git is needed").stdout;
+        let daemon = Path::new(String::from_utf8_lossy(&exec_path).trim()).join("git-daemon");
+        let child = Command::new(daemon)
+            .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1", &format!("--port={port}")])
             .arg(format!("--base-path={}", root.display()))
             .arg(root)
             .stdout(Stdio::null())
