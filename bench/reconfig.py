@@ -1,9 +1,13 @@
 """bench/reconfig.sh's measurement (see there). Each proxy alone on core 0 under the same CPU
 quota as in bench/router.sh (so the proxy, not core 1, is the bottleneck and whatever a change
 costs it shows as lost requests); wrk and the pods on core 1. Rounds alternate which phase
-comes first (steady then changing, then changing then steady) so that drift over a round cancels. serin's weights change through its API (a TraefikService of its own, behind an
+comes first (steady then changing, then changing then steady) so that drift over a round
+cancels. serin's weights change through its API (a TraefikService of its own, behind an
 IngressRoute for host reconfig.local, so the rollout controller does not own it); nginx gets
 SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten.
+
+`python3 bench/reconfig.py [serin|nginx|haproxy ...]` measures only the targets named (all three by
+default), for a quicker before/after of one of them.
 
 `python3 bench/reconfig.py cpu [PERF_DATA]`: no load and no other proxy; serin's own CPU time
 (utime+stime of the server process, not its pods) over N changes at RATE a second, against the
@@ -53,6 +57,13 @@ def wrk(addr, host):
     return rps, errors + (int(non_2xx.group(1)) if non_2xx else 0)
 
 
+# The changing phase's weights: random, 0 to 20, so that on average the pods get the same share
+# of the load as in the steady phase (10) and only the reconfiguration differs between the two.
+# (Until 2026-11-27 13:20 they ran 0 to 100: the one canary pod then took half the load on
+# average instead of a tenth, which changed more than the proxies' configuration.)
+WEIGHTS = (0, 20)
+
+
 class Changer(threading.Thread):
     """Changes the canary weight RATE times a second until stopped; counts the changes made."""
 
@@ -64,7 +75,7 @@ class Changer(threading.Thread):
         rng, tick = random.Random(7), time.time()
         while not self.stop.is_set():
             started = time.time()
-            self.change(rng.randint(0, 100))
+            self.change(rng.randint(*WEIGHTS))
             self.latencies.append(time.time() - started)
             self.done += 1
             tick += 1 / RATE
@@ -95,6 +106,20 @@ def serin_changer(bench):
         if response.status != 200:
             raise SystemExit(f"serin refused a weight change: {response.status} {answer.decode()}")
     return change
+
+
+def control_plane_ticks(pid):
+    """CPU ticks of serin's threads other than the router's (API, store, controllers)."""
+    ticks = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = open(f"/proc/{pid}/task/{task}/stat").read()
+        except FileNotFoundError:
+            continue
+        if not stat[stat.index("(") + 1:stat.rindex(")")].startswith("serin-router"):
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks
 
 
 def cpu_ms(pid):
@@ -134,7 +159,7 @@ def cpu_cost(perf_data=None):
         bench.stop()
 
 
-def main():
+def main(only=()):
     bench, (_, stable, canary, _) = serin_at_step_one()
     try:
         serin_change = serin_changer(bench)
@@ -166,6 +191,7 @@ def main():
         targets = [("serin", bench.web, "reconfig.local", serin_change, bench.pid),
                    ("nginx", f"127.0.0.1:{nginx_port}", HOST, nginx_change, nginx_proc.pid),
                    ("haproxy", f"127.0.0.1:{haproxy_port}", HOST, haproxy_change, haproxy_proc.pid)]
+        targets = [t for t in targets if t[0] in (only or [t[0]])]
         results = {name: [] for name, *_ in targets}
         for round_ in range(ROUNDS):
             for name, addr, host, change, pid in targets:
@@ -173,6 +199,7 @@ def main():
                 for phase in ("steady", "changing") if round_ % 2 == 0 else ("changing", "steady"):
                     changer = Changer(change) if phase == "changing" else None
                     ticks, started = cpu_ticks(pid, name != "serin"), time.time()
+                    control = control_plane_ticks(pid) if name == "serin" else 0
                     if changer:
                         changer.start()
                     rps, errors = wrk(addr, host)
@@ -180,8 +207,10 @@ def main():
                         changer.stop.set()
                         changer.join()
                         change(10)
-                    cpu = (cpu_ticks(pid, name != "serin") - ticks) / os.sysconf("SC_CLK_TCK") / (time.time() - started)
-                    phases[phase] = dict(rps=rps, errors=errors, cpu=cpu, changes=changer.done if changer else 0,
+                    used = cpu_ticks(pid, name != "serin") - ticks
+                    cpu = used / os.sysconf("SC_CLK_TCK") / (time.time() - started)
+                    control = (control_plane_ticks(pid) - control) / max(1, used) if name == "serin" else None
+                    phases[phase] = dict(rps=rps, errors=errors, cpu=cpu, control=control, changes=changer.done if changer else 0,
                                          apply_ms=1000 * statistics.median(changer.latencies) if changer else 0)
                 steady, changing = phases["steady"], phases["changing"]
                 saturated = min(steady["cpu"], changing["cpu"]) >= 0.9 * QUOTA
@@ -189,7 +218,9 @@ def main():
                 print(f"round {round_ + 1} {name:8} steady {steady['rps']:8.0f} req/s {steady['errors']} errors cpu {100 * steady['cpu']:.0f}% | "
                       f"changing {changing['rps']:8.0f} req/s {changing['errors']} errors cpu {100 * changing['cpu']:.0f}%, "
                       f"{changing['changes']} changes (median {changing['apply_ms']:.1f} ms each) | throughput change "
-                      f"{-results[name][-1]['loss']:+.1f}%{'' if saturated else '  (proxy CPU quota not saturated: round not counted)'}", flush=True)
+                      f"{-results[name][-1]['loss']:+.1f}%{'' if saturated else '  (proxy CPU quota not saturated: round not counted)'}"
+                      + (f" | control plane {100 * steady['control']:.1f}% -> {100 * changing['control']:.1f}% of serin's CPU" if name == "serin" else ""),
+                      flush=True)
         print()
         print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'mean':>9}{'+/-':>6}{'errors':>8}{'changes':>9}{'rounds':>8}")
         for name, *_ in targets:
@@ -204,6 +235,11 @@ def main():
             print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{-loss:>+8.1f}%{-mean:>+8.1f}%{spread:>6.1f}{errors:>8}{changes:>9}{len(counted):>8}")
         print("(change: the median of the rounds' own throughput changes; mean +/- its standard error;\n"
               " errors and changes: sums over all rounds)")
+        if "serin" in results:
+            share = {phase: statistics.median(r[phase]["control"] for r in results["serin"]) for phase in ("steady", "changing")}
+            print(f"serin's control plane (every thread but the router's): {100 * share['steady']:.1f}% of its CPU steady, "
+                  f"{100 * share['changing']:.1f}% while changing (medians): a change costs the router about "
+                  f"{100 * (share['changing'] - share['steady']):.1f}% of its CPU.")
     finally:
         bench.stop()
 
@@ -211,4 +247,4 @@ def main():
 if sys.argv[1:2] == ["cpu"]:
     cpu_cost(*sys.argv[2:3])
 else:
-    main()
+    main(sys.argv[1:])
