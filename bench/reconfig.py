@@ -124,8 +124,7 @@ def control_plane_ticks(pid):
 
 def cpu_ms(pid):
     """CPU time the process used so far (all its threads, not its children), in ms."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return 1000 * (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 1000 * cpu_ticks(pid, False) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_cost(perf_data=None):

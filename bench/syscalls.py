@@ -1,7 +1,7 @@
 """bench/syscalls.sh's measurement (see there)."""
 import os, re, signal, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, Serin, at_step_one, get, haproxy, nginx, wait_listening
+from serinbench import HOST, Serin, at_step_one, children, get, haproxy, nginx, wait_listening
 
 SECONDS = 5
 
@@ -25,7 +25,7 @@ def main():
         haproxy_proc, _ = haproxy(bench, 18081, servers, cpu=0)
         wait_listening(18080), wait_listening(18081)
         time.sleep(0.5)
-        (nginx_worker,) = open(f"/proc/{nginx_proc.pid}/task/{nginx_proc.pid}/children").read().split()
+        (nginx_worker,) = children(nginx_proc.pid)
 
         def served():
             return sum(int(get(f"http://127.0.0.1:{port}/__serin/served")) for _, port, _ in pods)

@@ -317,3 +317,38 @@ fn refresh_routes(
     *platform.served.write() = served;
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serin_model::ObjectKey;
+
+    #[test]
+    fn a_pass_runs_first_then_on_a_kind_it_reads_on_its_time_or_when_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let put = |kind: &str| store.put(&ObjectKey::new("v1", kind, "default", "x"), &serde_json::json!({}), None);
+        let mut pass = Pass::reading(&["Pod"]);
+        assert!(pass.start(&store, 0), "the first turn runs every pass");
+        pass.finish(0, Ok(None), "test");
+        assert!(!pass.start(&store, 0), "nothing changed");
+        put("Service").unwrap();
+        assert!(!pass.start(&store, 0), "a kind it does not read");
+        put("Pod").unwrap();
+        assert!(pass.start(&store, 0));
+        pass.finish(0, Ok(Some(500)), "test");
+        assert!(!pass.start(&store, 499));
+        assert!(pass.start(&store, 500), "the time it asked for");
+        pass.finish(
+            500,
+            Err(crate::store::StoreError::Conflict(ObjectKey::new("v1", "Pod", "default", "x"), 2, 1)),
+            "test",
+        );
+        assert_eq!(pass.wake_at, Some(1500), "a failed run is tried again a second later");
+        assert!(!pass.start(&store, 600));
+        pass.force();
+        assert!(pass.start(&store, 600));
+        let mut always = Pass::always();
+        assert!(always.start(&store, 0) && always.start(&store, 0));
+    }
+}

@@ -414,4 +414,21 @@ mod tests {
         assert_eq!(store.list(None, "TraefikService", None).unwrap(), before);
         assert_eq!(store.get(&key("c")).unwrap().unwrap().body["spec"], "new");
     }
+
+    #[test]
+    fn writes_and_deletes_are_noted_per_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let pod = ObjectKey::new("v1", "Pod", "default", "p");
+        store.put(&pod, &serde_json::json!({}), None).unwrap();
+        let before = store.revision();
+        assert!(!store.written_since(before, &["Pod", "TraefikService"]));
+        store.put(&key("a"), &serde_json::json!({}), None).unwrap();
+        assert!(store.written_since(before, &["Pod", "TraefikService"]));
+        assert!(!store.written_since(before, &["Pod"]), "a TraefikService write is not a Pod write");
+        let before = store.revision();
+        store.delete(&pod).unwrap();
+        assert!(store.written_since(before, &["Pod"]), "a delete counts");
+        assert!(!store.written_since(store.revision(), &["Pod"]));
+    }
 }
