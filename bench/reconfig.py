@@ -15,7 +15,7 @@ same time with no changes, so the difference is the CPU cost of one change. With
 `perf record` samples serin during the changes."""
 import http.client, json, os, random, re, signal, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, haproxy, limit, nginx, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, haproxy, limit, nginx, stat_ticks, wait_listening
 
 DURATION, RATE, ROUNDS, N = 30, 10, 4, 300
 
@@ -113,12 +113,10 @@ def control_plane_ticks(pid):
     ticks = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
-            stat = open(f"/proc/{pid}/task/{task}/stat").read()
+            name, used = stat_ticks(f"/proc/{pid}/task/{task}/stat")
         except FileNotFoundError:
             continue
-        if not stat[stat.index("(") + 1:stat.rindex(")")].startswith("serin-router"):
-            fields = stat.rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
+        ticks += 0 if name.startswith("serin-router") else used
     return ticks
 
 

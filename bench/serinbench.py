@@ -118,11 +118,18 @@ def children(pid):
     return [int(c) for task in os.listdir(f"/proc/{pid}/task") for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
 
 
+def stat_ticks(path, reaped=False):
+    """(name, CPU ticks) from a /proc stat file (a process's or one thread's): user and system
+    time, and with `reaped` that of ended children the process has waited for."""
+    text = open(path).read()
+    fields = text.rsplit(")", 1)[1].split()
+    return text[text.index("(") + 1:text.rindex(")")], sum(int(f) for f in fields[11:15 if reaped else 13])
+
+
 def cpu_ticks(pid, with_children=True):
     """CPU time of a process and, for nginx and HAProxy, their workers (running, and ended ones
     the process has reaped); serin's children are its pods and do not count."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    ticks = sum(int(f) for f in fields[11:15 if with_children else 13])
+    ticks = stat_ticks(f"/proc/{pid}/stat", reaped=with_children)[1]
     for child in children(pid) if with_children else []:
         try:
             ticks += cpu_ticks(child)

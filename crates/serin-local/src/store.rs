@@ -7,7 +7,7 @@
 //! resourceVersion); in-process watchers get the latest revision through a `watch` channel.
 //!
 //! Reads come from a decoded copy of every object kept in memory and updated as each write
-//! commits: the controllers list everything on every pass, and decoding thousands of JSON
+//! commits: a controller lists everything each time it runs, and decoding thousands of JSON
 //! bodies from SQLite each time made a pass with 500 rollouts take most of a second.
 
 use rusqlite::{Connection, OptionalExtension, params};
