@@ -1,8 +1,10 @@
 """bench/reconfig.sh's measurement (see there). Each proxy alone on core 0 under the same CPU
 quota as in bench/router.sh (so the proxy, not core 1, is the bottleneck and whatever a change
-costs it shows as lost requests); wrk and the pods on core 1. Rounds alternate which phase
-comes first (steady then changing, then changing then steady) so that drift over a round
-cancels. serin's weights change through its API (a TraefikService of its own, behind an
+costs it shows as lost requests); wrk and the pods on core 1. Under one continuous load, short
+slices alternate between steady and changing weights, and each changing slice is compared with
+the steady ones beside it, so that the machine's drift (its steady rate alone moves by up to a
+quarter over minutes) cancels; the pods count the requests they answer, so every proxy is
+counted the same way. serin's weights change through its API (a TraefikService of its own, behind an
 IngressRoute for host reconfig.local, so the rollout controller does not own it); nginx gets
 SIGHUP and HAProxy (master-worker mode) SIGUSR2 after its configuration file is rewritten.
 
@@ -15,9 +17,14 @@ same time with no changes, so the difference is the CPU cost of one change. With
 `perf record` samples serin during the changes."""
 import http.client, json, os, random, re, signal, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
-from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, haproxy, limit, nginx, stat_ticks, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, get, haproxy, limit, nginx, stat_ticks, wait_listening
 
-DURATION, RATE, ROUNDS, N = 30, 10, 4, 300
+RATE, N = 10, 300
+# Under load, each target runs ROUNDS runs of wrk, each SLICES slices of SLICE seconds long,
+# alternately steady and changing (so each run changes the weights for 30 s); drift slower than
+# a slice cancels between neighbours. A slice's first SETTLE seconds are not counted (the end
+# of a reload started in the slice before belongs to neither phase); WARM before and after.
+ROUNDS, SLICES, SLICE, SETTLE, WARM = 4, 20, 3.0, 0.5, 1.0
 
 SPLIT = """apiVersion: traefik.io/v1alpha1
 kind: TraefikService
@@ -46,15 +53,6 @@ spec:
     - name: reconfig-split
       kind: TraefikService
 """
-
-
-def wrk(addr, host):
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t2", "-c64", f"-d{DURATION}s", "-H", f"Host: {host}", f"http://{addr}/"],
-                         capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, errors + (int(non_2xx.group(1)) if non_2xx else 0)
 
 
 # The changing phase's weights: random, 0 to 20, so that on average the pods get the same share
@@ -156,6 +154,52 @@ def cpu_cost(perf_data=None):
         bench.stop()
 
 
+def served(ports):
+    """Requests the pods have answered so far (every proxy's, counted where they land)."""
+    return sum(int(get(f"http://127.0.0.1:{port}/__serin/served")) for port in ports)
+
+
+def run(addr, host, change, pid, own, ports, changing_first):
+    """One wrk run of SLICES slices; every other slice changes the weights. Returns per slice
+    (changing?, req/s, proxy CPU ticks, with `own` (serin) its control plane's ticks) and wrk's
+    failed requests."""
+    load = subprocess.Popen(["taskset", "-c", "1", "wrk", "-t2", "-c64", f"-d{SLICES * SLICE + 2 * WARM:.0f}s", "-H", f"Host: {host}",
+                             f"http://{addr}/"], stdout=subprocess.PIPE, text=True)
+    time.sleep(WARM)
+    slices = []
+    for i in range(SLICES):
+        changing = (i % 2 == 0) == changing_first
+        changer = Changer(change) if changing else None
+        if changer:
+            changer.start()
+        time.sleep(SETTLE)
+        start = time.time(), served(ports), cpu_ticks(pid, not own), control_plane_ticks(pid) if own else 0
+        time.sleep(SLICE - SETTLE)
+        end = time.time(), served(ports), cpu_ticks(pid, not own), control_plane_ticks(pid) if own else 0
+        if changer:
+            changer.stop.set()
+            changer.join()
+            change(10)
+        slices.append(dict(changing=changing, rps=(end[1] - start[1]) / (end[0] - start[0]), seconds=end[0] - start[0],
+                           ticks=end[2] - start[2], control=end[3] - start[3], changes=changer.done if changer else 0,
+                           apply_ms=1000 * statistics.median(changer.latencies) if changer else 0))
+    out = load.communicate()[0]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return slices, errors + (int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def losses(slices):
+    """Each changing slice's throughput against the mean of the steady slices beside it (so
+    that drift slower than a slice cancels), as a loss in percent."""
+    out = []
+    for i, s in enumerate(slices):
+        beside = [slices[j]["rps"] for j in (i - 1, i + 1) if 0 <= j < len(slices)]
+        if s["changing"]:
+            out.append(100 * (1 - s["rps"] / statistics.mean(beside)))
+    return out
+
+
 def main(only=()):
     bench, (_, stable, canary, _) = serin_at_step_one()
     try:
@@ -190,53 +234,44 @@ def main(only=()):
                    ("haproxy", f"127.0.0.1:{haproxy_port}", HOST, haproxy_change, haproxy_proc.pid)]
         targets = [t for t in targets if t[0] in (only or [t[0]])]
         results = {name: [] for name, *_ in targets}
+        tick = os.sysconf("SC_CLK_TCK")
         for round_ in range(ROUNDS):
             for name, addr, host, change, pid in targets:
-                phases = {}
-                for phase in ("steady", "changing") if round_ % 2 == 0 else ("changing", "steady"):
-                    changer = Changer(change) if phase == "changing" else None
-                    ticks, started = cpu_ticks(pid, name != "serin"), time.time()
-                    control = control_plane_ticks(pid) if name == "serin" else 0
-                    if changer:
-                        changer.start()
-                    rps, errors = wrk(addr, host)
-                    if changer:
-                        changer.stop.set()
-                        changer.join()
-                        change(10)
-                    used = cpu_ticks(pid, name != "serin") - ticks
-                    cpu = used / os.sysconf("SC_CLK_TCK") / (time.time() - started)
-                    control = (control_plane_ticks(pid) - control) / max(1, used) if name == "serin" else None
-                    phases[phase] = dict(rps=rps, errors=errors, cpu=cpu, control=control, changes=changer.done if changer else 0,
-                                         apply_ms=1000 * statistics.median(changer.latencies) if changer else 0)
-                steady, changing = phases["steady"], phases["changing"]
-                saturated = min(steady["cpu"], changing["cpu"]) >= 0.9 * QUOTA
-                results[name].append(dict(steady=steady, changing=changing, loss=100 * (1 - changing["rps"] / steady["rps"]), saturated=saturated))
-                print(f"round {round_ + 1} {name:8} steady {steady['rps']:8.0f} req/s {steady['errors']} errors cpu {100 * steady['cpu']:.0f}% | "
-                      f"changing {changing['rps']:8.0f} req/s {changing['errors']} errors cpu {100 * changing['cpu']:.0f}%, "
-                      f"{changing['changes']} changes (median {changing['apply_ms']:.1f} ms each) | throughput change "
-                      f"{-results[name][-1]['loss']:+.1f}%{'' if saturated else '  (proxy CPU quota not saturated: round not counted)'}"
-                      + (f" | control plane {100 * steady['control']:.1f}% -> {100 * changing['control']:.1f}% of serin's CPU" if name == "serin" else ""),
+                slices, errors = run(addr, host, change, pid, name == "serin", stable + canary, changing_first=round_ % 2 == 1)
+                cpu = sum(s["ticks"] for s in slices) / tick / sum(s["seconds"] for s in slices)
+                share = {phase: sum(s["control"] for s in slices if s["changing"] == phase) / max(1, sum(s["ticks"] for s in slices if s["changing"] == phase))
+                         for phase in (False, True)}
+                result = dict(slices=slices, errors=errors, losses=losses(slices), cpu=cpu, saturated=cpu >= 0.9 * QUOTA, share=share)
+                results[name].append(result)
+                changing = [s for s in slices if s["changing"]]
+                print(f"round {round_ + 1} {name:8} steady {statistics.mean(s['rps'] for s in slices if not s['changing']):8.0f} req/s | "
+                      f"changing {statistics.mean(s['rps'] for s in changing):8.0f} req/s, {sum(s['changes'] for s in changing)} changes "
+                      f"(median {statistics.median(s['apply_ms'] for s in changing):.1f} ms each) | {errors} failed requests | proxy cpu "
+                      f"{100 * cpu:.0f}% | per slice " + " ".join(f"{-loss:+.0f}" for loss in result["losses"])
+                      + ("" if result["saturated"] else "  (proxy CPU quota not saturated: round not counted)")
+                      + (f" | control plane {100 * share[False]:.1f}% -> {100 * share[True]:.1f}% of serin's CPU" if name == "serin" else ""),
                       flush=True)
         print()
-        print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'mean':>9}{'+/-':>6}{'errors':>8}{'changes':>9}{'rounds':>8}")
+        print(f"{'target':10}{'steady req/s':>14}{'changing req/s':>16}{'change':>9}{'median':>9}{'+/-':>6}{'errors':>8}{'changes':>9}{'slices':>8}")
         for name, *_ in targets:
             counted = [r for r in results[name] if r["saturated"]] or results[name]
-            steady = statistics.median(r["steady"]["rps"] for r in counted)
-            changing = statistics.median(r["changing"]["rps"] for r in counted)
-            loss = statistics.median(r["loss"] for r in counted)
-            spread = statistics.stdev(r["loss"] for r in counted) / len(counted) ** 0.5 if len(counted) > 1 else 0.0
-            errors = sum(r["changing"]["errors"] for r in results[name])
-            changes = sum(r["changing"]["changes"] for r in results[name])
-            mean = statistics.mean(r["loss"] for r in counted)
-            print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{-loss:>+8.1f}%{-mean:>+8.1f}%{spread:>6.1f}{errors:>8}{changes:>9}{len(counted):>8}")
-        print("(change: the median of the rounds' own throughput changes; mean +/- its standard error;\n"
-              " errors and changes: sums over all rounds)")
+            slices = [s for r in counted for s in r["slices"]]
+            each = [loss for r in counted for loss in r["losses"]]
+            steady = statistics.mean(s["rps"] for s in slices if not s["changing"])
+            changing = statistics.mean(s["rps"] for s in slices if s["changing"])
+            spread = statistics.stdev(each) / len(each) ** 0.5
+            errors = sum(r["errors"] for r in results[name])
+            changes = sum(s["changes"] for r in results[name] for s in r["slices"])
+            print(f"{name:10}{steady:>14.0f}{changing:>16.0f}{-statistics.mean(each):>+8.1f}%{-statistics.median(each):>+8.1f}%"
+                  f"{spread:>6.1f}{errors:>8}{changes:>9}{len(each):>8}")
+        print(f"(change: the mean over the changing slices of each one's throughput against the steady slices beside it;\n"
+              f" median of the same; +/-: the standard error of the mean; errors: failed requests over whole runs;\n"
+              f" {ROUNDS} runs of {SLICES} slices of {SLICE:g} s per target, each slice's first {SETTLE} s not counted)")
         if "serin" in results:
-            share = {phase: statistics.median(r[phase]["control"] for r in results["serin"]) for phase in ("steady", "changing")}
-            print(f"serin's control plane (every thread but the router's): {100 * share['steady']:.1f}% of its CPU steady, "
-                  f"{100 * share['changing']:.1f}% while changing (medians): a change costs the router about "
-                  f"{100 * (share['changing'] - share['steady']):.1f}% of its CPU.")
+            share = {phase: statistics.median(r["share"][phase] for r in results["serin"]) for phase in (False, True)}
+            print(f"serin's control plane (every thread but the router's): {100 * share[False]:.1f}% of its CPU steady, "
+                  f"{100 * share[True]:.1f}% while changing (medians): a change costs the router about "
+                  f"{100 * (share[True] - share[False]):.1f}% of its CPU.")
     finally:
         bench.stop()
 
