@@ -65,6 +65,11 @@ end
         medians[name] = m
         per_cpu = f"{m['rps'] / (m['cpu'] / 100):>11.0f}" if m["cpu"] else f"{'-':>11}"
         print(f"{name:10}{m['rps']:>10.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}{m['p999']:>10.2f}{m['canary']:>10.2f}{m['cpu']:>8.1f}{per_cpu}{len(counted):>8}")
+    # The rounds' own ratios too: each pairs serin with a peer measured a minute apart, so the
+    # machine's mood (which moves whole rounds by a quarter) cancels more than in the medians.
+    for peer in ("nginx", "haproxy"):
+        per_round = [s["rps"] / p["rps"] for s, p in zip(results["serin"], results[peer])]
+        print(f"per round serin/{peer}: " + " ".join(f"{r:.2f}" for r in per_round) + f" (median {statistics.median(per_round):.2f})")
     print(f"ratio serin/nginx={medians['serin']['rps'] / medians['nginx']['rps']:.2f} serin/haproxy={medians['serin']['rps'] / medians['haproxy']['rps']:.2f}")
 finally:
     bench.stop()

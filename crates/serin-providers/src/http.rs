@@ -204,6 +204,129 @@ pub fn json_path(value: &Json, path: &str) -> Result<Json, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A request as the fake endpoint received it: its head (names as sent) and its body.
+    struct Received {
+        head: String,
+        body: String,
+    }
+
+    /// An endpoint on loopback that takes one request and answers it with `answer` (a whole
+    /// HTTP/1.1 response), or with `None` holds the connection without answering until the
+    /// client gives up (which it must, by closing the connection, within 10 s). Its task hands
+    /// over the request it received.
+    async fn endpoint(answer: Option<String>) -> (String, tokio::task::JoinHandle<Received>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut bytes = Vec::new();
+            let mut more = async |bytes: &mut Vec<u8>| {
+                let mut chunk = [0; 4096];
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the client closed in the middle of its request: {:?}", String::from_utf8_lossy(bytes));
+                bytes.extend_from_slice(&chunk[..n]);
+            };
+            let end = loop {
+                if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+                more(&mut bytes).await;
+            };
+            let head = String::from_utf8(bytes[..end].to_vec()).unwrap();
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while bytes.len() < end + length {
+                more(&mut bytes).await;
+            }
+            let body = String::from_utf8(bytes[end..].to_vec()).unwrap();
+            match answer {
+                Some(answer) => stream.write_all(answer.as_bytes()).await.unwrap(),
+                None => {
+                    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut [0; 1])).await;
+                    assert_eq!(
+                        closed.expect("the client kept the connection open").unwrap(),
+                        0,
+                        "the client sent more"
+                    );
+                }
+            }
+            Received { head, body }
+        });
+        (url, task)
+    }
+
+    fn json_answer(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn a_web_metric_sends_its_method_headers_and_json_body() {
+        let (url, received) = endpoint(Some(json_answer(r#"{"data": {"ok": true}}"#))).await;
+        let spec = json!({
+            "url": format!("{url}/check?window=5m"),
+            "method": "POST",
+            "headers": [{"key": "X-Token", "value": "abc"}],
+            "jsonBody": {"service": "canary"},
+            "jsonPath": "{$.data.ok}",
+        });
+        let reading = Http::default().web(&spec).await.unwrap();
+        assert_eq!(reading, Reading { value: MetricValue::Json(json!(true)), samples: None });
+        let Received { head, body } = received.await.unwrap();
+        assert!(head.starts_with("POST /check?window=5m HTTP/1.1\r\n"), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("\r\nx-token: abc\r\n"), "{head}");
+        assert!(head.contains("\r\ncontent-type: application/json\r\n"), "{head}");
+        assert_eq!(body, r#"{"service":"canary"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_prometheus_query_carries_its_headers_and_counts_the_series_it_reads() {
+        let vector = r#"{"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {"pod": "a"}, "value": [1764250000, "0.5"]},
+            {"metric": {"pod": "b"}, "value": [1764250000, "NaN"]}]}}"#;
+        let (url, received) = endpoint(Some(json_answer(vector))).await;
+        let spec = json!({
+            "address": format!("{url}/"),
+            "query": "sum(rate(errors[1m]))",
+            "headers": [{"key": "Authorization", "value": "Bearer t0ken"}],
+        });
+        let reading = Http::default().prometheus(&spec).await.unwrap();
+        let MetricValue::Floats(values) = &reading.value else { panic!("{reading:?}") };
+        assert_eq!((values.len(), values[0], values[1].is_nan()), (2, 0.5, true));
+        assert_eq!(reading.samples, Some(1), "NaN is no sample");
+        let Received { head, body } = received.await.unwrap();
+        assert!(head.starts_with("GET /api/v1/query?query=sum%28rate%28errors%5B1m%5D%29%29 HTTP/1.1\r\n"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("\r\nauthorization: bearer t0ken\r\n"), "{head}");
+        assert_eq!(body, "");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_does_not_answer_within_the_timeout_is_an_error() {
+        // Each provider names its timeout in its own field, as Argo's do.
+        for (provider, field) in [("web", "timeoutSeconds"), ("prometheus", "timeout")] {
+            let (url, received) = endpoint(None).await;
+            let mut spec = json!({"url": url, "address": url, "query": "up"});
+            spec[field] = json!(1);
+            let started = std::time::Instant::now();
+            let http = Http::default();
+            let error =
+                if provider == "web" { http.web(&spec).await } else { http.prometheus(&spec).await }.unwrap_err();
+            assert!(error.contains("did not answer within 1s"), "{provider}: {error}");
+            assert!(started.elapsed() < Duration::from_secs(5), "{provider}: gave up after {:?}", started.elapsed());
+            drop(http);
+            received.await.unwrap();
+        }
+    }
 
     #[test]
     fn json_paths_like_argo_uses_them() {
