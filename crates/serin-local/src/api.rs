@@ -306,7 +306,7 @@ struct LogQuery {
     previous: bool,
     /// Bytes already read, for `logs -f`.
     #[serde(default)]
-    offset: usize,
+    offset: u64,
 }
 
 #[derive(Deserialize)]
@@ -327,20 +327,29 @@ async fn pod_usage(State(state): Shared, Query(q): Query<NamespaceQuery>) -> Res
     Ok(Json(json!({"items": items})))
 }
 
+/// A pod's log from `offset` on, as bytes. Two headers tell `logs -f` when to stop:
+/// `serin-log-file` names the file read (its inode; a restart starts a new file) and
+/// `serin-container-running` whether the pod's container was running when the file was read
+/// (the store is read first, so once it says `false` the file holds all the container wrote).
 async fn pod_logs(
     State(state): Shared,
     Path((namespace, pod)): Path<(String, String)>,
     Query(q): Query<LogQuery>,
-) -> Result<String, ApiError> {
-    if state.store.get(&objects::pod_key(&namespace, &pod))?.is_none() {
+) -> Result<([(&'static str, String); 2], Vec<u8>), ApiError> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::MetadataExt;
+    let Some(stored) = state.store.get(&objects::pod_key(&namespace, &pod))? else {
         return Err(error(StatusCode::NOT_FOUND, format!("pod {pod:?} not found in namespace {namespace}")));
-    }
+    };
+    let running = stored.body.pointer("/status/containerStatuses/0/state/running").is_some();
     let path = crate::objects::log_path(&state.data_dir, &namespace, &pod, q.previous);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        let which = if q.previous { "previous " } else { "" };
-        error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"))
-    })?;
-    Ok(String::from_utf8_lossy(bytes.get(q.offset..).unwrap_or_default()).into_owned())
+    let which = if q.previous { "previous " } else { "" };
+    let failed = |e: std::io::Error| error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"));
+    let mut file = std::fs::File::open(&path).map_err(failed)?;
+    let identity = file.metadata().map_err(failed)?.ino().to_string();
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(q.offset)).and_then(|_| file.read_to_end(&mut bytes)).map_err(failed)?;
+    Ok(([("serin-log-file", identity), ("serin-container-running", running.to_string())], bytes))
 }
 
 fn application_key(namespace: &str, name: &str) -> ObjectKey {

@@ -2,7 +2,7 @@
 //! else the `server.json` and `token` a local server wrote into its data directory; and, for
 //! the rollout commands, a Kubernetes cluster when `--kubeconfig` or `--context` is given.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -144,18 +144,28 @@ impl Client {
     }
 
     fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+        let text = self.answered(what, response)?.body_mut().read_to_string().unwrap_or_default();
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A response that succeeded; otherwise the server's error message (and problems, one a
+    /// line) as the error.
+    fn answered(
+        &self,
+        what: &str,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let mut response = response.map_err(|e| {
             anyhow::anyhow!(
                 "cannot reach the serin server at {} ({what}): {e}; is it running? Start one with `serin server`, or pass --server",
                 self.base
             )
         })?;
-        let status = response.status();
+        if response.status().is_success() {
+            return Ok(response);
+        }
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status.is_success() {
-            return Ok(value);
-        }
         let message =
             value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
         match value.get("problems").and_then(Value::as_array) {
@@ -172,11 +182,18 @@ impl Client {
         self.finish(path, self.agent.get(&url).call())
     }
 
-    pub fn get_text(&self, path: &str) -> Result<String> {
-        match self.get(path)? {
-            Value::String(text) => Ok(text),
-            other => Ok(other.to_string()),
-        }
+    /// A GET whose answer is bytes, not JSON (a pod's log): the body as sent, of any size, and
+    /// the response's headers.
+    pub fn get_bytes(&self, path: &str) -> Result<(Vec<u8>, ureq::http::HeaderMap)> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self.answered(path, self.agent.get(&url).call())?;
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .with_context(|| format!("reading the answer to {path} from {}", self.base))?;
+        Ok((bytes, response.headers().clone()))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {

@@ -353,22 +353,49 @@ fn resolve_kind(kind: &str) -> Result<(Option<&'static str>, &'static str)> {
     })
 }
 
+/// `logs [--previous] [-f]`. Following is `kubectl logs -f`'s: the output of the container
+/// running now, as it comes, until that container ends (exits, restarts, or its pod goes);
+/// then the rest of its output and stop.
 pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) -> Result<ExitCode> {
     use std::io::Write;
     let client = Client::connect(options)?;
-    let mut offset = 0usize;
-    loop {
+    // A read of the log from `offset`: its bytes, the file they came from (a restart starts a
+    // new one) and whether the container writing it still runs (see the API's `pod_logs`).
+    let read = |previous: bool, offset: usize| -> Result<(Vec<u8>, Option<String>, bool)> {
         let path =
             format!("/api/v1/logs/{}/{}?previous={previous}&offset={offset}", encode(&options.namespace), encode(pod));
-        let text = client.get_text(&path)?;
-        offset += text.len();
-        print!("{text}");
-        std::io::stdout().flush()?;
-        if !follow {
-            return Ok(ExitCode::SUCCESS);
-        }
+        let (bytes, headers) = client.get_bytes(&path)?;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok((bytes, header("serin-log-file"), header("serin-container-running").as_deref() == Some("true")))
+    };
+    let mut out = std::io::stdout().lock();
+    let (bytes, file, mut running) = read(previous, 0)?;
+    out.write_all(&bytes)?;
+    out.flush()?;
+    let mut offset = bytes.len();
+    while follow && !previous && running {
         std::thread::sleep(Duration::from_millis(250));
+        match read(false, offset) {
+            Ok((bytes, now, still)) if now == file => {
+                out.write_all(&bytes)?;
+                out.flush()?;
+                offset += bytes.len();
+                running = still;
+            }
+            // Another file, or none: the container has been restarted (or its pod deleted).
+            // What it wrote since the last read is in its previous log, unless it has
+            // restarted twice since.
+            _ => {
+                if let Ok((rest, previous, _)) = read(true, offset)
+                    && previous == file
+                {
+                    out.write_all(&rest)?;
+                }
+                break;
+            }
+        }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `describe rollout`: kubectl describe's layout, with the Rollout's events in Argo's words.

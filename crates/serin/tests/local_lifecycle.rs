@@ -1,6 +1,6 @@
 //! Abort, retry and undo on the local platform, with real traffic; a pod killed with SIGKILL;
-//! a server killed with SIGKILL and started again; bad input; a pod's process as its manifest
-//! describes it.
+//! `logs -f` following a container until it ends; a server killed with SIGKILL and started
+//! again; bad input; a pod's process as its manifest describes it.
 
 mod common;
 
@@ -113,6 +113,47 @@ fn a_killed_pod_is_restarted_and_counted() {
     assert!(line.contains("Running") && line.split_whitespace().nth(3) == Some("1"), "{line}");
     let previous = server.serin(&["logs", &name, "--previous"]);
     assert!(previous.contains("demo app v1 listening"), "{previous}");
+}
+
+#[test]
+fn logs_follow_a_container_until_it_ends() {
+    use std::io::BufRead;
+    let server = healthy_v1(1.0);
+    let pod = server.tree("canary-rollout")["pods"][0].clone();
+    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+    let pid = pod["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().to_string();
+    let mut follow = server.serin_command(&["logs", "-f", &name]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let (send, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || stdout.lines().map_while(Result::ok).try_for_each(|l| send.send(l)));
+    let first = lines.recv_timeout(Duration::from_secs(10)).expect("logs -f printed the log so far");
+    assert!(first.starts_with("demo app v1 listening on 127.0.0.1:"), "{first}");
+    // The container writes once more as it stops, then ends; the pod restarts it.
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let second = lines.recv_timeout(Duration::from_secs(10)).expect("logs -f printed what came after");
+    assert_eq!(second, "demo app v1: SIGTERM, finishing requests in flight");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = follow.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "logs -f went on after the container ended");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit}");
+    let _ = reader.join();
+    assert_eq!(lines.try_iter().collect::<Vec<_>>(), Vec::<String>::new(), "nothing of the next container");
+    server.wait_for("the pod restarted", WAIT, |t| {
+        t["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["metadata"]["name"] == name.as_str() && p["status"]["containerStatuses"][0]["restartCount"] == 1)
+    });
+    let now = server.serin(&["logs", &name]);
+    assert!(now.starts_with("demo app v1 listening") && !now.contains("SIGTERM"), "{now}");
+    let previous = server.serin(&["logs", &name, "--previous"]);
+    assert!(previous.ends_with("demo app v1: SIGTERM, finishing requests in flight\n"), "{previous}");
 }
 
 #[test]
@@ -282,6 +323,7 @@ fn bad_input_changes_nothing_and_says_where() {
 /// The script both pods of [`a_pods_process_is_what_its_manifest_says`] run: it records its
 /// arguments, working directory and environment, and takes its time over SIGTERM.
 const RECORDER: &str = "trap 'echo > terminated' TERM
+echo '{\"level\": \"info\",  \"msg\": \"recorder up\"}'
 printf '%s\n' \"$0\" \"$@\" > argv
 pwd > cwd
 printf '%s %s' \"$GREETING\" \"$PORT\" > env
@@ -347,6 +389,9 @@ fn a_pods_process_is_what_its_manifest_says() {
     let pod = server.tree("given")["pods"][0].clone();
     let port = pod["metadata"]["annotations"]["serin.dev/port"].as_str().unwrap();
     wait_for_file(&given.join("env"), &format!("hello world {port}"));
+    // Its log, as it wrote it (a line that reads as JSON is not reformatted).
+    let log = server.serin(&["logs", pod["metadata"]["name"].as_str().unwrap()]);
+    assert_eq!(log, "{\"level\": \"info\",  \"msg\": \"recorder up\"}\n");
     // --images: the image without a command runs the table's command, with its tag.
     wait_for_file(&mapped.join("argv"), "record.sh\nv7\n");
     wait_for_file(&mapped.join("cwd"), &format!("{}\n", mapped.display()));

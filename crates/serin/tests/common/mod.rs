@@ -108,12 +108,14 @@ impl Server {
     }
 
     pub fn serin_output(&self, args: &[&str]) -> Output {
-        Command::new(serin_binary())
-            .args(args)
-            .env("SERIN_DATA_DIR", self.dir.path())
-            .env_remove("SERIN_SERVER")
-            .output()
-            .unwrap()
+        self.serin_command(args).output().unwrap()
+    }
+
+    /// The CLI against this server, to be run as the test needs (in the background, piped).
+    pub fn serin_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(serin_binary());
+        command.args(args).env("SERIN_DATA_DIR", self.dir.path()).env_remove("SERIN_SERVER");
+        command
     }
 
     /// An object from the API.
