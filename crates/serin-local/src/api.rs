@@ -172,6 +172,16 @@ async fn apply_files(
                 json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
             )
         })?;
+    if let Some(given) = &request.namespace {
+        let problems = apply::namespace_conflicts(&documents, given);
+        if !problems.is_empty() {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
+            ));
+        }
+    }
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());
     let now = state.clock.now();
     let results = state.store.write(|w| {

@@ -46,6 +46,24 @@ impl Manifest {
     }
 }
 
+/// Documents whose own namespace differs from the one asked for (`apply -n`): kubectl refuses
+/// them rather than let either win unseen.
+pub fn namespace_conflicts(documents: &[Document], given: &str) -> Vec<Diagnostic> {
+    let path = serin_model::FieldPath::parse("metadata.namespace");
+    documents
+        .iter()
+        .filter_map(|document| {
+            let own = document.object.metadata().namespace.as_deref().filter(|own| *own != given)?;
+            Some(Diagnostic {
+                file: document.file.clone(),
+                at: serin_model::load::locate(&document.root, &path),
+                path: path.clone(),
+                message: format!("{own:?} does not match the namespace asked for ({given:?}); pass --namespace={own}"),
+            })
+        })
+        .collect()
+}
+
 /// Reads every document of every (file name, text) pair; any problem in any file means none
 /// of them is used, and every problem is returned.
 pub fn load_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<Document>, Vec<Diagnostic>> {

@@ -244,7 +244,8 @@ pub fn history(options: &ClientOptions, name: &str) -> Result<ExitCode> {
 }
 
 /// `argocd app diff`: for each object git and the store disagree on, the lines a sync would
-/// change (`<` live, `>` after the sync). Exits 1 when there are differences, like argocd.
+/// change (`<` live, `>` after the sync). Exits 1 when there are differences (and, from
+/// `main`, 2 on an error), like argocd.
 pub fn diff(options: &ClientOptions, name: &str) -> Result<ExitCode> {
     let client = Client::connect(options)?;
     let app = find(&client, name)?;

@@ -17,14 +17,19 @@ pub struct ClientOptions {
     /// The API token (needed for changes).
     #[arg(long, env = "SERIN_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
-    /// The namespace.
-    #[arg(short = 'n', long, default_value = "default", global = true)]
-    pub namespace: String,
+    /// The namespace (default: `default`; on a cluster, the kubeconfig context's namespace).
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
     #[command(flatten)]
     pub kube: crate::cluster::KubeOptions,
 }
 
 impl ClientOptions {
+    /// The namespace a serin server is asked about: `-n`, else `default`.
+    pub fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
+    }
+
     fn wants_cluster(&self) -> bool {
         self.kube.kubeconfig.is_some() || self.kube.context.is_some()
     }
@@ -44,6 +49,16 @@ impl Backend {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let client = runtime.block_on(crate::cluster::client(&options.kube))?;
         Ok(Backend::Cluster { client, runtime })
+    }
+
+    /// The namespace the rollout commands act in: `-n`, else on a cluster the kubeconfig
+    /// context's namespace (as kubectl-argo-rollouts does), else `default`.
+    pub fn namespace<'a>(&'a self, options: &'a ClientOptions) -> &'a str {
+        match (self, &options.namespace) {
+            (_, Some(namespace)) => namespace,
+            (Backend::Cluster { client, .. }, None) => client.default_namespace(),
+            (Backend::Server(_), None) => options.namespace(),
+        }
     }
 
     fn cluster<T>(
@@ -122,12 +137,18 @@ impl Client {
             );
         }
         let data_dir = options.data_dir.clone().unwrap_or_else(serin_local::datadir::default_data_dir);
+        let local = serin_local::datadir::read_info(&data_dir).map(|info| info.api);
         let base = match &options.server {
             Some(server) => server.trim_end_matches('/').to_string(),
-            None => serin_local::datadir::read_info(&data_dir)?.api,
+            None => local.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?.clone(),
         };
+        // The data directory's token is that server's: it goes to no other (--server elsewhere
+        // needs --token).
         let token = options.token.clone().or_else(|| {
-            std::fs::read_to_string(serin_local::datadir::token_path(&data_dir)).ok().map(|t| t.trim().to_string())
+            let ours = local.is_ok_and(|api| api == base);
+            ours.then(|| std::fs::read_to_string(serin_local::datadir::token_path(&data_dir)).ok())
+                .flatten()
+                .map(|t| t.trim().to_string())
         });
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Ok(Client { base, token, agent })
@@ -144,8 +165,16 @@ impl Client {
     }
 
     fn finish(&self, what: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
-        let text = self.answered(what, response)?.body_mut().read_to_string().unwrap_or_default();
-        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let bytes = self.body(what, &mut self.answered(what, response)?)?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!("the serin server at {} answered {what} with something that is not JSON", self.base)
+        })
+    }
+
+    /// A response's whole body (of any size).
+    fn body(&self, what: &str, response: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>> {
+        let body = response.body_mut().with_config().limit(u64::MAX).read_to_vec();
+        body.with_context(|| format!("reading the answer to {what} from {}", self.base))
     }
 
     /// A response that succeeded; otherwise the server's error message (and problems, one a
@@ -161,20 +190,20 @@ impl Client {
                 self.base
             )
         })?;
-        if response.status().is_success() {
+        let status = response.status();
+        if status.is_success() {
             return Ok(response);
         }
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        let message =
-            value.get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| value.to_string());
-        match value.get("problems").and_then(Value::as_array) {
-            Some(problems) => {
-                let lines: Vec<&str> = problems.iter().filter_map(Value::as_str).collect();
-                bail!("{}\n{message}", lines.join("\n"))
-            }
-            None => bail!("{message}"),
-        }
+        let text = String::from_utf8_lossy(&self.body(what, &mut response).unwrap_or_default()).into_owned();
+        let value: Value = serde_json::from_str(&text).unwrap_or_default();
+        let message = match (value.get("error").and_then(Value::as_str), text.trim()) {
+            (Some(error), _) => error.to_string(),
+            (None, "") => format!("the serin server at {} answered {what} with {status}", self.base),
+            (None, text) => format!("the serin server at {} answered {what} with {status}: {text}", self.base),
+        };
+        let problems = value.get("problems").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+        let lines: Vec<&str> = problems.chain([message.as_str()]).collect();
+        Err(ApiError { status: status.as_u16(), message: lines.join("\n") }.into())
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
@@ -187,13 +216,7 @@ impl Client {
     pub fn get_bytes(&self, path: &str) -> Result<(Vec<u8>, ureq::http::HeaderMap)> {
         let url = format!("{}{path}", self.base);
         let mut response = self.answered(path, self.agent.get(&url).call())?;
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .with_context(|| format!("reading the answer to {path} from {}", self.base))?;
-        Ok((bytes, response.headers().clone()))
+        Ok((self.body(path, &mut response)?, response.headers().clone()))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
@@ -204,6 +227,26 @@ impl Client {
         }
         self.finish(path, request.send_json(body))
     }
+}
+
+/// A server's refusal: its HTTP status and what it said.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Whether an error is a server's 404 (no such object, or no such log).
+pub fn is_not_found(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<ApiError>().is_some_and(|e| e.status == 404)
 }
 
 pub use serin_providers::percent_encode as encode;

@@ -44,6 +44,9 @@ pub fn apply(options: &ClientOptions, paths: &[PathBuf]) -> Result<ExitCode> {
     let files = read_sources(paths)?;
     let client = Client::connect(options)?;
     let response = client.post("/api/v1/apply", &json!({"files": files, "namespace": options.namespace}))?;
+    if response["results"].as_array().is_none_or(Vec::is_empty) {
+        bail!("no objects passed to apply");
+    }
     for result in response["results"].as_array().into_iter().flatten() {
         println!(
             "{} {}",
@@ -55,7 +58,7 @@ pub fn apply(options: &ClientOptions, paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 fn rollout_path(options: &ClientOptions, name: &str, what: &str) -> String {
-    format!("/api/v1/rollouts/{}/{}/{what}", encode(&options.namespace), encode(name))
+    format!("/api/v1/rollouts/{}/{}/{what}", encode(options.namespace()), encode(name))
 }
 
 /// How `get rollout` and `list rollouts` show themselves.
@@ -69,7 +72,7 @@ pub struct Display {
 pub fn get_rollout(options: &ClientOptions, name: &str, display: Display) -> Result<ExitCode> {
     let backend = Backend::connect(options)?;
     watch(display, || {
-        let mut tree = backend.rollout_tree(&options.namespace, name)?;
+        let mut tree = backend.rollout_tree(backend.namespace(options), name)?;
         let view = crate::tree::render(&tree, display.paint)?;
         if let Some(object) = tree.as_object_mut() {
             object.remove("now");
@@ -117,7 +120,7 @@ pub fn status(options: &ClientOptions, name: &str, timeout: Option<Duration>) ->
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut last = String::new();
     loop {
-        let rollout = backend.rollout(&options.namespace, name)?;
+        let rollout = backend.rollout(backend.namespace(options), name)?;
         let observed = rollout.pointer("/status/observedGeneration").and_then(Value::as_str).map(str::to_string);
         let generation = rollout.pointer("/metadata/generation").and_then(Value::as_i64).map(|g| g.to_string());
         let phase = rollout.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Progressing");
@@ -154,14 +157,24 @@ pub fn list_rollouts(options: &ClientOptions, display: Display) -> Result<ExitCo
 }
 
 fn rollouts_table(backend: &Backend, options: &ClientOptions, paint: Paint) -> Result<String> {
-    let list = backend.rollouts(&options.namespace)?;
+    let namespace = backend.namespace(options);
+    let list = backend.rollouts(namespace)?;
+    let items: Vec<&Value> = list["items"].as_array().into_iter().flatten().collect();
+    if items.is_empty() {
+        return Ok(format!("No resources found in {namespace} namespace.\n"));
+    }
+    Ok(table(&rollout_rows(&items, paint)?))
+}
+
+/// `list rollouts`' columns: the header, then a row for each Rollout.
+fn rollout_rows(items: &[&Value], paint: Paint) -> Result<Vec<Vec<String>>> {
     let mut rows = vec![
         ["NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "READY", "DESIRED", "UP-TO-DATE", "AVAILABLE"]
             .map(String::from)
             .to_vec(),
     ];
-    for item in list["items"].as_array().into_iter().flatten() {
-        let rollout: Rollout = serde_json::from_value(item.clone())?;
+    for item in items {
+        let rollout: Rollout = serde_json::from_value((*item).clone())?;
         let status = rollout.status.clone().unwrap_or_default();
         let step = serin_engine::phase::step_progress(&rollout).map_or("-".to_string(), |(i, n)| format!("{i}/{n}"));
         rows.push(vec![
@@ -176,15 +189,21 @@ fn rollouts_table(backend: &Backend, options: &ClientOptions, paint: Paint) -> R
             status.available_replicas.to_string(),
         ]);
     }
-    if rows.len() == 1 {
-        return Ok(format!("No resources found in {} namespace.\n", options.namespace));
+    Ok(rows)
+}
+
+/// kubectl's word for an empty list, on standard error (so that standard output stays empty).
+fn no_resources(options: &ClientOptions, all_namespaces: bool) {
+    match all_namespaces {
+        true => eprintln!("No resources found"),
+        false => eprintln!("No resources found in {} namespace.", options.namespace()),
     }
-    Ok(table(&rows))
 }
 
 /// promote, abort, retry, undo, pause, restart, set-image.
 pub fn rollout_command(options: &ClientOptions, name: &str, verb: &str, body: Value, done: &str) -> Result<ExitCode> {
-    Backend::connect(options)?.rollout_command(&options.namespace, name, verb, &body)?;
+    let backend = Backend::connect(options)?;
+    backend.rollout_command(backend.namespace(options), name, verb, &body)?;
     println!("rollout '{name}' {done}");
     Ok(ExitCode::SUCCESS)
 }
@@ -201,7 +220,7 @@ pub fn get_objects(
     let client = Client::connect(options)?;
     let group_query = group.map(|g| format!("&group={}", encode(g))).unwrap_or_default();
     let namespace_query =
-        if all_namespaces { String::new() } else { format!("&namespace={}", encode(&options.namespace)) };
+        if all_namespaces { String::new() } else { format!("&namespace={}", encode(options.namespace())) };
     let list = client.get(&format!("/api/v1/objects?kind={kind}{group_query}{namespace_query}"))?;
     let now = Time::parse(list["now"].as_str().unwrap_or_default()).unwrap_or_default();
     let items: Vec<&Value> = list["items"]
@@ -210,12 +229,8 @@ pub fn get_objects(
         .flatten()
         .filter(|i| name.is_none_or(|n| i["metadata"]["name"] == n))
         .collect();
-    if items.is_empty() {
-        match name {
-            Some(n) => bail!("{} \"{n}\" not found", kind.to_lowercase()),
-            None => println!("No resources found in {} namespace.", options.namespace),
-        }
-        return Ok(ExitCode::SUCCESS);
+    if let (Some(n), []) = (name, items.as_slice()) {
+        bail!("{} \"{n}\" not found", kind.to_lowercase());
     }
     let wide = match output {
         None => false,
@@ -235,6 +250,10 @@ pub fn get_objects(
         }
         Some(other) => bail!("unknown output format {other:?}: use yaml, json or wide"),
     };
+    if items.is_empty() {
+        no_resources(options, all_namespaces);
+        return Ok(ExitCode::SUCCESS);
+    }
     if let (Some(_), "AnalysisRun", [run]) = (name, kind, items.as_slice()) {
         print!("{}", crate::analysisrun::render(run, now, Paint::detect(false)));
         return Ok(ExitCode::SUCCESS);
@@ -302,9 +321,7 @@ pub fn get_objects(
                 rows.push(vec![name_of(item), text("/status/sync/status"), text("/status/health/status")]);
             }
         }
-        "Rollout" => {
-            return list_rollouts(options, Display { watch: false, paint: Paint::detect(false), timeout: None });
-        }
+        "Rollout" => rows = rollout_rows(&items, Paint::detect(false))?,
         _ => {
             rows.push(["NAME", "AGE"].map(String::from).to_vec());
             for item in &items {
@@ -363,7 +380,7 @@ pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) ->
     // new one) and whether the container writing it still runs (see the API's `pod_logs`).
     let read = |previous: bool, offset: usize| -> Result<(Vec<u8>, Option<String>, bool)> {
         let path =
-            format!("/api/v1/logs/{}/{}?previous={previous}&offset={offset}", encode(&options.namespace), encode(pod));
+            format!("/api/v1/logs/{}/{}?previous={previous}&offset={offset}", encode(options.namespace()), encode(pod));
         let (bytes, headers) = client.get_bytes(&path)?;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok((bytes, header("serin-log-file"), header("serin-container-running").as_deref() == Some("true")))
@@ -385,6 +402,7 @@ pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) ->
             // Another file, or none: the container has been restarted (or its pod deleted).
             // What it wrote since the last read is in its previous log, unless it has
             // restarted twice since.
+            Err(error) if !crate::client::is_not_found(&error) => return Err(error),
             _ => {
                 if let Ok((rest, previous, _)) = read(true, offset)
                     && previous == file
@@ -406,7 +424,7 @@ pub fn describe(options: &ClientOptions, name: &str) -> Result<ExitCode> {
     let now = Time::parse(tree["now"].as_str().unwrap_or_default()).unwrap_or_default();
     let events = client.get(&format!(
         "/api/v1/events?group=argoproj.io&kind=Rollout&namespace={}&name={}",
-        encode(&options.namespace),
+        encode(options.namespace()),
         encode(name)
     ))?;
     let map = |v: &Value| -> String {
@@ -465,7 +483,7 @@ fn indent(text: &str, by: usize) -> String {
 /// `top pods`: CPU (from two samples half a second apart) and resident memory per pod.
 pub fn top_pods(options: &ClientOptions) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let path = format!("/api/v1/usage?namespace={}", encode(&options.namespace));
+    let path = format!("/api/v1/usage?namespace={}", encode(options.namespace()));
     let first = client.get(&path)?;
     let started = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
@@ -487,7 +505,7 @@ pub fn top_pods(options: &ClientOptions) -> Result<ExitCode> {
         ]);
     }
     if rows.len() == 1 {
-        println!("No resources found in {} namespace.", options.namespace);
+        no_resources(options, false);
     } else {
         print!("{}", kubectl_table(&rows));
     }
@@ -500,8 +518,25 @@ pub fn delete(options: &ClientOptions, kind: Option<&str>, name: Option<&str>, f
     match (kind, name, files.is_empty()) {
         (Some(kind), Some(name), true) => {
             let (group, kind) = resolve_kind(kind)?;
-            let group = group.unwrap_or("traefik.io");
-            keys.push(json!({"group": group, "kind": kind, "namespace": options.namespace, "name": name}));
+            let key =
+                |group: &str| json!({"group": group, "kind": kind, "namespace": options.namespace(), "name": name});
+            match group {
+                Some(group) => keys.push(key(group)),
+                // Traefik's kinds live in two groups (traefik.io, and traefik.containo.us as in
+                // the seed): the object of that name in either.
+                None => {
+                    let path = format!("/api/v1/objects?kind={kind}&namespace={}", encode(options.namespace()));
+                    let list = Client::connect(options)?.get(&path)?;
+                    let named =
+                        list["items"].as_array().into_iter().flatten().filter(|i| i["metadata"]["name"] == name);
+                    let groups =
+                        named.filter_map(|i| i["apiVersion"].as_str()?.split_once('/').map(|(g, _)| g.to_string()));
+                    keys.extend(groups.map(|group| key(&group)));
+                    if keys.is_empty() {
+                        keys.push(key("traefik.io"));
+                    }
+                }
+            }
         }
         (None, None, false) => {
             for file in read_sources(files)? {
@@ -513,13 +548,16 @@ pub fn delete(options: &ClientOptions, kind: Option<&str>, name: Option<&str>, f
                 for document in loaded.documents {
                     let mut key = document.object.key();
                     if !key.namespace.is_empty() && document.object.metadata().namespace.is_none() {
-                        key.namespace = options.namespace.clone();
+                        key.namespace = options.namespace().to_string();
                     }
                     keys.push(serde_json::to_value(key)?);
                 }
             }
         }
         _ => bail!("usage: serin delete -f FILE, or serin delete KIND NAME"),
+    }
+    if keys.is_empty() {
+        bail!("no objects passed to delete");
     }
     let client = Client::connect(options)?;
     let response = client.post("/api/v1/delete", &json!({"keys": keys}))?;

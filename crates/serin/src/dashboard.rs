@@ -7,7 +7,7 @@ use std::process::{Command, ExitCode, Stdio};
 
 pub fn run(options: &ClientOptions, open: bool, with_token: bool) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    client.get("/healthz")?;
+    client.get_bytes("/healthz")?;
     let mut url = format!("{}/ui/", client.base());
     if with_token {
         let Some(token) = client.token() else {

@@ -62,7 +62,7 @@ pub fn run(time_scale: f64, entrypoint: &str) -> Result<ExitCode> {
         data_dir: Some(server.dir.path().to_path_buf()),
         server: None,
         token: None,
-        namespace: "default".into(),
+        namespace: None,
         kube: Default::default(),
     };
     let info = wait(Duration::from_secs(20), "the server to start", || {

@@ -121,7 +121,7 @@ enum Command {
     #[command(after_help = "Example:\n  serin status canary-rollout --timeout 10m")]
     Status {
         rollout: String,
-        /// Give up after this long (30s, 5m); default: wait for ever.
+        /// Give up after this long (30s, 5m); default (or 0): wait for ever.
         #[arg(short = 't', long)]
         timeout: Option<String>,
         #[command(flatten)]
@@ -437,7 +437,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Apply { files, client } => commands::apply(&client, &files),
         Command::Get { kind, name, output, all_namespaces, view, client } => match (kind.as_str(), name, output) {
             ("rollout" | "rollouts" | "ro", Some(name), None) => commands::get_rollout(&client, &name, view.display()),
-            ("rollout" | "rollouts" | "ro", None, None) => commands::list_rollouts(&client, view.display()),
+            ("rollout" | "rollouts" | "ro", None, None) if !all_namespaces => {
+                commands::list_rollouts(&client, view.display())
+            }
             (kind, name, output) => {
                 commands::get_objects(&client, kind, name.as_deref(), output.as_deref(), all_namespaces)
             }
@@ -451,7 +453,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .map(|t| serin_model::duration::parse_go_duration(&t))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            commands::status(&client, &rollout, timeout.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)))
+            // As kubectl-argo-rollouts: a timeout of zero waits for ever.
+            let timeout = timeout.filter(|ms| *ms > 0).map(|ms| std::time::Duration::from_millis(ms as u64));
+            commands::status(&client, &rollout, timeout)
         }
         Command::Describe { what, rollout, client } => {
             expect_word(&what, "rollout", "serin describe rollout NAME")?;
@@ -525,7 +529,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let timeout = parse_duration_millis(&timeout).map_err(anyhow::Error::msg)?;
                 apps::sync(&client, &name, prune, std::time::Duration::from_millis(timeout as u64))
             }
-            AppCommand::Diff { name, client } => apps::diff(&client, &name),
+            // argocd's exit codes: 1 means differences, so an error is 2.
+            AppCommand::Diff { name, client } => apps::diff(&client, &name).or_else(|error| {
+                eprintln!("error: {error:#}");
+                Ok(ExitCode::from(2))
+            }),
             AppCommand::History { name, client } => apps::history(&client, &name),
         },
     }

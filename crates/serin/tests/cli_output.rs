@@ -87,9 +87,11 @@ impl Transcript<'_> {
         let command = args.join(" ").replace(SEED, "examples/argo-demo/argorollout-canary");
         self.text.push_str(&mask(&format!("$ serin {command}\n{}", String::from_utf8_lossy(&out.stdout))));
         self.text.push('\n');
-        if !out.status.success() {
-            let code = out.status.code().unwrap_or(-1);
-            self.text.push_str(&format!("[exit {code}] {}", String::from_utf8_lossy(&out.stderr)));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) if stderr.is_empty() => {}
+            Some(0) => self.text.push_str(&format!("[stderr] {stderr}")),
+            code => self.text.push_str(&format!("[exit {}] {stderr}", code.unwrap_or(-1))),
         }
     }
 }
@@ -110,6 +112,8 @@ fn every_command_prints_what_kubectl_users_expect() {
     transcript.run(&["get", "pods"], "");
     transcript.run(&["get", "po", "-o", "wide"], "");
     transcript.run(&["get", "pods", "-n", "other"], "");
+    transcript.run(&["get", "pods", "-n", "other", "-o", "json"], "");
+    transcript.run(&["get", "rollouts", "-A", "--no-color"], "");
     transcript.run(&["get", "ar"], "");
     transcript.run(&["get", "at"], "");
     transcript.run(&["get", "app"], "");
@@ -131,6 +135,11 @@ fn every_command_prints_what_kubectl_users_expect() {
         1,
     );
     transcript.run(&["apply", "-f", "-"], &labelled);
+    transcript.run(
+        &["apply", "-f", "-", "-n", "staging"],
+        &labelled.replacen("  labels:", "  namespace: prod\n  labels:", 1),
+    );
+    transcript.run(&["apply", "-f", "-"], "");
     transcript.run(&["set", "image", "canary-rollout", "*=ikubernetes/myapp:v2"], "");
     server.wait_for("step 1", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
     transcript.run(&["describe", "rollout", "canary-rollout"], "");
@@ -152,6 +161,7 @@ fn every_command_prints_what_kubectl_users_expect() {
         assert!(completion.contains(marker), "{shell}: {}", &completion[..200]);
     }
     transcript.run(&["delete", "rollout", "canary-rollout"], "");
+    transcript.run(&["delete", "traefikservice", "canary-service"], "");
     transcript.run(&["delete", "-f", SEED], "");
     insta::assert_snapshot!(transcript.text);
 
@@ -239,7 +249,19 @@ fn status_waits_and_exits_by_outcome() {
     );
     assert!(String::from_utf8_lossy(&paused.stderr).contains("timed out waiting for rollout 'canary-rollout'"));
 
+    // --timeout 0 waits for ever (as kubectl-argo-rollouts), here until the abort below.
+    let mut waiting = server
+        .serin_command(&["status", "canary-rollout", "--timeout", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(waiting.try_wait().unwrap().is_none(), "status --timeout 0 gave up at once");
+
     server.serin(&["abort", "canary-rollout"]);
+    let waited = waiting.wait_with_output().unwrap();
+    assert_eq!(waited.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&waited.stdout).contains("Degraded - RolloutAborted"));
     let degraded = server.serin_output(&["status", "canary-rollout", "--timeout", "10s"]);
     assert_eq!(degraded.status.code(), Some(1));
     assert!(
@@ -297,6 +319,16 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
         assert_eq!(out.status.code(), Some(1), "{extra:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), expected, "{extra:?}");
     }
+    // This data dir's token is its own server's: another server (--server) is not sent it.
+    let other = Server::start(1.0);
+    let out = server.serin_output(&["pause", "canary-rollout", "--server", &other.api]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: this needs the API token: run on the server's machine with the same data dir, or pass --token\n"
+    );
+    // argocd's exit codes for app diff: 1 is "differences", an error 2.
+    let out = server.serin_output(&["app", "diff", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let allowed = remote(&["--token", token.trim()]);
     assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
     assert_eq!(server.object("argoproj.io", "Rollout", "canary-rollout")["spec"]["paused"], true);

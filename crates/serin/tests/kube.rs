@@ -125,7 +125,25 @@ async fn an_abort_sends_all_traffic_back_to_stable() {
     apply_seed(&env, &[]).await;
     at_step_one(&env).await;
 
-    serin_ok(&env, &["abort", "canary-rollout"]);
+    // Without -n the rollout commands act in the kubeconfig context's namespace, as
+    // kubectl-argo-rollouts does; -n overrides it.
+    let elsewhere = env.kubeconfig.with_file_name("kubeconfig-elsewhere");
+    let kubeconfig = std::fs::read_to_string(&env.kubeconfig).unwrap();
+    std::fs::write(&elsewhere, kubeconfig.replace("namespace: default", "namespace: elsewhere")).unwrap();
+    let serin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_serin"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&elsewhere)
+            .output()
+            .unwrap()
+    };
+    let missed = serin(&["abort", "canary-rollout"]);
+    let said = String::from_utf8_lossy(&missed.stderr);
+    assert!(missed.status.code() == Some(1) && said.contains("elsewhere"), "{said}");
+    assert_eq!(rollout(&env, "canary-rollout").await["status"]["phase"], "Paused");
+    let aborted = serin(&["abort", "canary-rollout", "-n", "default"]);
+    assert!(aborted.status.success(), "{}", String::from_utf8_lossy(&aborted.stderr));
     let aborted = wait_phase(&env, "canary-rollout", "Degraded", None).await;
     assert!(aborted["status"]["message"].as_str().unwrap().contains("RolloutAborted"), "{}", aborted["status"]);
     for group in ["traefik.io", "traefik.containo.us"] {

@@ -163,7 +163,8 @@ impl Server {
     /// Waits until the store holds no pods.
     pub fn wait_for_pods_gone(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.serin(&["get", "pods"]).starts_with("No resources found") {
+        // kubectl's "No resources found" goes to standard error, standard output stays empty.
+        while !String::from_utf8_lossy(&self.serin_output(&["get", "pods"]).stderr).starts_with("No resources found") {
             assert!(Instant::now() < deadline, "pods were not removed");
             std::thread::sleep(Duration::from_millis(50));
         }
