@@ -9,10 +9,11 @@ use serin_model::application::{Application, ApplicationStatus};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// An Application found by name in any namespace, or as `namespace/name`.
-fn find(client: &Client, name: &str) -> Result<Application> {
+/// An Application found by name: as `namespace/name`, in the namespace `-n` names, else in
+/// any namespace.
+fn find(client: &Client, options: &ClientOptions, name: &str) -> Result<Application> {
     let list = client.get("/api/v1/objects?kind=Application&group=argoproj.io")?;
-    let (namespace, name) = name.split_once('/').map_or((None, name), |(ns, n)| (Some(ns), n));
+    let (namespace, name) = name.split_once('/').map_or((options.namespace.as_deref(), name), |(ns, n)| (Some(ns), n));
     let found: Vec<&Value> = list["items"]
         .as_array()
         .into_iter()
@@ -21,7 +22,10 @@ fn find(client: &Client, name: &str) -> Result<Application> {
         .collect();
     match found.as_slice() {
         [one] => Ok(serde_json::from_value((*one).clone())?),
-        [] => bail!("application '{name}' not found"),
+        [] => match namespace {
+            Some(namespace) => bail!("application '{name}' not found in namespace {namespace}"),
+            None => bail!("application '{name}' not found"),
+        },
         many => {
             let names: Vec<String> = many.iter().map(|a| qualified(&a["metadata"])).collect();
             bail!("several applications are named '{name}': {}; name one as NAMESPACE/NAME", names.join(", "))
@@ -193,7 +197,7 @@ fn render(app: &Application, with_operation: bool) -> String {
 
 pub fn get(options: &ClientOptions, name: &str) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    print!("{}", render(&find(&client, name)?, true));
+    print!("{}", render(&find(&client, options, name)?, true));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -204,7 +208,7 @@ fn app_path(app: &Application, what: &str) -> String {
 /// `argocd app sync`: reads `targetRevision` from git, applies it, waits for the result.
 pub fn sync(options: &ClientOptions, name: &str, prune: bool, timeout: Duration) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let app = find(&client, name)?;
+    let app = find(&client, options, name)?;
     client.post(&app_path(&app, "sync"), &json!({"prune": prune}))?;
     let path = format!(
         "/api/v1/object?group=argoproj.io&kind=Application&namespace={}&name={}",
@@ -233,7 +237,7 @@ pub fn sync(options: &ClientOptions, name: &str, prune: bool, timeout: Duration)
 /// `argocd app history`.
 pub fn history(options: &ClientOptions, name: &str) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let app = find(&client, name)?;
+    let app = find(&client, options, name)?;
     let mut rows = vec![["ID", "DATE", "REVISION"].map(String::from).to_vec()];
     for entry in status(&app).history {
         let target = entry.source.and_then(|s| s.target_revision).unwrap_or_else(|| "HEAD".to_string());
@@ -248,7 +252,7 @@ pub fn history(options: &ClientOptions, name: &str) -> Result<ExitCode> {
 /// `main`, 2 on an error), like argocd.
 pub fn diff(options: &ClientOptions, name: &str) -> Result<ExitCode> {
     let client = Client::connect(options)?;
-    let app = find(&client, name)?;
+    let app = find(&client, options, name)?;
     let differences = client.get(&app_path(&app, "diff"))?;
     let items = differences["items"].as_array().cloned().unwrap_or_default();
     for item in &items {

@@ -208,20 +208,44 @@ pub fn rollout_command(options: &ClientOptions, name: &str, verb: &str, body: Va
     Ok(ExitCode::SUCCESS)
 }
 
-/// `get KIND [NAME]` for the kinds kubectl users look at.
-pub fn get_objects(
-    options: &ClientOptions,
-    kind: &str,
-    name: Option<&str>,
-    output: Option<&str>,
-    all_namespaces: bool,
-) -> Result<ExitCode> {
-    let (group, kind) = resolve_kind(kind)?;
+/// What `get KIND [NAME]` lists and how (`-o`, `-A`).
+pub struct GetObjects<'a> {
+    pub kind: &'a str,
+    pub name: Option<&'a str>,
+    pub output: Option<&'a str>,
+    pub all_namespaces: bool,
+}
+
+/// `get KIND [NAME]` for the kinds kubectl users look at, once or with `--watch`.
+pub fn get_objects(options: &ClientOptions, get: GetObjects, display: Display) -> Result<ExitCode> {
+    let (group, kind) = resolve_kind(get.kind)?;
     let client = Client::connect(options)?;
     let group_query = group.map(|g| format!("&group={}", encode(g))).unwrap_or_default();
     let namespace_query =
-        if all_namespaces { String::new() } else { format!("&namespace={}", encode(options.namespace())) };
-    let list = client.get(&format!("/api/v1/objects?kind={kind}{group_query}{namespace_query}"))?;
+        if get.all_namespaces { String::new() } else { format!("&namespace={}", encode(options.namespace())) };
+    let path = format!("/api/v1/objects?kind={kind}{group_query}{namespace_query}");
+    let look = || objects_view(&client, &path, kind, &get, display.paint);
+    if !display.watch {
+        match look()? {
+            Some((view, _)) => print!("{view}"),
+            None => no_resources(options, get.all_namespaces),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    watch(display, || Ok(look()?.unwrap_or_default()))
+}
+
+/// One look at the objects: the text `get` prints, and what must change for `--watch` to
+/// print it again (the objects, not their ages); `None` when there are none to list.
+fn objects_view(
+    client: &Client,
+    path: &str,
+    kind: &str,
+    get: &GetObjects,
+    paint: Paint,
+) -> Result<Option<(String, String)>> {
+    let GetObjects { name, output, all_namespaces, .. } = *get;
+    let list = client.get(path)?;
     let now = Time::parse(list["now"].as_str().unwrap_or_default()).unwrap_or_default();
     let items: Vec<&Value> = list["items"]
         .as_array()
@@ -229,6 +253,7 @@ pub fn get_objects(
         .flatten()
         .filter(|i| name.is_none_or(|n| i["metadata"]["name"] == n))
         .collect();
+    let state = serde_json::to_string(&items)?;
     if let (Some(n), []) = (name, items.as_slice()) {
         bail!("{} \"{n}\" not found", kind.to_lowercase());
     }
@@ -245,18 +270,15 @@ pub fn get_objects(
             } else {
                 crate::yaml_out::to_yaml(&value)
             };
-            print!("{text}");
-            return Ok(ExitCode::SUCCESS);
+            return Ok(Some((text, state)));
         }
         Some(other) => bail!("unknown output format {other:?}: use yaml, json or wide"),
     };
     if items.is_empty() {
-        no_resources(options, all_namespaces);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(None);
     }
     if let (Some(_), "AnalysisRun", [run]) = (name, kind, items.as_slice()) {
-        print!("{}", crate::analysisrun::render(run, now, Paint::detect(false)));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Some((crate::analysisrun::render(run, now, paint), state)));
     }
     let age_of = |item: &Value| {
         let created = Time::parse(item["metadata"]["creationTimestamp"].as_str().unwrap_or_default()).unwrap_or(now);
@@ -321,7 +343,7 @@ pub fn get_objects(
                 rows.push(vec![name_of(item), text("/status/sync/status"), text("/status/health/status")]);
             }
         }
-        "Rollout" => rows = rollout_rows(&items, Paint::detect(false))?,
+        "Rollout" => rows = rollout_rows(&items, paint)?,
         _ => {
             rows.push(["NAME", "AGE"].map(String::from).to_vec());
             for item in &items {
@@ -348,8 +370,7 @@ pub fn get_objects(
             row.insert(0, namespace);
         }
     }
-    print!("{}", kubectl_table(&rows));
-    Ok(ExitCode::SUCCESS)
+    Ok(Some((kubectl_table(&rows), state)))
 }
 
 /// kubectl's names and short names for the kinds serin keeps.
@@ -563,11 +584,18 @@ pub fn delete(options: &ClientOptions, kind: Option<&str>, name: Option<&str>, f
     let response = client.post("/api/v1/delete", &json!({"keys": keys}))?;
     let mut missing = false;
     for result in response["results"].as_array().into_iter().flatten() {
+        // kubectl's words: `rollout.argoproj.io "NAME" deleted`, and the resource's plural
+        // when it is not there (`rollouts.argoproj.io "NAME" not found`).
         let object = result["object"].as_str().unwrap_or_default();
+        let (kind, name) = object.rsplit_once('/').unwrap_or(("", object));
         if result["deleted"] == true {
-            println!("{object} deleted");
+            println!("{kind} \"{name}\" deleted");
         } else {
-            eprintln!("Error from server (NotFound): {object} not found");
+            let plural = match kind.split_once('.') {
+                Some((kind, group)) => format!("{kind}s.{group}"),
+                None => format!("{kind}s"),
+            };
+            eprintln!("Error from server (NotFound): {plural} \"{name}\" not found");
             missing = true;
         }
     }

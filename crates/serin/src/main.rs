@@ -441,7 +441,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 commands::list_rollouts(&client, view.display())
             }
             (kind, name, output) => {
-                commands::get_objects(&client, kind, name.as_deref(), output.as_deref(), all_namespaces)
+                let get =
+                    commands::GetObjects { kind, name: name.as_deref(), output: output.as_deref(), all_namespaces };
+                commands::get_objects(&client, get, view.display())
             }
         },
         Command::List { what, view, client } => {

@@ -73,6 +73,7 @@ fn scalar_text(value: &Value) -> String {
                 && !s.contains(": ")
                 && !s.contains(" #")
                 && !s.contains('\n')
+                && !yaml_1_1_reads_otherwise(s)
                 && serin_model::yaml::parse_documents(&format!("k: {s}"))
                     .ok()
                     .and_then(|d| d.first().and_then(|d| d.root.get("k").map(|n| n.value.clone())))
@@ -80,6 +81,31 @@ fn scalar_text(value: &Value) -> String {
             if plain { s.clone() } else { Value::String(s.clone()).to_string() }
         }
     }
+}
+
+/// Whether a YAML 1.1 reader (kubectl's, among others) would read this plain scalar as
+/// something other than a string, where serin's YAML 1.2 reader sees a string: the booleans
+/// `y`, `yes`, `on`, `off`... and YAML 1.1's number forms (`1_000`, `017`, `0b101`, `1:20` in
+/// base 60). Such strings are printed quoted; a few more quotes than needed are harmless.
+fn yaml_1_1_reads_otherwise(s: &str) -> bool {
+    const WORDS: [&str; 8] = ["y", "yes", "n", "no", "on", "off", "true", "false"];
+    WORDS.contains(&s.to_ascii_lowercase().as_str()) || yaml_1_1_number(s)
+}
+
+fn yaml_1_1_number(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let all =
+        |text: &str, digit: fn(char) -> bool| text.chars().any(digit) && text.chars().all(|c| digit(c) || c == '_');
+    if let Some(hex) = body.strip_prefix("0x") {
+        return all(hex, |c| c.is_ascii_hexdigit());
+    }
+    if let Some(binary) = body.strip_prefix("0b") {
+        return all(binary, |c| c == '0' || c == '1');
+    }
+    let decimal = |text: &str| all(text, |c| c.is_ascii_digit() || c == '.') && text.matches('.').count() <= 1;
+    let (mantissa, exponent) = body.split_once(['e', 'E']).map_or((body, None), |(m, e)| (m, Some(e)));
+    let exponent_ok = exponent.is_none_or(|e| all(e.strip_prefix(['+', '-']).unwrap_or(e), |c| c.is_ascii_digit()));
+    (decimal(mantissa) && exponent_ok) || (body.contains(':') && body.split(':').all(decimal))
 }
 
 #[cfg(test)]
@@ -97,5 +123,16 @@ mod tests {
         assert!(yaml.contains("  ports:\n  - name: http\n    port: 80\n  - port: 81\n"), "{yaml}");
         let back = serin_model::yaml::parse_documents(&yaml).unwrap()[0].root.to_json();
         assert_eq!(back, value, "{yaml}");
+    }
+
+    #[test]
+    fn strings_a_yaml_1_1_reader_would_take_for_booleans_or_numbers_are_quoted() {
+        for text in ["yes", "No", "on", "OFF", "y", "n", "1_000", "017", "0b101", "1:20", "0x1F", "+12", ".5", "1.5e+3"]
+        {
+            assert_eq!(scalar_text(&Value::String(text.into())), format!("{text:?}"), "{text}");
+        }
+        for text in ["canary", "v2", "yesterday", "ikubernetes/myapp:v2", "69dc9f5f56", "1.2.3", "a:1"] {
+            assert_eq!(scalar_text(&Value::String(text.into())), text, "{text}");
+        }
     }
 }

@@ -215,6 +215,22 @@ fn watch_redraws_in_place_under_a_terminal() {
     let step3 = out.find("Step:          3/7").expect("step 3 shown");
     let step5 = out.rfind("Step:          5/7").expect("step 5 appended");
     assert!(step3 < step5 && out.matches("Name:            canary-rollout").count() >= 2, "{out}");
+
+    // get KIND --watch: the listing again whenever the objects change (here the pods of a
+    // new revision).
+    let pods = server
+        .serin_command(&["get", "pods", "--watch", "--timeout-seconds", "4"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v3"]);
+    let out = String::from_utf8_lossy(&pods.wait_with_output().unwrap().stdout).to_string();
+    let listings: Vec<&str> = out.split("NAME ").skip(1).collect();
+    let names = |listing: &str| -> std::collections::BTreeSet<String> {
+        listing.lines().skip(1).filter_map(|l| Some(l.split_whitespace().next()?.to_string())).collect()
+    };
+    assert!(listings.len() >= 2 && names(listings[0]) != names(listings[listings.len() - 1]), "{out}");
 }
 
 #[test]

@@ -158,6 +158,13 @@ fn the_seed_flow_over_http_a_push_and_a_webhook_start_the_canary() {
         ["argoproj.io", "Rollout", "default", "canary-rollout", "Synced", "Suspended"],
         "{view}"
     );
+    // -n picks the namespace to look in, as NAMESPACE/NAME does.
+    assert_eq!(server.serin(&["app", "get", "canary", "-n", "argocd"]), view);
+    let elsewhere = server.serin_output(&["app", "get", "canary", "-n", "default"]);
+    assert_eq!(
+        String::from_utf8_lossy(&elsewhere.stderr),
+        "error: application 'canary' not found in namespace default\n"
+    );
     let history = server.serin(&["app", "history", "argocd/canary"]);
     assert!(history.contains(&format!("main ({first})")) && history.contains(&format!("main ({second})")), "{history}");
     assert_eq!(server.versions(10).get("Version: v2"), Some(&1));
