@@ -207,11 +207,12 @@ async fn delete_objects(
     Json(request): Json<DeleteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
+    let now = state.clock.now();
     let results = state.store.write(|w| {
         request
             .keys
             .iter()
-            .map(|key| Ok(json!({"object": key.to_string(), "deleted": w.delete(key)?})))
+            .map(|key| Ok(json!({"object": key.to_string(), "deleted": objects::delete(w, key, now)?})))
             .collect::<Result<Vec<_>, _>>()
     })?;
     Ok(Json(json!({"results": results})))

@@ -14,6 +14,7 @@
 use crate::apply::{self, Manifest, Outcome};
 use crate::clock::Clock;
 use crate::git::{GitError, GitSource, Snapshot};
+use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::Value as Json;
 use serin_model::application::{
@@ -53,6 +54,8 @@ enum Target {
 
 struct Fetched {
     source: ApplicationSource,
+    /// The destination namespace the manifests were read for (it fills in theirs).
+    namespace: String,
     target: Target,
     at: Time,
     next_poll: Time,
@@ -143,7 +146,11 @@ impl GitOps {
             return true;
         }
         match (self.fetched.lock().get(key), &app.spec.source) {
-            (Some(fetched), Some(source)) => fetched.source != *source || self.clock.now() >= fetched.next_poll,
+            (Some(fetched), Some(source)) => {
+                fetched.source != *source
+                    || fetched.namespace != destination_namespace(app)
+                    || self.clock.now() >= fetched.next_poll
+            }
             (None, Some(_)) => true,
             (_, None) => false,
         }
@@ -154,16 +161,16 @@ impl GitOps {
         self.requested.lock().remove(key);
         let Some(source) = app.spec.source.clone() else { return };
         let git = self.git.clone();
-        let namespace = app.spec.destination.namespace.clone().unwrap_or_else(|| "default".to_string());
+        let namespace = destination_namespace(app);
         let last_synced = app
             .status
             .as_ref()
             .and_then(|s| s.history.last())
             .filter(|h| h.source.as_ref().is_none_or(|s| same_revision(s, &source)))
             .map(|h| h.revision.clone());
-        let task_source = source.clone();
+        let (task_source, task_namespace) = (source.clone(), namespace.clone());
         let target =
-            tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_source, &namespace, last_synced))
+            tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_source, &task_namespace, last_synced))
                 .await
                 .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
         if let Target::Failed { message, .. } = &target {
@@ -171,7 +178,7 @@ impl GitOps {
         }
         let at = self.clock.now();
         let next_poll = at.plus_millis(jittered(self.resync_ms));
-        self.fetched.lock().insert(key.clone(), Fetched { source, target, at, next_poll });
+        self.fetched.lock().insert(key.clone(), Fetched { source, namespace, target, at, next_poll });
     }
 
     /// Compares one Application with the store, syncs when it should, writes its status;
@@ -264,6 +271,11 @@ impl GitOps {
         let operation = app.operation.clone().unwrap_or_default();
         let source = app.spec.source.clone();
         let outcome = self.store.write(|w| {
+            // What was compared must still be what is stored (else it is read again).
+            let current = w.get(&stored.key)?.map_or(0, |now| now.rev);
+            if current != stored.rev {
+                return Err(StoreError::Conflict(stored.key.clone(), current, stored.rev));
+            }
             let (commit, result) = match target {
                 Target::Loaded { commit, manifests, .. } => {
                     (commit.clone(), apply_target(w, &instance_name(&stored.key), manifests, comparison, prune, now))
@@ -298,12 +310,15 @@ impl GitOps {
                 started_at: Some(now),
                 finished_at: Some(now),
             });
-            let mut body = serde_json::Value::clone(&stored.body);
+            // The sync may have applied this Application's own manifest (an application that
+            // manages itself, as in app-of-apps): the status goes onto what it wrote.
+            let latest = w.get(&stored.key)?.unwrap_or_else(|| stored.clone());
+            let mut body = serde_json::Value::clone(&latest.body);
             if let Some(object) = body.as_object_mut() {
                 object.remove("operation");
             }
             body["status"] = serde_json::to_value(&status).unwrap_or_default();
-            w.put(&stored.key, &body, Some(stored.rev))?;
+            w.put(&stored.key, &body, Some(latest.rev))?;
             Ok((phase, message, commit))
         })?;
         let (phase, message, commit) = outcome;
@@ -753,6 +768,19 @@ fn auto_sync_decision(
     AutoSync::Run
 }
 
+/// Where an Application's manifests without a namespace go.
+fn destination_namespace(app: &Application) -> String {
+    app.spec.destination.namespace.clone().unwrap_or_else(|| "default".to_string())
+}
+
+/// Whether a live object asks Argo CD not to prune it
+/// (`argocd.argoproj.io/sync-options: Prune=false`, among comma-separated options).
+fn prune_disabled(body: &serde_json::Value) -> bool {
+    body.pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|options| options.split(',').any(|o| o.trim() == "Prune=false"))
+}
+
 /// The writes of one sync inside its transaction: every manifest applied in dependency
 /// order, then (with `prune`) this Application's objects that git no longer has deleted.
 fn apply_target(
@@ -791,7 +819,12 @@ fn apply_target(
         let mut extra = comparison.extra.clone();
         extra.sort_by_key(|k| std::cmp::Reverse(apply_order(&k.kind)));
         for key in &extra {
-            w.delete(key).map_err(|e| format!("{key}: {e}"))?;
+            let live = w.get(key).map_err(|e| format!("{key}: {e}"))?;
+            if live.is_some_and(|live| prune_disabled(&live.body)) {
+                results.push(result(key, "PruneSkipped", "ignored (no prune)".to_string()));
+                continue;
+            }
+            objects::delete(w, key, now).map_err(|e| format!("{key}: {e}"))?;
             results.push(result(key, "Pruned", "pruned".to_string()));
         }
     }

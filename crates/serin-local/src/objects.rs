@@ -3,6 +3,7 @@
 //! platform shares in `serin_engine::objects`), and summaries of them for the CLI and the
 //! dashboard.
 
+use crate::store::{Result, Stored, Writer};
 use serde_json::{Value as Json, json};
 use serin_engine::objects as shared;
 pub use serin_engine::objects::{int_at, pod_available, pod_ready, replica_set_state, time_at};
@@ -29,7 +30,7 @@ pub fn owned(
     namespace: &str,
     owner_kind: &str,
     owner: &str,
-) -> crate::store::Result<Vec<crate::store::Stored>> {
+) -> Result<Vec<Stored>> {
     Ok(store
         .list(Some(group), kind, Some(namespace))?
         .into_iter()
@@ -227,4 +228,27 @@ pub fn rollout_images(status: &RolloutStatus, replica_sets: &[ReplicaSetState]) 
             rs.template.images().into_iter().map(move |image| (image, role))
         })
         .collect()
+}
+
+/// Deletes an object as `serin delete` and a prune do. A pod is only marked for deletion:
+/// the pod controller stops its process, then removes it (as when a controller scales a
+/// ReplicaSet down); anything else goes at once, and what it owns follows by garbage
+/// collection. Whether there was such an object.
+pub fn delete(w: &mut Writer<'_>, key: &ObjectKey, now: Time) -> Result<bool> {
+    if key.kind != "Pod" {
+        return w.delete(key);
+    }
+    let Some(pod) = w.get(key)? else { return Ok(false) };
+    mark_for_deletion(w, &pod, now)?;
+    Ok(true)
+}
+
+/// Pods are not removed at once: the pod controller drains and stops them, then deletes them.
+pub fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: Time) -> Result<()> {
+    if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
+        return Ok(());
+    }
+    let mut body = Json::clone(&pod.body);
+    body["metadata"]["deletionTimestamp"] = now.to_string().into();
+    w.put(&pod.key, &body, None).map(|_| ())
 }

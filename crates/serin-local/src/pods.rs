@@ -128,6 +128,10 @@ impl PodController {
             if let Err(error) = this.store.delete(&pod.key) {
                 tracing::error!(pod = %pod.key.name, %error, "cannot delete a stopped pod");
             }
+            // Its logs go with it (a pod made again under the name starts with none).
+            for previous in [false, true] {
+                let _ = std::fs::remove_file(log_path(&this.data_dir, &pod.key.namespace, &pod.key.name, previous));
+            }
             this.stopping.lock().remove(&uid);
             this.failed.lock().remove(&uid);
         });

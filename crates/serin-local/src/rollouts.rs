@@ -218,12 +218,12 @@ impl RolloutController {
                 sets.delete(name);
                 w.delete(&replica_set_key(namespace, name))?;
                 for pod in pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", name)) {
-                    mark_for_deletion(w, pod, now)?;
+                    objects::mark_for_deletion(w, pod, now)?;
                 }
             }
             Action::DeletePod { name } => {
                 if let Some(pod) = pods.iter().find(|p| p.key == pod_key(namespace, name)) {
-                    mark_for_deletion(w, pod, now)?;
+                    objects::mark_for_deletion(w, pod, now)?;
                 }
             }
             Action::CreateAnalysisRun(request) => {
@@ -303,16 +303,6 @@ impl ReplicaSetEdits {
         }
         Ok(())
     }
-}
-
-/// Pods are not removed at once: the pod controller drains and stops them, then deletes them.
-fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: serin_model::Time) -> Result<()> {
-    if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
-        return Ok(());
-    }
-    let mut body = serde_json::Value::clone(&pod.body);
-    body["metadata"]["deletionTimestamp"] = now.to_string().into();
-    w.put(&pod.key, &body, None).map(|_| ())
 }
 
 /// Points the stable and canary Services at their ReplicaSets and sets the TraefikService

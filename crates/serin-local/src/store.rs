@@ -83,6 +83,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /// Changes kept for resuming watchers; older ones are pruned.
 const CHANGES_KEPT: i64 = 100_000;
+/// Events kept (of all objects; an object's own go with it); older ones are pruned.
+const EVENTS_KEPT: i64 = 100_000;
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
@@ -192,10 +194,15 @@ impl Store {
     }
 
     pub fn record_event(&self, key: &ObjectKey, event: &EventRecord) -> Result<()> {
-        self.conn.lock().execute(
+        let conn = self.conn.lock();
+        conn.execute(
             "INSERT INTO events (grp, kind, namespace, name, time, type, reason, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![key.group, key.kind, key.namespace, key.name, event.time.millis(), event.kind, event.reason, event.message],
         )?;
+        let id = conn.last_insert_rowid();
+        if id % 1000 == 0 {
+            conn.execute("DELETE FROM events WHERE id <= ?1", [id - EVENTS_KEPT])?;
+        }
         Ok(())
     }
 
@@ -314,6 +321,10 @@ impl Writer<'_> {
         if removed > 0 {
             self.next_rev(key, "delete")?;
             self.written.push((key.clone(), None));
+            // Its events go with it: an object made again under the name starts with none.
+            self.tx
+                .prepare_cached("DELETE FROM events WHERE grp=?1 AND kind=?2 AND namespace=?3 AND name=?4")?
+                .execute(params![key.group, key.kind, key.namespace, key.name])?;
         }
         Ok(removed > 0)
     }
@@ -430,5 +441,25 @@ mod tests {
         store.delete(&pod).unwrap();
         assert!(store.written_since(before, &["Pod"]), "a delete counts");
         assert!(!store.written_since(store.revision(), &["Pod"]));
+    }
+
+    #[test]
+    fn an_objects_events_go_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let event = |reason: &str| EventRecord {
+            time: Time::from_millis(0),
+            kind: "Normal".into(),
+            reason: reason.into(),
+            message: String::new(),
+        };
+        store.put(&key("a"), &serde_json::json!({}), None).unwrap();
+        store.put(&key("b"), &serde_json::json!({}), None).unwrap();
+        store.record_event(&key("a"), &event("First")).unwrap();
+        store.record_event(&key("b"), &event("Other")).unwrap();
+        store.delete(&key("a")).unwrap();
+        store.put(&key("a"), &serde_json::json!({}), None).unwrap();
+        assert_eq!(store.events(&key("a")).unwrap(), [], "made again under the name: none of the old events");
+        assert_eq!(store.events(&key("b")).unwrap(), [event("Other")]);
     }
 }

@@ -234,7 +234,7 @@ pub struct ResourceResult {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// `Synced`, `SyncFailed` or `Pruned`.
+    /// `Synced`, `SyncFailed`, `Pruned` or `PruneSkipped`.
     pub status: Option<String>,
     pub message: Option<String>,
     pub sync_phase: Option<String>,

@@ -268,6 +268,83 @@ fn prune_removes_only_what_git_dropped_and_self_heal_reverts_hand_edits() {
 }
 
 #[test]
+fn a_prune_spares_objects_marked_prune_false_and_follows_a_new_destination() {
+    let service = |name: &str, annotations: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n{annotations}spec:\n  selector:\n    app: myapp\n  ports:\n  - name: http\n    port: 80\n"
+        )
+    };
+    let protected = service("protected", "  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\n");
+    let repo = Repo::new(&[
+        ("apps/plain.yaml", &service("plain", "")),
+        ("apps/protected.yaml", &protected),
+        ("apps/anchor.yaml", &service("anchor", "")),
+    ]);
+    // No poll during the test: what is read from git is read on a webhook or a spec change.
+    let server = Server::start_with(10.0, &["--app-resync", "10h"]);
+    let url = repo.file_url();
+    let app_text = application("apps", &url, "apps", "main", &policy(true, false));
+    server.apply_text("app.yaml", &app_text);
+    let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
+    wait_app(&server, "apps", "synced", synced_at(&first));
+
+    // Argo CD's sync option: the object stays, the sync says why, the app stays OutOfSync.
+    repo.remove("apps/plain.yaml");
+    repo.remove("apps/protected.yaml");
+    let second = repo.commit_and_push("drop plain and protected");
+    webhook(&server, json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}));
+    let app = wait_app(&server, "apps", "the pruning sync", |a| {
+        a["status"]["operationState"]["syncResult"]["revision"] == second.as_str()
+            && a["status"]["operationState"]["phase"] == "Succeeded"
+    });
+    assert!(!service_exists(&server, "plain") && service_exists(&server, "protected"));
+    let results = app["status"]["operationState"]["syncResult"]["resources"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["name"] == "protected" && r["status"] == "PruneSkipped" && r["message"] == "ignored (no prune)"),
+        "{results:#?}"
+    );
+    let compared = wait_app(&server, "apps", "the comparison after the sync", |a| {
+        a["status"]["sync"]["revision"] == second.as_str() && a["status"]["sync"]["status"] == "OutOfSync"
+    });
+    let protected = compared["status"]["resources"].as_array().unwrap().iter().find(|r| r["name"] == "protected");
+    assert_eq!(protected.unwrap()["requiresPruning"], true, "{:#}", compared["status"]);
+
+    // A new destination namespace is compared against at once (not at the next poll, hours
+    // away): its objects are missing there; a sync puts them there.
+    server.apply_text("app.yaml", &app_text.replace("namespace: default", "namespace: elsewhere"));
+    wait_app(&server, "apps", "the new destination compared", |a| {
+        a["status"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["name"] == "anchor" && r["namespace"] == "elsewhere" && r["status"] == "OutOfSync")
+    });
+    server.serin(&["app", "sync", "apps"]);
+    assert!(server.serin_output(&["get", "svc", "anchor", "-n", "elsewhere"]).status.success());
+}
+
+#[test]
+fn an_application_whose_path_holds_its_own_manifest_syncs() {
+    let repo = services_repo();
+    let url = repo.file_url();
+    // Argo CD's app-of-apps shape: the Application is among the manifests it syncs.
+    let own = application("services", &url, "services", "main", &policy(true, false));
+    repo.write("services/application.yaml", &own);
+    let commit = repo.commit_and_push("the application manages itself");
+    let server = Server::start(10.0);
+    server.apply_text("app.yaml", &own);
+    let synced = wait_app(&server, "services", "synced", synced_at(&commit));
+    assert_eq!(synced["status"]["operationState"]["phase"], "Succeeded", "{:#}", synced["status"]);
+    assert!(service_exists(&server, "canary-active"));
+    std::thread::sleep(Duration::from_millis(500));
+    let later = app(&server, "services");
+    assert!(synced_at(&commit)(&later), "{:#}", later["status"]);
+    assert_eq!(later["status"]["history"].as_array().unwrap().len(), 1, "synced once: {:#}", later["status"]);
+}
+
+#[test]
 fn bad_input_changes_nothing_and_says_why() {
     let repo = services_repo();
     let daemon = GitDaemon::serve(repo.root.path());

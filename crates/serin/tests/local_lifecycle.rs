@@ -19,6 +19,13 @@ fn healthy_v1(time_scale: f64) -> Server {
     server
 }
 
+/// The name and process id of one of the rollout's pods.
+fn a_pod(server: &Server) -> (String, String) {
+    let pod = server.tree("canary-rollout")["pods"][0].clone();
+    let text = |pointer: &str| pod.pointer(pointer).and_then(serde_json::Value::as_str).unwrap().to_string();
+    (text("/metadata/name"), text("/metadata/annotations/serin.dev~1pid"))
+}
+
 fn paused_at(step: i64) -> impl Fn(&serde_json::Value) -> bool {
     move |tree| status(tree)["currentStepIndex"] == step && status(tree)["phase"] == "Paused"
 }
@@ -77,9 +84,7 @@ fn abort_at_30_percent_then_retry_then_undo() {
 #[test]
 fn a_killed_pod_is_restarted_and_counted() {
     let server = healthy_v1(1.0);
-    let pod = server.tree("canary-rollout")["pods"][0].clone();
-    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
-    let pid: i32 = pod["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().parse().unwrap();
+    let (name, pid) = a_pod(&server);
     let retries_before = common::retries(&server);
     // Requests (each answered with the pod's name) run from before the kill until the pod is
     // back and serving again.
@@ -88,7 +93,7 @@ fn a_killed_pod_is_restarted_and_counted() {
         let load = scope.spawn(|| server.load("canary.myapp.com", "/hostname.html", &stop));
         std::thread::sleep(Duration::from_millis(200));
         let killed = Instant::now();
-        std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap();
         server.wait_for("the pod back, restart counted", WAIT, |t| {
             t["pods"].as_array().unwrap().iter().any(|p| {
                 p["metadata"]["name"] == name.as_str()
@@ -119,9 +124,7 @@ fn a_killed_pod_is_restarted_and_counted() {
 fn logs_follow_a_container_until_it_ends() {
     use std::io::BufRead;
     let server = healthy_v1(1.0);
-    let pod = server.tree("canary-rollout")["pods"][0].clone();
-    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
-    let pid = pod["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().to_string();
+    let (name, pid) = a_pod(&server);
     let mut follow = server.serin_command(&["logs", "-f", &name]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let stdout = std::io::BufReader::new(follow.stdout.take().unwrap());
     let (send, lines) = std::sync::mpsc::channel();
@@ -154,6 +157,31 @@ fn logs_follow_a_container_until_it_ends() {
     assert!(now.starts_with("demo app v1 listening") && !now.contains("SIGTERM"), "{now}");
     let previous = server.serin(&["logs", &name, "--previous"]);
     assert!(previous.ends_with("demo app v1: SIGTERM, finishing requests in flight\n"), "{previous}");
+}
+
+/// Whether a process runs (and is not a zombie waiting to be reaped).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+#[test]
+fn a_deleted_pod_is_stopped_and_replaced() {
+    let server = healthy_v1(1.0);
+    let (name, pid) = a_pod(&server);
+    let log = server.data_dir().join("logs").join(format!("default_{name}.log"));
+    assert!(running(&pid) && log.exists());
+    assert_eq!(server.serin(&["delete", "pod", &name]), format!("pod \"{name}\" deleted\n"));
+    let deadline = Instant::now() + WAIT;
+    while running(&pid) {
+        assert!(Instant::now() < deadline, "the deleted pod's process still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.wait_for("a replacement", WAIT, |t| {
+        status(t)["availableReplicas"] == 10
+            && t["pods"].as_array().unwrap().iter().all(|p| p["metadata"]["name"] != name.as_str())
+    });
+    assert!(!log.exists(), "the deleted pod's log is still there");
 }
 
 #[test]
@@ -406,10 +434,7 @@ fn a_pods_process_is_what_its_manifest_says() {
 
     // terminationGracePeriodSeconds: 2 s between SIGTERM (which the script ignores) and SIGKILL.
     let pid = tree["pods"][0]["metadata"]["annotations"]["serin.dev/pid"].as_str().unwrap().to_string();
-    let alive = || {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
-    };
+    let alive = || running(&pid);
     server.serin(&["delete", "rollout", "given"]);
     wait_for_file(&given.join("terminated"), "\n");
     let terminated = Instant::now();
