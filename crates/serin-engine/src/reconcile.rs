@@ -247,6 +247,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.scale_down_others(fenceposts.1);
         self.restart(fenceposts.1);
         self.clean_up_history();
+        self.clean_up_analysis_runs();
         self.update_counts();
         self.check_progress_deadline(paused);
         if self.status.abort && !aborted_before {
@@ -914,6 +915,33 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         for rs in idle.into_iter().take(excess) {
             self.out.actions.push(Action::DeleteReplicaSet { name: rs.name.clone() });
         }
+    }
+
+    /// Deletes finished AnalysisRuns beyond `analysis.successfulRunHistoryLimit` and
+    /// `unsuccessfulRunHistoryLimit` (5 of each by default, as Argo Rollouts keeps), oldest
+    /// first; the runs the status points at stay.
+    fn clean_up_analysis_runs(&mut self) {
+        let limits = self.world.rollout.spec.analysis.clone().unwrap_or_default();
+        let canary = &self.status.canary;
+        let current = [&canary.current_step_analysis_run_status, &canary.current_background_analysis_run_status];
+        let current: Vec<&str> = current.into_iter().flatten().map(|run| run.name.as_str()).collect();
+        let mut finished: Vec<&AnalysisRunState> = self
+            .world
+            .analysis_runs
+            .iter()
+            .filter(|run| run.phase >= AnalysisPhase::Successful && !current.contains(&run.name.as_str()))
+            .collect();
+        finished.sort_by_key(|run| run.created);
+        let mut deleted = Vec::new();
+        for (successful, limit) in
+            [(true, limits.successful_run_history_limit), (false, limits.unsuccessful_run_history_limit)]
+        {
+            let runs: Vec<&&AnalysisRunState> =
+                finished.iter().filter(|run| (run.phase == AnalysisPhase::Successful) == successful).collect();
+            let excess = runs.len().saturating_sub(limit.unwrap_or(5).max(0) as usize);
+            deleted.extend(runs.into_iter().take(excess).map(|run| run.name.clone()));
+        }
+        self.out.actions.extend(deleted.into_iter().map(|name| Action::DeleteAnalysisRun { name }));
     }
 
     fn update_counts(&mut self) {

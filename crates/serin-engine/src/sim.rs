@@ -158,11 +158,13 @@ impl Simulator {
                 Action::CreateAnalysisRun(request) => {
                     self.analysis_runs.push(AnalysisRunState {
                         name: request.name.clone(),
+                        created: self.now,
                         phase: self.analysis_verdict,
                         message: String::new(),
                     });
                     self.analysis_requests.push(request.clone());
                 }
+                Action::DeleteAnalysisRun { name } => self.analysis_runs.retain(|r| r.name != *name),
                 Action::TerminateAnalysisRun { name } => {
                     let run = self.analysis_runs.iter_mut().find(|r| r.name == *name);
                     if let Some(run) = run.filter(|r| r.phase <= AnalysisPhase::Running) {

@@ -73,6 +73,9 @@ impl AnalysisPhase {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnalysisRunState {
     pub name: String,
+    /// When it was created (`metadata.creationTimestamp`): the oldest finished runs go first
+    /// beyond the history limits.
+    pub created: Time,
     pub phase: AnalysisPhase,
     pub message: String,
 }
@@ -121,6 +124,10 @@ pub enum Action {
     },
     CreateAnalysisRun(AnalysisRunRequest),
     TerminateAnalysisRun {
+        name: String,
+    },
+    /// A finished run beyond `successfulRunHistoryLimit` or `unsuccessfulRunHistoryLimit`.
+    DeleteAnalysisRun {
         name: String,
     },
 }

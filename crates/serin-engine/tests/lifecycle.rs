@@ -218,6 +218,27 @@ fn updated_to_the_analysis_step(verdict: AnalysisPhase) -> Simulator {
 }
 
 #[test]
+fn finished_analysis_runs_beyond_the_history_limits_are_deleted_oldest_first() {
+    let limits = "spec:\n  analysis:\n    successfulRunHistoryLimit: 2\n    unsuccessfulRunHistoryLimit: 1\n";
+    let mut sim = deployed(&ROLLOUT.replacen("      - setWeight: 30", WITH_ANALYSIS, 1).replacen("spec:\n", limits, 1));
+    let mut started = Vec::new();
+    for (tag, verdict) in
+        [("v2", AnalysisPhase::Successful), ("v3", AnalysisPhase::Failed), ("v4", AnalysisPhase::Failed)]
+            .into_iter()
+            .chain(["v5", "v6", "v7"].map(|tag| (tag, AnalysisPhase::Successful)))
+    {
+        sim.analysis_verdict = verdict;
+        set_image(&mut sim, tag);
+        sim.advance(60 * 60_000);
+        started.push(sim.analysis_requests.last().unwrap().name.clone());
+    }
+    let kept: Vec<&str> = sim.analysis_runs.iter().map(|run| run.name.as_str()).collect();
+    // v7's run is the one the status points at, kept whatever the limits; of the other
+    // successful runs (v2, v5, v6) the newest two stay, of the failed ones (v3, v4) the newest.
+    assert_eq!(kept, [&started[2], &started[3], &started[4], &started[5]], "started {started:?}");
+}
+
+#[test]
 fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
     let sim = updated_to_the_analysis_step(AnalysisPhase::Failed);
     let (phase_now, message) = phase(&sim);

@@ -100,6 +100,7 @@ impl Controller {
             .iter()
             .map(|run| AnalysisRunState {
                 name: run["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                created: objects::time_at(run, "/metadata/creationTimestamp").unwrap_or_default(),
                 phase: run["status"]["phase"].as_str().and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
                 message: run["status"]["message"].as_str().unwrap_or_default().to_string(),
             })
@@ -228,6 +229,9 @@ impl Controller {
                         .unwrap_or_else(|never| match never {});
                 let run = objects::analysis_run(rollout, &body["metadata"], request, spec);
                 create(&resources::namespaced(&self.client, namespace, &resources::analysis_runs()), run).await?;
+            }
+            Action::DeleteAnalysisRun { name } => {
+                delete(&resources::namespaced(&self.client, namespace, &resources::analysis_runs()), name).await?
             }
             Action::TerminateAnalysisRun { name } => {
                 let runs = resources::namespaced(&self.client, namespace, &resources::analysis_runs());

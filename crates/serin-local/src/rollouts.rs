@@ -135,6 +135,7 @@ impl RolloutController {
             .iter()
             .map(|run| AnalysisRunState {
                 name: run.key.name.clone(),
+                created: serin_engine::objects::time_at(&run.body, "/metadata/creationTimestamp").unwrap_or_default(),
                 phase: run
                     .body
                     .pointer("/status/phase")
@@ -233,6 +234,9 @@ impl RolloutController {
                 body["metadata"]["uid"] = objects::new_uid().into();
                 body["metadata"]["creationTimestamp"] = now.to_string().into();
                 w.put(&key, &body, None)?;
+            }
+            Action::DeleteAnalysisRun { name } => {
+                w.delete(&ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, name))?;
             }
             Action::TerminateAnalysisRun { name } => {
                 let key = ObjectKey::new("argoproj.io/v1alpha1", "AnalysisRun", namespace, name);
