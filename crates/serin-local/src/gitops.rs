@@ -278,7 +278,7 @@ impl GitOps {
             }
             let (commit, result) = match target {
                 Target::Loaded { commit, manifests, .. } => {
-                    (commit.clone(), apply_target(w, &instance_name(&stored.key), manifests, comparison, prune, now))
+                    (commit.clone(), apply_target(w, &instance_name(&stored.key), manifests, comparison, prune, now)?)
                 }
                 Target::Failed { commit, message } => {
                     (commit.clone().unwrap_or_default(), Err(format!("ComparisonError: {message}")))
@@ -783,6 +783,8 @@ fn prune_disabled(body: &serde_json::Value) -> bool {
 
 /// The writes of one sync inside its transaction: every manifest applied in dependency
 /// order, then (with `prune`) this Application's objects that git no longer has deleted.
+/// A store error fails the whole transaction (nothing of the sync stays; it is tried again);
+/// the inner error is a refusal made before anything was written, recorded as a failed sync.
 fn apply_target(
     w: &mut Writer<'_>,
     instance: &str,
@@ -790,9 +792,9 @@ fn apply_target(
     comparison: &Comparison,
     prune: bool,
     now: Time,
-) -> std::result::Result<Vec<ResourceResult>, String> {
+) -> Result<std::result::Result<Vec<ResourceResult>, String>> {
     if let Some(key) = comparison.foreign.first() {
-        return Err(format!("{key} belongs to another application; nothing was applied"));
+        return Ok(Err(format!("{key} belongs to another application; nothing was applied")));
     }
     let mut results = Vec::new();
     let result = |key: &ObjectKey, status: &str, message: String| ResourceResult {
@@ -807,7 +809,7 @@ fn apply_target(
     };
     for manifest in manifests {
         let desired = tracked_manifest(instance, manifest);
-        let outcome = apply::apply_manifest(w, &desired, now).map_err(|e| format!("{}: {e}", manifest.key))?;
+        let outcome = apply::apply_manifest(w, &desired, now)?;
         let word = match outcome {
             Outcome::Created => "created",
             Outcome::Configured => "configured",
@@ -819,16 +821,16 @@ fn apply_target(
         let mut extra = comparison.extra.clone();
         extra.sort_by_key(|k| std::cmp::Reverse(apply_order(&k.kind)));
         for key in &extra {
-            let live = w.get(key).map_err(|e| format!("{key}: {e}"))?;
+            let live = w.get(key)?;
             if live.is_some_and(|live| prune_disabled(&live.body)) {
                 results.push(result(key, "PruneSkipped", "ignored (no prune)".to_string()));
                 continue;
             }
-            objects::delete(w, key, now).map_err(|e| format!("{key}: {e}"))?;
+            objects::delete(w, key, now)?;
             results.push(result(key, "Pruned", "pruned".to_string()));
         }
     }
-    Ok(results)
+    Ok(Ok(results))
 }
 
 #[cfg(test)]
