@@ -157,6 +157,15 @@ pub struct ApplyFile {
     pub text: String,
 }
 
+/// The answer to an apply refused for its manifests: every problem, one a line.
+fn invalid_manifests(problems: &[serin_model::Diagnostic]) -> ApiError {
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    ApiError(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
+    )
+}
+
 /// Applies every document of every file, all or nothing.
 async fn apply_files(
     State(state): Shared,
@@ -164,22 +173,12 @@ async fn apply_files(
     Json(request): Json<ApplyRequest>,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&state, &headers)?;
-    let documents =
-        apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str()))).map_err(|problems| {
-            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
-            )
-        })?;
+    let documents = apply::load_files(request.files.iter().map(|f| (f.name.as_str(), f.text.as_str())))
+        .map_err(|problems| invalid_manifests(&problems))?;
     if let Some(given) = &request.namespace {
         let problems = apply::namespace_conflicts(&documents, given);
         if !problems.is_empty() {
-            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            return Err(ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({"error": "invalid manifests; nothing was applied", "problems": problems}),
-            ));
+            return Err(invalid_manifests(&problems));
         }
     }
     let namespace = request.namespace.unwrap_or_else(|| "default".to_string());

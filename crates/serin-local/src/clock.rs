@@ -71,8 +71,7 @@ mod tests {
 
     #[test]
     fn a_scaled_clock_runs_faster_and_resumes_its_timeline() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let clock = ScaledClock::resume(&store, 60.0).unwrap();
         assert_eq!(clock.real(60_000), Duration::from_secs(1));
         let before = clock.now();

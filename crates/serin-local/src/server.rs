@@ -325,8 +325,7 @@ mod tests {
 
     #[test]
     fn a_pass_runs_first_then_on_a_kind_it_reads_on_its_time_or_when_forced() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let put = |kind: &str| store.put(&ObjectKey::new("v1", kind, "default", "x"), &serde_json::json!({}), None);
         let mut pass = Pass::reading(&["Pod"]);
         assert!(pass.start(&store, 0), "the first turn runs every pass");

@@ -87,6 +87,15 @@ const CHANGES_KEPT: i64 = 100_000;
 const EVENTS_KEPT: i64 = 100_000;
 
 impl Store {
+    /// A store in a new temporary directory, for tests (the directory lives as long as the
+    /// returned guard).
+    #[cfg(test)]
+    pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        (dir, store)
+    }
+
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -361,8 +370,7 @@ mod tests {
 
     #[test]
     fn a_failed_transaction_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let result: Result<()> = store.write(|w| {
             w.put(&key("a"), &serde_json::json!({}), None)?;
             w.put(&key("b"), &serde_json::json!({}), Some(7))?;
@@ -375,8 +383,7 @@ mod tests {
 
     #[test]
     fn objects_are_keyed_by_group_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let old = ObjectKey::new("traefik.containo.us/v1alpha1", "TraefikService", "default", "canary-service");
         store.put(&old, &serde_json::json!({"v": 2}), None).unwrap();
         store.put(&key("canary-service"), &serde_json::json!({"v": 3}), None).unwrap();
@@ -428,8 +435,7 @@ mod tests {
 
     #[test]
     fn writes_and_deletes_are_noted_per_kind() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let pod = ObjectKey::new("v1", "Pod", "default", "p");
         store.put(&pod, &serde_json::json!({}), None).unwrap();
         let before = store.revision();
@@ -445,8 +451,7 @@ mod tests {
 
     #[test]
     fn an_objects_events_go_with_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("serin.db")).unwrap();
+        let (_dir, store) = Store::scratch();
         let event = |reason: &str| EventRecord {
             time: Time::from_millis(0),
             kind: "Normal".into(),
