@@ -5,8 +5,8 @@
 //! annotations and owner, exactly as Argo Rollouts would make them.
 
 use crate::state::{
-    AnalysisRunRequest, MANAGED_BY_ANNOTATION, NewReplicaSet, POD_TEMPLATE_HASH_LABEL, PodState, REVISION_ANNOTATION,
-    ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION,
+    AnalysisPhase, AnalysisRunRequest, AnalysisRunState, MANAGED_BY_ANNOTATION, NewReplicaSet, POD_TEMPLATE_HASH_LABEL,
+    PodState, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION,
 };
 use serde_json::{Value as Json, json};
 use serin_model::podtemplate::PodTemplate;
@@ -121,6 +121,17 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
                 available: pod_ready(p),
             })
             .collect(),
+    }
+}
+
+/// The engine's view of an observed AnalysisRun (a run not yet assessed is Pending).
+pub fn analysis_run_state(run: &Json) -> AnalysisRunState {
+    AnalysisRunState {
+        name: run["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        created: time_at(run, "/metadata/creationTimestamp").unwrap_or_default(),
+        phase: run["status"]["phase"].as_str().and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
+        message: run["status"]["message"].as_str().unwrap_or_default().to_string(),
+        terminating: run["spec"]["terminate"].as_bool() == Some(true),
     }
 }
 

@@ -627,26 +627,53 @@ impl<'a, 'w> Reconciler<'a, 'w> {
 
     /// A step analysis: start the run, then wait for its verdict.
     fn analysis_step(&mut self, index: usize, analysis: &RolloutAnalysis) -> bool {
-        let name = self.analysis_run_name(Some(index));
+        let base = self.analysis_run_name(Some(index));
         let current = self.status.canary.current_step_analysis_run_status.clone();
-        if current.as_ref().is_some_and(|c| c.name != name) {
+        if current.as_ref().is_some_and(|c| !is_run_named(&c.name, &base)) {
             self.terminate_step_analysis();
         }
-        match self.world.analysis_runs.iter().find(|run| run.name == name) {
-            None => {
-                if self.status.canary.current_step_analysis_run_status.is_none() {
-                    self.start_analysis(name.clone(), analysis.clone(), Some(index));
-                    self.status.canary.current_step_analysis_run_status =
-                        Some(RolloutAnalysisRunStatus { name, status: "Pending".to_string(), message: String::new() });
-                }
-                false
-            }
-            Some(run) => {
+        match self.find_run(&base, self.status.canary.current_step_analysis_run_status.as_ref()) {
+            RunLookup::Observed(run) => {
                 self.status.canary.current_step_analysis_run_status =
-                    Some(self.observe_analysis_run("Step", current.as_ref(), run));
+                    Some(self.observe_analysis_run("Step", current.as_ref(), &run));
                 self.analysis_verdict(run.phase, &run.name, &run.message)
             }
+            RunLookup::Created => false,
+            RunLookup::Free(name) => {
+                self.start_analysis(name.clone(), analysis.clone(), Some(index));
+                self.status.canary.current_step_analysis_run_status =
+                    Some(RolloutAnalysisRunStatus { name, status: "Pending".to_string(), message: String::new() });
+                false
+            }
         }
+    }
+
+    /// The run that measures for `base` (a step's or the background analysis's run name).
+    /// The one the status names is the current one. Without one, a new run is due: it takes
+    /// the first of `base`, `base.1`, `base.2`, ... that no run of this rollout holds, as Argo
+    /// Rollouts' collision counter names it, so a retry after a failed or aborted run measures
+    /// afresh instead of reading the old verdict. A run by one of those names that is still
+    /// measuring, and was not asked to stop, is taken up instead (its start was decided but
+    /// not recorded in the status).
+    fn find_run(&self, base: &str, current: Option<&RolloutAnalysisRunStatus>) -> RunLookup {
+        let runs = &self.world.analysis_runs;
+        if let Some(current) = current {
+            return match runs.iter().find(|run| run.name == current.name) {
+                Some(run) => RunLookup::Observed(run.clone()),
+                None => RunLookup::Created,
+            };
+        }
+        let names = std::iter::once(base.to_string()).chain((1..).map(|n| format!("{base}.{n}")));
+        for name in names {
+            match runs.iter().find(|run| run.name == name) {
+                None => return RunLookup::Free(name),
+                Some(run) if run.phase <= AnalysisPhase::Running && !run.terminating => {
+                    return RunLookup::Observed(run.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        unreachable!("the names go on for ever")
     }
 
     /// A run's phase as the Rollout's status records it, with an event when it changed since
@@ -733,17 +760,17 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         let Some(background) = &self.canary.analysis else { return };
         let started = self.step_index() as i32 >= background.starting_step.unwrap_or(0);
         let wanted = self.has_distinct_stable() && !self.status.abort && started;
-        let name = self.analysis_run_name(None);
+        let base = self.analysis_run_name(None);
         let current = self.status.canary.current_background_analysis_run_status.clone();
-        if current.as_ref().is_some_and(|c| c.name != name || !wanted) {
+        if current.as_ref().is_some_and(|c| !is_run_named(&c.name, &base) || !wanted) {
             self.status.canary.current_background_analysis_run_status = None;
             self.terminate(current.clone());
         }
         if !wanted {
             return;
         }
-        match self.world.analysis_runs.iter().find(|run| run.name == name) {
-            None if self.status.canary.current_background_analysis_run_status.is_none() => {
+        match self.find_run(&base, self.status.canary.current_background_analysis_run_status.as_ref()) {
+            RunLookup::Free(name) => {
                 let analysis = RolloutAnalysis {
                     templates: background.templates.clone(),
                     args: background.args.clone(),
@@ -755,14 +782,14 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 self.status.canary.current_background_analysis_run_status =
                     Some(RolloutAnalysisRunStatus { name, status: "Pending".to_string(), message: String::new() });
             }
-            None => {}
-            Some(run) => {
+            RunLookup::Created => {}
+            RunLookup::Observed(run) => {
                 // Seen inconclusive before and the pause lifted since: a person promoted past it.
                 let acknowledged = run.phase == AnalysisPhase::Inconclusive
                     && current.as_ref().is_some_and(|c| c.name == run.name && c.status == run.phase.as_str())
                     && !self.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_INCONCLUSIVE);
                 self.status.canary.current_background_analysis_run_status =
-                    Some(self.observe_analysis_run("Background", current.as_ref(), run));
+                    Some(self.observe_analysis_run("Background", current.as_ref(), &run));
                 if !acknowledged {
                     self.analysis_verdict(run.phase, &run.name, &run.message);
                 }
@@ -1027,6 +1054,24 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             set_condition(self.status, CONDITION_PROGRESSING, "False", REASON_DEADLINE, &message, self.now);
         }
     }
+}
+
+/// What [`Reconciler::find_run`] found.
+enum RunLookup {
+    /// The run measuring, as last observed.
+    Observed(AnalysisRunState),
+    /// The status names a run not yet observed: its creation is under way.
+    Created,
+    /// No run measures yet; this name is free for a new one.
+    Free(String),
+}
+
+/// Whether `name` is `base` or one of its collision-counted names (`base.1`, `base.2`, ...).
+fn is_run_named(name: &str, base: &str) -> bool {
+    name.strip_prefix(base).is_some_and(|rest| {
+        rest.is_empty()
+            || rest.strip_prefix('.').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// `valueFrom.fieldRef` for analysis arguments: `metadata.name`, `metadata.namespace`,

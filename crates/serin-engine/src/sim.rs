@@ -161,6 +161,7 @@ impl Simulator {
                         created: self.now,
                         phase: self.analysis_verdict,
                         message: String::new(),
+                        terminating: false,
                     });
                     self.analysis_requests.push(request.clone());
                 }
@@ -168,6 +169,7 @@ impl Simulator {
                 Action::TerminateAnalysisRun { name } => {
                     let run = self.analysis_runs.iter_mut().find(|r| r.name == *name);
                     if let Some(run) = run.filter(|r| r.phase <= AnalysisPhase::Running) {
+                        run.terminating = true;
                         run.phase = AnalysisPhase::Successful;
                     }
                 }

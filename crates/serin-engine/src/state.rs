@@ -78,6 +78,9 @@ pub struct AnalysisRunState {
     pub created: Time,
     pub phase: AnalysisPhase,
     pub message: String,
+    /// Asked to stop (`spec.terminate`): it ends Successful without a verdict of its own, so
+    /// it is never taken up as the measurement of a step.
+    pub terminating: bool,
 }
 
 /// Traffic weights the router is actually serving for this Rollout.

@@ -259,6 +259,65 @@ fn a_failed_analysis_aborts_and_an_inconclusive_one_pauses() {
 }
 
 #[test]
+fn a_retry_after_a_failed_analysis_measures_again_in_a_new_run() {
+    let mut sim = updated_to_the_analysis_step(AnalysisPhase::Failed);
+    assert_eq!(phase(&sim).0, "Degraded");
+    // The metric recovered: the retry's run succeeds, and the release goes on to the end.
+    sim.analysis_verdict = AnalysisPhase::Successful;
+    run(&mut sim, Command::Retry);
+    sim.advance(60 * 60_000);
+    let started: Vec<&str> = sim.analysis_requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(started, ["canary-rollout-95d95c65-2-2", "canary-rollout-95d95c65-2-2.1"]);
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
+    assert_eq!((replicas(&sim, V2), replicas(&sim, V1)), (10, 0));
+
+    // A second failure and a second retry take the next name.
+    let mut sim = updated_to_the_analysis_step(AnalysisPhase::Failed);
+    run(&mut sim, Command::Retry);
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!(phase(&sim).0, "Degraded", "the metric still fails: aborted again");
+    run(&mut sim, Command::Retry);
+    sim.advance(5 * 60_000 + 5_000);
+    let started: Vec<&str> = sim.analysis_requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        started,
+        ["canary-rollout-95d95c65-2-2", "canary-rollout-95d95c65-2-2.1", "canary-rollout-95d95c65-2-2.2"]
+    );
+}
+
+#[test]
+fn a_run_stopped_by_an_abort_is_no_verdict_for_the_retry() {
+    // Aborted by hand while the step's run measures: the run is terminated (it ends
+    // Successful, as Argo's terminated runs do) and must not pass the step after a retry.
+    let mut sim = updated_to_the_analysis_step(AnalysisPhase::Running);
+    assert_eq!(step(&sim), 2);
+    run(&mut sim, Command::Abort);
+    sim.advance(1_000);
+    assert_eq!(sim.analysis_runs[0].phase, AnalysisPhase::Successful, "terminated");
+    run(&mut sim, Command::Retry);
+    sim.advance(5 * 60_000 + 5_000);
+    assert_eq!(step(&sim), 2, "waiting for the new run's verdict");
+    let started: Vec<&str> = sim.analysis_requests.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(started, ["canary-rollout-95d95c65-2-2", "canary-rollout-95d95c65-2-2.1"]);
+}
+
+#[test]
+fn a_retry_after_a_failed_background_analysis_starts_a_new_run() {
+    let mut sim = deployed(&with_background_analysis("success-rate", ""));
+    sim.analysis_verdict = AnalysisPhase::Failed;
+    set_image(&mut sim, "v2");
+    sim.advance(10_000);
+    assert_eq!(phase(&sim).0, "Degraded");
+    sim.analysis_verdict = AnalysisPhase::Running;
+    run(&mut sim, Command::Retry);
+    sim.advance(10_000);
+    assert_eq!(phase(&sim).0, "Paused", "the retry runs the steps again: {:?}", phase(&sim));
+    let status = sim.rollout.status.clone().unwrap();
+    let current = status.canary.current_background_analysis_run_status.unwrap();
+    assert_eq!((current.name.as_str(), current.status.as_str()), ("canary-rollout-95d95c65-2.1", "Running"));
+}
+
+#[test]
 fn an_analysis_run_in_error_aborts_with_its_reason_and_events_tell_each_phase() {
     let mut sim = updated_to_the_analysis_step(AnalysisPhase::Running);
     assert_eq!((step(&sim), phase(&sim).0.as_str()), (2, "Progressing"), "measuring at the analysis step");

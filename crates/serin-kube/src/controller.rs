@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::objects::{self, analysis_run_spec};
 use serin_engine::state::{
-    Action, AnalysisPhase, AnalysisRunState, Event, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, World,
+    Action, AnalysisRunState, Event, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, World,
 };
 use serin_model::rollout::{Rollout, RolloutStatus};
 use serin_model::{ObjectKey, Time};
@@ -96,15 +96,8 @@ impl Controller {
                 objects::replica_set_state(rs, &pods.iter().collect::<Vec<_>>())
             })
             .collect();
-        let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &uid)
-            .iter()
-            .map(|run| AnalysisRunState {
-                name: run["metadata"]["name"].as_str().unwrap_or_default().to_string(),
-                created: objects::time_at(run, "/metadata/creationTimestamp").unwrap_or_default(),
-                phase: run["status"]["phase"].as_str().and_then(AnalysisPhase::parse).unwrap_or(AnalysisPhase::Pending),
-                message: run["status"]["message"].as_str().unwrap_or_default().to_string(),
-            })
-            .collect();
+        let runs: Vec<AnalysisRunState> =
+            Owned::of(&owned.runs, &uid).iter().map(objects::analysis_run_state).collect();
         let routes = match &rollout.spec.strategy.canary {
             Some(canary) => Some(Routes::load(&self.client, &namespace, rollout.metadata.name(), canary).await?),
             None => None,

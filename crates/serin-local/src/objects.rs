@@ -6,7 +6,7 @@
 use crate::store::{Result, Stored, Writer};
 use serde_json::{Value as Json, json};
 use serin_engine::objects as shared;
-pub use serin_engine::objects::{int_at, pod_available, pod_ready, replica_set_state, time_at};
+pub use serin_engine::objects::{analysis_run_state, int_at, pod_available, pod_ready, replica_set_state, time_at};
 use serin_engine::state::{NewReplicaSet, POD_TEMPLATE_HASH_LABEL, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION};
 use serin_model::ObjectKey;
 use serin_model::Time;

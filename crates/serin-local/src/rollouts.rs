@@ -8,9 +8,7 @@ use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::objects::analysis_run_spec;
-use serin_engine::state::{
-    Action, AnalysisPhase, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World,
-};
+use serin_engine::state::{Action, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World};
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
 use serin_model::traefik::GROUPS;
@@ -133,17 +131,7 @@ impl RolloutController {
             .collect();
         let runs: Vec<AnalysisRunState> = Owned::of(&owned.runs, &namespace, &name)
             .iter()
-            .map(|run| AnalysisRunState {
-                name: run.key.name.clone(),
-                created: serin_engine::objects::time_at(&run.body, "/metadata/creationTimestamp").unwrap_or_default(),
-                phase: run
-                    .body
-                    .pointer("/status/phase")
-                    .and_then(Json::as_str)
-                    .and_then(AnalysisPhase::parse)
-                    .unwrap_or(AnalysisPhase::Pending),
-                message: run.body.pointer("/status/message").and_then(Json::as_str).unwrap_or_default().to_string(),
-            })
+            .map(|run| objects::analysis_run_state(&run.body))
             .collect();
         let traefik = rollout
             .spec

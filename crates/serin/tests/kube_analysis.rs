@@ -1,4 +1,4 @@
-//! AnalysisRuns on a real Kubernetes API server (kube-testenv, v1.20), run by `serin controller`
+//! AnalysisRuns on a real Kubernetes API server (kubeenv, v1.20), run by `serin controller`
 //! as a real process: a web metric as a step analysis of the seed's Rollout lets the rollout go
 //! on when it passes and aborts it when it fails; a `job` metric runs as a Kubernetes Job (the
 //! test plays kubelet for its pod) and a terminated run deletes its running Job; a prometheus
@@ -9,20 +9,24 @@ mod kubeenv;
 mod prometheus;
 
 use kubeenv::KubeEnv;
-use kubeenv::seed::{ROLLOUTS, WAIT, apply_seed_with, cluster, rollout, seed_rollout, set_image, wait_phase};
+use kubeenv::seed::{ROLLOUTS, WAIT, apply_seed_with, cluster, rollout, seed_rollout, serin_ok, set_image, wait_phase};
 use prometheus::Prometheus;
 use serde_json::{Value as Json, json};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const CONTROLLER: &[&str] = &["--no-leader-election", "--listen", "127.0.0.1:0"];
 
 /// A web endpoint on 127.0.0.1 answering `{"data":{"ok":<ok>}}` to every request, for as
-/// long as the test process lives.
-fn endpoint(ok: bool) -> String {
+/// long as the test process lives; the answer changes when the returned flag does.
+fn endpoint(ok: bool) -> (String, Arc<AtomicBool>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/check", listener.local_addr().unwrap());
+    let flag = Arc::new(AtomicBool::new(ok));
+    let answer = flag.clone();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             let mut head = Vec::new();
@@ -33,7 +37,7 @@ fn endpoint(ok: bool) -> String {
                     Ok(n) => head.extend_from_slice(&buffer[..n]),
                 }
             }
-            let body = format!("{{\"data\":{{\"ok\":{ok}}}}}");
+            let body = format!("{{\"data\":{{\"ok\":{}}}}}", answer.load(Ordering::SeqCst));
             let _ = write!(
                 stream,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -41,7 +45,7 @@ fn endpoint(ok: bool) -> String {
             );
         }
     });
-    url
+    (url, flag)
 }
 
 /// The seed's canary release with a step analysis of the web metric `data-ok` after
@@ -83,7 +87,7 @@ async fn run_named(env: &KubeEnv, name: &str, phase: &str) -> Json {
 async fn a_passing_web_analysis_step_lets_the_rollout_go_on() {
     let env = cluster(&["traefik.io"]).await;
     let _controller = env.controller("a", CONTROLLER);
-    release_with_step_analysis(&env, &endpoint(true)).await;
+    release_with_step_analysis(&env, &endpoint(true).0).await;
 
     let paused = wait_phase(&env, "canary-rollout", "Paused", Some(2)).await;
     let run = the_run(&env, "Successful").await;
@@ -110,7 +114,7 @@ async fn a_passing_web_analysis_step_lets_the_rollout_go_on() {
 async fn a_failing_web_analysis_step_aborts_the_rollout() {
     let env = cluster(&["traefik.io"]).await;
     let _controller = env.controller("a", CONTROLLER);
-    release_with_step_analysis(&env, &endpoint(false)).await;
+    release_with_step_analysis(&env, &endpoint(false).0).await;
 
     let aborted = wait_phase(&env, "canary-rollout", "Degraded", None).await;
     let message = aborted["status"]["message"].as_str().unwrap();
@@ -127,6 +131,27 @@ async fn a_failing_web_analysis_step_aborts_the_rollout() {
         (status["canary"]["weights"]["canary"]["weight"] == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_a_failed_analysis_measures_again_in_a_new_run() {
+    let env = cluster(&["traefik.io"]).await;
+    let _controller = env.controller("a", CONTROLLER);
+    let (url, ok) = endpoint(false);
+    release_with_step_analysis(&env, &url).await;
+    wait_phase(&env, "canary-rollout", "Degraded", None).await;
+    run_named(&env, "canary-rollout-95d95c65-2-1", "Failed").await;
+
+    // The metric recovered: the retry measures in a new run, which passes, and the release
+    // goes on to the pause after the analysis.
+    ok.store(true, Ordering::SeqCst);
+    serin_ok(&env, &["retry", "rollout", "canary-rollout"]);
+    let run = run_named(&env, "canary-rollout-95d95c65-2-1.1", "Successful").await;
+    assert_eq!(run["metadata"]["ownerReferences"][0]["name"], "canary-rollout");
+    let paused = wait_phase(&env, "canary-rollout", "Paused", Some(2)).await;
+    assert_eq!(paused["status"]["canary"]["currentStepAnalysisRunStatus"]["name"], "canary-rollout-95d95c65-2-1.1");
+    let failed = env.get(ROLLOUTS, "AnalysisRun", "default", "canary-rollout-95d95c65-2-1").await;
+    assert_eq!(failed.unwrap()["status"]["phase"], "Failed", "the failed run is kept for the record");
 }
 
 /// An AnalysisRun of one `job` metric whose pod runs `sh -c "exit 0"`.

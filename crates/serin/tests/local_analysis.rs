@@ -181,6 +181,35 @@ fn a_template_that_does_not_exist_is_an_error_that_aborts() {
 }
 
 #[test]
+fn a_retry_after_a_failed_analysis_measures_again_in_a_new_run() {
+    // The template is missing, so the analysis errs and the update is aborted; once it is
+    // applied, `retry rollout` must measure afresh (a run named `.1`), not read the old verdict.
+    let server = Server::start(1.0);
+    let dir = start(&server);
+    let _load = Load::start(&server);
+    server.serin(&["delete", "analysistemplate", "success-rate"]);
+    std::fs::remove_file(dir.join("template.yaml")).unwrap();
+    std::fs::write(dir.join("rollout.yaml"), rollout("ikubernetes/myapp:v2", 0)).unwrap();
+    server.serin(&["apply", "-f", dir.to_str().unwrap()]);
+    let tree = server.wait_for("abort", Duration::from_secs(30), |t| status(t)["phase"] == "Degraded");
+    let canary = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
+    let first = format!("canary-rollout-{canary}-2");
+    server.apply_text("template.yaml", TEMPLATE);
+    server.serin(&["retry", "rollout", "canary-rollout"]);
+    let retried = format!("{first}.1");
+    let tree = server.wait_for("the retry's run measuring", Duration::from_secs(30), |t| {
+        let run = t["analysisRuns"].as_array().and_then(|runs| runs.iter().find(|r| r["metadata"]["name"] == retried));
+        run.is_some_and(|r| r["status"]["metricResults"][0]["successful"].as_i64() >= Some(2))
+    });
+    assert_eq!(status(&tree)["phase"], "Paused", "not aborted again: {:#}", status(&tree));
+    assert_eq!(status(&tree)["canary"]["currentBackgroundAnalysisRunStatus"]["name"], retried.as_str());
+    let runs: Vec<&str> =
+        tree["analysisRuns"].as_array().unwrap().iter().filter_map(|r| r["metadata"]["name"].as_str()).collect();
+    assert!(runs.contains(&first.as_str()), "the failed run is kept for the record: {runs:?}");
+    assert_eq!(common::weights(&server, "traefik.io")[0], ("canary-active".to_string(), 10));
+}
+
+#[test]
 fn job_and_web_providers() {
     let server = Server::start(1.0);
     start(&server);
