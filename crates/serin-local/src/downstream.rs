@@ -64,7 +64,7 @@ pub struct Request<'a> {
     /// The authority of an absolute-form (`http://host:port/...`) or authority-form target.
     pub authority: Option<&'a str>,
     pub headers: &'a [Header<'a>],
-    /// The first `Host` header's value.
+    /// The `Host` header's value (there is at most one).
     pub host: Option<&'a [u8]>,
     /// The first `Connection` header's value, which may name more hop-by-hop headers.
     pub connection: Option<&'a [u8]>,
@@ -84,12 +84,18 @@ enum RequestBody {
 }
 
 impl Request<'_> {
-    /// The host routed on: the `Host` header, else the target's authority (without userinfo).
-    fn routing_host(&self) -> &str {
-        match self.host {
-            Some(host) => visible(host).unwrap_or_default(),
-            None => self.authority.map_or("", |a| a.rsplit('@').next().unwrap_or(a)),
+    /// The host the request is for: an absolute-form target's authority (without userinfo),
+    /// which RFC 9112 puts before any Host header, else the Host header.
+    pub fn target_host(&self) -> Option<&[u8]> {
+        match self.authority {
+            Some(authority) => Some(authority.rsplit('@').next().unwrap_or(authority).as_bytes()),
+            None => self.host,
         }
+    }
+
+    /// The host routed on.
+    fn routing_host(&self) -> &str {
+        self.target_host().and_then(visible).unwrap_or_default()
     }
 
     fn asked(&self) -> Asked {
@@ -146,7 +152,10 @@ fn parse_request<'a>(
     for header in parsed.headers.iter() {
         let is = |name: &str| header.name.eq_ignore_ascii_case(name);
         if is("host") {
-            host.get_or_insert(header.value);
+            // RFC 9112 section 3.2: one Host, with a valid value (an empty one is allowed).
+            if host.replace(header.value).is_some() || !header.value.iter().all(|&b| is_host_byte(b)) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
         } else if is("connection") {
             connection.get_or_insert(header.value);
             if lists(header.value, "close") {
@@ -169,6 +178,9 @@ fn parse_request<'a>(
         } else if is("expect") {
             expect_continue = !http10 && header.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
+    }
+    if host.is_none() && !http10 {
+        return Err(StatusCode::BAD_REQUEST); // HTTP/1.1 requires Host
     }
     let body = match (transfer_encodings, length) {
         (0, None | Some(0)) => RequestBody::Empty,
@@ -193,6 +205,13 @@ fn parse_request<'a>(
         body,
         len,
     }))
+}
+
+/// A byte a Host value may hold: the characters of a URI's host and port (unreserved,
+/// sub-delims, `:`, `[` and `]` of IPv6 addresses, `%` of percent-encoding), as Go's server
+/// checks them.
+fn is_host_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&byte)
 }
 
 /// Splits a request target into the authority of an absolute-form (`http://host/path?q`) or
@@ -342,7 +361,12 @@ impl Connection {
         };
         wire.clear();
         encode_request_head(wire, request, body.len(), client_ip);
-        let outgoing = Outgoing { head: wire, body, head_method: request.method == "HEAD" };
+        let outgoing = Outgoing {
+            head: wire,
+            body,
+            head_method: request.method == "HEAD",
+            body_may_be_unread: Outgoing::body_may_be_unread(request.method, body),
+        };
         match proxy.forward(route, &info, &outgoing, &mut client.out).await {
             Reply::Pod(answer) => client.relay(request.asked(), answer, next).await,
             Reply::Own(status, text) => client.own(request.asked(), status, text, Some(next)).await,
@@ -695,6 +719,13 @@ mod tests {
         parse_request(raw, &mut slots).map(|request| request.map(|r| r.body))
     }
 
+    /// How the body of a request head is framed, a `Host` line put in after its request line
+    /// (so each case is refused or taken for its framing alone).
+    fn framing_of(raw: &[u8]) -> Result<Option<RequestBody>, StatusCode> {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        parse(&[&raw[..line_end], b"Host: app\r\n", &raw[line_end..]].concat())
+    }
+
     #[test]
     fn the_request_head_keeps_host_and_adds_forwarding_headers() {
         let raw = b"POST /api?x=1#top HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
@@ -718,17 +749,53 @@ mod tests {
         encode_request_head(&mut head, &request, 0, "::1");
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "GET /?q HTTP/1.1\r\nhost: user@example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n\r\n"
+            "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn host_follows_rfc_9112() {
+        let parse_head = |raw: &[u8]| {
+            let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            parse_request(raw, &mut slots).map(|r| {
+                let r = r.unwrap();
+                let mut head = Vec::new();
+                encode_request_head(&mut head, &r, 0, "127.0.0.1");
+                (r.routing_host().to_string(), String::from_utf8(head).unwrap())
+            })
+        };
+        let refused: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: app\r\nHost: other\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: app\r\nhost: app\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: app\r\nHost: other\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: app/admin\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET http://app/ HTTP/1.1\r\n\r\n",
+        ];
+        for raw in refused {
+            assert_eq!(parse_head(raw).err(), Some(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(raw));
+        }
+        // An absolute-form target routes by its authority and is forwarded with it as Host.
+        let (routed, head) = parse_head(b"GET http://app:8080/x HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!(routed, "app:8080");
+        assert!(head.starts_with("GET /x HTTP/1.1\r\nhost: app:8080\r\n") && !head.contains("other"), "{head}");
+        // `Connection: host` cannot take Host away from the pod.
+        let (routed, head) = parse_head(b"GET / HTTP/1.1\r\nHost: app\r\nConnection: host, te\r\n\r\n").unwrap();
+        assert_eq!(routed, "app");
+        assert!(head.starts_with("GET / HTTP/1.1\r\nHost: app\r\n"), "{head}");
+        // An empty Host is valid; an HTTP/1.0 request may have none.
+        assert_eq!(parse_head(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").unwrap().0, "");
+        assert_eq!(parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().0, "");
     }
 
     #[test]
     fn framing_that_could_smuggle_a_request_is_refused() {
         assert_eq!(
-            parse(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            framing_of(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
             Ok(Some(RequestBody::Length(5)))
         );
-        assert_eq!(parse(b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n"), Ok(Some(RequestBody::Empty)));
+        assert_eq!(framing_of(b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n"), Ok(Some(RequestBody::Empty)));
         for bad in [
             &b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
             b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
@@ -739,7 +806,7 @@ mod tests {
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         ] {
-            assert_eq!(parse(bad), Err(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(framing_of(bad), Err(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -170,11 +170,11 @@ impl Proxy {
     /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
     /// the mirror's metrics, which is what mirroring is for).
     fn mirror(self: &Arc<Self>, endpoint: Endpoint, request: &Outgoing<'_>) {
-        let (proxy, head, body, head_method) =
-            (self.clone(), request.head.to_vec(), request.body.to_vec(), request.head_method);
+        let (proxy, head, body) = (self.clone(), request.head.to_vec(), request.body.to_vec());
+        let (head_method, body_may_be_unread) = (request.head_method, request.body_may_be_unread);
         tokio::spawn(async move {
             let started = Instant::now();
-            let request = Outgoing { head: &head, body: &body, head_method };
+            let request = Outgoing { head: &head, body: &body, head_method, body_may_be_unread };
             match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
                 Ok(mut answer) => {
                     proxy.metrics.record(&endpoint, answer.status, started.elapsed());

@@ -61,6 +61,17 @@ pub struct Outgoing<'a> {
     pub body: &'a [u8],
     /// A HEAD request's response has no body whatever its headers say.
     pub head_method: bool,
+    /// A body on a method that defines none (GET, HEAD, DELETE, OPTIONS...): a pod may answer
+    /// without reading it and then read it as a request of its own, whose answer would reach
+    /// the next client on the connection. Such a connection is closed after its answer.
+    pub body_may_be_unread: bool,
+}
+
+impl Outgoing<'_> {
+    /// Whether a request with this method and body may leave its body unread by the pod.
+    pub fn body_may_be_unread(method: &str, body: &[u8]) -> bool {
+        !body.is_empty() && !matches!(method, "POST" | "PUT" | "PATCH")
+    }
 }
 
 /// A pod's answer. Its status line and the headers the client is to see are already in the
@@ -108,23 +119,26 @@ impl Pool {
         };
         loop {
             match exchange(&mut connection, request, head).await {
-                Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request.head_method)),
+                Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request)),
                 Err(SendError::NoResponse(_)) if connection.reused => connection = connect(addr).await?,
                 Err(error) => return Err(error),
             }
         }
     }
 
+    /// An idle connection to `addr` that is still fit to carry a request: not idle for too
+    /// long, and with nothing from the pod waiting on it. Bytes that arrived while it was idle
+    /// (a second answer to one request, a body after a HEAD, 204 or 304 answer) answer no
+    /// request of ours and would be read as the next client's answer; the end of the stream
+    /// means the pod closed it. Either way it is closed and the next one is tried.
     fn take(&self, addr: SocketAddr) -> Option<Connection> {
-        let mut idle = self.idle.lock();
-        let list = idle.get_mut(&addr)?;
-        while let Some((mut connection, since)) = list.pop() {
-            if since.elapsed() < IDLE_TIMEOUT {
+        loop {
+            let (mut connection, since) = self.idle.lock().get_mut(&addr)?.pop()?;
+            if since.elapsed() < IDLE_TIMEOUT && nothing_waiting(&connection.stream) {
                 connection.reused = true;
                 return Some(connection);
             }
         }
-        None
     }
 
     fn put(&self, addr: SocketAddr, connection: Connection) {
@@ -141,9 +155,9 @@ impl Pool {
     }
 
     /// The answer, its body taking the connection with it.
-    fn answer(self: &Arc<Self>, addr: SocketAddr, connection: Connection, head: Head, head_method: bool) -> Answer {
+    fn answer(self: &Arc<Self>, addr: SocketAddr, connection: Connection, head: Head, request: &Outgoing) -> Answer {
         let no_content = head.status == StatusCode::NO_CONTENT;
-        let no_body = head_method || no_content || head.status == StatusCode::NOT_MODIFIED;
+        let no_body = request.head_method || no_content || head.status == StatusCode::NOT_MODIFIED;
         let framing = if no_body { Framing::Length(0) } else { head.framing };
         let length = match framing {
             _ if no_content => None,
@@ -151,7 +165,7 @@ impl Pool {
             Framing::Length(n) => Some(n),
             _ => None,
         };
-        let reusable = head.keep_alive && framing != Framing::UntilClose;
+        let reusable = head.keep_alive && framing != Framing::UntilClose && !request.body_may_be_unread;
         let mut body = Streaming { connection: Some(connection), framing, reusable, pool: self.clone(), addr };
         let body = body.take_whole().unwrap_or(Body::Streaming(body));
         Answer { status: head.status, length, dated: head.dated, body }
@@ -184,6 +198,13 @@ async fn exchange(connection: &mut Connection, request: &Outgoing<'_>, out: &mut
             Err(error) => return Err(SendError::BadResponse(error.to_string())),
         }
     }
+}
+
+/// Whether a socket has nothing to read: no bytes and no end of stream. A peek that does not
+/// wait asks the kernel itself (tokio's readiness may not have seen the latest bytes yet).
+fn nothing_waiting(stream: &TcpStream) -> bool {
+    let mut byte = [MaybeUninit::uninit()];
+    matches!(socket2::SockRef::from(stream).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 async fn connect(addr: SocketAddr) -> Result<Connection, SendError> {
@@ -223,8 +244,9 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 }
 
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
-/// headers (Host kept, as Traefik's passHostHeader), without hop-by-hop headers, plus
-/// X-Forwarded-For/-Host/-Proto and the body's Content-Length.
+/// headers (Host kept, as Traefik's passHostHeader, or the absolute-form target's authority in
+/// its place), without hop-by-hop headers, plus X-Forwarded-For/-Host/-Proto and the body's
+/// Content-Length. Host is never taken for hop-by-hop, whatever `Connection` names.
 pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: &str) {
     out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
@@ -233,6 +255,7 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     }
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    let target_host = request.target_host();
     let mut forwarded_for = None;
     for header in request.headers {
         let name = header.name;
@@ -240,15 +263,19 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
         if is("content-length") || is("expect") || is("x-forwarded-host") || is("x-forwarded-proto") {
             continue;
         }
-        if is("x-forwarded-for") {
+        if is("host") {
+            if request.authority.is_none() {
+                header_line(out, name, header.value);
+            }
+        } else if is("x-forwarded-for") {
             forwarded_for = Some(header.value);
         } else if !is_hop_by_hop(name, request.connection) {
             header_line(out, name, header.value);
         }
     }
-    if request.host.is_none() {
+    if request.host.is_none() || request.authority.is_some() {
         // An HTTP/1.0 client may send no Host; HTTP/1.1 needs one.
-        header_line(out, "host", request.authority.unwrap_or("localhost").as_bytes());
+        header_line(out, "host", target_host.unwrap_or(b"localhost"));
     }
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(previous) = forwarded_for {
@@ -257,7 +284,7 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     }
     out.extend_from_slice(client_ip.as_bytes());
     out.extend_from_slice(b"\r\n");
-    if let Some(host) = request.host {
+    if let Some(host) = target_host {
         header_line(out, "x-forwarded-host", host);
     }
     out.extend_from_slice(b"x-forwarded-proto: http\r\n");
@@ -426,7 +453,7 @@ pub(crate) mod tests {
     use tokio::net::TcpListener;
 
     /// A pod on loopback that answers each request it reads with the next scripted reply (a
-    /// list of writes, sent with a short pause between them), and closes the connection after
+    /// list of writes, each sent at once, with a short pause between them), and closes the connection after
     /// a reply marked `close`. Counts the connections it accepted.
     pub(crate) async fn pod(replies: Vec<(Vec<&'static [u8]>, bool)>) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -437,6 +464,7 @@ pub(crate) mod tests {
             let mut replies = replies.into_iter();
             'accept: while let Ok((mut stream, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nodelay(true); // each scripted write leaves at once, as written
                 let mut seen = Vec::new();
                 loop {
                     while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -461,8 +489,12 @@ pub(crate) mod tests {
         (addr, accepted)
     }
 
-    const GET: Outgoing<'static> =
-        Outgoing { head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n", body: b"", head_method: false };
+    const GET: Outgoing<'static> = Outgoing {
+        head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n",
+        body: b"",
+        head_method: false,
+        body_may_be_unread: false,
+    };
 
     async fn body_of(mut answer: Answer) -> Result<Vec<u8>, io::Error> {
         let mut body = Vec::new();
@@ -559,5 +591,52 @@ pub(crate) mod tests {
         // The pod accepts and closes without answering: no response.
         let (addr, _) = pod(vec![]).await;
         assert!(matches!(Pool::new().send(addr, &GET, &mut Vec::new()).await, Err(SendError::NoResponse(_))));
+    }
+
+    #[tokio::test]
+    async fn bytes_a_pod_sends_unasked_never_become_the_next_clients_answer() {
+        // The pod answers one request twice, and a HEAD request with a body, each time after
+        // the first answer was read: the stray bytes sit on the idle connection.
+        let (addr, accepted) = pod(vec![
+            (
+                vec![
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst",
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstray",
+                ],
+                false,
+            ),
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecond"], false),
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", b"stray"], false),
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nthird"], false),
+        ])
+        .await;
+        let pool = Pool::new();
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"first");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"second", "not the pod's second answer");
+        let head_request = Outgoing { head: b"HEAD / HTTP/1.1\r\nhost: pod\r\n\r\n", head_method: true, ..GET };
+        let answer = pool.send(addr, &head_request, &mut Vec::new()).await.unwrap();
+        assert_eq!((answer.length, body_of(answer).await.unwrap()), (Some(5), Vec::new()));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"third", "not the HEAD answer's body");
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "each connection with stray bytes was closed");
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_request_body_the_pod_may_not_have_read_is_not_reused() {
+        // A pod that frames a GET without its body would read the body as a request of its own.
+        let (addr, accepted) = pod(vec![
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"], false),
+            (vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"], false),
+        ])
+        .await;
+        let pool = Pool::new();
+        let body = b"GET /smuggled HTTP/1.1\r\nhost: pod\r\n\r\n";
+        assert!(Outgoing::body_may_be_unread("GET", body) && !Outgoing::body_may_be_unread("POST", body));
+        let with_body = Outgoing { body, body_may_be_unread: true, ..GET };
+        assert_eq!(body_of(pool.send(addr, &with_body, &mut Vec::new()).await.unwrap()).await.unwrap(), b"ok");
+        assert!(pool.idle.lock().get(&addr).is_none_or(Vec::is_empty), "not pooled");
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }
