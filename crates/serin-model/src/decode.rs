@@ -42,17 +42,26 @@ impl de::Error for DecodeError {
 
 /// Decodes `node` (found at `path`) into `T`, collecting every problem found.
 pub fn decode<T: DeserializeOwned>(node: &Node, path: &FieldPath) -> Result<T, Vec<Problem>> {
+    match decode_with_problems(node, path) {
+        (Some(value), problems) if problems.is_empty() => Ok(value),
+        (_, problems) => Err(problems),
+    }
+}
+
+/// Decodes `node` (found at `path`) into `T`, collecting every problem found, and keeps the
+/// value when the only problems are unknown fields, so the checks that run on decoded values
+/// can report their problems beside them.
+pub fn decode_with_problems<T: DeserializeOwned>(node: &Node, path: &FieldPath) -> (Option<T>, Vec<Problem>) {
     let unknown = RefCell::new(Vec::new());
     let result = T::deserialize(NodeDeserializer { node, path: path.clone(), unknown: &unknown });
     let mut problems = unknown.into_inner();
     match result {
-        Ok(value) if problems.is_empty() => Ok(value),
-        Ok(_) => Err(problems),
+        Ok(value) => (Some(value), problems),
         Err(error) => {
             let (at, path) = error.at.unwrap_or((node.at, path.clone()));
             problems.push(Problem { at, path, message: error.message });
             problems.sort();
-            Err(problems)
+            (None, problems)
         }
     }
 }

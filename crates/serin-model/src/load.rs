@@ -3,7 +3,7 @@
 //! Every problem becomes a [`Diagnostic`] naming file, line, column and field; a document with
 //! problems yields no object, the others still load, and all problems are reported together.
 
-use crate::decode::{Problem, decode};
+use crate::decode::{Problem, decode_with_problems};
 use crate::object::{KINDS, Object};
 use crate::path::{FieldPath, Segment};
 use crate::validate::validate;
@@ -55,9 +55,22 @@ impl Loaded {
     }
 }
 
+/// The largest manifest text read (a Kubernetes API server takes objects of 1.5 MiB at most;
+/// a file of many objects may be larger, but not without bound).
+pub const MAX_MANIFEST_BYTES: usize = 32 << 20;
+
 /// Reads every document of one YAML (or JSON) text; `file` names it in diagnostics.
 pub fn load_str(file: &str, text: &str) -> Loaded {
     let mut loaded = Loaded::default();
+    if text.len() > MAX_MANIFEST_BYTES {
+        loaded.diagnostics.push(Diagnostic {
+            file: file.to_string(),
+            at: Location { line: 1, column: 1 },
+            path: FieldPath::root(),
+            message: format!("{} bytes is more than the {} MiB serin reads", text.len(), MAX_MANIFEST_BYTES >> 20),
+        });
+        return loaded;
+    }
     let documents = match parse_documents(text) {
         Ok(documents) => documents,
         Err(error) => {
@@ -164,30 +177,40 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
             format!("serin does not handle {kind} in {api_version}; it reads: {}", known.join(", ")),
         ));
     }
-    let at = FieldPath::root();
-    let object = match kind {
-        "Rollout" => Object::Rollout(decode(root, &at)?),
-        "AnalysisTemplate" => Object::AnalysisTemplate(decode(root, &at)?),
-        "ClusterAnalysisTemplate" => Object::ClusterAnalysisTemplate(decode(root, &at)?),
-        "AnalysisRun" => Object::AnalysisRun(decode(root, &at)?),
-        "Application" => Object::Application(decode(root, &at)?),
-        "Service" => Object::Service(decode(root, &at)?),
-        "TraefikService" => Object::TraefikService(decode(root, &at)?),
-        "IngressRoute" => Object::IngressRoute(decode(root, &at)?),
-        "ReplicaSet" => Object::ReplicaSet(decode(root, &at)?),
-        _ => Object::Pod(decode(root, &at)?),
+    let (object, mut problems) = match kind {
+        "Rollout" => decode_as(root, Object::Rollout),
+        "AnalysisTemplate" => decode_as(root, Object::AnalysisTemplate),
+        "ClusterAnalysisTemplate" => decode_as(root, Object::ClusterAnalysisTemplate),
+        "AnalysisRun" => decode_as(root, Object::AnalysisRun),
+        "Application" => decode_as(root, Object::Application),
+        "Service" => decode_as(root, Object::Service),
+        "TraefikService" => decode_as(root, Object::TraefikService),
+        "IngressRoute" => decode_as(root, Object::IngressRoute),
+        "ReplicaSet" => decode_as(root, Object::ReplicaSet),
+        _ => decode_as(root, Object::Pod),
     };
-    let mut problems: Vec<Problem> = validate(&object)
-        .into_iter()
-        .map(|issue| Problem { at: locate(root, &issue.path), path: issue.path, message: issue.message })
-        .collect();
-    if problems.is_empty() {
-        Ok(object)
-    } else {
-        problems.sort();
-        problems.dedup();
-        Err(problems)
+    // The semantic checks run even beside unknown fields: every problem is reported at once.
+    if let Some(object) = &object {
+        problems.extend(validate(object).into_iter().map(|issue| Problem {
+            at: locate(root, &issue.path),
+            path: issue.path,
+            message: issue.message,
+        }));
     }
+    match object {
+        Some(object) if problems.is_empty() => Ok(object),
+        _ => {
+            problems.sort();
+            problems.dedup();
+            Err(problems)
+        }
+    }
+}
+
+/// Decodes a whole document as one kind of object.
+fn decode_as<T: serde::de::DeserializeOwned>(root: &Node, kind: fn(T) -> Object) -> (Option<Object>, Vec<Problem>) {
+    let (value, problems) = decode_with_problems(root, &FieldPath::root());
+    (value.map(kind), problems)
 }
 
 /// The position of the value at `path`, or of its nearest present ancestor. A mapping or list
@@ -211,5 +234,20 @@ pub fn locate(root: &Node, path: &FieldPath) -> Location {
     match (&node.value, key_at) {
         (Value::Map(_) | Value::Seq(_), Some(at)) => at,
         _ => node.at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_larger_than_the_limit_is_refused_unread() {
+        let text = format!("# {}\n", "x".repeat(MAX_MANIFEST_BYTES));
+        let loaded = load_str("huge.yaml", &text);
+        assert!(loaded.documents.is_empty());
+        let messages: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("huge.yaml:1:1") && messages[0].contains("32 MiB"), "{messages:?}");
     }
 }

@@ -120,11 +120,20 @@ pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, SyntaxError> {
     Ok(builder.documents.into_iter().filter(|d| d.root.value != Value::Null).collect())
 }
 
+/// At most this many values may come from aliases in one document. Each alias copies its
+/// anchor's whole tree, so ten aliases of ten aliases of ... grow a 1 KB file beyond any
+/// memory ("billion laughs"); go-yaml and so kubectl refuse such documents too. Real manifests
+/// copy a few hundred values this way at most.
+pub const MAX_ALIASED_VALUES: usize = 100_000;
+
 /// Collects parser events into trees.
 #[derive(Default)]
 struct TreeBuilder {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored trees by anchor id, with the number of values each holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values copied by aliases so far in this document.
+    aliased: usize,
     documents: Vec<YamlDocument>,
     error: Option<SyntaxError>,
 }
@@ -155,7 +164,7 @@ impl TreeBuilder {
     /// Attaches a finished node to its parent, or ends a document.
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), count_values(&node)));
         }
         match self.stack.last_mut() {
             None => self.documents.push(YamlDocument { root: node }),
@@ -200,6 +209,15 @@ impl TreeBuilder {
     }
 }
 
+/// How many values a tree holds, itself included.
+fn count_values(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_values).sum(),
+        Value::Map(entries) => entries.iter().map(|e| count_values(&e.value)).sum(),
+        _ => 0,
+    }
+}
+
 /// YAML merge keys (`<<: *defaults`): entries already present win.
 fn merge_into(entries: &mut Vec<Entry>, merged: &mut Vec<String>, source: Node) {
     let sources = match source.value {
@@ -220,6 +238,9 @@ fn merge_into(entries: &mut Vec<Entry>, merged: &mut Vec<String>, source: Node) 
 
 impl<'input> SpannedEventReceiver<'input> for TreeBuilder {
     fn on_event(&mut self, event: Event<'input>, span: Span) {
+        if self.error.is_some() {
+            return; // the first problem ends the reading; nothing more is built
+        }
         let at = location(&span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
@@ -230,8 +251,18 @@ impl<'input> SpannedEventReceiver<'input> for TreeBuilder {
                     Err(message) => self.fail(at, message),
                 }
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.finish(Node { at, ..node }, 0),
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((_, values)) if self.aliased + values > MAX_ALIASED_VALUES => self.fail(
+                    at,
+                    format!(
+                        "aliases copy more than {MAX_ALIASED_VALUES} values in this document; refused as an alias bomb"
+                    ),
+                ),
+                Some((node, values)) => {
+                    self.aliased += values;
+                    let node = node.clone();
+                    self.finish(Node { at, ..node }, 0);
+                }
                 None => self.fail(at, "alias to an unknown anchor".to_string()),
             },
             Event::SequenceStart(anchor, _) => {
@@ -248,7 +279,10 @@ impl<'input> SpannedEventReceiver<'input> for TreeBuilder {
                     self.finish(node, anchor);
                 }
             }
-            Event::DocumentEnd => self.anchors.clear(),
+            Event::DocumentEnd => {
+                self.anchors.clear();
+                self.aliased = 0;
+            }
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::Nothing => {}
         }
     }
@@ -363,6 +397,24 @@ mod tests {
         let used = docs[0].root.get("use").unwrap();
         assert_eq!(used.get("x").unwrap().value, Value::Int(1));
         assert_eq!(used.get("y").unwrap().value, Value::Int(3));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_at_its_line_without_expanding_it() {
+        // Nine levels of ten aliases: 10^9 values from 1 KB.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..=9 {
+            let previous = format!("*a{}", level - 1);
+            text.push_str(&format!("a{level}: &a{level} [{}]\n", [previous.as_str(); 10].join(", ")));
+        }
+        let started = std::time::Instant::now();
+        let err = parse_documents(&text).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err:?}");
+        assert_eq!(err.at.line, 5, "the first alias past the budget: {err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+        // The budget is per document: modest copying in many documents is fine.
+        let modest = "base: &b {x: 1, y: 2}\nuse: [*b, *b, *b]\n";
+        assert_eq!(parse_documents(&[modest; 3].join("---\n")).unwrap().len(), 3);
     }
 
     #[test]
