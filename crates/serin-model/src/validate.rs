@@ -494,21 +494,33 @@ fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric) {
         }
     }
     let p = &m.provider;
-    let providers = [
-        p.prometheus.is_some(),
-        p.web.is_some(),
-        p.job.is_some(),
-        p.serin.is_some(),
-        p.datadog.is_some(),
-        p.new_relic.is_some(),
-        p.cloud_watch.is_some(),
-        p.wavefront.is_some(),
-        p.kayenta.is_some(),
-        p.graphite.is_some(),
-        p.influxdb.is_some(),
-        p.skywalking.is_some(),
-        !p.plugin.is_empty(),
+    let measured = [
+        ("prometheus", p.prometheus.is_some()),
+        ("web", p.web.is_some()),
+        ("job", p.job.is_some()),
+        ("serin", p.serin.is_some()),
     ];
+    let not_yet = [
+        ("datadog", p.datadog.is_some()),
+        ("newRelic", p.new_relic.is_some()),
+        ("cloudWatch", p.cloud_watch.is_some()),
+        ("wavefront", p.wavefront.is_some()),
+        ("kayenta", p.kayenta.is_some()),
+        ("graphite", p.graphite.is_some()),
+        ("influxdb", p.influxdb.is_some()),
+        ("skywalking", p.skywalking.is_some()),
+        ("plugin", !p.plugin.is_empty()),
+    ];
+    // Refused now rather than failing the run later, when the release is already under way.
+    for (name, _) in not_yet.iter().filter(|(_, present)| *present) {
+        issues.at(
+            &at.key("provider").key(*name),
+            format!(
+                "the {name} metric provider is not supported yet: serin measures with prometheus, web, job or serin"
+            ),
+        );
+    }
+    let providers: Vec<bool> = measured.into_iter().chain(not_yet).map(|(_, present)| present).collect();
     issues.check(providers.iter().filter(|x| **x).count() == 1, &at.key("provider"), "set exactly one metric provider");
 }
 
