@@ -71,7 +71,7 @@ pub fn load_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Re
     let mut problems = Vec::new();
     for (name, text) in files {
         let loaded = serin_model::load_str(name, text);
-        problems.extend(loaded.diagnostics);
+        problems.extend(loaded.problems());
         documents.extend(loaded.documents);
     }
     if problems.is_empty() { Ok(documents) } else { Err(problems) }

@@ -21,7 +21,7 @@ pub mod workload;
 pub mod yaml;
 
 pub use intstr::IntOrString;
-pub use load::{Diagnostic, Document, Loaded, load_path, load_str};
+pub use load::{Diagnostic, Document, Loaded, Unmodelled, load_path, load_str};
 pub use object::{Object, ObjectKey};
 pub use path::FieldPath;
 pub use time::Time;

@@ -42,16 +42,71 @@ pub struct Document {
     pub object: Object,
 }
 
+/// A well-formed Kubernetes object of a kind serin neither manages nor reads (an Ingress, a
+/// ConfigMap, a Deployment...): `lint` lists it as not checked; everything that would act on
+/// it refuses it (see [`Loaded::problems`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmodelled {
+    pub file: String,
+    /// Where its `kind` is.
+    pub at: Location,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl Unmodelled {
+    /// The object `root` when it is of a kind outside serin's model and outside the API groups
+    /// serin owns (a kind unknown in argoproj.io or Traefik's groups is a mistake or a feature
+    /// serin lacks, and decoding says which).
+    fn of(file: &str, root: &Node) -> Option<Unmodelled> {
+        let field = |key: &str| root.get(key).and_then(Node::as_str).filter(|v| !v.is_empty());
+        let (api_version, kind) = (field("apiVersion")?, field("kind")?);
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        let owned = ["argoproj.io", "traefik.io", "traefik.containo.us"].contains(&group);
+        if owned || KINDS.iter().any(|(v, k, _)| *v == api_version && *k == kind) {
+            return None;
+        }
+        let metadata = root.get("metadata")?;
+        let name =
+            ["name", "generateName"].iter().find_map(|key| metadata.get(key)?.as_str().filter(|n| !n.is_empty()))?;
+        Some(Unmodelled {
+            file: file.to_string(),
+            at: locate(root, &FieldPath::parse("kind")),
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub documents: Vec<Document>,
+    /// Every problem found, except objects of kinds serin does not model.
     pub diagnostics: Vec<Diagnostic>,
+    pub unmodelled: Vec<Unmodelled>,
 }
 
 impl Loaded {
     fn extend(&mut self, other: Loaded) {
         self.documents.extend(other.documents);
         self.diagnostics.extend(other.diagnostics);
+        self.unmodelled.extend(other.unmodelled);
+    }
+
+    /// Every problem for a command that acts on the objects (`apply`, a sync, `plan`): the
+    /// diagnostics, and each object of a kind serin does not model.
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        let unmodelled = self.unmodelled.iter().map(|u| Diagnostic {
+            file: u.file.clone(),
+            at: u.at,
+            path: FieldPath::parse("kind"),
+            message: unhandled_kind(&u.kind, &u.api_version),
+        });
+        let mut problems: Vec<Diagnostic> = self.diagnostics.iter().cloned().chain(unmodelled).collect();
+        problems.sort();
+        problems
     }
 }
 
@@ -84,6 +139,10 @@ pub fn load_str(file: &str, text: &str) -> Loaded {
         }
     };
     for document in documents {
+        if let Some(unmodelled) = Unmodelled::of(file, &document.root) {
+            loaded.unmodelled.push(unmodelled);
+            continue;
+        }
         match decode_object(&document.root) {
             Ok(object) => loaded.documents.push(Document { file: file.to_string(), root: document.root, object }),
             Err(problems) => loaded.diagnostics.extend(problems.into_iter().map(|p| Diagnostic {
@@ -122,15 +181,13 @@ pub fn load_path(path: &Path) -> Loaded {
 }
 
 fn io_failure(path: &Path, error: &std::io::Error) -> Loaded {
-    Loaded {
-        documents: Vec::new(),
-        diagnostics: vec![Diagnostic {
-            file: path.display().to_string(),
-            at: Location::default(),
-            path: FieldPath::root(),
-            message: format!("cannot read: {error}"),
-        }],
-    }
+    let diagnostic = Diagnostic {
+        file: path.display().to_string(),
+        at: Location::default(),
+        path: FieldPath::root(),
+        message: format!("cannot read: {error}"),
+    };
+    Loaded { diagnostics: vec![diagnostic], ..Loaded::default() }
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) -> std::io::Result<()> {
@@ -170,12 +227,8 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
         return Err(problem("kind", "missing field `kind`".to_string()));
     }
     if !KINDS.iter().any(|(v, k, _)| *v == api_version && *k == kind) {
-        let known: Vec<String> = KINDS.iter().map(|(v, k, _)| format!("{v} {k}")).collect();
         let path = if KINDS.iter().any(|(_, k, _)| *k == kind) { "apiVersion" } else { "kind" };
-        return Err(problem(
-            path,
-            format!("serin does not handle {kind} in {api_version}; it reads: {}", known.join(", ")),
-        ));
+        return Err(problem(path, unhandled_kind(kind, api_version)));
     }
     let (object, mut problems) = match kind {
         "Rollout" => decode_as(root, Object::Rollout),
@@ -205,6 +258,11 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
             Err(problems)
         }
     }
+}
+
+fn unhandled_kind(kind: &str, api_version: &str) -> String {
+    let known: Vec<String> = KINDS.iter().map(|(v, k, _)| format!("{v} {k}")).collect();
+    format!("serin does not handle {kind} in {api_version}; it reads: {}", known.join(", "))
 }
 
 /// Decodes a whole document as one kind of object.

@@ -6,7 +6,7 @@ use std::path::Path;
 fn lint(path: &Path) -> Vec<String> {
     let loaded = serin_model::load_path(path);
     let prefix = format!("{}/", path.parent().unwrap_or(path).display());
-    loaded.diagnostics.iter().map(|d| d.to_string().replace(&prefix, "")).collect()
+    loaded.problems().iter().map(|d| d.to_string().replace(&prefix, "")).collect()
 }
 
 #[test]

@@ -563,7 +563,7 @@ pub fn delete(options: &ClientOptions, kind: Option<&str>, name: Option<&str>, f
             for file in read_sources(files)? {
                 let name = file["name"].as_str().unwrap_or_default();
                 let loaded = serin_model::load_str(name, file["text"].as_str().unwrap_or_default());
-                if let Some(problem) = loaded.diagnostics.first() {
+                if let Some(problem) = loaded.problems().first() {
                     bail!("{problem}");
                 }
                 for document in loaded.documents {

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let loaded = serin_model::load_path(path);
-    if !loaded.diagnostics.is_empty() {
-        let lines: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+    let problems = loaded.problems();
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         bail!("{} is not valid:\n{}", path.display(), lines.join("\n"));
     }
     let rollout = loaded

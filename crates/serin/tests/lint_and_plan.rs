@@ -58,6 +58,41 @@ fn lint_reads_stdin_and_reports_a_missing_file() {
 }
 
 #[test]
+fn lint_lists_kinds_serin_does_not_model_without_failing_and_plan_refuses_them() {
+    // An nginx Ingress and a ConfigMap beside the seed's Rollout: not serin's to check.
+    let dir = tempfile::tempdir().unwrap();
+    let rollout = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/argo-demo/argorollout-canary/rollout.yaml");
+    let rollout = std::fs::read_to_string(rollout).unwrap();
+    let others = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  ingressClassName: nginx\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+    std::fs::write(dir.path().join("rollout.yaml"), rollout).unwrap();
+    std::fs::write(dir.path().join("others.yaml"), others).unwrap();
+    let ok = serin().arg("lint").arg("-f").arg(dir.path()).assert().success();
+    let stdout = String::from_utf8_lossy(&ok.get_output().stdout).replace(&format!("{}/", dir.path().display()), "");
+    assert_eq!(
+        stdout,
+        "others.yaml:2: Ingress web (networking.k8s.io/v1): not checked, serin does not model this kind\n\
+         others.yaml:9: ConfigMap settings (v1): not checked, serin does not model this kind\n\
+         1 objects checked, 2 not checked, no problems found\n"
+    );
+    // A problem in a checked object still fails the run; a kind unknown in argoproj.io is a
+    // problem (a typo or a feature serin lacks), not an object to skip.
+    let experiment = "apiVersion: argoproj.io/v1alpha1\nkind: Experiment\nmetadata:\n  name: e\n";
+    let failed = serin().args(["lint", "-f", "-"]).write_stdin(experiment).assert().failure();
+    let stdout = String::from_utf8_lossy(&failed.get_output().stdout).to_string();
+    assert!(
+        stdout.starts_with("<stdin>:2:7: kind: serin does not handle Experiment in argoproj.io/v1alpha1"),
+        "{stdout}"
+    );
+    // plan, like apply, acts on objects and refuses what it cannot model.
+    let plan = serin().arg("plan").arg("-f").arg(dir.path().join("others.yaml")).assert().failure();
+    let stderr = String::from_utf8_lossy(&plan.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("others.yaml:2:7: kind: serin does not handle Ingress in networking.k8s.io/v1"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn plan_prints_every_step_of_the_seed() {
     let out = serin().args(["plan", "-f", "examples/argo-demo/argorollout-canary/rollout.yaml"]).assert().success();
     insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
