@@ -1,12 +1,14 @@
-//! The JSON API the CLI talks to. Reads are open on the loopback address; writes need the
-//! bearer token the server keeps in its data directory.
+//! The JSON API the CLI talks to. Writes need the bearer token the server keeps in its data
+//! directory. Reads answer without it, but with secret values hidden ([`crate::redact`]);
+//! pod logs and Application diffs, which may hold anything, need the token.
 
 use crate::apply;
 use crate::clock::Clock;
 use crate::objects::{self, owned_by};
 use crate::store::{Store, StoreError};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,7 +51,31 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/webhook", post(webhook))
         .route("/api/v1/applications/{namespace}/{name}/sync", post(application_sync))
         .route("/api/v1/applications/{namespace}/{name}/diff", get(application_diff))
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard_reads))
         .with_state(state)
+}
+
+/// Reads without the token: logs and diffs are refused, every other answer has its secret
+/// values hidden. `/healthz` and `/metrics` hold none and stay open to probes and scrapers.
+async fn guard_reads(State(state): Shared, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let open = request.method() != Method::GET || matches!(path, "/healthz" | "/metrics");
+    let Err(refusal) = (if open { Ok(()) } else { authorize(&state, request.headers()) }) else {
+        return next.run(request).await;
+    };
+    if path.starts_with("/api/v1/logs/") || path.ends_with("/diff") {
+        return refusal.into_response();
+    }
+    let (mut parts, body) = next.run(request).await.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the answer").into_response();
+    };
+    let Ok(mut answer) = serde_json::from_slice::<Value>(&bytes) else {
+        return (parts, bytes).into_response();
+    };
+    crate::redact::secrets(&mut answer);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    (parts, Json(answer)).into_response()
 }
 
 /// An API error: a status and a message for people.

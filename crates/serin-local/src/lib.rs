@@ -17,6 +17,7 @@ pub mod native;
 pub mod objects;
 pub mod pods;
 pub mod proxy;
+pub mod redact;
 pub mod replicasets;
 pub mod rollouts;
 pub mod routing;

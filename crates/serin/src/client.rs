@@ -208,24 +208,29 @@ impl Client {
 
     pub fn get(&self, path: &str) -> Result<Value> {
         let url = format!("{}{path}", self.base);
-        self.finish(path, self.agent.get(&url).call())
+        self.finish(path, self.with_token(self.agent.get(&url)).call())
     }
 
     /// A GET whose answer is bytes, not JSON (a pod's log): the body as sent, of any size, and
     /// the response's headers.
     pub fn get_bytes(&self, path: &str) -> Result<(Vec<u8>, ureq::http::HeaderMap)> {
         let url = format!("{}{path}", self.base);
-        let mut response = self.answered(path, self.agent.get(&url).call())?;
+        let mut response = self.answered(path, self.with_token(self.agent.get(&url)).call())?;
         Ok((self.body(path, &mut response)?, response.headers().clone()))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.agent.post(&url);
-        if let Some(token) = &self.token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
+        self.finish(path, self.with_token(self.agent.post(&url)).send_json(body))
+    }
+
+    /// The request with the API token, when there is one: writes need it, and reads without it
+    /// see secret values hidden (logs and diffs are refused).
+    fn with_token<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("Authorization", &format!("Bearer {token}")),
+            None => request,
         }
-        self.finish(path, request.send_json(body))
     }
 }
 

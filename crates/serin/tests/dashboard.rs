@@ -297,6 +297,37 @@ fn the_dashboard_is_read_only_without_the_token_and_shows_no_secrets() {
     }
     let (_, _, apps) = get(&format!("{ui}api/view?page=applications"), &[]);
     assert!(apps.contains("http://***@127.0.0.1:9/repo.git"), "{apps}");
+
+    // The API is held to the same rules: on loopback it answers no other host, and its reads
+    // without the token hide every secret value (container env, repository credentials, the
+    // last-applied copy); logs need the token. /metrics stays open to scrapers.
+    let api = &server.api;
+    let objects = format!("{api}/api/v1/objects?kind=Rollout&group=argoproj.io");
+    assert_eq!(get(&objects, &[("Host", "evil.example:3100")]).0, 403);
+    assert_eq!(get(&format!("{api}/metrics"), &[("Host", "evil.example:3100")]).0, 200);
+    let reads = [
+        objects.clone(),
+        format!("{api}/api/v1/objects?kind=Pod"),
+        format!("{api}/api/v1/objects?kind=ReplicaSet&group=apps"),
+        format!("{api}/api/v1/objects?kind=Application&group=argoproj.io"),
+        format!("{api}/api/v1/object?group=argoproj.io&kind=Rollout&namespace=default&name=quiet"),
+        format!("{api}/api/v1/rollouts/default/quiet/tree"),
+    ];
+    for url in &reads {
+        let (code, _, body) = get(url, &[]);
+        assert_eq!(code, 200, "{url}: {body}");
+        assert!(!body.contains(secret), "{url} shows the secret: {body}");
+    }
+    let (_, _, pods) = get(&format!("{api}/api/v1/objects?kind=Pod"), &[]);
+    assert!(pods.contains("\"value\":\"***\""), "{pods}");
+    let (_, _, with_token) = get(&reads[1], &[("Authorization", &bearer)]);
+    assert!(with_token.contains(secret), "with the token nothing is hidden: {with_token}");
+    let pod: Value = serde_json::from_str(&pods).unwrap();
+    let pod = pod["items"][0]["metadata"]["name"].as_str().unwrap();
+    assert_eq!(get(&format!("{api}/api/v1/logs/default/{pod}"), &[]).0, 401);
+    assert_eq!(get(&format!("{api}/api/v1/logs/default/{pod}"), &[("Authorization", &bearer)]).0, 200);
+    // The CLI on the server's machine sends the token and shows everything.
+    assert!(server.serin(&["get", "rollout", "quiet", "-o", "yaml"]).contains(secret));
     let (_, _, rollout) = get(&format!("{ui}api/view?page=rollout&namespace=default&name=quiet"), &[]);
     assert!(rollout.contains("\"phase\":\"Healthy\"") && rollout.contains("quiet-"), "{rollout}");
 

@@ -6,8 +6,8 @@
 //! the store's change feed moves, and once a second for the traffic charts ([`traffic`]).
 //! Commands go to the JSON API with the bearer token, so without a token the dashboard can
 //! only look. Every response carries a Content-Security-Policy that allows nothing but the
-//! dashboard's own files; on a loopback address, requests naming another host are refused
-//! (DNS rebinding).
+//! dashboard's own files; on a loopback address, requests to the dashboard or the API naming
+//! another host are refused (DNS rebinding).
 
 mod traffic;
 mod views;
@@ -90,9 +90,10 @@ pub fn with_dashboard(api: Router, dashboard: Arc<Dashboard>) -> Router {
         .route("/ui/api/session", get(session))
         .route("/ui/api/view", get(view))
         .route("/ui/api/stream", get(stream))
-        .route_layer(middleware::from_fn_with_state(dashboard.clone(), same_host))
-        .with_state(dashboard);
-    api.merge(ui).layer(middleware::map_response(security_headers))
+        .with_state(dashboard.clone());
+    api.merge(ui)
+        .layer(middleware::from_fn_with_state(dashboard, same_host))
+        .layer(middleware::map_response(security_headers))
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -104,14 +105,18 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// On a loopback address, the Host header must name loopback too: a web page whose name was
-/// rebound to 127.0.0.1 cannot read the dashboard.
+/// Paths any Host may ask for: health and metrics hold nothing secret, and a forge's webhook
+/// reaches a loopback API through a reverse proxy that names its own host.
+const ANY_HOST: &[&str] = &["/healthz", "/metrics", "/api/webhook"];
+
+/// On a loopback address, the Host header must name loopback too, for the API as for the
+/// dashboard: a web page whose name was rebound to 127.0.0.1 can read and send nothing.
 async fn same_host(State(dashboard): State<Arc<Dashboard>>, request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    if dashboard.loopback && !loopback_host(host) {
+    if dashboard.loopback && !loopback_host(host) && !ANY_HOST.contains(&request.uri().path()) {
         return (
             StatusCode::FORBIDDEN,
-            "the dashboard on a loopback address answers only to localhost and loopback addresses\n",
+            "serin on a loopback address answers only to localhost and loopback addresses\n",
         )
             .into_response();
     }
