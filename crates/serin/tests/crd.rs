@@ -1,4 +1,4 @@
-//! `serin crd` against a real kube-apiserver v1.20 (kube-testenv): the CRDs install with a
+//! `serin crd` against a real kube-apiserver v1.20 (kubeenv): the CRDs install with a
 //! client-side `kubectl apply` and are structural; the seed's Rollout and the maximal
 //! manifests of serin-model's CRD tests are stored exactly as sent (nothing pruned); the
 //! status and scale subresources work; a Rollout with a field of the wrong type is refused by

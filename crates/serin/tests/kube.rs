@@ -1,4 +1,4 @@
-//! `serin controller` on a real Kubernetes API server (kube-testenv, v1.20): the seed's canary
+//! `serin controller` on a real Kubernetes API server (kubeenv, v1.20): the seed's canary
 //! release end to end, abort, one Traefik group, a missing router, a restart mid-rollout, two
 //! replicas with leader election, ingress-nginx and Gateway API routing, and adoption of a
 //! ReplicaSet Argo Rollouts left behind, and a cluster without the CRDs. Each test has its own

@@ -1,6 +1,7 @@
-//! A real Kubernetes control plane for the tests (etcd, kube-apiserver and
-//! kube-controller-manager v1.20 on loopback, from `shared/tools/kube-testenv`), one per test,
-//! with the test playing kubelet: every pod the ReplicaSet controller creates is marked
+//! A real Kubernetes control plane for the tests, one per test: etcd, kube-apiserver and
+//! kube-controller-manager v1.20 on loopback, built from Debian's packages by
+//! `scripts/kube-control-plane/build.sh` and started by its `start.sh`. The test plays
+//! kubelet: every pod the ReplicaSet controller creates is marked
 //! Running and Ready, as KWOK does. Helpers apply YAML, read and patch objects, run
 //! `serin controller` as a real process, and run kubectl or plain HTTPS requests.
 #![allow(dead_code)] // each test file uses its own part of the harness
@@ -18,18 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The kube-testenv scripts: `$KUBE_TESTENV`, else `shared/tools/kube-testenv` next to the
-/// repository, else under /work.
-fn testenv_dir() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let candidates = [
-        std::env::var_os("KUBE_TESTENV").map(PathBuf::from),
-        Some(repo.join("../shared/tools/kube-testenv")),
-        Some(PathBuf::from("/work/shared/tools/kube-testenv")),
-    ];
-    candidates.into_iter().flatten().find(|d| d.join("start.sh").exists()).unwrap_or_else(|| {
-        panic!("kube-testenv not found: set KUBE_TESTENV to the directory of its start.sh (shared/tools/kube-testenv)")
-    })
+/// The project's scripts that build, start and stop the control plane.
+fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/kube-control-plane")
 }
 
 pub struct KubeEnv {
@@ -48,12 +40,12 @@ pub struct KubeEnv {
 impl KubeEnv {
     /// Starts a fresh cluster and the fake kubelet.
     pub async fn start() -> KubeEnv {
-        let scripts = testenv_dir();
+        let scripts = scripts_dir();
         let dir = tempfile::Builder::new().prefix("serin-kube-").tempdir().unwrap();
         let output = Command::new("bash").arg(scripts.join("start.sh")).arg(dir.path()).output().unwrap();
         assert!(
             output.status.success(),
-            "kube-testenv did not start (build it once with {}/build.sh):\n{}",
+            "the control plane did not start (scripts/test.sh builds it; or run {}/build.sh):\n{}",
             scripts.display(),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -62,11 +54,10 @@ impl KubeEnv {
         let var = |name: &str| {
             vars.lines()
                 .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("{name} is not in kube-testenv's env file:\n{vars}"))
+                .unwrap_or_else(|| panic!("{name} is not in the env file start.sh wrote:\n{vars}"))
                 .to_string()
         };
-        let (server, token, ca) =
-            (var("KUBE_TESTENV_SERVER"), var("KUBE_TESTENV_TOKEN"), var("KUBE_TESTENV_CA").into());
+        let (server, token, ca) = (var("SERIN_KUBE_SERVER"), var("SERIN_KUBE_TOKEN"), var("SERIN_KUBE_CA").into());
         let client = client_for(&kubeconfig).await;
         let kubelet = tokio::spawn(play_kubelet(client.clone()));
         KubeEnv { dir, kubeconfig, server, token, ca, client, resources: Mutex::default(), kubelet }
@@ -261,7 +252,7 @@ impl KubeEnv {
 impl Drop for KubeEnv {
     fn drop(&mut self) {
         self.kubelet.abort();
-        let _ = Command::new("bash").arg(testenv_dir().join("stop.sh")).arg(self.dir.path()).output();
+        let _ = Command::new("bash").arg(scripts_dir().join("stop.sh")).arg(self.dir.path()).output();
     }
 }
 
