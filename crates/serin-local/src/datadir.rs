@@ -36,9 +36,15 @@ pub fn token_path(dir: &Path) -> PathBuf {
     dir.join("token")
 }
 
-/// Creates the directory if needed and checks that it is writable, with one clear error.
+/// Creates the directory if needed (readable by its owner only, like everything serin writes
+/// in it) and checks that it is writable, with one clear error. A directory that exists keeps
+/// its mode: it may be shared with other files.
 pub fn prepare(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir.join("logs"))
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir.join("logs"))
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let probe = dir.join(".write-test");
     std::fs::write(&probe, b"").with_context(|| format!("the data directory {} is not writable", dir.display()))?;
@@ -96,4 +102,20 @@ pub fn read_info(dir: &Path) -> Result<ServerInfo> {
         )
     })?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_data_directory_and_its_files_are_the_owners_only() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("state/serin");
+        prepare(&dir).unwrap();
+        ensure_token(&dir).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&dir.join("logs")), mode(&token_path(&dir))), (0o700, 0o700, 0o600));
+    }
 }

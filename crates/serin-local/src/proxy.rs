@@ -9,7 +9,7 @@
 //! that accepted the client.
 
 use crate::downstream::CLIENT_TIMEOUT;
-use crate::routing::{CompiledRoute, Endpoint, RouteTable, Target, string_matches};
+use crate::routing::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
 use crate::upstream::{Answer, Outgoing, Pool, SendError};
 use arc_swap::ArcSwap;
 use http::StatusCode;
@@ -234,21 +234,16 @@ pub(crate) fn pick<'t>(
         }
         Target::Weighted(weighted) => {
             for rule in &weighted.mirrors {
-                if rule.matches.iter().any(|m| route_matches(m, info)) {
+                if rule.matches.iter().any(|m| request_matches(m, info)) {
                     let n = rule.counter.fetch_add(1, Ordering::Relaxed);
                     let copy = share(n, rule.percentage)
                         .then(|| pick(&weighted.children[rule.child].1, info, failed, &mut Vec::new()));
                     mirrors.extend(copy.flatten());
                 }
             }
-            for (matches, child) in &weighted.header_routes {
-                let all = matches.iter().all(|m| {
-                    info.headers.iter().any(|(name, value)| {
-                        name.eq_ignore_ascii_case(&m.header_name) && string_matches(&m.header_value, value)
-                    })
-                });
-                if all && !matches.is_empty() {
-                    return pick(&weighted.children[*child].1, info, failed, mirrors);
+            for route in &weighted.header_routes {
+                if !route.headers.is_empty() && has_headers(&route.headers, info) {
+                    return pick(&weighted.children[route.child].1, info, failed, mirrors);
                 }
             }
             let up = |i: usize| has_endpoint(&weighted.children[i].1, failed);
@@ -292,12 +287,15 @@ fn has_endpoint(target: &Target, failed: &[SocketAddr]) -> bool {
     }
 }
 
-fn route_matches(m: &serin_model::rollout::RouteMatch, info: &RequestInfo<'_>) -> bool {
-    m.method.as_ref().is_none_or(|s| string_matches(s, info.method))
-        && m.path.as_ref().is_none_or(|s| string_matches(s, info.path))
-        && m.headers
-            .iter()
-            .all(|(name, s)| info.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && string_matches(s, v)))
+fn request_matches(m: &RequestMatch, info: &RequestInfo<'_>) -> bool {
+    m.method.as_ref().is_none_or(|s| s.matches(info.method))
+        && m.path.as_ref().is_none_or(|s| s.matches(info.path))
+        && has_headers(&m.headers, info)
+}
+
+/// Whether the request has, for each (name, match), a header of that name whose value matches.
+fn has_headers(wanted: &[(String, ValueMatch)], info: &RequestInfo<'_>) -> bool {
+    wanted.iter().all(|(name, m)| info.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && m.matches(v)))
 }
 
 /// Latency bucket bounds in seconds (Prometheus `le`).

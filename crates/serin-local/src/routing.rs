@@ -74,15 +74,71 @@ pub struct WeightedBackend {
     pub schedule: Schedule,
     /// Survives rebuilds while the weights stay the same, so the split goes on where it was.
     pub counter: Arc<AtomicU64>,
-    pub header_routes: Vec<(Vec<HeaderRoutingMatch>, usize)>,
+    pub header_routes: Vec<HeaderRoute>,
     pub mirrors: Vec<MirrorRule>,
 }
 
+/// `setHeaderRoute`: requests carrying all these headers go to `child` (the canary).
+pub struct HeaderRoute {
+    pub headers: Vec<(String, ValueMatch)>,
+    pub child: usize,
+}
+
+/// `setMirrorRoute`: a share of the requests matching any of `matches` is copied to `child`.
 pub struct MirrorRule {
-    pub matches: Vec<RouteMatch>,
+    pub matches: Vec<RequestMatch>,
     pub percentage: u64,
     pub child: usize,
     pub counter: AtomicU64,
+}
+
+/// One match of a mirror route: method, path and headers, each absent or a value match.
+pub struct RequestMatch {
+    pub method: Option<ValueMatch>,
+    pub path: Option<ValueMatch>,
+    pub headers: Vec<(String, ValueMatch)>,
+}
+
+/// An Argo string match made ready for requests when the table is built: a regex is compiled
+/// once (with Go's regexp syntax, as the routers Argo drives read it), not per request.
+pub enum ValueMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(regex::Regex),
+    /// A match that sets nothing, or a regex that does not compile: matches no value.
+    Nothing,
+}
+
+impl ValueMatch {
+    pub fn new(m: &StringMatch) -> ValueMatch {
+        match (&m.exact, &m.prefix, &m.regex) {
+            (Some(exact), _, _) => ValueMatch::Exact(exact.clone()),
+            (None, Some(prefix), _) => ValueMatch::Prefix(prefix.clone()),
+            (None, None, Some(pattern)) => {
+                serin_router::rule::compile_go_regex(pattern).map_or(ValueMatch::Nothing, ValueMatch::Regex)
+            }
+            (None, None, None) => ValueMatch::Nothing,
+        }
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            ValueMatch::Exact(exact) => value == exact,
+            ValueMatch::Prefix(prefix) => value.starts_with(prefix.as_str()),
+            ValueMatch::Regex(regex) => regex.is_match(value),
+            ValueMatch::Nothing => false,
+        }
+    }
+}
+
+impl RequestMatch {
+    fn new(m: &RouteMatch) -> RequestMatch {
+        RequestMatch {
+            method: m.method.as_ref().map(ValueMatch::new),
+            path: m.path.as_ref().map(ValueMatch::new),
+            headers: m.headers.iter().map(|(name, value)| (name.clone(), ValueMatch::new(value))).collect(),
+        }
+    }
 }
 
 /// A mirroring TraefikService: requests go to `main`; copies go to each mirror by percent.
@@ -338,7 +394,10 @@ impl Builder<'_, '_> {
                 .into_iter()
                 .flatten()
                 .filter_map(|r| serde_json::from_value::<Vec<HeaderRoutingMatch>>(r["match"].clone()).ok())
-                .map(|m| (m, child))
+                .map(|m| HeaderRoute {
+                    headers: m.iter().map(|h| (h.header_name.clone(), ValueMatch::new(&h.header_value))).collect(),
+                    child,
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -350,7 +409,7 @@ impl Builder<'_, '_> {
                 .filter_map(|r| {
                     let matches = serde_json::from_value::<Vec<RouteMatch>>(r["match"].clone()).ok()?;
                     Some(MirrorRule {
-                        matches,
+                        matches: matches.iter().map(RequestMatch::new).collect(),
                         percentage: r["percentage"].as_u64().unwrap_or(100),
                         child,
                         counter: AtomicU64::new(0),
@@ -370,31 +429,26 @@ impl Builder<'_, '_> {
     }
 }
 
-/// Whether a value satisfies an Argo string match (exact, prefix or regex).
-pub fn string_matches(m: &StringMatch, value: &str) -> bool {
-    if let Some(exact) = &m.exact {
-        return value == exact;
-    }
-    if let Some(prefix) = &m.prefix {
-        return value.starts_with(prefix.as_str());
-    }
-    if let Some(pattern) = &m.regex {
-        return regex_lite_match(pattern, value);
-    }
-    false
-}
-
-/// Regex matching for header routes (compiled per call: header routes are rare and short).
-fn regex_lite_match(pattern: &str, value: &str) -> bool {
-    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
     use serin_model::ObjectKey;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn string_matches_are_made_once_with_gos_regexp_syntax() {
+        let regex = |pattern: &str| ValueMatch::new(&StringMatch { regex: Some(pattern.into()), ..Default::default() });
+        assert!(matches!(regex("^v\\d+$"), ValueMatch::Regex(_)), "compiled when the table is built");
+        assert!(regex("^v\\d+$").matches("v12") && !regex("^v\\d+$").matches("v\u{661}"), "Go's \\d is ASCII");
+        assert!(regex("a{x}").matches("a{x}"), "a brace that starts no repetition is a literal in Go");
+        assert!(regex("beta").matches("x-beta-y"), "unanchored, as Go's MatchString");
+        assert!(matches!(regex("(unclosed"), ValueMatch::Nothing) && !regex("(unclosed").matches("(unclosed"));
+        let exact = ValueMatch::new(&StringMatch { exact: Some("on".into()), ..Default::default() });
+        let prefix = ValueMatch::new(&StringMatch { prefix: Some("/api".into()), ..Default::default() });
+        assert!(exact.matches("on") && !exact.matches("one") && prefix.matches("/api/x") && !prefix.matches("/ap"));
+        assert!(!ValueMatch::new(&StringMatch::default()).matches(""));
+    }
 
     fn stored(api_version: &str, kind: &str, name: &str, body: Json) -> Stored {
         Stored { key: ObjectKey::new(api_version, kind, "default", name), rev: 1, body: Arc::new(body) }

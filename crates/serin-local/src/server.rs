@@ -72,6 +72,14 @@ pub async fn run(options: ServerOptions) -> Result<()> {
             .with_context(|| format!("cannot listen on {addr} for entry point {name}"))?;
         entrypoints.insert(name.clone(), listener.local_addr()?.to_string());
         entry_listeners.push((name.clone(), listener));
+        if addr.ip().is_unspecified() {
+            // `:80` means every interface, as in Traefik; say so, since the default is loopback.
+            tracing::warn!(
+                entrypoint = %name, %addr,
+                "entry point listens on every interface: anyone who can reach this machine can send it requests (give an address such as 127.0.0.1:{} to keep it local)",
+                addr.port()
+            );
+        }
     }
     let api_addr = api_listener.local_addr()?;
     let platform = Arc::new(Platform {

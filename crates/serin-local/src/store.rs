@@ -27,6 +27,8 @@ pub enum StoreError {
     Conflict(ObjectKey, i64, i64),
     #[error("stored object {0} is not valid JSON: {1}")]
     Corrupt(ObjectKey, serde_json::Error),
+    #[error("the state database's file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -98,6 +100,12 @@ impl Store {
 
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
+        // The objects hold every secret applied (env values, repository credentials): the
+        // database is its owner's only; SQLite gives its WAL and shared-memory files the same mode.
+        if path.exists() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
@@ -356,6 +364,11 @@ mod tests {
         let r1 = store.put(&key("a"), &serde_json::json!({"metadata": {"name": "a"}}), None).unwrap();
         let r2 = store.put(&key("a"), &serde_json::json!({"metadata": {"name": "a"}, "spec": 1}), Some(r1)).unwrap();
         assert!(r2 > r1);
+        use std::os::unix::fs::PermissionsExt;
+        for file in [path.clone(), dir.path().join("serin.db-wal")] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} holds every secret applied", file.display());
+        }
         assert!(changes.has_changed().unwrap());
         assert_eq!(*changes.borrow_and_update(), r2);
         let conflict = store.put(&key("a"), &serde_json::json!({}), Some(r1)).unwrap_err();

@@ -54,7 +54,7 @@ impl Summary {
 
     /// Share of requests that did not fail; None without requests.
     pub fn success_rate(&self) -> Option<f64> {
-        (self.requests > 0).then(|| (self.requests - self.errors) as f64 / self.requests as f64)
+        (self.requests > 0).then(|| self.requests.saturating_sub(self.errors) as f64 / self.requests as f64)
     }
 
     /// The latency below which `quantile` of requests fell (bucket upper bound, in ms).
@@ -110,8 +110,11 @@ impl Window {
             if slot.period.load(Ordering::Acquire) != period + 1 {
                 continue;
             }
-            summary.requests += slot.requests.load(Ordering::Relaxed);
-            summary.errors += slot.errors.load(Ordering::Relaxed);
+            // Router threads count a request, then its error, while this reads: never count
+            // more errors than requests from one slot.
+            let requests = slot.requests.load(Ordering::Relaxed);
+            summary.requests += requests;
+            summary.errors += slot.errors.load(Ordering::Relaxed).min(requests);
             for (total, bucket) in summary.latency.iter_mut().zip(&slot.latency) {
                 *total += bucket.load(Ordering::Relaxed);
             }
@@ -139,5 +142,8 @@ mod tests {
         assert_eq!(window.summary(100).requests, 0, "a 100 ms window no longer sees them");
         assert_eq!(window.summary(1000).requests, 100);
         assert_eq!(Window::default().summary(1000).success_rate(), None);
+        // Read while router threads record: more errors than requests must not underflow.
+        let racy = Summary { requests: 3, errors: 4, ..Summary::default() };
+        assert_eq!(racy.success_rate(), Some(0.0));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
@@ -76,7 +76,7 @@ pub(crate) fn previous_log(log_file: &Path) -> PathBuf {
 fn open_log(spec: &PodSpec, rotate: bool) -> Result<File, Error> {
     let log_error = |source| Error::LogFile { path: spec.log_file.clone(), source };
     if let Some(dir) = spec.log_file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(log_error)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(log_error)?;
     }
     if rotate {
         match std::fs::rename(&spec.log_file, previous_log(&spec.log_file)) {
@@ -84,7 +84,8 @@ fn open_log(spec: &PodSpec, rotate: bool) -> Result<File, Error> {
             _ => {}
         }
     }
-    OpenOptions::new().create(true).append(true).open(&spec.log_file).map_err(log_error)
+    // A pod's output may hold anything it prints (tokens, customer data): its owner's only.
+    OpenOptions::new().create(true).append(true).mode(0o600).open(&spec.log_file).map_err(log_error)
 }
 
 /// Spawns the pod's process in a new process group, output appended to the log file (after moving the old log
@@ -257,6 +258,16 @@ mod tests {
         assert_eq!(err.to_string(), r#"exec: "./script": permission denied"#);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(resolve_program("./script", &[], Some(dir.path())).unwrap(), dir.path().join("./script"));
+    }
+
+    #[test]
+    fn pod_logs_are_their_owners_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/pod.log");
+        let spec = PodSpec::new("u", "p", vec!["true".into()], log.clone());
+        open_log(&spec, false).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&log), mode(log.parent().unwrap())), (0o600, 0o700));
     }
 
     #[test]

@@ -352,7 +352,8 @@ struct ServerArgs {
     /// The API (and dashboard) address; loopback by default.
     #[arg(long, default_value = "127.0.0.1:3100")]
     api: SocketAddr,
-    /// An entry point of the router, NAME=ADDR (repeatable).
+    /// An entry point of the router, NAME=ADDR (repeatable). `NAME=:PORT` listens on every
+    /// interface, as in Traefik (the server warns); `NAME=127.0.0.1:PORT` keeps it local.
     #[arg(long = "entrypoint", default_value = "web=127.0.0.1:8080", value_parser = parse_entrypoint)]
     entrypoints: Vec<(String, SocketAddr)>,
     /// A table of image patterns and commands, for containers without `command`.

@@ -39,7 +39,7 @@ const POSIX_CLASSES: [&str; 14] = [
 
 /// Compiles a Go regular expression. The error is a one-line message in Go's words where the
 /// difference is known, the `regex` crate's otherwise.
-pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+pub fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern)?;
     Regex::new(&translated).map_err(|e| {
         let text = e.to_string();

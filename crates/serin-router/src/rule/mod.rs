@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 pub use error::{RuleError, RuleErrorKind};
+pub use goregex::compile as compile_go_regex;
 
 use matcher::Request;
 use parser::Expr;
