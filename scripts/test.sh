@@ -3,8 +3,13 @@
 # This is the README's test command; .ci/run calls it after the format and lint checks. It
 # needs nothing outside the repository, and a second run finds everything in place.
 #
-# The Kubernetes control plane it builds is cached in $SERIN_TEST_CACHE (default
-# /var/cache/serin-tests) by scripts/kube-control-plane/build.sh.
+# What it leaves on the machine:
+# - a few Debian packages (below), installed without their recommended packages;
+# - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus unpacked from its
+#   package, and the Kubernetes control plane scripts/kube-control-plane/build.sh builds.
+# It enables no system service and starts none: every server the tests use (Prometheus, git,
+# etcd, kube-apiserver, ...) is started by the test that needs it, on loopback, and stopped
+# with it. After installing, it checks that no package enabled a unit (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +28,20 @@ apt_get() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qq "$@"
 }
 
+# What would start at boot or on a timer: systemd units enabled for a target, and SysV init
+# links. Packages enable theirs as they are installed, so this is compared before and after.
+enabled_units() {
+  find /etc/systemd/system /etc/systemd/user \( -path '*.wants/*' -o -path '*.requires/*' \) 2>/dev/null
+  find /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc/rc5.d -name 'S*' 2>/dev/null
+}
+
 # System packages the integration tests drive for real (none are needed by unit tests). git
 # ships `git daemon` and `git http-backend`, the GitOps tests' git servers; chromium is the
 # browser the dashboard tests drive (with playwright-core from npm, below); openssl, make and
 # xz-utils are for the Kubernetes control plane (its certificates, and its build).
-packages=(git curl prometheus openssl make xz-utils chromium)
+# --no-install-recommends: chromium's recommendations alone would add ~100 packages, among
+# them avahi-daemon, upower and udev, each an enabled service.
+packages=(git curl openssl make xz-utils chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -38,8 +52,15 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
+  units_before=$(enabled_units)
   apt_get update
-  apt_get install -y "${missing[@]}" || fail "apt-get could not install ${missing[*]}"
+  apt_get install -y --no-install-recommends "${missing[@]}" || fail "apt-get could not install ${missing[*]}"
+  new_units=$(comm -13 <(sort <<<"$units_before") <(enabled_units | sort))
+  if [ -n "$new_units" ]; then
+    fail "installing ${missing[*]} enabled system services the tests do not need:
+$new_units
+disable them (systemctl disable NAME) and report this: scripts/test.sh must enable none"
+  fi
 fi
 
 # playwright-core, pinned by tests/dashboard/package-lock.json (it needs Node 20 or later).
@@ -49,11 +70,32 @@ if [ "$node_major" -lt 20 ]; then
 fi
 (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/dashboard failed"
 
-# The cache for the control plane, writable by whoever runs the tests.
+# The cache for what follows, writable by whoever runs the tests.
 export SERIN_TEST_CACHE=${SERIN_TEST_CACHE:-/var/cache/serin-tests}
 if ! mkdir -p "$SERIN_TEST_CACHE" 2>/dev/null || [ ! -w "$SERIN_TEST_CACHE" ]; then
   "${sudo[@]}" install -d -o "$(id -u)" -g "$(id -g)" "$SERIN_TEST_CACHE" ||
     fail "cannot create $SERIN_TEST_CACHE; set SERIN_TEST_CACHE to a directory you can write to"
+fi
+
+# Prometheus, which the analysis tests start themselves (crates/serin/tests/prometheus finds it
+# in the cache). Installing Debian's package would enable prometheus.service, and its
+# recommendations node-exporter, smartd and their timers, so that Prometheus would listen on
+# :9090 at every boot: its .deb is only unpacked here, never installed.
+prometheus=$SERIN_TEST_CACHE/prometheus
+if ! "$prometheus/usr/bin/prometheus" --version >/dev/null 2>&1; then
+  download=$(mktemp -d)
+  trap 'rm -rf "$download"' EXIT
+  # As root, apt downloads as its unprivileged user _apt, which must be able to write there.
+  if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$download"; fi
+  if ! (cd "$download" && apt-get -qq download prometheus 2>/dev/null); then
+    apt_get update
+    (cd "$download" && apt-get -qq download prometheus) || fail "apt-get could not download Debian's prometheus package"
+  fi
+  rm -rf "$prometheus.new"
+  dpkg-deb --extract "$download"/prometheus_*.deb "$prometheus.new" || fail "cannot unpack $(ls "$download")"
+  "$prometheus.new/usr/bin/prometheus" --version >/dev/null || fail "the unpacked prometheus does not run"
+  rm -rf "$prometheus"
+  mv "$prometheus.new" "$prometheus"
 fi
 
 # A real Kubernetes control plane for the Kubernetes tests: etcd, kube-apiserver and

@@ -1,8 +1,17 @@
 //! A real Prometheus (Debian's package) for the analysis tests of both platforms, scraping one
 //! target's `/metrics` every second.
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The binary `scripts/test.sh` unpacked from Debian's package into the test cache
+/// (`$SERIN_TEST_CACHE`, by default /var/cache/serin-tests), else `prometheus` on PATH.
+fn binary() -> PathBuf {
+    let cache = std::env::var_os("SERIN_TEST_CACHE").unwrap_or_else(|| "/var/cache/serin-tests".into());
+    let unpacked = PathBuf::from(cache).join("prometheus/usr/bin/prometheus");
+    if unpacked.is_file() { unpacked } else { PathBuf::from("prometheus") }
+}
 
 pub struct Prometheus {
     child: Child,
@@ -19,14 +28,17 @@ impl Prometheus {
         );
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("prometheus")
+        let binary = binary();
+        let child = Command::new(&binary)
             .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
             .spawn()
-            .expect("prometheus is installed (scripts/test.sh installs Debian's package)");
+            .unwrap_or_else(|e| {
+                panic!("cannot run {} (scripts/test.sh unpacks Debian's package): {e}", binary.display())
+            });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while ureq::get(&format!("{url}/-/ready")).call().is_err() {
