@@ -398,12 +398,15 @@ async fn read_body<'a>(
     rest.clear();
     rest.extend_from_slice(after_head);
     chunks.clear();
+    // The whole body must arrive within the client timeout, not each read of it: a client that
+    // sends a byte now and then cannot hold the connection for ever.
+    let mut until = None;
     loop {
         match decode(&mut framing, rest) {
             Ok(Decoded::Data(data)) if chunks.len() + data.len() > MAX_BODY => return Err(BodyError::TooLarge),
             Ok(Decoded::Data(data)) => chunks.extend_from_slice(&data),
             Ok(Decoded::End) => return Ok((chunks, Next::Rest)),
-            Ok(Decoded::NeedMore) => match client.read(rest, &mut None).await {
+            Ok(Decoded::NeedMore) => match client.read(rest, &mut until).await {
                 Ok(0) | Err(_) => return Err(BodyError::Gone),
                 Ok(_) => {}
             },
@@ -661,7 +664,7 @@ mod tests {
 
     /// A router whose entry point `web` sends `Host(`app`)` to the pods, round robin.
     fn proxy(pods: &[SocketAddr]) -> Arc<Proxy> {
-        let proxy = Proxy::with_client_timeout(TIMEOUT);
+        let proxy = Proxy::with_limits(TIMEOUT, usize::MAX);
         let stats = proxy.metrics.stats("app-1", "1");
         let endpoints = pods
             .iter()
@@ -1076,6 +1079,21 @@ mod tests {
         }
         assert_eq!(read_to_close(&mut stream).await, "");
         assert!(started.elapsed() < 4 * TIMEOUT, "closed after {:?}", started.elapsed());
+        // So does a body trickling in, and a chunked body's trailers (a line a time, endless).
+        let trickles: [(&[u8], &[u8]); 2] = [
+            (b"POST / HTTP/1.1\r\nHost: app\r\nContent-Length: 100000\r\n\r\n", b"x"),
+            (b"POST / HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", b"T: 1\r\n"),
+        ];
+        for (head, piece) in trickles {
+            let started = Instant::now();
+            let mut stream = TcpStream::connect(router).await.unwrap();
+            stream.write_all(head).await.unwrap();
+            while stream.write_all(piece).await.is_ok() && started.elapsed() < 4 * TIMEOUT {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(read_to_close(&mut stream).await, "");
+            assert!(started.elapsed() < 4 * TIMEOUT, "{head:?} closed after {:?}", started.elapsed());
+        }
         // An idle keep-alive connection.
         let text = talk(router, &[b"GET / HTTP/1.1\r\nHost: app\r\n\r\n"]).await;
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n") && !text.contains("connection: close"), "{text}");

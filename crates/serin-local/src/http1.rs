@@ -12,6 +12,9 @@ use std::io;
 
 /// Longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_LINE: usize = 4096;
+/// Trailer lines taken after a chunked body (they are read and dropped), as many as a head
+/// may have header lines.
+pub const MAX_TRAILER_LINES: usize = 100;
 
 /// Headers that belong to one connection and are never forwarded (RFC 9110 section 7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -92,7 +95,8 @@ pub enum Chunk {
     Size,
     Data(u64),
     DataEnd,
-    Trailers,
+    /// Trailer lines, this many read so far.
+    Trailers(usize),
 }
 
 pub enum Decoded {
@@ -141,19 +145,46 @@ pub fn decode(framing: &mut Framing, buffer: &mut BytesMut) -> io::Result<Decode
                             return Err(invalid("invalid chunk size"));
                         }
                         let size = u64::from_str_radix(text, 16).map_err(|_| invalid("invalid chunk size"))?;
-                        if size == 0 { Chunk::Trailers } else { Chunk::Data(size) }
+                        if size == 0 { Chunk::Trailers(0) } else { Chunk::Data(size) }
                     }
                     Chunk::DataEnd if line.is_empty() => Chunk::Size,
                     Chunk::DataEnd => return Err(invalid("chunk data longer than its size")),
                     // Trailer fields are not forwarded; an empty line ends the body.
-                    Chunk::Trailers if line.is_empty() => {
+                    Chunk::Trailers(_) if line.is_empty() => {
                         *framing = Framing::Length(0);
                         return Ok(Decoded::End);
                     }
-                    Chunk::Trailers => Chunk::Trailers,
+                    Chunk::Trailers(seen) if *seen >= MAX_TRAILER_LINES => {
+                        return Err(invalid("too many trailer lines"));
+                    }
+                    Chunk::Trailers(seen) => Chunk::Trailers(*seen + 1),
                     Chunk::Data(_) => unreachable!("handled above"),
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_are_dropped_and_bounded() {
+        let decode_all = |text: String| {
+            let (mut framing, mut buffer) = (Framing::Chunked(Chunk::Size), BytesMut::from(text.as_bytes()));
+            let mut body = Vec::new();
+            loop {
+                match decode(&mut framing, &mut buffer)? {
+                    Decoded::Data(data) => body.extend_from_slice(&data),
+                    Decoded::End => return Ok(body),
+                    Decoded::NeedMore => return Err(io::Error::other("needs more")),
+                }
+            }
+        };
+        let lines = |n: usize| "T: 1\r\n".repeat(n);
+        assert_eq!(decode_all(format!("2\r\nhi\r\n0\r\n{}\r\n", lines(MAX_TRAILER_LINES))).unwrap(), b"hi");
+        let error = decode_all(format!("2\r\nhi\r\n0\r\n{}\r\n", lines(MAX_TRAILER_LINES + 1))).unwrap_err();
+        assert_eq!(error.to_string(), "too many trailer lines");
     }
 }

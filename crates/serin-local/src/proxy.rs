@@ -17,7 +17,7 @@ use serin_router::rule::RequestInfo;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
@@ -30,6 +30,21 @@ pub struct Proxy {
     pub metrics: Metrics,
     /// How long a client may keep the router waiting (see [`CLIENT_TIMEOUT`]).
     pub(crate) client_timeout: Duration,
+    /// Client connections served at once at most, and how many are open now.
+    max_connections: usize,
+    open_connections: Arc<AtomicUsize>,
+}
+
+/// The answer to a connection beyond the limit, written without waiting, before it is closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 26\r\nconnection: close\r\n\r\ntoo many open connections\n";
+
+/// One open client connection, counted while it lives.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What the router answers a request with.
@@ -41,16 +56,19 @@ pub(crate) enum Reply {
 }
 
 impl Proxy {
-    pub fn new() -> Arc<Proxy> {
-        Proxy::with_client_timeout(CLIENT_TIMEOUT)
+    /// A router that serves at most `max_connections` client connections at once.
+    pub fn new(max_connections: usize) -> Arc<Proxy> {
+        Proxy::with_limits(CLIENT_TIMEOUT, max_connections)
     }
 
-    pub(crate) fn with_client_timeout(client_timeout: Duration) -> Arc<Proxy> {
+    pub(crate) fn with_limits(client_timeout: Duration, max_connections: usize) -> Arc<Proxy> {
         Arc::new(Proxy {
             table: ArcSwap::from_pointee(RouteTable::default()),
             pool: Pool::new(),
             metrics: Metrics::default(),
             client_timeout,
+            max_connections,
+            open_connections: Arc::default(),
         })
     }
 
@@ -118,8 +136,19 @@ impl Proxy {
                     continue;
                 }
             };
+            if self.open_connections.fetch_add(1, Ordering::Relaxed) >= self.max_connections {
+                self.open_connections.fetch_sub(1, Ordering::Relaxed);
+                // The socket's buffer is empty: the short answer fits without waiting.
+                let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+                continue;
+            }
+            let counted = Counted(self.open_connections.clone());
             let _ = stream.set_nodelay(true);
-            tokio::spawn(crate::downstream::serve(self.clone(), entrypoint.clone(), stream, peer));
+            let (proxy, entrypoint) = (self.clone(), entrypoint.clone());
+            tokio::spawn(async move {
+                crate::downstream::serve(proxy, entrypoint, stream, peer).await;
+                drop(counted);
+            });
         }
     }
 

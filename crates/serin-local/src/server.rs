@@ -30,6 +30,8 @@ pub struct ServerOptions {
     pub app_resync_ms: i64,
     /// Threads serving the entry points (the data plane).
     pub router_threads: usize,
+    /// Client connections the router keeps at once (default: half the open-file limit).
+    pub max_connections: Option<usize>,
 }
 
 /// Everything the controllers share.
@@ -116,7 +118,10 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     if !reaped.is_empty() {
         tracing::warn!(pids = ?reaped, "stopped pod processes left over by an earlier run");
     }
-    let proxy = crate::proxy::Proxy::new();
+    let open_files = raise_open_files_limit();
+    let max_connections = options.max_connections.unwrap_or((open_files / 2) as usize).max(1);
+    tracing::info!(open_files, max_connections, "router connection limit");
+    let proxy = crate::proxy::Proxy::new(max_connections);
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
     let (first_pass, first_pass_done) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis, first_pass));
@@ -324,6 +329,28 @@ fn refresh_routes(
     }
     *platform.served.write() = served;
     Ok(None)
+}
+
+/// Raises the soft limit on open files to the hard limit, and returns the limit in force.
+/// Every client connection, pod connection, pod log and database file takes a descriptor, and
+/// the usual soft limit (1024) would let a few hundred idle clients stop the router, the API
+/// and the connections to pods alike.
+fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(error) => {
+                tracing::warn!(%error, soft, hard, "cannot raise the open-file limit");
+                soft
+            }
+        },
+        Ok((soft, _)) => soft,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open-file limit");
+            1024
+        }
+    }
 }
 
 #[cfg(test)]

@@ -370,6 +370,10 @@ struct ServerArgs {
     /// CPU this process may run on).
     #[arg(long)]
     router_threads: Option<usize>,
+    /// Client connections the router keeps open at once; one more is answered 503 and closed
+    /// (default: half the open-file limit, which the server raises to its hard limit).
+    #[arg(long)]
+    max_connections: Option<usize>,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -430,6 +434,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 router_threads: args
                     .router_threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                max_connections: args.max_connections,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;

@@ -21,6 +21,8 @@ pub struct Server {
     pub web: SocketAddr,
     /// More `serin server` flags, kept for restarts.
     pub flags: Vec<String>,
+    /// The soft open-file limit the server starts with (the hard one stays), when set.
+    pub open_files: Option<u64>,
 }
 
 pub fn serin_binary() -> PathBuf {
@@ -34,9 +36,19 @@ impl Server {
 
     /// A server with more flags (`--app-resync 2s`).
     pub fn start_with(time_scale: f64, flags: &[&str]) -> Server {
+        Server::launch(time_scale, flags, None)
+    }
+
+    /// A server started with a soft open-file limit of `soft` (as a shell's `ulimit -Sn`).
+    pub fn start_with_open_files(soft: u64, flags: &[&str]) -> Server {
+        Server::launch(1.0, flags, Some(soft))
+    }
+
+    fn launch(time_scale: f64, flags: &[&str], open_files: Option<u64>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let flags = flags.iter().map(|f| f.to_string()).collect();
-        let mut server = Server { dir, child: None, api: String::new(), web: "127.0.0.1:1".parse().unwrap(), flags };
+        let web = "127.0.0.1:1".parse().unwrap();
+        let mut server = Server { dir, child: None, api: String::new(), web, flags, open_files };
         server.spawn(time_scale);
         server
     }
@@ -47,7 +59,15 @@ impl Server {
         let _ = std::fs::remove_file(&info);
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("server.log")).unwrap();
-        let child = Command::new(serin_binary())
+        let mut command = match self.open_files {
+            Some(soft) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", "ulimit -Sn \"$0\" && exec \"$@\"", &soft.to_string()]).arg(serin_binary());
+                sh
+            }
+            None => Command::new(serin_binary()),
+        };
+        let child = command
             .args([
                 "server",
                 "--api",
