@@ -227,7 +227,7 @@ fn split_target(target: &str) -> (Option<&str>, &str) {
 
 /// Serves one client connection until it closes, fails, idles out or asks to close.
 pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, peer: SocketAddr) {
-    let deadline = Deadline::new(proxy.client_timeout);
+    let deadline = Deadline::new(proxy.limits.client_timeout);
     let mut connection = Connection {
         proxy,
         entrypoint,
@@ -621,7 +621,9 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::Limits;
     use crate::routing::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
+    use crate::upstream::Timeouts;
     use crate::upstream::tests::pod;
     use proptest::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -664,7 +666,11 @@ mod tests {
 
     /// A router whose entry point `web` sends `Host(`app`)` to the pods, round robin.
     fn proxy(pods: &[SocketAddr]) -> Arc<Proxy> {
-        let proxy = Proxy::with_limits(TIMEOUT, usize::MAX);
+        proxy_with(pods, Limits { client_timeout: TIMEOUT, ..Limits::new(usize::MAX) })
+    }
+
+    fn proxy_with(pods: &[SocketAddr], limits: Limits) -> Arc<Proxy> {
+        let proxy = Proxy::new(limits);
         let stats = proxy.metrics.stats("app-1", "1");
         let endpoints = pods
             .iter()
@@ -1058,6 +1064,31 @@ mod tests {
         stream.shutdown().await.unwrap();
         assert_eq!(read_to_close(&mut stream).await, "");
         assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    /// A pod that accepts connections and never reads or answers, while the test lives.
+    async fn hung_pod() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_hung_pod_gets_the_client_a_504_after_the_response_header_timeout() {
+        let forwarding = Timeouts { response_header: TIMEOUT, ..Timeouts::default() };
+        let limits = Limits { client_timeout: Duration::from_secs(5), forwarding, ..Limits::new(usize::MAX) };
+        let router = serving(proxy_with(&[hung_pod().await], limits)).await;
+        let started = Instant::now();
+        let text = talk(router, &[b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n"]).await;
+        assert!(text.starts_with("HTTP/1.1 504 Gateway Timeout\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nGateway Timeout\n"), "{text}");
+        assert!(started.elapsed() >= TIMEOUT && started.elapsed() < 4 * TIMEOUT, "{:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@
 
 use crate::downstream::CLIENT_TIMEOUT;
 use crate::routing::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
-use crate::upstream::{Answer, Outgoing, Pool, SendError};
+use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
 use arc_swap::ArcSwap;
 use http::StatusCode;
 use serin_router::rule::RequestInfo;
@@ -23,16 +23,36 @@ use tokio::net::TcpListener;
 
 /// Attempts on different pods when connecting fails.
 const CONNECT_ATTEMPTS: usize = 3;
+/// Mirror copies in flight at most; a copy beyond them is dropped (and counted): mirroring
+/// must never cost the requests it copies.
+const MIRRORS_IN_FLIGHT: usize = 64;
+
+/// What the router allows: client connections at once, and how long it waits for whom.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// How long a client may keep the router waiting (see [`CLIENT_TIMEOUT`]).
+    pub client_timeout: Duration,
+    /// How long it waits on pods.
+    pub forwarding: Timeouts,
+}
+
+impl Limits {
+    /// The default timeouts, with at most `max_connections` clients at once.
+    pub fn new(max_connections: usize) -> Limits {
+        Limits { max_connections, client_timeout: CLIENT_TIMEOUT, forwarding: Timeouts::default() }
+    }
+}
 
 pub struct Proxy {
     table: ArcSwap<RouteTable>,
     pool: Arc<Pool>,
     pub metrics: Metrics,
-    /// How long a client may keep the router waiting (see [`CLIENT_TIMEOUT`]).
-    pub(crate) client_timeout: Duration,
-    /// Client connections served at once at most, and how many are open now.
-    max_connections: usize,
+    pub(crate) limits: Limits,
+    /// Client connections open now.
     open_connections: Arc<AtomicUsize>,
+    /// Room for mirror copies in flight.
+    mirror_room: Arc<tokio::sync::Semaphore>,
 }
 
 /// The answer to a connection beyond the limit, written without waiting, before it is closed.
@@ -56,19 +76,14 @@ pub(crate) enum Reply {
 }
 
 impl Proxy {
-    /// A router that serves at most `max_connections` client connections at once.
-    pub fn new(max_connections: usize) -> Arc<Proxy> {
-        Proxy::with_limits(CLIENT_TIMEOUT, max_connections)
-    }
-
-    pub(crate) fn with_limits(client_timeout: Duration, max_connections: usize) -> Arc<Proxy> {
+    pub fn new(limits: Limits) -> Arc<Proxy> {
         Arc::new(Proxy {
             table: ArcSwap::from_pointee(RouteTable::default()),
-            pool: Pool::new(),
+            pool: Pool::with_timeouts(limits.forwarding),
             metrics: Metrics::default(),
-            client_timeout,
-            max_connections,
+            limits,
             open_connections: Arc::default(),
+            mirror_room: Arc::new(tokio::sync::Semaphore::new(MIRRORS_IN_FLIGHT)),
         })
     }
 
@@ -136,7 +151,7 @@ impl Proxy {
                     continue;
                 }
             };
-            if self.open_connections.fetch_add(1, Ordering::Relaxed) >= self.max_connections {
+            if self.open_connections.fetch_add(1, Ordering::Relaxed) >= self.limits.max_connections {
                 self.open_connections.fetch_sub(1, Ordering::Relaxed);
                 // The socket's buffer is empty: the short answer fits without waiting.
                 let _ = stream.try_write(TOO_MANY_CONNECTIONS);
@@ -162,13 +177,16 @@ impl Proxy {
         out: &mut Vec<u8>,
     ) -> Reply {
         let mut failed: Vec<SocketAddr> = Vec::new();
-        for _ in 0..CONNECT_ATTEMPTS {
+        for attempt in 0..CONNECT_ATTEMPTS {
             let mut mirrors = Vec::new();
             let Some(endpoint) = pick(&route.target, info, &failed, &mut mirrors) else {
                 return Reply::Own(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
             };
-            for mirror in mirrors {
-                self.mirror(mirror.clone(), request);
+            // A request is mirrored once, not again on each retry.
+            if attempt == 0 {
+                for mirror in mirrors {
+                    self.mirror(mirror.clone(), request);
+                }
             }
             let started = Instant::now();
             match self.pool.send(endpoint.addr, request, out).await {
@@ -186,6 +204,11 @@ impl Proxy {
                     tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
                     failed.push(endpoint.addr);
                 }
+                Err(SendError::Timeout) => {
+                    self.metrics.record(endpoint, StatusCode::GATEWAY_TIMEOUT, started.elapsed());
+                    tracing::warn!(pod = %endpoint.pod, "no answer within the response-header timeout");
+                    return Reply::Own(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout\n");
+                }
                 Err(error) => {
                     self.metrics.record(endpoint, StatusCode::BAD_GATEWAY, started.elapsed());
                     tracing::warn!(pod = %endpoint.pod, %error, "the pod failed mid-request");
@@ -197,20 +220,30 @@ impl Proxy {
     }
 
     /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
-    /// the mirror's metrics, which is what mirroring is for).
+    /// the mirror's metrics, which is what mirroring is for). At most [`MIRRORS_IN_FLIGHT`]
+    /// copies are in flight, each for at most the response-header timeout; a copy beyond them
+    /// is dropped and counted in `serin_router_mirrors_dropped_total`.
     fn mirror(self: &Arc<Self>, endpoint: Endpoint, request: &Outgoing<'_>) {
+        let Ok(room) = self.mirror_room.clone().try_acquire_owned() else {
+            self.metrics.mirrors_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let (proxy, head, body) = (self.clone(), request.head.to_vec(), request.body.to_vec());
         let (head_method, body_may_be_unread) = (request.head_method, request.body_may_be_unread);
         tokio::spawn(async move {
             let started = Instant::now();
             let request = Outgoing { head: &head, body: &body, head_method, body_may_be_unread };
-            match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
-                Ok(mut answer) => {
-                    proxy.metrics.record(&endpoint, answer.status, started.elapsed());
-                    while let Some(Ok(_)) = answer.body.next().await {}
+            let copy = async {
+                match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
+                    Ok(mut answer) => {
+                        proxy.metrics.record(&endpoint, answer.status, started.elapsed());
+                        while let Some(Ok(_)) = answer.body.next().await {}
+                    }
+                    Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
                 }
-                Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
-            }
+            };
+            let _ = tokio::time::timeout(proxy.limits.forwarding.response_header, copy).await;
+            drop(room);
         });
     }
 }
@@ -335,6 +368,7 @@ pub const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 pub struct Metrics {
     backends: parking_lot::RwLock<HashMap<(String, String), Arc<BackendStats>>>,
     pub retries: AtomicU64,
+    pub mirrors_dropped: AtomicU64,
 }
 
 #[derive(Default, Debug)]
@@ -435,6 +469,10 @@ impl Metrics {
             "# HELP serin_router_retries_total Requests sent to another pod: the connection failed, or an idempotent request got no answer.\n# TYPE serin_router_retries_total counter\nserin_router_retries_total {}\n",
             self.retries.load(Ordering::Relaxed)
         ));
+        out.push_str(&format!(
+            "# HELP serin_router_mirrors_dropped_total Mirror copies not sent: too many were in flight.\n# TYPE serin_router_mirrors_dropped_total counter\nserin_router_mirrors_dropped_total {}\n",
+            self.mirrors_dropped.load(Ordering::Relaxed)
+        ));
         out
     }
 }
@@ -472,5 +510,38 @@ mod tests {
             text.contains("serin_router_requests_total{replicaset=\"rs\",revision=\"abc\",code=\"2xx\"} 3\n"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn mirror_copies_are_bounded_in_number_and_time() {
+        // A mirror that never answers: copies pile up to the bound, the rest are dropped, and
+        // each gives its room back once the response-header timeout passes.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let forwarding = Timeouts { response_header: Duration::from_millis(300), ..Timeouts::default() };
+        let proxy = Proxy::new(Limits { forwarding, ..Limits::new(usize::MAX) });
+        let endpoint =
+            Endpoint { addr, pod: "mirror".into(), revision: "m".into(), stats: proxy.metrics.stats("m", "m") };
+        let request = Outgoing {
+            head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n",
+            body: b"",
+            head_method: false,
+            body_may_be_unread: false,
+        };
+        for _ in 0..MIRRORS_IN_FLIGHT + 36 {
+            proxy.mirror(endpoint.clone(), &request);
+        }
+        assert_eq!(proxy.metrics.mirrors_dropped.load(Ordering::Relaxed), 36);
+        assert!(proxy.metrics.render().contains("serin_router_mirrors_dropped_total 36\n"));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(proxy.mirror_room.available_permits(), MIRRORS_IN_FLIGHT, "every copy gave up in time");
+        proxy.mirror(endpoint, &request);
+        assert_eq!(proxy.metrics.mirrors_dropped.load(Ordering::Relaxed), 36);
     }
 }

@@ -32,6 +32,8 @@ pub struct ServerOptions {
     pub router_threads: usize,
     /// Client connections the router keeps at once (default: half the open-file limit).
     pub max_connections: Option<usize>,
+    /// How long the router waits on pods.
+    pub forwarding: crate::upstream::Timeouts,
 }
 
 /// Everything the controllers share.
@@ -121,7 +123,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let open_files = raise_open_files_limit();
     let max_connections = options.max_connections.unwrap_or((open_files / 2) as usize).max(1);
     tracing::info!(open_files, max_connections, "router connection limit");
-    let proxy = crate::proxy::Proxy::new(max_connections);
+    let limits = crate::proxy::Limits { forwarding: options.forwarding, ..crate::proxy::Limits::new(max_connections) };
+    let proxy = crate::proxy::Proxy::new(limits);
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
     let (first_pass, first_pass_done) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis, first_pass));

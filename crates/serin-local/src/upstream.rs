@@ -29,10 +29,33 @@ use tokio::net::TcpStream;
 const MAX_HEAD: usize = 64 << 10;
 const MAX_HEADERS: usize = 128;
 const READ_SIZE: usize = 16 << 10;
-/// Idle connections kept per pod, and how long one may wait before it is not trusted.
+/// Idle connections kept per pod.
 const MAX_IDLE_PER_POD: usize = 1024;
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the router waits on pods, as Traefik's `serversTransport.forwardingTimeouts`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timeouts {
+    /// To connect to a pod (Traefik's `dialTimeout`; 30 s there, 2 s here: pods are local, and
+    /// a pod that does not take a connection in 2 s is better skipped for another).
+    pub dial: Duration,
+    /// From the first byte of the request written to the whole response head read (Traefik's
+    /// `responseHeaderTimeout`, which it starts after the request is written and leaves unset
+    /// by default; here it also bounds writing to a pod that reads nothing, and a hung pod
+    /// holds no client for ever). Past it the client gets 504.
+    pub response_header: Duration,
+    /// How long an idle pooled connection is kept (Traefik's `idleConnTimeout`, 90 s there).
+    pub idle_conn: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            dial: Duration::from_secs(2),
+            response_header: Duration::from_secs(60),
+            idle_conn: Duration::from_secs(60),
+        }
+    }
+}
 
 /// Why a request got no response.
 #[derive(Debug)]
@@ -43,6 +66,8 @@ pub enum SendError {
     NoResponse(io::Error),
     /// The pod answered something that is not an HTTP/1.x response.
     BadResponse(String),
+    /// No whole response head came within the response-header timeout.
+    Timeout,
 }
 
 impl std::fmt::Display for SendError {
@@ -51,6 +76,7 @@ impl std::fmt::Display for SendError {
             SendError::Connect(e) => write!(f, "connect: {e}"),
             SendError::NoResponse(e) => write!(f, "no response: {e}"),
             SendError::BadResponse(why) => write!(f, "bad response: {why}"),
+            SendError::Timeout => f.write_str("no response head within the response-header timeout"),
         }
     }
 }
@@ -97,11 +123,16 @@ struct Connection {
 #[derive(Default)]
 pub struct Pool {
     idle: parking_lot::Mutex<HashMap<SocketAddr, Vec<(Connection, Instant)>>>,
+    timeouts: Timeouts,
 }
 
 impl Pool {
     pub fn new() -> Arc<Pool> {
-        Arc::new(Pool::default())
+        Pool::with_timeouts(Timeouts::default())
+    }
+
+    pub fn with_timeouts(timeouts: Timeouts) -> Arc<Pool> {
+        Arc::new(Pool { idle: Default::default(), timeouts })
     }
 
     /// Sends one request to `addr` and reads the response head, appending its status line and
@@ -115,12 +146,16 @@ impl Pool {
     ) -> Result<Answer, SendError> {
         let mut connection = match self.take(addr) {
             Some(connection) => connection,
-            None => connect(addr).await?,
+            None => connect(addr, self.timeouts.dial).await?,
         };
+        let deadline = tokio::time::Instant::now() + self.timeouts.response_header;
         loop {
-            match exchange(&mut connection, request, head).await {
+            let exchanged = tokio::time::timeout_at(deadline, exchange(&mut connection, request, head));
+            match exchanged.await.unwrap_or(Err(SendError::Timeout)) {
                 Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request)),
-                Err(SendError::NoResponse(_)) if connection.reused => connection = connect(addr).await?,
+                Err(SendError::NoResponse(_)) if connection.reused => {
+                    connection = connect(addr, self.timeouts.dial).await?;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -134,7 +169,7 @@ impl Pool {
     fn take(&self, addr: SocketAddr) -> Option<Connection> {
         loop {
             let (mut connection, since) = self.idle.lock().get_mut(&addr)?.pop()?;
-            if since.elapsed() < IDLE_TIMEOUT && nothing_waiting(&connection.stream) {
+            if since.elapsed() < self.timeouts.idle_conn && nothing_waiting(&connection.stream) {
                 connection.reused = true;
                 return Some(connection);
             }
@@ -207,8 +242,8 @@ fn nothing_waiting(stream: &TcpStream) -> bool {
     matches!(socket2::SockRef::from(stream).peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-async fn connect(addr: SocketAddr) -> Result<Connection, SendError> {
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Connection, SendError> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => return Err(SendError::Connect(error)),
         Err(_) => return Err(SendError::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
@@ -638,5 +673,31 @@ pub(crate) mod tests {
         assert!(pool.idle.lock().get(&addr).is_none_or(Vec::is_empty), "not pooled");
         assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_pod_that_never_answers_is_given_up_after_the_response_header_timeout() {
+        // Accepts, reads nothing, answers nothing, for as long as the test lives.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::spawn(async move {
+            let mut streams = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                streams.push(stream);
+            }
+        });
+        let timeouts = Timeouts { response_header: Duration::from_millis(200), ..Timeouts::default() };
+        let started = Instant::now();
+        let sent = Pool::with_timeouts(timeouts).send(addr, &GET, &mut Vec::new()).await;
+        assert!(matches!(sent, Err(SendError::Timeout)), "{:?}", sent.map(|a| a.status));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
+        // Writing a large body to it is bounded by the same deadline.
+        let body = vec![b'x'; 32 << 20];
+        let post =
+            Outgoing { head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 33554432\r\n\r\n", body: &body, ..GET };
+        let sent = Pool::with_timeouts(timeouts).send(addr, &post, &mut Vec::new()).await;
+        assert!(matches!(sent, Err(SendError::Timeout)), "{:?}", sent.map(|a| a.status));
+        held.abort();
     }
 }

@@ -21,6 +21,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -374,6 +375,17 @@ struct ServerArgs {
     /// (default: half the open-file limit, which the server raises to its hard limit).
     #[arg(long)]
     max_connections: Option<usize>,
+    /// How long the router waits to connect to a pod before it tries another (Traefik's
+    /// forwardingTimeouts.dialTimeout).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    dial_timeout: Duration,
+    /// How long the router waits for a pod's response head, from the first byte of the
+    /// request written; past it the client gets 504 (Traefik's responseHeaderTimeout).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    response_header_timeout: Duration,
+    /// How long an idle connection to a pod is kept for reuse (Traefik's idleConnTimeout).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    idle_conn_timeout: Duration,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -381,6 +393,10 @@ fn parse_duration_millis(text: &str) -> Result<i64, String> {
         ms if ms > 0 => Ok(ms),
         _ => Err(format!("{text:?} must be longer than zero")),
     }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_millis(text).map(|ms| Duration::from_millis(ms as u64))
 }
 
 fn parse_entrypoint(text: &str) -> Result<(String, SocketAddr), String> {
@@ -435,6 +451,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .router_threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 max_connections: args.max_connections,
+                forwarding: serin_local::upstream::Timeouts {
+                    dial: args.dial_timeout,
+                    response_header: args.response_header_timeout,
+                    idle_conn: args.idle_conn_timeout,
+                },
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;
