@@ -340,6 +340,24 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         }
     }
 
+    /// What the replica math needs to know of where the Rollout stands.
+    fn weight_context<'s>(&self, steps: &'s [ScalingStep]) -> WeightContext<'s> {
+        WeightContext {
+            steps,
+            step_index: self.step_index(),
+            max_weight: self.max_weight,
+            promote_full: self.status.promote_full,
+            has_distinct_stable: self.has_distinct_stable(),
+            aborted: self.status.abort,
+            traffic_routed: self.routed,
+            abort_scale_down_delay_seconds: self.canary.abort_scale_down_delay_seconds,
+            dynamic_stable_scale: self.canary.dynamic_stable_scale(),
+            replicas: self.replicas,
+            new_rs: self.new_rs.as_ref().map(counts),
+            stable_rs: self.stable_rs.map(counts),
+        }
+    }
+
     fn scaling_steps(&self) -> Vec<ScalingStep> {
         self.steps
             .iter()
@@ -364,18 +382,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         let distinct = self.has_distinct_stable();
         let index = self.step_index();
         let aborted = self.status.abort;
-        let (scale, weight) = canary_replicas_or_weight(&WeightContext {
-            steps: &steps,
-            step_index: index,
-            max_weight: self.max_weight,
-            promote_full: self.status.promote_full,
-            has_distinct_stable: distinct,
-            aborted,
-            traffic_routed: self.routed,
-            keep_canary_on_abort: canary.abort_scale_down_delay_seconds == Some(0),
-        });
         let new_counts = self.new_rs.as_ref().map(counts);
         let stable_counts = self.stable_rs.map(counts);
+        let (scale, weight) = canary_replicas_or_weight(&self.weight_context(&steps));
         let other_counts: Vec<ReplicaSetCounts> = self.others.iter().map(|rs| counts(rs)).collect();
         let threshold = canary.replica_progress_threshold.as_ref().map(|t| match t.kind {
             ProgressThresholdType::Percent => ProgressThreshold::Percent(t.value),

@@ -3,8 +3,9 @@
 //!
 //! serin promises to scale exactly as Argo Rollouts does, so this module reproduces the
 //! arithmetic of Argo's `utils/replicaset/canary.go` (basic replica-weighted canary, canary
-//! with traffic routing, step completion) and of `resolveFenceposts` for maxSurge /
-//! maxUnavailable. It is plain data in, numbers out: the engine decides which weight and which
+//! with traffic routing, step completion, the weights an abort with dynamicStableScale walks
+//! back through) and of `resolveFenceposts` for maxSurge / maxUnavailable. Argo's own test
+//! cases for it are restated in `tests/argo_replica_parity.rs`. It is plain data in, numbers out: the engine decides which weight and which
 //! `setCanaryScale` are in effect (helpers for that are at the end of the public API) and
 //! hands the observed ReplicaSet counts in; nothing here reads a clock or does I/O.
 //!
@@ -252,6 +253,20 @@ fn keep_within_limits(
     (drained, adjusted)
 }
 
+/// The canary/stable split that best approximates `weight` of `max_weight` with `replicas`
+/// pods, or with one surge pod more when `max_surge` allows it and that is closer
+/// (`approximateWeightedCanaryStableReplicaCounts`): the target the basic canary scales
+/// towards. Returns `(canary, stable)`.
+pub fn approximate_weighted_counts(replicas: i32, weight: i32, max_weight: i32, max_surge: i32) -> (i32, i32) {
+    let (canary, stable) = approximate_split(
+        i64::from(replicas),
+        i64::from(weight),
+        effective_max_weight(max_weight),
+        i64::from(max_surge),
+    );
+    (to_replicas(canary), to_replicas(stable))
+}
+
 /// The canary/stable split that best approximates `weight` with `replicas` pods, or with one
 /// surge pod more when that is allowed and closer (`approximateWeightedCanaryStableReplicaCounts`).
 /// For a weight strictly between 0 and `max_weight`, neither side is rounded to 0 unless there
@@ -326,7 +341,8 @@ pub struct TrafficRouted {
     pub replicas: i32,
     /// The weight that means 100%; a non-positive value falls back to 100.
     pub max_weight: i32,
-    /// The desired canary weight (see [`canary_replicas_or_weight`]); 0 when aborted.
+    /// The desired canary weight (see [`canary_replicas_or_weight`]); when aborted, 0, or with
+    /// `dynamic_stable_scale` the setWeight the abort is walking back through.
     pub weight: i32,
     /// The effective `setCanaryScale`, which overrides `weight` for the canary's size.
     pub canary_scale: Option<CanaryScale>,
@@ -359,7 +375,7 @@ pub fn traffic_routed_counts(input: &TrafficRouted) -> (i32, i32) {
         Some(CanaryScale::Weight(w)) => (None, i64::from(w)),
         None => (None, i64::from(input.weight)),
     };
-    let mut canary = fixed_canary.unwrap_or_else(|| at_least_min_pods(pods_for(weight), min_pods));
+    let mut canary = fixed_canary.unwrap_or_else(|| at_least_min_pods(pods_for(weight), min_pods, replicas));
 
     if !input.dynamic_stable_scale {
         return (to_replicas(canary), to_replicas(replicas));
@@ -375,7 +391,16 @@ pub fn traffic_routed_counts(input: &TrafficRouted) -> (i32, i32) {
             canary = canary.max(pods_for(i64::from(applied.canary)));
         }
     }
-    (to_replicas(at_least_min_pods(canary, min_pods)), to_replicas(at_least_min_pods(stable, min_pods)))
+    (
+        to_replicas(at_least_min_pods(canary, min_pods, replicas)),
+        to_replicas(at_least_min_pods(stable, min_pods, replicas)),
+    )
+}
+
+/// The pods that serve `weight` of `max_weight` when all `replicas` serve everything, rounded
+/// up (`trafficWeightToReplicas`); never negative.
+pub fn traffic_weight_to_replicas(replicas: i32, weight: i32, max_weight: i32) -> i32 {
+    to_replicas(weight_to_replicas(i64::from(replicas), i64::from(weight), effective_max_weight(max_weight)))
 }
 
 /// `ceil(weight × replicas / max_weight)`, never negative.
@@ -383,10 +408,12 @@ fn weight_to_replicas(replicas: i64, weight: i64, max_weight: i64) -> i64 {
     div_ceil(weight * replicas, max_weight).max(0)
 }
 
-/// `minPodsPerReplicaSet` applied to a count: 0 stays 0 (`CheckMinPodsPerReplicaSet`).
-fn at_least_min_pods(count: i64, min_pods: Option<i64>) -> i64 {
+/// `minPodsPerReplicaSet` applied to a count (`CheckMinPodsPerReplicaSet`): 0 stays 0, and the
+/// minimum is never more than `replicas`, so a ReplicaSet is not asked for pods the Rollout
+/// does not have.
+fn at_least_min_pods(count: i64, min_pods: Option<i64>, replicas: i64) -> i64 {
     match min_pods {
-        Some(min) if count != 0 => count.max(min),
+        Some(min) if count != 0 => count.max(min.min(replicas)),
         _ => count,
     }
 }
@@ -422,10 +449,11 @@ pub struct StepCheck<'a> {
 }
 
 /// Whether a setWeight/setCanaryScale step is complete (`AtDesiredReplicaCountsForCanary`):
-/// the new ReplicaSet's spec equals its desired count and enough of those pods are available
-/// (all of them, or `replicaProgressThreshold`); the stable's spec and created pods equal its
-/// desired count (not checked with dynamic stable scale); and, for a basic canary, older
-/// ReplicaSets have no available pods left.
+/// the new ReplicaSet's spec equals its desired count and all those pods are available, or
+/// enough of its pods are available for `replicaProgressThreshold` (see
+/// [`replica_progress_threshold_met`]); the stable's spec and created pods equal its desired
+/// count (not checked with dynamic stable scale); and, for a basic canary, older ReplicaSets
+/// have no available pods left.
 pub fn at_desired_counts(check: &StepCheck) -> bool {
     let (desired_new, desired_stable) = match check.scaling {
         Scaling::Basic(input) => basic_canary_counts(input),
@@ -437,9 +465,7 @@ pub fn at_desired_counts(check: &StepCheck) -> bool {
         Scaling::TrafficRouted { new_rs, stable_rs, .. } => (new_rs, stable_rs),
     };
 
-    let new_ready =
-        new_rs.is_some_and(|rs| rs.spec == desired_new && enough_available(rs.available, desired_new, check.threshold));
-    if !new_ready {
+    if !replica_progress_threshold_met(check.threshold, new_rs, desired_new) {
         return false;
     }
     let check_stable = match check.scaling {
@@ -458,12 +484,24 @@ pub fn at_desired_counts(check: &StepCheck) -> bool {
     }
 }
 
-fn enough_available(available: i32, desired: i32, threshold: Option<ProgressThreshold>) -> bool {
-    let (available, desired) = (i64::from(available), i64::from(desired));
+/// Whether enough of the new ReplicaSet's pods are available for a step that wants `desired`
+/// of them (`ReplicaProgressThresholdMet`). Without a threshold (or with a negative one) the
+/// ReplicaSet's spec must be `desired` and all of those pods available; a threshold looks at
+/// available pods only, so a canary still shrinking towards `desired` can already meet it.
+/// When nothing is desired, any percentage is met.
+pub fn replica_progress_threshold_met(
+    threshold: Option<ProgressThreshold>,
+    rs: Option<ReplicaSetCounts>,
+    desired: i32,
+) -> bool {
+    let Some(rs) = rs else { return false };
+    let (available, wanted) = (i64::from(rs.available), i64::from(desired));
     match threshold {
-        None => available == desired,
-        Some(ProgressThreshold::Percent(percent)) => available * 100 >= i64::from(percent) * desired,
-        Some(ProgressThreshold::Pods(pods)) => available >= i64::from(pods).min(desired),
+        Some(ProgressThreshold::Percent(percent)) if percent >= 0 => {
+            wanted == 0 || available * 100 >= i64::from(percent) * wanted
+        }
+        Some(ProgressThreshold::Pods(pods)) if pods >= 0 => available >= i64::from(pods).min(wanted),
+        _ => rs.spec == desired && rs.available == desired,
     }
 }
 
@@ -548,8 +586,27 @@ pub struct WeightContext<'a> {
     pub has_distinct_stable: bool,
     pub aborted: bool,
     pub traffic_routed: bool,
-    /// `abortScaleDownDelaySeconds: 0`.
-    pub keep_canary_on_abort: bool,
+    /// `abortScaleDownDelaySeconds` as the manifest gives it (`None` when left out).
+    pub abort_scale_down_delay_seconds: Option<i32>,
+    pub dynamic_stable_scale: bool,
+    /// `spec.replicas` (already defaulted).
+    pub replicas: i32,
+    /// The ReplicaSet of the current pod template and the stable one, if they exist.
+    pub new_rs: Option<ReplicaSetCounts>,
+    pub stable_rs: Option<ReplicaSetCounts>,
+}
+
+impl WeightContext<'_> {
+    /// `abortScaleDownDelaySeconds: 0`: an aborted canary keeps its pods.
+    fn keeps_canary_on_abort(&self) -> bool {
+        self.traffic_routed && self.abort_scale_down_delay_seconds == Some(0)
+    }
+
+    /// `abortScaleDownDelaySeconds` set to a delay (not left out, not 0); it only means
+    /// something with traffic routing.
+    fn has_explicit_abort_delay(&self) -> bool {
+        self.traffic_routed && self.abort_scale_down_delay_seconds.is_some_and(|delay| delay != 0)
+    }
 }
 
 /// The canary's desired size as an explicit `setCanaryScale`, or else as a weight
@@ -565,13 +622,53 @@ pub fn canary_replicas_or_weight(context: &WeightContext) -> (Option<CanaryScale
         context.step_index,
         context.traffic_routed,
         context.aborted,
-        context.keep_canary_on_abort,
+        context.keeps_canary_on_abort(),
     );
     match scale {
         Some(CanaryScale::Replicas(_)) => (scale, 0),
         Some(CanaryScale::Weight(w)) => (scale, w),
-        None => (None, current_set_weight(context.steps, context.step_index, context.aborted, context.max_weight)),
+        None => (None, desired_canary_weight(context)),
     }
+}
+
+/// The canary weight the replica counts aim at when no `setCanaryScale` applies
+/// (`GetDesiredCanaryWeight`): the current setWeight, except while an abort with
+/// `dynamic_stable_scale` brings the stable back.
+///
+/// Such an abort does not jump the stable back to full size: it walks the setWeight steps
+/// down, from the last step to the first, to the largest one whose pods are fewer than the
+/// canary still needs (0 below the smallest). The canary needs the pods the stable cannot yet
+/// serve (`replicas` − the stable's available pods), or the canary's own available pods when
+/// those are more, so the canary is not drained faster than the stable takes over. An explicit
+/// non-zero `abortScaleDownDelaySeconds` keeps the canary at full size until its deadline,
+/// which only starts once the stable is complete, so there the canary's size is not counted
+/// (or the weight could never fall below the smallest step).
+pub fn desired_canary_weight(context: &WeightContext) -> i32 {
+    let walking_back = context.aborted && context.dynamic_stable_scale;
+    let (true, Some(new_rs), Some(stable_rs)) = (walking_back, context.new_rs, context.stable_rs) else {
+        return current_set_weight(context.steps, context.step_index, context.aborted, context.max_weight);
+    };
+    let replicas = i64::from(context.replicas);
+    let max_weight = effective_max_weight(context.max_weight);
+    let not_served_by_stable = replicas - i64::from(stable_rs.available);
+    let canary_needs = if context.has_explicit_abort_delay() {
+        not_served_by_stable
+    } else {
+        not_served_by_stable.max(i64::from(new_rs.available))
+    };
+    context
+        .steps
+        .iter()
+        .rev()
+        .find_map(|step| match *step {
+            ScalingStep::SetWeight(weight)
+                if weight_to_replicas(replicas, i64::from(weight), max_weight) < canary_needs =>
+            {
+                Some(weight)
+            }
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 fn effective_max_weight(max_weight: i32) -> i64 {
@@ -1243,7 +1340,11 @@ mod tests {
             has_distinct_stable,
             aborted,
             traffic_routed: true,
-            keep_canary_on_abort: false,
+            abort_scale_down_delay_seconds: None,
+            dynamic_stable_scale: false,
+            replicas: 10,
+            new_rs: None,
+            stable_rs: None,
         };
         let scale = |replicas, weight| SetCanaryScale { replicas, weight, match_traffic_weight: false };
         // Argo's TestGetCanaryReplicasOrWeight.
