@@ -6,8 +6,8 @@
 use crate::phase::{CONDITION_INVALID_SPEC, CONDITION_PROGRESSING, REASON_ABORTED, REASON_DEADLINE, phase};
 use crate::replicas::{
     AppliedWeights, BasicCanary, ProgressThreshold, ReplicaSetCounts, Scaling, ScalingStep, StepCheck, TrafficRouted,
-    WeightContext, at_desired_counts, basic_canary_counts, canary_replicas_or_weight, current_set_weight,
-    resolve_fenceposts, traffic_routed_counts,
+    WeightContext, abort_traffic_weight, at_desired_counts, basic_canary_counts, canary_replicas_or_weight,
+    current_set_weight, resolve_fenceposts, traffic_routed_counts,
 };
 use crate::state::{
     Action, AnalysisPhase, AnalysisRunRequest, AnalysisRunState, Decision, Event, HeaderRoute, MirrorRoute,
@@ -231,7 +231,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             }
         };
         let mut traffic = self.traffic(at_desired, desired_weight);
-        self.record_served_weights();
+        self.record_served_weights(&traffic);
         let aborted_before = self.status.abort;
         if !paused {
             self.reconcile_background_analysis();
@@ -426,9 +426,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             let check = StepCheck { scaling: Scaling::Basic(&input), stable_created, threshold };
             (c, s, at_desired_counts(&check))
         };
-        if aborted && distinct && self.routed {
-            desired_new = self.abort_scale_down(desired_new);
-        }
+        desired_new = self.abort_scale_down(desired_new);
         if !paused {
             if let Some(new_rs) = self.new_rs.clone() {
                 self.scale_to(&new_rs, desired_new);
@@ -442,20 +440,47 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         Ok((fenceposts, at_desired, step_weight))
     }
 
-    /// After an abort the canary keeps its pods for `abortScaleDownDelaySeconds` (0: for ever).
+    /// Whether an aborted canary keeps its pods rather than follow the replica math
+    /// (`shouldDelayScaleDownOnAbort`): with traffic routing, unless dynamicStableScale is on
+    /// and no `abortScaleDownDelaySeconds` is given (then it drains with its traffic).
+    fn delays_abort_scale_down(&self) -> bool {
+        self.status.abort
+            && self.routed
+            && self.has_distinct_stable()
+            && !(self.canary.dynamic_stable_scale() && self.canary.abort_scale_down_delay_seconds.is_none())
+    }
+
+    /// An aborted canary keeps its pods: for ever with `abortScaleDownDelaySeconds: 0`, else
+    /// until a deadline that delay after the stable can serve everything again. As in Argo, the
+    /// deadline is written on the canary ReplicaSet when the stable is complete (with
+    /// dynamicStableScale that is once the abort has walked back to 0%), and taken off again
+    /// when the Rollout is no longer aborted.
     fn abort_scale_down(&mut self, desired_new: i32) -> i32 {
-        let delay = self.canary.abort_scale_down_delay_seconds();
-        let current = self.new_rs.as_ref().map_or(0, |rs| rs.replicas);
-        if delay == 0 {
-            return current;
+        let Some(new_rs) = self.new_rs.clone() else { return desired_new };
+        if !self.delays_abort_scale_down() {
+            if new_rs.scale_down_deadline.is_some() {
+                self.out.actions.push(Action::SetScaleDownDeadline { name: new_rs.name, deadline: None });
+            }
+            return desired_new;
         }
-        let deadline = self.status.aborted_at.unwrap_or(self.now).plus_millis(i64::from(delay) * 1000);
-        let stable_ready = self.stable_rs.is_some_and(|rs| rs.available >= self.replicas.min(rs.replicas));
-        if self.now >= deadline && stable_ready {
-            0.min(desired_new)
-        } else {
-            self.out.requeue(deadline.since(self.now).max(1000));
-            current.max(desired_new)
+        let delay = i64::from(self.canary.abort_scale_down_delay_seconds()) * 1000;
+        if delay == 0 {
+            return new_rs.replicas;
+        }
+        match new_rs.scale_down_deadline {
+            Some(deadline) if self.now >= deadline => 0,
+            Some(deadline) => {
+                self.out.requeue(deadline.since(self.now));
+                new_rs.replicas
+            }
+            None => {
+                if self.stable_rs.is_some_and(|rs| rs.available >= self.replicas) {
+                    let deadline = Some(self.now.plus_millis(delay));
+                    self.out.actions.push(Action::SetScaleDownDeadline { name: new_rs.name, deadline });
+                    self.out.requeue(delay);
+                }
+                new_rs.replicas
+            }
         }
     }
 
@@ -487,13 +512,15 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             None => None,
         };
         let distinct = self.has_distinct_stable();
-        let canary_hash = if distinct && new_available && !self.status.abort {
-            Some(self.pod_hash.clone())
-        } else {
-            stable_hash.clone()
-        };
+        let aborting = distinct && self.status.abort;
+        let abort_weight = if aborting { self.abort_traffic_weight() } else { 0 };
+        // An aborted canary still serving traffic (dynamicStableScale) keeps its Service.
+        let canary_serves = if aborting { abort_weight > 0 } else { distinct && new_available };
+        let canary_hash = if canary_serves { Some(self.pod_hash.clone()) } else { stable_hash.clone() };
         let served = self.world.served_weights.map_or(0, |w| w.canary);
-        let canary_weight = if !distinct || self.status.abort || !new_available {
+        let canary_weight = if aborting {
+            abort_weight
+        } else if !distinct || !new_available {
             0
         } else if at_desired {
             step_weight
@@ -510,6 +537,16 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             header_routes,
             mirror_routes,
         }
+    }
+
+    /// Traffic to the canary while aborted: none, or with dynamicStableScale what the stable
+    /// cannot take yet. Argo returns none when the Rollout leaves `spec.replicas` out.
+    fn abort_traffic_weight(&self) -> i32 {
+        if self.world.rollout.spec.replicas.is_none() {
+            return 0;
+        }
+        let steps = self.scaling_steps();
+        abort_traffic_weight(&self.weight_context(&steps), self.served_canary_weight())
     }
 
     /// Header and mirror routes set by the steps so far (a later step of the same name wins;
@@ -542,15 +579,17 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     }
 
     /// `status.canary.weights` shows what the router serves, not what was asked for.
-    fn record_served_weights(&mut self) {
+    fn record_served_weights(&mut self, intent: &TrafficIntent) {
         let Some(served) = self.world.served_weights.filter(|_| self.routed) else {
             self.status.canary.weights = None;
             return;
         };
         let service = |name: &Option<String>| name.clone().unwrap_or_default();
         let stable_hash = self.status.stable_rs.clone().unwrap_or_default();
+        // An aborted canary is still a destination while it keeps traffic (dynamicStableScale).
+        let canary_destination = !self.status.abort || intent.canary_weight.is_some_and(|w| w > 0);
         let canary_hash =
-            if self.has_distinct_stable() && !self.status.abort { self.pod_hash.clone() } else { stable_hash.clone() };
+            if self.has_distinct_stable() && canary_destination { self.pod_hash.clone() } else { stable_hash.clone() };
         self.status.canary.weights = Some(TrafficWeights {
             canary: WeightDestination {
                 weight: served.canary,

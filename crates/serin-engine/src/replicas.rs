@@ -671,6 +671,36 @@ pub fn desired_canary_weight(context: &WeightContext) -> i32 {
         .unwrap_or(0)
 }
 
+/// The canary's traffic weight while an aborted Rollout returns to its stable
+/// (`calculateDesiredWeightOnAbortOrStableRollback`), given the canary weight the router
+/// serves now (`None` before any was applied).
+///
+/// 0 at once, except with `dynamic_stable_scale` (and both ReplicaSets present), where the
+/// stable was scaled down and must grow back first: the canary keeps the traffic the stable's
+/// available pods cannot take yet, moves down with [`desired_canary_weight`] once the stable can
+/// serve the rest, and never climbs back up when the stable's availability flaps.
+pub fn abort_traffic_weight(context: &WeightContext, served_canary: Option<i32>) -> i32 {
+    let (true, Some(_), Some(stable_rs)) = (context.dynamic_stable_scale, context.new_rs, context.stable_rs) else {
+        return 0;
+    };
+    if context.replicas <= 0 {
+        return 0;
+    }
+    let max_weight = effective_max_weight(context.max_weight);
+    let desired = i64::from(desired_canary_weight(context));
+    // The share the stable's available pods can serve (rounded down), and the rest.
+    let stable_share = max_weight * i64::from(stable_rs.available) / i64::from(context.replicas);
+    let rest = (max_weight - stable_share).max(0);
+    let weight = match served_canary.map(i64::from) {
+        None => rest.max(desired),
+        Some(served) if desired <= 0 => rest.min(served),
+        // The stable cannot take its share of the desired split yet.
+        Some(served) if stable_share < max_weight - desired => served,
+        Some(served) => desired.min(served),
+    };
+    to_replicas(weight)
+}
+
 fn effective_max_weight(max_weight: i32) -> i64 {
     if max_weight > 0 { i64::from(max_weight) } else { i64::from(DEFAULT_MAX_WEIGHT) }
 }
