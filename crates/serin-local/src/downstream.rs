@@ -228,11 +228,13 @@ fn split_target(target: &str) -> (Option<&str>, &str) {
 /// Serves one client connection until it closes, fails, idles out or asks to close.
 pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, peer: SocketAddr) {
     let deadline = Deadline::new(proxy.limits.client_timeout);
+    let trusted = proxy.limits.trusted_ips.contains(peer.ip());
     let mut connection = Connection {
         proxy,
         entrypoint,
         peer,
         client_ip: peer.ip().to_string(),
+        trusted,
         client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE) },
         rest: BytesMut::new(),
         chunks: Vec::new(),
@@ -304,6 +306,8 @@ struct Connection {
     peer: SocketAddr,
     /// The client's address as X-Forwarded-For gets it, formatted once.
     client_ip: String,
+    /// The client is a proxy whose forwarding headers are kept (`--trusted-ips`).
+    trusted: bool,
     client: Client,
     /// A request body read past the head's buffer, and what followed it.
     rest: BytesMut,
@@ -339,7 +343,7 @@ impl Connection {
             client_ip: Some(self.peer.ip()),
         };
         let table = self.proxy.table();
-        let Connection { proxy, entrypoint, client_ip, client, rest, chunks, wire, .. } = self;
+        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, .. } = self;
         let Some(route) = table.route(entrypoint, &info) else {
             // The body is not read: the connection goes on only if all of it is here to skip.
             let end = match request.body {
@@ -360,7 +364,7 @@ impl Connection {
             Err(BodyError::Gone) => return Next::Close { linger: false },
         };
         wire.clear();
-        encode_request_head(wire, request, body.len(), client_ip);
+        encode_request_head(wire, request, body.len(), client_ip, *trusted);
         let outgoing = Outgoing {
             head: wire,
             body,
@@ -737,16 +741,24 @@ mod tests {
 
     #[test]
     fn the_request_head_keeps_host_and_adds_forwarding_headers() {
-        let raw = b"POST /api?x=1#top HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
+        let raw = b"POST /api?x=1#top HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let request = parse_request(raw, &mut slots).unwrap().unwrap();
         assert_eq!((request.body, request.expect_continue, request.keep_alive), (RequestBody::Chunked, true, true));
         assert_eq!((request.path, request.query, request.routing_host()), ("/api", "x=1", "canary.myapp.com"));
+        // From a client nobody trusts, forwarding headers are the router's own.
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 3, "127.0.0.1");
+        encode_request_head(&mut head, &request, 3, "127.0.0.1", false);
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\ncontent-length: 3\r\n\r\n"
+            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\nx-real-ip: 127.0.0.1\r\ncontent-length: 3\r\n\r\n"
+        );
+        // From a trusted proxy (--trusted-ips), its own are kept and its address appended.
+        let mut head = Vec::new();
+        encode_request_head(&mut head, &request, 3, "127.0.0.1", true);
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\ncontent-length: 3\r\n\r\n"
         );
         // An HTTP/1.0 client asking a proxy: absolute-form target, no Host header.
         let raw = b"GET http://user@example.com:8080?q HTTP/1.0\r\n\r\n";
@@ -755,10 +767,10 @@ mod tests {
         assert_eq!((request.path, request.query, request.routing_host()), ("/", "q", "example.com:8080"));
         assert!(!request.keep_alive);
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 0, "::1");
+        encode_request_head(&mut head, &request, 0, "::1", false);
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\n\r\n"
+            "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\nx-real-ip: ::1\r\n\r\n"
         );
     }
 
@@ -769,7 +781,7 @@ mod tests {
             parse_request(raw, &mut slots).map(|r| {
                 let r = r.unwrap();
                 let mut head = Vec::new();
-                encode_request_head(&mut head, &r, 0, "127.0.0.1");
+                encode_request_head(&mut head, &r, 0, "127.0.0.1", false);
                 (r.routing_host().to_string(), String::from_utf8(head).unwrap())
             })
         };
@@ -855,7 +867,7 @@ mod tests {
             ["GET /one\n", "POST /two?x=1\n", "GET /three\n"].iter().map(|line| text.find(line).unwrap()).collect();
         assert!(positions.is_sorted(), "{text}");
         assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
-        assert!(text.contains("\nx-forwarded-for: 127.0.0.1\nx-forwarded-host: app\nx-forwarded-proto: http\ncontent-length: 5\n\nhello"), "{text}");
+        assert!(text.contains("\nx-forwarded-for: 127.0.0.1\nx-forwarded-host: app\nx-forwarded-proto: http\nx-real-ip: 127.0.0.1\ncontent-length: 5\n\nhello"), "{text}");
         assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
         assert_eq!(requests.load(Ordering::SeqCst), 3);
     }

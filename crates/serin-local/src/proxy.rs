@@ -13,7 +13,7 @@ use crate::routing::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, 
 use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
 use arc_swap::ArcSwap;
 use http::StatusCode;
-use serin_router::rule::RequestInfo;
+use serin_router::rule::{IpSet, RequestInfo};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,20 +27,29 @@ const CONNECT_ATTEMPTS: usize = 3;
 /// must never cost the requests it copies.
 const MIRRORS_IN_FLIGHT: usize = 64;
 
-/// What the router allows: client connections at once, and how long it waits for whom.
-#[derive(Clone, Copy, Debug)]
+/// What the router allows: client connections at once, how long it waits for whom, and whose
+/// forwarding headers it believes.
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub max_connections: usize,
     /// How long a client may keep the router waiting (see [`CLIENT_TIMEOUT`]).
     pub client_timeout: Duration,
     /// How long it waits on pods.
     pub forwarding: Timeouts,
+    /// Proxies in front of the router whose `X-Forwarded-*` headers are kept (Traefik's
+    /// `forwardedHeaders.trustedIPs`); everyone else's are replaced.
+    pub trusted_ips: IpSet,
 }
 
 impl Limits {
-    /// The default timeouts, with at most `max_connections` clients at once.
+    /// The default timeouts, with at most `max_connections` clients at once, trusting nobody.
     pub fn new(max_connections: usize) -> Limits {
-        Limits { max_connections, client_timeout: CLIENT_TIMEOUT, forwarding: Timeouts::default() }
+        Limits {
+            max_connections,
+            client_timeout: CLIENT_TIMEOUT,
+            forwarding: Timeouts::default(),
+            trusted_ips: IpSet::default(),
+        }
     }
 }
 

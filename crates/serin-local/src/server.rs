@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub max_connections: Option<usize>,
     /// How long the router waits on pods.
     pub forwarding: crate::upstream::Timeouts,
+    /// Proxies whose forwarding headers the router keeps.
+    pub trusted_ips: serin_router::rule::IpSet,
 }
 
 /// Everything the controllers share.
@@ -123,7 +125,11 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let open_files = raise_open_files_limit();
     let max_connections = options.max_connections.unwrap_or((open_files / 2) as usize).max(1);
     tracing::info!(open_files, max_connections, "router connection limit");
-    let limits = crate::proxy::Limits { forwarding: options.forwarding, ..crate::proxy::Limits::new(max_connections) };
+    let limits = crate::proxy::Limits {
+        forwarding: options.forwarding,
+        trusted_ips: options.trusted_ips.clone(),
+        ..crate::proxy::Limits::new(max_connections)
+    };
     let proxy = crate::proxy::Proxy::new(limits);
     let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
     let (first_pass, first_pass_done) = tokio::sync::oneshot::channel();

@@ -280,9 +280,15 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
 /// headers (Host kept, as Traefik's passHostHeader, or the absolute-form target's authority in
-/// its place), without hop-by-hop headers, plus X-Forwarded-For/-Host/-Proto and the body's
+/// its place), without hop-by-hop headers, plus forwarding headers and the body's
 /// Content-Length. Host is never taken for hop-by-hop, whatever `Connection` names.
-pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: &str) {
+///
+/// Forwarding headers follow Traefik's `forwardedHeaders`: from a client that is not a
+/// `trusted` proxy, any `X-Forwarded-*`, `X-Real-Ip` and `Forwarded` it sent are dropped and
+/// the router's own written (`X-Forwarded-For` and `X-Real-Ip` its address, the host, the
+/// scheme), so no client can pose as another; a trusted proxy's are kept, its address appended
+/// to `X-Forwarded-For`.
+pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: &str, trusted: bool) {
     out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
     if !request.target.starts_with(['/', '*']) {
@@ -291,20 +297,26 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let target_host = request.target_host();
-    let mut forwarded_for = None;
+    let (mut forwarded_for, mut forwarded_host, mut forwarded_proto, mut real_ip) = (None, false, false, false);
     for header in request.headers {
         let name = header.name;
         let is = |other: &str| name.eq_ignore_ascii_case(other);
-        if is("content-length") || is("expect") || is("x-forwarded-host") || is("x-forwarded-proto") {
+        if is("content-length") || is("expect") {
             continue;
         }
+        let forwarding = is("forwarded") || is("x-real-ip") || starts_with_ignore_case(name, "x-forwarded-");
         if is("host") {
             if request.authority.is_none() {
                 header_line(out, name, header.value);
             }
+        } else if forwarding && !trusted {
+            // dropped: the router writes its own below
         } else if is("x-forwarded-for") {
             forwarded_for = Some(header.value);
         } else if !is_hop_by_hop(name, request.connection) {
+            forwarded_host |= is("x-forwarded-host");
+            forwarded_proto |= is("x-forwarded-proto");
+            real_ip |= is("x-real-ip");
             header_line(out, name, header.value);
         }
     }
@@ -319,14 +331,23 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     }
     out.extend_from_slice(client_ip.as_bytes());
     out.extend_from_slice(b"\r\n");
-    if let Some(host) = target_host {
+    if let Some(host) = target_host.filter(|_| !forwarded_host) {
         header_line(out, "x-forwarded-host", host);
     }
-    out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    if !forwarded_proto {
+        out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    }
+    if !real_ip {
+        header_line(out, "x-real-ip", client_ip.as_bytes());
+    }
     if body_len > 0 || matches!(request.method, "POST" | "PUT" | "PATCH") {
         length_line(out, body_len as u64);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// What a response head says about the body and the connection.

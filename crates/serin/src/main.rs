@@ -386,6 +386,11 @@ struct ServerArgs {
     /// How long an idle connection to a pod is kept for reuse (Traefik's idleConnTimeout).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     idle_conn_timeout: Duration,
+    /// Proxies in front of the router (addresses or CIDR ranges, comma-separated) whose
+    /// X-Forwarded-* headers are kept; everyone else's are replaced (Traefik's
+    /// forwardedHeaders.trustedIPs).
+    #[arg(long, value_delimiter = ',')]
+    trusted_ips: Vec<String>,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -455,6 +460,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     dial: args.dial_timeout,
                     response_header: args.response_header_timeout,
                     idle_conn: args.idle_conn_timeout,
+                },
+                trusted_ips: {
+                    let mut set = serin_router::rule::IpSet::default();
+                    for ip in &args.trusted_ips {
+                        set.add(ip).map_err(|e| anyhow::anyhow!("--trusted-ips: {e}"))?;
+                    }
+                    set
                 },
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -477,7 +477,7 @@ fn first_query_value<'q>(query: &'q str, key: &str) -> Option<Cow<'q, str>> {
 /// IP addresses and CIDR ranges, compared in canonical form (IPv4-mapped IPv6 as IPv4, zones
 /// dropped), as Traefik's IP checker does.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct IpSet {
+pub struct IpSet {
     v4: Vec<(u32, u32)>,
     v6: Vec<(u128, u128)>,
 }
@@ -485,7 +485,8 @@ pub(crate) struct IpSet {
 const MAPPED_V4_PREFIX: u128 = 0xffff_u128 << 32;
 
 impl IpSet {
-    fn add(&mut self, text: &str) -> Result<(), String> {
+    /// Adds an address (`10.0.0.7`, `fe80::1%eth0`) or a CIDR range (`10.0.0.0/8`).
+    pub fn add(&mut self, text: &str) -> Result<(), String> {
         let bad = || format!("{text:?} is neither an IP address nor a CIDR range");
         match text.split_once('/') {
             None => {
@@ -532,7 +533,7 @@ impl IpSet {
         Ok(())
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match ip.to_canonical() {
             IpAddr::V4(a) => {
                 let x = a.to_bits();

@@ -21,6 +21,7 @@ use std::str::FromStr;
 
 pub use error::{RuleError, RuleErrorKind};
 pub use goregex::compile as compile_go_regex;
+pub use matcher::IpSet;
 
 use matcher::Request;
 use parser::Expr;
