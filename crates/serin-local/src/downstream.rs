@@ -365,12 +365,7 @@ impl Connection {
         };
         wire.clear();
         encode_request_head(wire, request, body.len(), client_ip, *trusted);
-        let outgoing = Outgoing {
-            head: wire,
-            body,
-            head_method: request.method == "HEAD",
-            body_may_be_unread: Outgoing::body_may_be_unread(request.method, body),
-        };
+        let outgoing = Outgoing { method: request.method, head: wire, body };
         match proxy.forward(route, &info, &outgoing, &mut client.out).await {
             Reply::Pod(answer) => client.relay(request.asked(), answer, next).await,
             Reply::Own(status, text) => client.own(request.asked(), status, text, Some(next)).await,

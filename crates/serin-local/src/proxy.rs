@@ -207,7 +207,7 @@ impl Proxy {
                 // request may be sent again (the pod died, or a pooled connection was closed).
                 Err(error)
                     if matches!(error, SendError::Connect(_))
-                        || matches!(error, SendError::NoResponse(_)) && idempotent(info.method) =>
+                        || matches!(error, SendError::NoResponse(_)) && request.replayable() =>
                 {
                     self.metrics.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(pod = %endpoint.pod, %error, "connect failed; trying another pod");
@@ -237,11 +237,11 @@ impl Proxy {
             self.metrics.mirrors_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let (proxy, head, body) = (self.clone(), request.head.to_vec(), request.body.to_vec());
-        let (head_method, body_may_be_unread) = (request.head_method, request.body_may_be_unread);
+        let (proxy, method, head, body) =
+            (self.clone(), request.method.to_string(), request.head.to_vec(), request.body.to_vec());
         tokio::spawn(async move {
             let started = Instant::now();
-            let request = Outgoing { head: &head, body: &body, head_method, body_may_be_unread };
+            let request = Outgoing { method: &method, head: &head, body: &body };
             let copy = async {
                 match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
                     Ok(mut answer) => {
@@ -255,12 +255,6 @@ impl Proxy {
             drop(room);
         });
     }
-}
-
-/// Whether a request may be sent again when its pod failed before answering (RFC 9110
-/// section 9.2.2).
-fn idempotent(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE")
 }
 
 /// The router's threads; [`RouterThreads::stop`] closes the entry points and drops the
@@ -537,12 +531,7 @@ mod tests {
         let proxy = Proxy::new(Limits { forwarding, ..Limits::new(usize::MAX) });
         let endpoint =
             Endpoint { addr, pod: "mirror".into(), revision: "m".into(), stats: proxy.metrics.stats("m", "m") };
-        let request = Outgoing {
-            head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n",
-            body: b"",
-            head_method: false,
-            body_may_be_unread: false,
-        };
+        let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"" };
         for _ in 0..MIRRORS_IN_FLIGHT + 36 {
             proxy.mirror(endpoint.clone(), &request);
         }

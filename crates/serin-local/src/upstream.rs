@@ -82,21 +82,30 @@ impl std::fmt::Display for SendError {
 }
 
 /// A request ready to send: its head already encoded (see [`encode_request_head`]).
+#[derive(Clone, Copy)]
 pub struct Outgoing<'a> {
+    pub method: &'a str,
     pub head: &'a [u8],
     pub body: &'a [u8],
-    /// A HEAD request's response has no body whatever its headers say.
-    pub head_method: bool,
-    /// A body on a method that defines none (GET, HEAD, DELETE, OPTIONS...): a pod may answer
-    /// without reading it and then read it as a request of its own, whose answer would reach
-    /// the next client on the connection. Such a connection is closed after its answer.
-    pub body_may_be_unread: bool,
 }
 
 impl Outgoing<'_> {
-    /// Whether a request with this method and body may leave its body unread by the pod.
-    pub fn body_may_be_unread(method: &str, body: &[u8]) -> bool {
-        !body.is_empty() && !matches!(method, "POST" | "PUT" | "PATCH")
+    /// A HEAD request's response has no body whatever its headers say.
+    fn head_method(&self) -> bool {
+        self.method == "HEAD"
+    }
+
+    /// A body on a method that defines none (GET, HEAD, DELETE, OPTIONS...): a pod may answer
+    /// without reading it and then read it as a request of its own, whose answer would reach
+    /// the next client on the connection. Such a connection is closed after its answer.
+    fn body_may_be_unread(&self) -> bool {
+        !self.body.is_empty() && !matches!(self.method, "POST" | "PUT" | "PATCH")
+    }
+
+    /// Whether the request may be sent again when its pod may have received it but gave no
+    /// answer (RFC 9110 section 9.2.2: idempotent methods).
+    pub fn replayable(&self) -> bool {
+        matches!(self.method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE")
     }
 }
 
@@ -136,8 +145,10 @@ impl Pool {
     }
 
     /// Sends one request to `addr` and reads the response head, appending its status line and
-    /// forwarded headers to `head`. A reused connection that the pod had closed gets one more
-    /// try on a fresh connection (the pod closed it while idle, so it never read this request).
+    /// forwarded headers to `head`. A reused connection that gives no answer at all gets one
+    /// more try on a fresh connection for a replayable request (the pod most likely closed it
+    /// while idle, just as it was taken); a POST or PATCH is not sent twice, as Go's transport
+    /// does not: the pod may have carried it out.
     pub async fn send(
         self: &Arc<Self>,
         addr: SocketAddr,
@@ -153,7 +164,7 @@ impl Pool {
             let exchanged = tokio::time::timeout_at(deadline, exchange(&mut connection, request, head));
             match exchanged.await.unwrap_or(Err(SendError::Timeout)) {
                 Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request)),
-                Err(SendError::NoResponse(_)) if connection.reused => {
+                Err(SendError::NoResponse(_)) if connection.reused && request.replayable() => {
                     connection = connect(addr, self.timeouts.dial).await?;
                 }
                 Err(error) => return Err(error),
@@ -192,7 +203,7 @@ impl Pool {
     /// The answer, its body taking the connection with it.
     fn answer(self: &Arc<Self>, addr: SocketAddr, connection: Connection, head: Head, request: &Outgoing) -> Answer {
         let no_content = head.status == StatusCode::NO_CONTENT;
-        let no_body = request.head_method || no_content || head.status == StatusCode::NOT_MODIFIED;
+        let no_body = request.head_method() || no_content || head.status == StatusCode::NOT_MODIFIED;
         let framing = if no_body { Framing::Length(0) } else { head.framing };
         let length = match framing {
             _ if no_content => None,
@@ -200,7 +211,7 @@ impl Pool {
             Framing::Length(n) => Some(n),
             _ => None,
         };
-        let reusable = head.keep_alive && framing != Framing::UntilClose && !request.body_may_be_unread;
+        let reusable = head.keep_alive && framing != Framing::UntilClose && !request.body_may_be_unread();
         let mut body = Streaming { connection: Some(connection), framing, reusable, pool: self.clone(), addr };
         let body = body.take_whole().unwrap_or(Body::Streaming(body));
         Answer { status: head.status, length, dated: head.dated, body }
@@ -545,12 +556,7 @@ pub(crate) mod tests {
         (addr, accepted)
     }
 
-    const GET: Outgoing<'static> = Outgoing {
-        head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n",
-        body: b"",
-        head_method: false,
-        body_may_be_unread: false,
-    };
+    const GET: Outgoing<'static> = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n", body: b"" };
 
     async fn body_of(mut answer: Answer) -> Result<Vec<u8>, io::Error> {
         let mut body = Vec::new();
@@ -670,7 +676,7 @@ pub(crate) mod tests {
         assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"first");
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"second", "not the pod's second answer");
-        let head_request = Outgoing { head: b"HEAD / HTTP/1.1\r\nhost: pod\r\n\r\n", head_method: true, ..GET };
+        let head_request = Outgoing { method: "HEAD", head: b"HEAD / HTTP/1.1\r\nhost: pod\r\n\r\n", ..GET };
         let answer = pool.send(addr, &head_request, &mut Vec::new()).await.unwrap();
         assert_eq!((answer.length, body_of(answer).await.unwrap()), (Some(5), Vec::new()));
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -688,8 +694,8 @@ pub(crate) mod tests {
         .await;
         let pool = Pool::new();
         let body = b"GET /smuggled HTTP/1.1\r\nhost: pod\r\n\r\n";
-        assert!(Outgoing::body_may_be_unread("GET", body) && !Outgoing::body_may_be_unread("POST", body));
-        let with_body = Outgoing { body, body_may_be_unread: true, ..GET };
+        let with_body = Outgoing { body, ..GET };
+        assert!(with_body.body_may_be_unread() && !Outgoing { method: "POST", ..with_body }.body_may_be_unread());
         assert_eq!(body_of(pool.send(addr, &with_body, &mut Vec::new()).await.unwrap()).await.unwrap(), b"ok");
         assert!(pool.idle.lock().get(&addr).is_none_or(Vec::is_empty), "not pooled");
         assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
@@ -715,10 +721,37 @@ pub(crate) mod tests {
         assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
         // Writing a large body to it is bounded by the same deadline.
         let body = vec![b'x'; 32 << 20];
-        let post =
-            Outgoing { head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 33554432\r\n\r\n", body: &body, ..GET };
+        let post = Outgoing {
+            method: "POST",
+            head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 33554432\r\n\r\n",
+            body: &body,
+        };
         let sent = Pool::with_timeouts(timeouts).send(addr, &post, &mut Vec::new()).await;
         assert!(matches!(sent, Err(SendError::Timeout)), "{:?}", sent.map(|a| a.status));
         held.abort();
+    }
+
+    #[tokio::test]
+    async fn only_a_replayable_request_is_sent_again_when_a_reused_connection_gives_no_answer() {
+        // The pod reads the second request on its kept-alive connection and closes without a
+        // word: it may have carried the request out.
+        let script = || {
+            vec![
+                (vec![&b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"[..]], false),
+                (vec![], true),
+                (vec![&b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nagain"[..]], false),
+            ]
+        };
+        let (addr, accepted) = pod(script()).await;
+        let pool = Pool::new();
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
+        let post =
+            Outgoing { method: "POST", head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 0\r\n\r\n", body: b"" };
+        assert!(matches!(pool.send(addr, &post, &mut Vec::new()).await, Err(SendError::NoResponse(_))));
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "the POST was not sent again");
+        let (addr, accepted) = pod(script()).await;
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
+        assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"again", "a GET is, on a fresh connection");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 }
