@@ -83,6 +83,7 @@ fi
 # :9090 at every boot: its .deb is only unpacked here, never installed.
 prometheus=$SERIN_TEST_CACHE/prometheus
 if ! "$prometheus/usr/bin/prometheus" --version >/dev/null 2>&1; then
+  echo "scripts/test.sh: unpacking Debian's prometheus package into $prometheus" >&2
   download=$(mktemp -d)
   trap 'rm -rf "$download"' EXIT
   # As root, apt downloads as its unprivileged user _apt, which must be able to write there.
