@@ -2,6 +2,11 @@
 //! run and exactly one acts. The leader renews the Lease; the others take it over when it has
 //! not changed for a whole lease duration, measured on their own clock from when they last saw
 //! it change (as client-go does), so clock skew between nodes does not matter.
+//!
+//! A leader that cannot renew within the renew deadline (two thirds of the lease duration, as
+//! client-go's defaults of 10 s in 15 s) stops acting then, even while its request to the API
+//! server still hangs: it stops a third of a lease duration before any other replica may take
+//! over, so two replicas never act at once.
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -41,17 +46,27 @@ pub async fn elect(
     let mut observed = Observed { record: None, changed_at: Instant::now() };
     let mut renewed_at: Option<Instant> = None;
     let retry = options.duration / 3;
+    let renew_deadline = renew_deadline(options.duration);
     loop {
-        let leading = match try_acquire(&api, &options, &mut observed).await {
-            Ok(true) => {
+        // A leader's round must end by its renew deadline; a follower's within a retry period.
+        let time = match renewed_at.filter(|_| leader.load(Ordering::SeqCst)) {
+            Some(at) => (at + renew_deadline).saturating_duration_since(Instant::now()),
+            None => retry,
+        };
+        let leading = match tokio::time::timeout(time, try_acquire(&api, &options, &mut observed)).await {
+            Ok(Ok(true)) => {
                 renewed_at = Some(Instant::now());
                 true
             }
-            Ok(false) => false,
-            Err(error) => {
+            Ok(Ok(false)) => false,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, lease = %options.name, "cannot reach the leader Lease");
-                // Keep leading only while the last renewal is fresh.
-                renewed_at.is_some_and(|at| at.elapsed() < options.duration)
+                // Keep leading only while the last renewal is within the renew deadline.
+                renewed_at.is_some_and(|at| at.elapsed() < renew_deadline)
+            }
+            Err(_) => {
+                tracing::warn!(lease = %options.name, "the API server did not answer within the renew deadline");
+                false
             }
         };
         if leader.swap(leading, Ordering::SeqCst) != leading {
@@ -66,6 +81,12 @@ pub async fn elect(
     if leader.swap(false, Ordering::SeqCst) {
         release(&api, &options).await;
     }
+}
+
+/// How long a leader may go without renewing before it stops acting: two thirds of the lease
+/// duration (client-go's defaults are 10 s of 15 s).
+fn renew_deadline(lease_duration: Duration) -> Duration {
+    lease_duration * 2 / 3
 }
 
 /// One round: acquires or renews the Lease; returns whether this replica holds it now.

@@ -9,6 +9,8 @@ mod kubeenv;
 use kubeenv::KubeEnv;
 use kubeenv::seed::{WAIT, apply_seed, cluster, repo, rollout, seed_rollout, serin_ok, set_image, wait_phase};
 use serde_json::{Value as Json, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const V1_RS: &str = "canary-rollout-69dc9f5f56";
@@ -266,6 +268,98 @@ async fn of_two_controller_replicas_only_the_leader_acts() {
     serin_ok(&env, &["promote", "canary-rollout"]);
     wait_phase(&env, "canary-rollout", "Paused", Some(3)).await;
     assert_eq!(traefik_weights(&env, "traefik.containo.us").await, (30, 70));
+}
+
+/// A TCP relay to the API server that can be frozen: from then on it forwards nothing, in
+/// either direction, and holds every connection open, as a network partition or a hung API
+/// server does to the one controller that goes through it.
+struct Relay {
+    addr: std::net::SocketAddr,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn to(server: &str) -> Relay {
+        let upstream: std::net::SocketAddr = server.trim_start_matches("https://").parse().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (addr, frozen) = (listener.local_addr().unwrap(), Arc::new(AtomicBool::new(false)));
+        let flag = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(upstream) else { continue };
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    let frozen = flag.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let mut buffer = [0u8; 16384];
+                        while let Ok(n @ 1..) = from.read(&mut buffer) {
+                            while frozen.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                            if to.write_all(&buffer[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Relay { addr, frozen }
+    }
+
+    /// A copy of `kubeconfig` whose server is this relay.
+    fn kubeconfig(&self, env: &KubeEnv) -> std::path::PathBuf {
+        let text = std::fs::read_to_string(&env.kubeconfig).unwrap();
+        assert!(text.contains(&env.server), "the kubeconfig names {}", env.server);
+        let path = env.dir.path().join("kubeconfig-relayed");
+        std::fs::write(&path, text.replace(&env.server, &format!("https://{}", self.addr))).unwrap();
+        path
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_cut_off_from_the_api_server_stops_acting_before_another_takes_over() {
+    let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+    let relay = Relay::to(&env.server);
+    let ports = [free_port(), free_port()];
+    let listen = |i: usize| format!("127.0.0.1:{}", ports[i]);
+    let lease = ["--lease-duration", "3s"];
+    let _a = env.controller_with(
+        "a",
+        &relay.kubeconfig(&env),
+        &[&["--identity", "a", "--listen", &listen(0)][..], &lease].concat(),
+    );
+    env.eventually("a leads", WAIT, || async {
+        (leader_gauge(ports[0])? == "serin_controller_leader 1").then_some(())
+    })
+    .await;
+    let _b = env.controller("b", &[&["--identity", "b", "--listen", &listen(1)][..], &lease].concat());
+    env.eventually("b follows", WAIT, || async {
+        (leader_gauge(ports[1])? == "serin_controller_leader 0").then_some(())
+    })
+    .await;
+
+    relay.frozen.store(true, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let (mut a_stopped, mut b_took_over) = (None, None);
+    while b_took_over.is_none() && started.elapsed() < Duration::from_secs(30) {
+        let (a, b) = (leader_gauge(ports[0]), leader_gauge(ports[1]));
+        let leads = |gauge: &Option<String>| gauge.as_deref() == Some("serin_controller_leader 1");
+        assert!(!(leads(&a) && leads(&b)), "both replicas lead at {:?}", started.elapsed());
+        if !leads(&a) && a_stopped.is_none() {
+            a_stopped = Some(started.elapsed());
+        }
+        if leads(&b) {
+            b_took_over = Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (a_stopped, b_took_over) = (a_stopped.expect("a never stopped acting"), b_took_over.expect("b never led"));
+    assert!(a_stopped < Duration::from_secs(3), "a acted on for {a_stopped:?} without renewing");
+    assert!(a_stopped < b_took_over, "a stopped at {a_stopped:?}, b took over at {b_took_over:?}");
+    let lease = env.get("coordination.k8s.io/v1", "Lease", "default", "serin-controller-lock").await.unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "b");
 }
 
 /// The seed's Rollout under another name and app label, routed by `routing` instead of Traefik.

@@ -222,11 +222,16 @@ impl KubeEnv {
 
     /// Starts `serin controller` against this cluster; `name` tells its log apart.
     pub fn controller(&self, name: &str, args: &[&str]) -> Controller {
+        self.controller_with(name, &self.kubeconfig, args)
+    }
+
+    /// A controller that reaches the API server as `kubeconfig` says (through a proxy, say).
+    pub fn controller_with(&self, name: &str, kubeconfig: &Path, args: &[&str]) -> Controller {
         let log = std::fs::File::create(self.dir.path().join(format!("controller-{name}.log"))).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_serin"))
             .arg("controller")
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+            .arg(kubeconfig)
             .args(args)
             .env("SERIN_LOG", "info,kube=warn")
             .env("NO_COLOR", "1")
