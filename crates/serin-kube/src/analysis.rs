@@ -60,7 +60,7 @@ struct Fresh {
 
 impl Analysis {
     /// Asks the API server once whether AnalysisRuns have a status subresource.
-    pub async fn new(client: Client, caches: Arc<Caches>) -> Result<Analysis, Error> {
+    pub async fn new(client: Client, caches: Arc<Caches>, http: Http) -> Result<Analysis, Error> {
         let resource = resources::analysis_runs();
         let served = client.list_api_group_resources(&resource.api_version).await?;
         let status_subresource = served.resources.iter().any(|r| r.name == format!("{}/status", resource.plural));
@@ -69,7 +69,7 @@ impl Analysis {
             "AnalysisRun status is written {}",
             if status_subresource { "through the status subresource" } else { "with the object" }
         );
-        let shared = Shared { client, http: Http::default(), status_subresource, in_flight: Mutex::default() };
+        let shared = Shared { client, http, status_subresource, in_flight: Mutex::default() };
         Ok(Analysis { caches, shared: Arc::new(shared) })
     }
 

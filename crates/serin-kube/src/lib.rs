@@ -34,6 +34,9 @@ pub struct Options {
     /// Leader election, or `None` to act at once (a single replica).
     pub lease: Option<LeaseOptions>,
     pub identity: String,
+    /// A PEM file of certificate authorities that https metric endpoints may use, besides the
+    /// system's.
+    pub analysis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// A burst of watch events (a ReplicaSet scaled, its pods created) is handled in one pass.
@@ -45,6 +48,7 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), controller::Error> {
+    let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(controller::Error::Invalid)?;
     check_crds(&client, options.namespace.as_deref()).await?;
     let changed = Arc::new(Notify::new());
     let caches = Arc::new(Caches::start(&client, options.namespace.as_deref(), &changed));
@@ -68,7 +72,7 @@ pub async fn run(
     caches.ready().await;
     health.ready.store(true, Ordering::SeqCst);
     tracing::info!(rollouts = caches.rollouts.state().len(), "caches filled; controller ready");
-    let analysis = Analysis::new(client.clone(), caches.clone()).await?;
+    let analysis = Analysis::new(client.clone(), caches.clone(), http).await?;
     let controller = Controller::new(client, caches.clone(), &options.identity);
     tokio::pin!(shutdown);
     let mut next = Duration::ZERO;

@@ -26,8 +26,8 @@ pub struct AnalysisController {
 }
 
 impl AnalysisController {
-    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, proxy: Arc<Proxy>) -> Self {
-        AnalysisController { store, clock, proxy, http: Http::default(), in_flight: Default::default() }
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, proxy: Arc<Proxy>, http: Http) -> Self {
+        AnalysisController { store, clock, proxy, http, in_flight: Default::default() }
     }
 
     /// Starts due measurements; returns when the next one is due (virtual milliseconds).

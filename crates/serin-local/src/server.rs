@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub forwarding: crate::upstream::Timeouts,
     /// Proxies whose forwarding headers the router keeps.
     pub trusted_ips: serin_router::rule::IpSet,
+    /// Certificate authorities (PEM) that https metric endpoints may use, besides the system's.
+    pub analysis_ca_file: Option<PathBuf>,
 }
 
 /// Everything the controllers share.
@@ -131,7 +133,9 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         ..crate::proxy::Limits::new(max_connections)
     };
     let proxy = crate::proxy::Proxy::new(limits);
-    let analysis = Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone()));
+    let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let analysis =
+        Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone(), http));
     let (first_pass, first_pass_done) = tokio::sync::oneshot::channel();
     let controllers = tokio::spawn(control_loop(platform.clone(), pods.clone(), proxy.clone(), analysis, first_pass));
     // The entry points are bound already (clients queue); they are served once the first pass

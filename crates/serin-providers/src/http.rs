@@ -1,5 +1,9 @@
-//! The HTTP providers: one client (plain HTTP, connect timeout 5 s) for Prometheus's query API
-//! and any web endpoint, JSONPath into JSON answers as Argo's web provider reads them.
+//! The HTTP providers: one client (http and https, connect timeout 5 s) for Prometheus's query
+//! API and any web endpoint, JSONPath into JSON answers as Argo's web provider reads them.
+//!
+//! https trusts the system's certificate authorities (`SSL_CERT_FILE` and `SSL_CERT_DIR` are
+//! honoured, as by OpenSSL) and those of an optional CA file; a web metric with Argo's
+//! `insecure: true` skips verification of the endpoint's certificate.
 
 use crate::{Outcome, Reading};
 use bytes::Bytes;
@@ -7,24 +11,41 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde_json::Value as Json;
 use serin_analysis::MetricValue;
 use serin_model::analysis::MetricProvider;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
 pub struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
+    /// For `insecure: true` endpoints: their certificate is not verified.
+    unverified: Client<Connector, Full<Bytes>>,
 }
 
 impl Default for Http {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        Http { client: Client::builder(TokioExecutor::new()).build(connector) }
+        Http::new(None).expect("the system's certificate authorities need no file")
     }
 }
 
 impl Http {
+    /// A client trusting the system's certificate authorities and those in `ca_file` (PEM).
+    pub fn new(ca_file: Option<&Path>) -> Result<Http, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(trusted_roots(ca_file)?);
+        let verified = tls_config().with_root_certificates(roots).with_no_client_auth();
+        let unverified =
+            tls_config().dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate)).with_no_client_auth();
+        Ok(Http { client: client(verified), unverified: client(unverified) })
+    }
+
     /// The reading of a `prometheus` or `web` metric; `None` for the other providers.
     pub async fn measure(&self, provider: &MetricProvider) -> Option<Outcome> {
         if let Some(prometheus) = &provider.prometheus {
@@ -37,17 +58,12 @@ impl Http {
     }
 
     /// One request; the body of any answer, or why there was none.
-    async fn call(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(String, String)],
-        body: Option<String>,
-        timeout: Duration,
-    ) -> Result<(u16, String), String> {
-        if url.starts_with("https://") {
-            return Err(format!("{url}: https is not supported by serin's analysis client yet"));
+    async fn call(&self, url: &str, request: Request<'_>, timeout: Duration) -> Result<(u16, String), String> {
+        let Request { method, headers, body, insecure } = request;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("{url}: only http:// and https:// URLs can be measured"));
         }
+        let client = if insecure { &self.unverified } else { &self.client };
         let mut request = hyper::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -55,10 +71,10 @@ impl Http {
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| format!("invalid request to {url}: {e}"))?;
-        let response = tokio::time::timeout(timeout, self.client.request(request))
+        let response = tokio::time::timeout(timeout, client.request(request))
             .await
             .map_err(|_| format!("{url} did not answer within {}s", timeout.as_secs_f64()))?
-            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+            .map_err(|e| format!("cannot reach {url}: {}", error_chain(&e)))?;
         let status = response.status().as_u16();
         let bytes = tokio::time::timeout(timeout, response.into_body().collect())
             .await
@@ -75,7 +91,8 @@ impl Http {
         let timeout = Duration::from_secs(spec["timeout"].as_u64().unwrap_or(30).max(1));
         let url = format!("{address}/api/v1/query?query={}", percent_encode(query));
         let headers = key_values(&spec["headers"]);
-        let (status, body) = self.call("GET", &url, &headers, None, timeout).await?;
+        let request = Request { method: "GET", headers, body: None, insecure: spec["insecure"] == true };
+        let (status, body) = self.call(&url, request, timeout).await?;
         let answer: Json = serde_json::from_str(&body).map_err(|_| {
             format!("Prometheus at {address} answered {status} with something that is not JSON: {}", snippet(&body))
         })?;
@@ -128,7 +145,8 @@ impl Http {
                 Some(json_body.to_string())
             }
         };
-        let (status, text) = self.call(method, url, &headers, body, timeout).await?;
+        let request = Request { method, headers, body, insecure: spec["insecure"] == true };
+        let (status, text) = self.call(url, request, timeout).await?;
         if !(200..300).contains(&status) {
             return Err(format!("{url} answered {status}: {}", snippet(&text)));
         }
@@ -198,6 +216,111 @@ pub fn json_path(value: &Json, path: &str) -> Result<Json, String> {
         }
     }
     Ok(current.clone())
+}
+
+/// The certificate authorities https is checked against: the system's (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` honoured, as by OpenSSL) and those of `ca_file` (PEM), which must hold at
+/// least one valid certificate. Shared by the metric providers and the CLI.
+pub fn trusted_roots(ca_file: Option<&Path>) -> Result<Vec<CertificateDer<'static>>, String> {
+    let mut roots = rustls_native_certs::load_native_certs().certs;
+    if let Some(path) = ca_file {
+        let certificates = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+        if certificates.is_empty() {
+            return Err(format!("the CA file {} holds no certificate", path.display()));
+        }
+        let mut check = rustls::RootCertStore::empty();
+        for certificate in &certificates {
+            check
+                .add(certificate.clone())
+                .map_err(|e| format!("a certificate in {} is not valid: {e}", path.display()))?;
+        }
+        roots.extend(certificates);
+    }
+    Ok(roots)
+}
+
+/// What one measurement asks of its endpoint.
+struct Request<'a> {
+    method: &'a str,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    /// Argo's `insecure: true`: the endpoint's certificate is not verified.
+    insecure: bool,
+}
+
+/// TLS as rustls does it safely by default (TLS 1.2 and 1.3), with the ring provider.
+fn tls_config() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+}
+
+/// An HTTP client over `tls`, for http:// and https:// alike, connecting within 5 s.
+fn client(tls: rustls::ClientConfig) -> Client<Connector, Full<Bytes>> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// An error with its causes ("cannot reach ...: client error (Connect): invalid peer certificate: UnknownIssuer").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The verifier of `insecure: true`: every certificate is taken, signatures still checked.
+#[derive(Debug)]
+struct AnyCertificate;
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]
@@ -336,5 +459,102 @@ mod tests {
         assert_eq!(json_path(&answer, "{.data}").unwrap()["ok"], true);
         assert!(json_path(&answer, "{$.data.missing}").unwrap_err().contains("no field \"missing\""));
         assert!(json_path(&answer, "{$.data.items[3]}").unwrap_err().contains("out of range"));
+    }
+
+    /// A real TLS server (`openssl s_server -WWW`) on loopback serving `{"ok": true}` as
+    /// `/data.json`, with a certificate for 127.0.0.1 from a CA made for the test: the server's
+    /// base URL, the CA's PEM file, and the server process (killed on drop).
+    struct TlsEndpoint {
+        url: String,
+        ca: std::path::PathBuf,
+        _dir: tempfile::TempDir,
+        server: std::process::Child,
+    }
+
+    impl Drop for TlsEndpoint {
+        fn drop(&mut self) {
+            let _ = self.server.kill();
+            let _ = self.server.wait();
+        }
+    }
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let output = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    async fn tls_endpoint() -> TlsEndpoint {
+        let dir = tempfile::tempdir().unwrap();
+        let days = ["-days", "2"];
+        openssl(
+            dir.path(),
+            &[
+                &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=serin test CA"][..],
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+                &days,
+            ]
+            .concat(),
+        );
+        openssl(
+            dir.path(),
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        );
+        std::fs::write(dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        openssl(
+            dir.path(),
+            &[
+                &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"][..],
+                &["-extfile", "san.ext", "-out", "server.pem"],
+                &days,
+            ]
+            .concat(),
+        );
+        std::fs::write(dir.path().join("data.json"), r#"{"ok": true}"#).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-WWW", "-cert", "server.pem", "-key", "server.key"])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        TlsEndpoint { url: format!("https://127.0.0.1:{port}"), ca: dir.path().join("ca.pem"), _dir: dir, server }
+    }
+
+    #[tokio::test]
+    async fn https_endpoints_are_measured_when_their_certificate_is_trusted() {
+        let tls = tls_endpoint().await;
+        let spec = json!({"url": format!("{}/data.json", tls.url), "jsonPath": "{$.ok}"});
+        // The system does not know the test's CA: refused, saying why.
+        let error = Http::default().web(&spec).await.unwrap_err();
+        assert!(error.contains("cannot reach https://127.0.0.1:") && error.contains("certificate"), "{error}");
+        // With the CA file, it is measured.
+        let trusting = Http::new(Some(&tls.ca)).unwrap();
+        assert_eq!(trusting.web(&spec).await.unwrap().value, MetricValue::Json(json!(true)));
+        // Argo's `insecure: true` skips the check.
+        let insecure = json!({"url": format!("{}/data.json", tls.url), "jsonPath": "{$.ok}", "insecure": true});
+        assert_eq!(Http::default().web(&insecure).await.unwrap().value, MetricValue::Json(json!(true)));
+        // A CA file that is not one is a clear error.
+        let error = Http::new(Some(&tls._dir.path().join("data.json"))).err().unwrap();
+        assert!(error.contains("holds no certificate"), "{error}");
     }
 }

@@ -13,7 +13,7 @@
 
 mod http;
 
-pub use http::{Http, json_path, percent_encode};
+pub use http::{Http, json_path, percent_encode, trusted_roots};
 use serin_analysis::{Measurement, MetricValue};
 use serin_model::Time;
 use serin_model::analysis::Metric;

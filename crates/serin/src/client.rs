@@ -17,6 +17,9 @@ pub struct ClientOptions {
     /// The API token (needed for changes).
     #[arg(long, env = "SERIN_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// A PEM file of certificate authorities an https server may use, besides the system's.
+    #[arg(long, env = "SERIN_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
     /// The namespace (default: `default`; on a cluster, the kubeconfig context's namespace).
     #[arg(short = 'n', long, global = true)]
     pub namespace: Option<String>,
@@ -150,8 +153,13 @@ impl Client {
                 .flatten()
                 .map(|t| t.trim().to_string())
         });
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Ok(Client { base, token, agent })
+        let mut config = ureq::Agent::config_builder().http_status_as_error(false);
+        if base.starts_with("https://") {
+            config = config.tls_config(tls(options.ca_file.as_deref())?);
+        } else if token.is_some() && !loopback(&base) {
+            eprintln!("warning: the API token goes to {base} in clear text; put the server behind https");
+        }
+        Ok(Client { base, token, agent: config.build().into() })
     }
 
     /// The server's API URL, without a trailing slash.
@@ -232,6 +240,27 @@ impl Client {
             None => request,
         }
     }
+}
+
+/// https with rustls (ring), checked against the system's certificate authorities and those
+/// of `ca_file`.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<ureq::tls::TlsConfig> {
+    let roots = serin_providers::trusted_roots(ca_file).map_err(anyhow::Error::msg)?;
+    let roots = roots.iter().map(|root| ureq::tls::Certificate::from_der(root).to_owned()).collect();
+    Ok(ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .build())
+}
+
+/// Whether a URL names this machine (`localhost` or a loopback address).
+fn loopback(url: &str) -> bool {
+    let authority = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A server's refusal: its HTTP status and what it said.

@@ -39,6 +39,10 @@ pub struct ControllerArgs {
     /// This replica's name in the Lease and in events (default: $POD_NAME, else host-pid).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// A PEM file of certificate authorities that https metric endpoints (Prometheus, web) may
+    /// use, besides the system's.
+    #[arg(long)]
+    pub analysis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// A client for the cluster the options name.
@@ -68,7 +72,13 @@ pub fn run(args: ControllerArgs) -> Result<std::process::ExitCode> {
         identity: identity.clone(),
         duration: Duration::from_millis(args.lease_duration as u64),
     });
-    let options = serin_kube::Options { namespace: args.namespace, listen: args.listen, lease, identity };
+    let options = serin_kube::Options {
+        namespace: args.namespace,
+        listen: args.listen,
+        lease,
+        identity,
+        analysis_ca_file: args.analysis_ca_file,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let client = client(&args.kube).await?;

@@ -62,6 +62,7 @@ pub fn run(time_scale: f64, entrypoint: &str) -> Result<ExitCode> {
         data_dir: Some(server.dir.path().to_path_buf()),
         server: None,
         token: None,
+        ca_file: None,
         namespace: None,
         kube: Default::default(),
     };

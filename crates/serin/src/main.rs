@@ -391,6 +391,10 @@ struct ServerArgs {
     /// forwardedHeaders.trustedIPs).
     #[arg(long, value_delimiter = ',')]
     trusted_ips: Vec<String>,
+    /// A PEM file of certificate authorities that https metric endpoints (Prometheus, web) may
+    /// use, besides the system's.
+    #[arg(long)]
+    analysis_ca_file: Option<PathBuf>,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -468,6 +472,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     }
                     set
                 },
+                analysis_ca_file: args.analysis_ca_file,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;
