@@ -94,27 +94,31 @@ pub fn spec_of(run: &Json) -> Result<RunSpec, String> {
     Ok(run_spec)
 }
 
-/// Fills `{{args.name}}` in the metrics with the run's argument values (JSON-escaped).
+/// Fills `{{args.name}}` (spaces inside the braces allowed, as Argo trims them) in the
+/// metrics with the run's argument values (JSON-escaped). Any other `{{...}}`, an argument the
+/// run does not give, or one without a value, is an error, as in Argo.
 fn substitute_args(spec: &Json) -> Result<Json, String> {
-    let mut text = spec["metrics"].to_string();
-    for arg in spec["args"].as_array().into_iter().flatten() {
-        let name = arg["name"].as_str().unwrap_or_default();
-        let placeholder = format!("{{{{args.{name}}}}}");
-        if !text.contains(&placeholder) {
-            continue;
-        }
-        let Some(value) = arg["value"].as_str() else {
-            return Err(format!("argument '{name}' has no value"));
-        };
+    let text = spec["metrics"].to_string();
+    let args = spec["args"].as_array().cloned().unwrap_or_default();
+    let mut filled = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{{") {
+        let end = rest[start..].find("}}").ok_or("a placeholder opens with {{ and never closes")?;
+        let tag = rest[start + 2..start + end].trim();
+        let name = tag.strip_prefix("args.").ok_or_else(|| format!("failed to resolve {{{{{tag}}}}}"))?;
+        let arg = args
+            .iter()
+            .find(|a| a["name"] == name)
+            .ok_or_else(|| format!("argument '{name}' is used but not given"))?;
+        let value = arg["value"].as_str().ok_or_else(|| format!("argument '{name}' has no value"))?;
         let escaped = Json::String(value.to_string()).to_string();
-        text = text.replace(&placeholder, &escaped[1..escaped.len() - 1]);
+        filled.push_str(&rest[..start]);
+        filled.push_str(&escaped[1..escaped.len() - 1]);
+        rest = &rest[start + end + 2..];
     }
-    if let Some(start) = text.find("{{args.") {
-        let name: String = text[start + 7..].chars().take_while(|c| *c != '}').collect();
-        return Err(format!("argument '{name}' is used but not given"));
-    }
+    filled.push_str(rest);
     let mut spec = spec.clone();
-    spec["metrics"] = serde_json::from_str(&text).map_err(|e| format!("arguments made the metrics invalid: {e}"))?;
+    spec["metrics"] = serde_json::from_str(&filled).map_err(|e| format!("arguments made the metrics invalid: {e}"))?;
     Ok(spec)
 }
 
@@ -145,6 +149,31 @@ mod tests {
         assert!(pass.measure.is_empty());
         let missing = run(web("http://x/{{args.q}}"), json!([]), json!({}));
         assert_eq!(spec_of(&missing).unwrap_err(), "argument 'q' is used but not given");
+    }
+
+    #[test]
+    fn substituted_values_are_checked_when_the_run_is_made() {
+        // The template's placeholders pass lint; the values the run gives are checked now.
+        let metric = json!({
+            "name": "m", "interval": "{{ args.interval }}", "count": "{{args.count}}",
+            "successCondition": "result == {{args.want}}", "provider": {"web": {"url": "http://x/"}}
+        });
+        let args = |interval: &str, count: &str| json!([{"name": "interval", "value": interval}, {"name": "count", "value": count}, {"name": "want", "value": "true"}]);
+        let good = spec_of(&run(metric.clone(), args("5s", "3"), json!({}))).unwrap();
+        assert_eq!(good.metrics[0].metric.interval.as_deref(), Some("5s"));
+        assert_eq!(good.metrics[0].metric.success_condition.as_deref(), Some("result == true"));
+        let now = Time::from_millis(0);
+        for (interval, count, message) in [
+            ("soon", "3", "Analysis spec invalid: metrics[0]: invalid interval string: invalid duration \"soon\""),
+            ("5s", "three", "Analysis spec invalid: metrics[0]: count \"three\" is not an integer"),
+            ("5s", "-2", "Analysis spec invalid: metrics[0]: count must be >= 0"),
+        ] {
+            let pass = pass(&run(metric.clone(), args(interval, count), json!({})), now).unwrap();
+            assert_eq!(pass.status.phase, Phase::Error, "{interval} {count}");
+            assert_eq!(pass.status.message, message);
+        }
+        let other = run(web("http://x/{{templates.a.podTemplateHash}}"), json!([]), json!({}));
+        assert_eq!(spec_of(&other).unwrap_err(), "failed to resolve {{templates.a.podTemplateHash}}");
     }
 
     #[test]

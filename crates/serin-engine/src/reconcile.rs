@@ -69,7 +69,9 @@ fn check_spec(rollout: &Rollout) -> Result<&CanaryStrategy, String> {
     let canary =
         rollout.spec.strategy.canary.as_ref().ok_or("serin runs canary rollouts only (spec.strategy.canary)")?;
     if canary.steps.iter().any(|s| s.kind().is_none()) {
-        return Err("every step must set exactly one kind".to_string());
+        return Err(
+            "every step must set one kind, and at most one of setWeight, pause, experiment and analysis".to_string()
+        );
     }
     Ok(canary)
 }
@@ -100,29 +102,33 @@ pub fn set_condition(status: &mut RolloutStatus, kind: &str, value: &str, reason
     }
 }
 
-/// A short description of a step for events: `setWeight: 10`, `pause: 5m`, `pause`.
+/// A short description of a step for events: `setWeight: 10`, `pause: 5m`, `pause`; a step
+/// that does several things lists them (`pause, setCanaryScale: replicas 2`).
 pub fn describe_step(step: &CanaryStep) -> String {
-    match step.kind() {
-        Some(StepKind::SetWeight(w)) => format!("setWeight: {w}"),
-        Some(StepKind::Pause(p)) => match &p.duration {
+    if step.kind().is_none() {
+        return "invalid step".to_string();
+    }
+    let describe = |kind: StepKind<'_>| match kind {
+        StepKind::SetWeight(w) => format!("setWeight: {w}"),
+        StepKind::Pause(p) => match &p.duration {
             Some(d) => format!("pause: {d}"),
             None => "pause".to_string(),
         },
-        Some(StepKind::SetCanaryScale(s)) => match (s.replicas, s.weight) {
+        StepKind::SetCanaryScale(s) => match (s.replicas, s.weight) {
             (Some(r), _) => format!("setCanaryScale: replicas {r}"),
             (_, Some(w)) => format!("setCanaryScale: weight {w}"),
             _ => "setCanaryScale: matchTrafficWeight".to_string(),
         },
-        Some(StepKind::Analysis(a)) => {
+        StepKind::Analysis(a) => {
             let names: Vec<&str> = a.templates.iter().map(|t| t.template_name.as_str()).collect();
             format!("analysis: {}", names.join(", "))
         }
-        Some(StepKind::SetHeaderRoute(h)) => format!("setHeaderRoute: {}", h.name),
-        Some(StepKind::SetMirrorRoute(m)) => format!("setMirrorRoute: {}", m.name),
-        Some(StepKind::Experiment(_)) => "experiment".to_string(),
-        Some(StepKind::Plugin(_)) => "plugin".to_string(),
-        None => "invalid step".to_string(),
-    }
+        StepKind::SetHeaderRoute(h) => format!("setHeaderRoute: {}", h.name),
+        StepKind::SetMirrorRoute(m) => format!("setMirrorRoute: {}", m.name),
+        StepKind::Experiment(_) => "experiment".to_string(),
+        StepKind::Plugin(_) => "plugin".to_string(),
+    };
+    step.kinds().into_iter().map(describe).collect::<Vec<_>>().join(", ")
 }
 
 /// FNV-1a 32-bit, printed in the pod-template-hash alphabet: the identity of a step list.
@@ -361,14 +367,20 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     fn scaling_steps(&self) -> Vec<ScalingStep> {
         self.steps
             .iter()
-            .map(|s| match s.kind() {
-                Some(StepKind::SetWeight(w)) => ScalingStep::SetWeight(w),
-                Some(StepKind::SetCanaryScale(c)) => ScalingStep::SetCanaryScale {
+            .map(|s| match (s.set_weight, &s.set_canary_scale) {
+                (None, Some(c)) => ScalingStep::SetCanaryScale {
                     replicas: c.replicas,
                     weight: c.weight,
                     match_traffic_weight: c.match_traffic_weight,
                 },
-                _ => ScalingStep::Other,
+                (Some(set_weight), Some(c)) => ScalingStep::SetWeightAndCanaryScale {
+                    set_weight,
+                    replicas: c.replicas,
+                    weight: c.weight,
+                    match_traffic_weight: c.match_traffic_weight,
+                },
+                (Some(w), None) => ScalingStep::SetWeight(w),
+                (None, None) => ScalingStep::Other,
             })
             .collect()
     }
@@ -549,30 +561,29 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         abort_traffic_weight(&self.weight_context(&steps), self.served_canary_weight())
     }
 
-    /// Header and mirror routes set by the steps so far (a later step of the same name wins;
+    /// Header and mirror routes set by the steps so far and the current one (a later step of the same name wins;
     /// one without matches removes the route).
     fn routes(&self) -> (Vec<HeaderRoute>, Vec<MirrorRoute>) {
         let mut headers: Vec<HeaderRoute> = Vec::new();
         let mut mirrors: Vec<MirrorRoute> = Vec::new();
-        for step in &self.steps[..self.step_index().min(self.steps.len())] {
-            match step.kind() {
-                Some(StepKind::SetHeaderRoute(h)) => {
-                    headers.retain(|r| r.name != h.name);
-                    if !h.r#match.is_empty() {
-                        headers.push(HeaderRoute { name: h.name.clone(), matches: h.r#match.clone() });
-                    }
+        // The current step's routes too: Argo sets them while the step runs (a pause in the
+        // same step holds it with the route on).
+        for step in &self.steps[..(self.step_index() + 1).min(self.steps.len())] {
+            if let Some(h) = &step.set_header_route {
+                headers.retain(|r| r.name != h.name);
+                if !h.r#match.is_empty() {
+                    headers.push(HeaderRoute { name: h.name.clone(), matches: h.r#match.clone() });
                 }
-                Some(StepKind::SetMirrorRoute(m)) => {
-                    mirrors.retain(|r| r.name != m.name);
-                    if !m.r#match.is_empty() {
-                        mirrors.push(MirrorRoute {
-                            name: m.name.clone(),
-                            matches: m.r#match.clone(),
-                            percentage: m.percentage.unwrap_or(100),
-                        });
-                    }
+            }
+            if let Some(m) = &step.set_mirror_route {
+                mirrors.retain(|r| r.name != m.name);
+                if !m.r#match.is_empty() {
+                    mirrors.push(MirrorRoute {
+                        name: m.name.clone(),
+                        matches: m.r#match.clone(),
+                        percentage: m.percentage.unwrap_or(100),
+                    });
                 }
-                _ => {}
             }
         }
         (headers, mirrors)

@@ -514,6 +514,13 @@ pub enum ScalingStep {
         weight: Option<i32>,
         match_traffic_weight: bool,
     },
+    /// A step that sets both (Argo allows it): the weight and the canary's scale.
+    SetWeightAndCanaryScale {
+        set_weight: i32,
+        replicas: Option<i32>,
+        weight: Option<i32>,
+        match_traffic_weight: bool,
+    },
     /// pause, analysis, experiment, routes, plugins: no effect on scale.
     Other,
 }
@@ -536,7 +543,9 @@ pub fn current_set_weight(steps: &[ScalingStep], step_index: usize, aborted: boo
         .iter()
         .rev()
         .find_map(|step| match step {
-            ScalingStep::SetWeight(weight) => Some(*weight),
+            ScalingStep::SetWeight(weight) | ScalingStep::SetWeightAndCanaryScale { set_weight: weight, .. } => {
+                Some(*weight)
+            }
             _ => None,
         })
         .unwrap_or(0)
@@ -558,7 +567,8 @@ pub fn effective_canary_scale(
     }
     let current = current_step(steps, step_index)?;
     let (replicas, weight, match_traffic_weight) = steps[..=current].iter().rev().find_map(|step| match *step {
-        ScalingStep::SetCanaryScale { replicas, weight, match_traffic_weight } => {
+        ScalingStep::SetCanaryScale { replicas, weight, match_traffic_weight }
+        | ScalingStep::SetWeightAndCanaryScale { replicas, weight, match_traffic_weight, .. } => {
             Some((replicas, weight, match_traffic_weight))
         }
         _ => None,
@@ -661,7 +671,7 @@ pub fn desired_canary_weight(context: &WeightContext) -> i32 {
         .iter()
         .rev()
         .find_map(|step| match *step {
-            ScalingStep::SetWeight(weight)
+            ScalingStep::SetWeight(weight) | ScalingStep::SetWeightAndCanaryScale { set_weight: weight, .. }
                 if weight_to_replicas(replicas, i64::from(weight), max_weight) < canary_needs =>
             {
                 Some(weight)

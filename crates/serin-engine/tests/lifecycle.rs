@@ -90,10 +90,12 @@ fn abort_retry_and_undo() {
     assert_eq!((replicas(&sim, V1), replicas(&sim, V2)), (10, 0));
 }
 
-/// The seed's rollout with `dynamicStableScale`, updated to v2 and paused at 60%: 6 canary
-/// pods, the stable scaled down to 4. New pods take `pod_ready_after` milliseconds.
-fn dynamic_at_60(pod_ready_after: i64) -> Simulator {
-    let text = ROLLOUT.replace("      trafficRouting:", "      dynamicStableScale: true\n      trafficRouting:");
+/// The seed's rollout with `dynamicStableScale` (and `extra` canary fields), updated to v2 and
+/// paused at 60%: 6 canary pods, the stable scaled down to 4. New pods take `pod_ready_after`
+/// milliseconds.
+fn dynamic_at_60(pod_ready_after: i64, extra: &str) -> Simulator {
+    let text = ROLLOUT
+        .replace("      trafficRouting:", &format!("      dynamicStableScale: true\n{extra}      trafficRouting:"));
     let mut sim = deployed(&text);
     sim.pod_ready_after = pod_ready_after;
     set_image(&mut sim, "v2");
@@ -141,7 +143,7 @@ fn an_abort_with_dynamic_stable_scale_walks_the_steps_back() {
     // As Argo Rollouts does: the stable grows to the next lower setWeight step (30%: 7 pods),
     // traffic follows once those pods are available, then the canary shrinks to it, and so on
     // down through 10% to 0; the canary Service leaves the canary with its last traffic.
-    let mut sim = dynamic_at_60(1_000);
+    let mut sim = dynamic_at_60(1_000, "");
     assert_eq!(
         states(&abort_timeline(&mut sim, 10_000)),
         [(7, 6, 60, true), (9, 3, 30, true), (10, 1, 10, true), (10, 0, 0, false)]
@@ -149,12 +151,10 @@ fn an_abort_with_dynamic_stable_scale_walks_the_steps_back() {
 
     // An explicit abortScaleDownDelaySeconds keeps all 6 canary pods until the delay has
     // passed since the stable was complete again; the stable still comes back step by step,
-    // and traffic with it. (Set here rather than in the manifest: serin's validation still
-    // refuses it beside dynamicStableScale, issue #17 item 3.)
+    // and traffic with it.
     let explicit_delay = [(7, 6, 60, true), (9, 6, 60, true), (10, 6, 10, true), (10, 6, 0, false), (10, 0, 0, false)];
     for pod_ready_after in [1_000, 20_000] {
-        let mut sim = dynamic_at_60(pod_ready_after);
-        sim.rollout.spec.strategy.canary.as_mut().unwrap().abort_scale_down_delay_seconds = Some(30);
+        let mut sim = dynamic_at_60(pod_ready_after, "      abortScaleDownDelaySeconds: 30\n");
         let timeline = abort_timeline(&mut sim, 120_000);
         assert_eq!(states(&timeline), explicit_delay, "pods ready after {pod_ready_after} ms");
         let stable_complete = timeline[3].0;
@@ -708,6 +708,36 @@ fn set_canary_scale_header_and_mirror_routes() {
     assert_eq!(phase(&sim).0, "Healthy");
     assert_eq!(sim.traffic.header_routes, [], "managed routes are removed once the update is done");
     assert_eq!(sim.traffic.mirror_routes, []);
+}
+
+#[test]
+fn a_step_may_combine_set_canary_scale_and_a_header_route_with_a_pause() {
+    // As Argo allows: setCanaryScale and setHeaderRoute act while the step's pause holds it,
+    // and the pause alone decides when the step is done.
+    let text = ROLLOUT
+        .replace(
+            "          weightedTraefikServiceName: canary-service # traefik加权轮循服务名",
+            "          weightedTraefikServiceName: canary-service\n        managedRoutes:\n        - name: beta-testers",
+        )
+        .replacen(
+            "      - setWeight: 10 # 将10%的流量导向新版本",
+            "      - pause: {}\n        setCanaryScale:\n          replicas: 2\n        setHeaderRoute:\n          name: beta-testers\n          match:\n          - headerName: x-beta\n            headerValue:\n              exact: \"yes\"\n      - setWeight: 10\n        setCanaryScale:\n          matchTrafficWeight: true",
+            1,
+        );
+    let mut sim = deployed(&text);
+    set_image(&mut sim, "v2");
+    sim.advance(5_000);
+    assert_eq!(step(&sim), 0, "held by the step's pause");
+    assert_eq!(replicas(&sim, V2), 2, "the same step's setCanaryScale sizes the canary");
+    assert_eq!(sim.traffic.canary_weight, Some(0));
+    assert_eq!(sim.traffic.header_routes.len(), 1, "the same step's header route is on");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(3_000);
+    assert_eq!(step(&sim), 2, "paused at the first timed pause");
+    assert_eq!((replicas(&sim, V2), sim.traffic.canary_weight), (1, Some(10)), "setWeight with matchTrafficWeight");
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    assert_eq!(phase(&sim).0, "Healthy");
 }
 
 #[test]

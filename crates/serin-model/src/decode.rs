@@ -288,7 +288,8 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_, '_> {
     }
 }
 
-/// Walks a mapping; for structs, keys the type does not declare are reported and skipped.
+/// Walks a mapping; for structs, keys the type does not declare are reported and skipped, and
+/// null values are skipped (the field is absent).
 struct MapAccess<'a, 'b> {
     de: &'b NodeDeserializer<'a>,
     entries: Vec<&'a Entry>,
@@ -307,6 +308,9 @@ impl<'a, 'b> MapAccess<'a, 'b> {
                         message: unknown_field_message(&entry.key, fields),
                     });
                 }
+                // A field written with no value (`labels:`) is absent, as Kubernetes reads it:
+                // JSON null leaves a Go field unset.
+                Some(_) if entry.value.value == Value::Null => {}
                 _ => kept.push(entry),
             }
         }

@@ -230,8 +230,9 @@ pub struct ManagedRoute {
     pub name: String,
 }
 
-/// One canary step. Argo models a step as a struct of optional kinds; exactly one must be set,
-/// which validation checks (so "two kinds" and "none" are reported, not silently picked).
+/// One canary step. Argo models a step as a struct of optional kinds: setWeight, pause,
+/// experiment and analysis exclude each other; setCanaryScale, setHeaderRoute,
+/// setMirrorRoute and plugin combine with any (validation checks it).
 #[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,7 +247,7 @@ pub struct CanaryStep {
     pub plugin: Option<Json>,
 }
 
-/// What a step does, once validation has made sure there is exactly one kind.
+/// One thing a step does; a step may do several (see [`CanaryStep`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum StepKind<'a> {
     SetWeight(i32),
@@ -259,27 +260,59 @@ pub enum StepKind<'a> {
     Plugin(&'a Json),
 }
 
+impl StepKind<'_> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::SetWeight(_) => "setWeight",
+            StepKind::Pause(_) => "pause",
+            StepKind::SetCanaryScale(_) => "setCanaryScale",
+            StepKind::Analysis(_) => "analysis",
+            StepKind::Experiment(_) => "experiment",
+            StepKind::SetHeaderRoute(_) => "setHeaderRoute",
+            StepKind::SetMirrorRoute(_) => "setMirrorRoute",
+            StepKind::Plugin(_) => "plugin",
+        }
+    }
+}
+
 impl CanaryStep {
-    /// Every kind this step sets (valid steps set exactly one).
+    /// Every kind this step sets, in the order Argo's controller decides whether a step is
+    /// complete (`completedCurrentCanaryStep`): pause, setCanaryScale, setWeight, experiment,
+    /// analysis, setHeaderRoute, setMirrorRoute, plugin.
     pub fn kinds(&self) -> Vec<StepKind<'_>> {
         let mut kinds = Vec::new();
-        kinds.extend(self.set_weight.map(StepKind::SetWeight));
         kinds.extend(self.pause.as_ref().map(StepKind::Pause));
         kinds.extend(self.set_canary_scale.as_ref().map(StepKind::SetCanaryScale));
-        kinds.extend(self.analysis.as_ref().map(StepKind::Analysis));
+        kinds.extend(self.set_weight.map(StepKind::SetWeight));
         kinds.extend(self.experiment.as_ref().map(StepKind::Experiment));
+        kinds.extend(self.analysis.as_ref().map(StepKind::Analysis));
         kinds.extend(self.set_header_route.as_ref().map(StepKind::SetHeaderRoute));
         kinds.extend(self.set_mirror_route.as_ref().map(StepKind::SetMirrorRoute));
         kinds.extend(self.plugin.as_ref().map(StepKind::Plugin));
         kinds
     }
 
-    /// The step's single kind; `None` for an invalid step.
+    /// The kind that decides when the step is complete: the first of [`CanaryStep::kinds`], as
+    /// in Argo (a pause beside a setCanaryScale waits for the pause only). `None` for a step
+    /// that sets nothing, or two of setWeight, pause, experiment and analysis (invalid).
     pub fn kind(&self) -> Option<StepKind<'_>> {
-        match self.kinds().as_slice() {
-            [one] => Some(*one),
-            _ => None,
+        if self.exclusive_kind_names().len() > 1 {
+            return None;
         }
+        self.kinds().first().copied()
+    }
+
+    /// Which of setWeight, pause, experiment and analysis the step sets (valid: at most one).
+    pub fn exclusive_kind_names(&self) -> Vec<&'static str> {
+        [
+            ("setWeight", self.set_weight.is_some()),
+            ("pause", self.pause.is_some()),
+            ("experiment", self.experiment.is_some()),
+            ("analysis", self.analysis.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
     }
 }
 

@@ -3,9 +3,9 @@
 //!
 //! Each rule yields an [`Issue`] naming the field; `load` turns it into a located diagnostic.
 
-use crate::analysis::{AnalysisTemplateSpec, Metric};
+use crate::analysis::{AnalysisTemplateSpec, Metric, has_placeholder};
 use crate::application::Application;
-use crate::duration::{parse_go_duration, parse_pause_duration};
+use crate::duration::parse_pause_duration;
 use crate::intstr::IntOrString;
 use crate::meta::ObjectMeta;
 use crate::object::Object;
@@ -57,7 +57,9 @@ pub fn validate(object: &Object) -> Vec<Issue> {
         Object::Service(s) => service(&mut issues, s),
         Object::TraefikService(t) => traefik_service(&mut issues, t),
         Object::IngressRoute(r) => ingress_route(&mut issues, r),
-        Object::ReplicaSet(rs) => pod_template(&mut issues, &FieldPath::parse("spec.template"), &rs.spec.template.0),
+        Object::ReplicaSet(rs) => {
+            pod_template(&mut issues, &FieldPath::parse("spec.template"), &rs.spec.template.0, PodOwner::ReplicaSet)
+        }
         Object::Pod(_) => {}
     }
     issues.0
@@ -65,9 +67,18 @@ pub fn validate(object: &Object) -> Vec<Issue> {
 
 fn metadata(issues: &mut Issues, meta: &ObjectMeta) {
     let path = FieldPath::parse("metadata.name");
-    match meta.name.as_deref() {
-        None | Some("") => issues.at(&path, "required: every object needs a name"),
-        Some(name) => issues.check(
+    let generate_name = meta.generate_name.as_deref().filter(|prefix| !prefix.is_empty());
+    match (meta.name.as_deref(), generate_name) {
+        (None | Some(""), Some(prefix)) => issues.check(
+            // As Kubernetes checks a prefix: valid once the random suffix is added.
+            is_dns_subdomain(&format!("{prefix}x")),
+            &FieldPath::parse("metadata.generateName"),
+            format!("invalid generateName {prefix:?}: use lower-case letters, digits, '-' and '.', starting with a letter or digit"),
+        ),
+        (None | Some(""), None) => {
+            issues.at(&path, "required: every object needs a name (or a generateName prefix)")
+        }
+        (Some(name), _) => issues.check(
             is_dns_subdomain(name),
             &path,
             format!("invalid name {name:?}: use lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"),
@@ -94,9 +105,45 @@ fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
-fn pod_template(issues: &mut Issues, path: &FieldPath, template: &serde_json::Value) {
+/// Which `restartPolicy` a pod template's owner allows, as Kubernetes validates it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PodOwner {
+    /// A ReplicaSet (and so a Rollout): only `Always`, the default.
+    ReplicaSet,
+    /// A Job (an analysis job metric): `Never` or `OnFailure`, to be set.
+    Job,
+}
+
+fn pod_template(issues: &mut Issues, path: &FieldPath, template: &serde_json::Value, owner: PodOwner) {
     for issue in serin_podtemplate::check(template) {
+        // Analysis arguments are filled in when the run is made; their values are checked then.
+        let issue_path = FieldPath::parse(&issue.path);
+        if owner == PodOwner::Job
+            && json_at(template, &issue_path).and_then(|v| v.as_str()).is_some_and(has_placeholder)
+        {
+            continue;
+        }
         issues.at(&path.join(&issue.path), issue.message);
+    }
+    let restart = template.pointer("/spec/restartPolicy").and_then(|r| r.as_str());
+    let restart_path = path.join("spec.restartPolicy");
+    match owner {
+        PodOwner::ReplicaSet => issues.check(
+            restart.is_none_or(|r| r == "Always"),
+            &restart_path,
+            format!(
+                "unsupported value {:?}: only \"Always\" is allowed for a ReplicaSet's pods",
+                restart.unwrap_or_default()
+            ),
+        ),
+        PodOwner::Job => issues.check(
+            matches!(restart, Some("Never" | "OnFailure")) || restart.is_some_and(has_placeholder),
+            &restart_path,
+            format!(
+                "required: a Job's pods need restartPolicy \"Never\" or \"OnFailure\"{}",
+                restart.map(|r| format!(", got {r:?}")).unwrap_or_default()
+            ),
+        ),
     }
     let containers = template.pointer("/spec/containers").and_then(|c| c.as_array());
     match containers {
@@ -160,7 +207,7 @@ fn rollout(issues: &mut Issues, r: &Rollout) {
                 "selector does not match template labels",
             ),
         }
-        pod_template(issues, &at("spec.template"), &spec.template.0);
+        pod_template(issues, &at("spec.template"), &spec.template.0, PodOwner::ReplicaSet);
     }
     let strategy = &spec.strategy;
     match (&strategy.canary, &strategy.blue_green) {
@@ -183,12 +230,12 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
             format!("canaryService and stableService must be different, both are {canary:?}"),
         );
     }
-    if routed {
+    if let Some(router) = router_needing_services(c) {
         for (field, value) in [("canaryService", &c.canary_service), ("stableService", &c.stable_service)] {
             issues.check(
                 value.as_deref().is_some_and(|v| !v.is_empty()),
                 &at.key(field),
-                "required: traffic routing needs both canaryService and stableService",
+                format!("required: {router} routes traffic between canaryService and stableService"),
             );
         }
     }
@@ -210,21 +257,17 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
             issues.check(v >= 0, &at.key(field), format!("must not be negative, got {v}"));
         }
     }
+    // abortScaleDownDelaySeconds and minPodsPerReplicaSet mean nothing without traffic
+    // routing; Argo ignores them there, and so does serin.
     if !routed {
         for (set, field) in [
             (c.scale_down_delay_seconds.is_some(), "scaleDownDelaySeconds"),
-            (c.abort_scale_down_delay_seconds.is_some(), "abortScaleDownDelaySeconds"),
-            (c.dynamic_stable_scale == Some(true), "dynamicStableScale"),
-            (c.min_pods_per_replica_set.is_some(), "minPodsPerReplicaSet"),
+            (c.dynamic_stable_scale(), "dynamicStableScale"),
         ] {
             issues.check(!set, &at.key(field), format!("{field} can only be used with trafficRouting"));
         }
-    }
-    if c.dynamic_stable_scale() && c.abort_scale_down_delay_seconds.is_some() {
-        issues.at(
-            &at.key("abortScaleDownDelaySeconds"),
-            "abortScaleDownDelaySeconds cannot be used with dynamicStableScale",
-        );
+    } else if c.dynamic_stable_scale() && c.scale_down_delay_seconds.is_some() {
+        issues.at(&at.key("dynamicStableScale"), "dynamicStableScale cannot be used with scaleDownDelaySeconds");
     }
     if let Some(min) = c.min_pods_per_replica_set {
         issues.check(min >= 1, &at.key("minPodsPerReplicaSet"), format!("must be at least 1, got {min}"));
@@ -260,6 +303,11 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
         let tr = at.key("trafficRouting");
         if let Some(w) = t.max_traffic_weight {
             issues.check(w > 0, &tr.key("maxTrafficWeight"), format!("must be positive, got {w}"));
+            issues.check(
+                t.nginx.is_some() || !t.plugins.is_empty(),
+                &tr.key("maxTrafficWeight"),
+                "maxTrafficWeight is supported only with the nginx router and router plugins",
+            );
         }
         if let Some(traefik) = &t.traefik {
             issues.check(
@@ -318,6 +366,30 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
     }
 }
 
+/// The router that needs both canaryService and stableService, by Argo's rules
+/// (`requireCanaryStableServices`): every router but Istio at subset level (with a
+/// DestinationRule), ALB and Istio with pingPong, and router plugins. serin's Gateway API
+/// plugin routes between the two Services, so it needs them too (as that plugin does in Argo).
+fn router_needing_services(c: &CanaryStrategy) -> Option<&'static str> {
+    let t = c.traffic_routing.as_ref()?;
+    let ping_pong = c.ping_pong.is_some();
+    let istio_host_level =
+        t.istio.as_ref().is_some_and(|i| i.get("destinationRule").is_none_or(serde_json::Value::is_null));
+    [
+        ("the traefik router", t.traefik.is_some()),
+        ("the nginx router", t.nginx.is_some()),
+        ("the smi router", t.smi.is_some()),
+        ("the apisix router", t.apisix.is_some()),
+        ("the ambassador router", t.ambassador.is_some()),
+        ("the appMesh router", t.app_mesh.is_some()),
+        ("the alb router", t.alb.is_some() && !ping_pong),
+        ("the istio router at host level", istio_host_level && !ping_pong),
+        ("the argoproj-labs/gatewayAPI plugin", t.plugins.contains_key("argoproj-labs/gatewayAPI")),
+    ]
+    .into_iter()
+    .find_map(|(router, needs)| needs.then_some(router))
+}
+
 /// Checks a maxSurge/maxUnavailable value; returns its number (count or percent) when valid.
 fn percent_or_count(issues: &mut Issues, path: &FieldPath, value: Option<&IntOrString>) -> Option<i64> {
     let value = value?;
@@ -343,107 +415,99 @@ fn canary_step(
     max_weight: i32,
     managed_routes: &[&str],
 ) {
-    let kinds = step.kinds();
-    if kinds.len() != 1 {
-        let message = if kinds.is_empty() {
-            "a step must set exactly one of setWeight, pause, setCanaryScale, analysis, experiment, setHeaderRoute, setMirrorRoute, plugin; it sets none".to_string()
-        } else {
-            format!("a step must set exactly one kind; this one sets {}", step_kind_names(step).join(" and "))
-        };
-        issues.at(at, message);
+    // Argo: setWeight, pause, experiment and analysis exclude each other; setCanaryScale,
+    // setHeaderRoute, setMirrorRoute and plugin combine with anything.
+    let exclusive = step.exclusive_kind_names();
+    if step.kinds().is_empty() {
+        issues.at(at, "a step must set one of setWeight, pause, setCanaryScale, analysis, experiment, setHeaderRoute, setMirrorRoute, plugin; it sets none");
         return;
     }
-    match kinds[0] {
-        StepKind::SetWeight(w) => issues.check(
-            (0..=max_weight).contains(&w),
-            &at.key("setWeight"),
-            format!("setWeight must be between 0 and {max_weight}, got {w}"),
-        ),
-        StepKind::Pause(pause) => {
-            if let Some(Err(e)) = pause.duration.as_ref().map(parse_pause_duration) {
-                issues.at(&at.join("pause.duration"), e);
-            }
-        }
-        StepKind::SetCanaryScale(s) => {
-            let path = at.key("setCanaryScale");
-            issues.check(routed, &path, "setCanaryScale can only be used with trafficRouting");
-            let set = [s.replicas.is_some(), s.weight.is_some(), s.match_traffic_weight];
-            issues.check(
-                set.iter().filter(|x| **x).count() == 1,
-                &path,
-                "set exactly one of replicas, weight and matchTrafficWeight",
-            );
-            if let Some(w) = s.weight {
-                issues.check(
-                    (0..=100).contains(&w),
-                    &path.key("weight"),
-                    format!("weight must be between 0 and 100, got {w}"),
-                );
-            }
-            if let Some(r) = s.replicas {
-                issues.check(r >= 0, &path.key("replicas"), format!("must not be negative, got {r}"));
-            }
-        }
-        StepKind::Analysis(a) => {
-            let path = at.key("analysis");
-            issues.check(!a.templates.is_empty(), &path.key("templates"), "required: at least one template");
-            for (i, t) in a.templates.iter().enumerate() {
-                issues.check(
-                    !t.template_name.is_empty(),
-                    &path.key("templates").index(i).key("templateName"),
-                    "required",
-                );
-            }
-        }
-        StepKind::Experiment(_) => issues.at(&at.key("experiment"), "experiment steps are not supported yet"),
-        StepKind::Plugin(_) => issues.at(&at.key("plugin"), "plugin steps are not supported yet"),
-        StepKind::SetHeaderRoute(route) => {
-            let path = at.key("setHeaderRoute");
-            managed_route(issues, &path, &route.name, routed, managed_routes);
-            for (i, m) in route.r#match.iter().enumerate() {
-                string_match(issues, &path.key("match").index(i).key("headerValue"), &m.header_value);
-                issues.check(!m.header_name.is_empty(), &path.key("match").index(i).key("headerName"), "required");
-            }
-        }
-        StepKind::SetMirrorRoute(route) => {
-            let path = at.key("setMirrorRoute");
-            managed_route(issues, &path, &route.name, routed, managed_routes);
-            if let Some(p) = route.percentage {
-                issues.check(
-                    (0..=100).contains(&p),
-                    &path.key("percentage"),
-                    format!("percentage must be between 0 and 100, got {p}"),
-                );
-            }
-            for (i, m) in route.r#match.iter().enumerate() {
-                let mp = path.key("match").index(i);
-                for (field, value) in [("method", &m.method), ("path", &m.path)] {
-                    if let Some(v) = value {
-                        string_match(issues, &mp.key(field), v);
-                    }
+    if exclusive.len() > 1 {
+        issues.at(
+            at,
+            format!(
+                "setWeight, pause, experiment and analysis cannot share a step; this one sets {}",
+                exclusive.join(" and ")
+            ),
+        );
+    }
+    for kind in step.kinds() {
+        match kind {
+            StepKind::SetWeight(w) => issues.check(
+                (0..=max_weight).contains(&w),
+                &at.key("setWeight"),
+                format!("setWeight must be between 0 and {max_weight}, got {w}"),
+            ),
+            StepKind::Pause(pause) => {
+                if let Some(Err(e)) = pause.duration.as_ref().map(parse_pause_duration) {
+                    issues.at(&at.join("pause.duration"), e);
                 }
-                for (name, v) in &m.headers {
-                    string_match(issues, &mp.key("headers").key(name), v);
+            }
+            StepKind::SetCanaryScale(s) => {
+                let path = at.key("setCanaryScale");
+                issues.check(routed, &path, "setCanaryScale can only be used with trafficRouting");
+                let set = [s.replicas.is_some(), s.weight.is_some(), s.match_traffic_weight];
+                issues.check(
+                    set.iter().filter(|x| **x).count() == 1,
+                    &path,
+                    "set exactly one of replicas, weight and matchTrafficWeight",
+                );
+                if let Some(w) = s.weight {
+                    issues.check(
+                        (0..=100).contains(&w),
+                        &path.key("weight"),
+                        format!("weight must be between 0 and 100, got {w}"),
+                    );
+                }
+                if let Some(r) = s.replicas {
+                    issues.check(r >= 0, &path.key("replicas"), format!("must not be negative, got {r}"));
+                }
+            }
+            StepKind::Analysis(a) => {
+                let path = at.key("analysis");
+                issues.check(!a.templates.is_empty(), &path.key("templates"), "required: at least one template");
+                for (i, t) in a.templates.iter().enumerate() {
+                    issues.check(
+                        !t.template_name.is_empty(),
+                        &path.key("templates").index(i).key("templateName"),
+                        "required",
+                    );
+                }
+            }
+            StepKind::Experiment(_) => issues.at(&at.key("experiment"), "experiment steps are not supported yet"),
+            StepKind::Plugin(_) => issues.at(&at.key("plugin"), "plugin steps are not supported yet"),
+            StepKind::SetHeaderRoute(route) => {
+                let path = at.key("setHeaderRoute");
+                managed_route(issues, &path, &route.name, routed, managed_routes);
+                for (i, m) in route.r#match.iter().enumerate() {
+                    string_match(issues, &path.key("match").index(i).key("headerValue"), &m.header_value);
+                    issues.check(!m.header_name.is_empty(), &path.key("match").index(i).key("headerName"), "required");
+                }
+            }
+            StepKind::SetMirrorRoute(route) => {
+                let path = at.key("setMirrorRoute");
+                managed_route(issues, &path, &route.name, routed, managed_routes);
+                if let Some(p) = route.percentage {
+                    issues.check(
+                        (0..=100).contains(&p),
+                        &path.key("percentage"),
+                        format!("percentage must be between 0 and 100, got {p}"),
+                    );
+                }
+                for (i, m) in route.r#match.iter().enumerate() {
+                    let mp = path.key("match").index(i);
+                    for (field, value) in [("method", &m.method), ("path", &m.path)] {
+                        if let Some(v) = value {
+                            string_match(issues, &mp.key(field), v);
+                        }
+                    }
+                    for (name, v) in &m.headers {
+                        string_match(issues, &mp.key("headers").key(name), v);
+                    }
                 }
             }
         }
     }
-}
-
-fn step_kind_names(step: &CanaryStep) -> Vec<&'static str> {
-    step.kinds()
-        .iter()
-        .map(|k| match k {
-            StepKind::SetWeight(_) => "setWeight",
-            StepKind::Pause(_) => "pause",
-            StepKind::SetCanaryScale(_) => "setCanaryScale",
-            StepKind::Analysis(_) => "analysis",
-            StepKind::Experiment(_) => "experiment",
-            StepKind::SetHeaderRoute(_) => "setHeaderRoute",
-            StepKind::SetMirrorRoute(_) => "setMirrorRoute",
-            StepKind::Plugin(_) => "plugin",
-        })
-        .collect()
 }
 
 fn managed_route(issues: &mut Issues, path: &FieldPath, name: &str, routed: bool, managed_routes: &[&str]) {
@@ -471,27 +535,29 @@ fn analysis_spec(issues: &mut Issues, at: &FieldPath, spec: &AnalysisTemplateSpe
             format!("duplicate metric name {:?}", metric.name),
         );
         names.push(&metric.name);
-        analysis_metric(issues, &path, metric);
+        let declared: Vec<&str> = spec.args.iter().map(|a| a.name.as_str()).collect();
+        analysis_metric(issues, &path, metric, &declared);
     }
 }
 
-fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric) {
+/// Checks a metric as Argo's `ValidateMetric` does. Fields may hold `{{args.NAME}}`
+/// placeholders for arguments the spec declares; a value that needs one is checked when a run
+/// is made and its arguments are filled in.
+fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric, declared_args: &[&str]) {
     issues.check(!m.name.is_empty(), &at.key("name"), "required");
-    for (value, field) in [(&m.interval, "interval"), (&m.initial_delay, "initialDelay")] {
-        if let Some(text) = value {
-            match parse_go_duration(text) {
-                Ok(ms) if ms < 0 => {
-                    issues.at(&at.key(field), format!("invalid duration {text:?}: must not be negative"))
-                }
-                Ok(_) => {}
-                Err(e) => issues.at(&at.key(field), e),
-            }
-        }
+    placeholders(issues, at, &serde_json::to_value(m).unwrap_or_default(), declared_args);
+    for problem in m.settings(true).1 {
+        issues.at(&at.key(problem.field), problem.message);
     }
     for (value, field) in [(&m.success_condition, "successCondition"), (&m.failure_condition, "failureCondition")] {
-        if let Some(Err(error)) = value.as_deref().map(serin_expr::check_syntax) {
+        // A placeholder's value is not known yet: any value keeps the syntax, so 0 stands in.
+        if let Some(Err(error)) = value.as_deref().map(|c| serin_expr::check_syntax(&fill_placeholders(c, "0"))) {
             issues.at(&at.key(field), error.to_string());
         }
+    }
+    if let Some(job) = &m.provider.job {
+        let template = job.pointer("/spec/template").cloned().unwrap_or_default();
+        pod_template(issues, &at.join("provider.job.spec.template"), &template, PodOwner::Job);
     }
     let p = &m.provider;
     let measured = [
@@ -522,6 +588,62 @@ fn analysis_metric(issues: &mut Issues, at: &FieldPath, m: &Metric) {
     }
     let providers: Vec<bool> = measured.into_iter().chain(not_yet).map(|(_, present)| present).collect();
     issues.check(providers.iter().filter(|x| **x).count() == 1, &at.key("provider"), "set exactly one metric provider");
+}
+
+/// Every `{{...}}` in a metric must name an argument its spec declares (`{{args.NAME}}`), as
+/// Argo fills them in when a run is made and fails on any it cannot.
+fn placeholders(issues: &mut Issues, at: &FieldPath, value: &serde_json::Value, declared_args: &[&str]) {
+    match value {
+        serde_json::Value::String(text) => {
+            let mut rest = text.as_str();
+            while let Some(start) = rest.find("{{") {
+                let Some(end) = rest[start..].find("}}") else {
+                    issues.at(at, format!("{:?} opens a placeholder with {{{{ and never closes it", text));
+                    return;
+                };
+                let tag = rest[start + 2..start + end].trim();
+                match tag.strip_prefix("args.") {
+                    Some(name) if declared_args.contains(&name) => {}
+                    Some(name) => issues.at(at, format!("argument {name:?} is not declared in the spec's args")),
+                    None => issues.at(at, format!("cannot resolve {{{{{tag}}}}}: only {{{{args.NAME}}}} is filled in")),
+                }
+                rest = &rest[start + end + 2..];
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                placeholders(issues, &at.index(i), item, declared_args);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, item) in fields {
+                placeholders(issues, &at.key(key.as_str()), item, declared_args);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `text` with every `{{...}}` replaced by `with`.
+fn fill_placeholders(text: &str, with: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else { break };
+        out.push_str(&rest[..start]);
+        out.push_str(with);
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value at `path` in a JSON tree.
+fn json_at<'a>(value: &'a serde_json::Value, path: &FieldPath) -> Option<&'a serde_json::Value> {
+    path.segments().iter().try_fold(value, |node, segment| match segment {
+        crate::path::Segment::Key(key) => node.get(key.as_str()),
+        crate::path::Segment::Index(i) => node.get(*i),
+    })
 }
 
 fn service(issues: &mut Issues, s: &Service) {

@@ -47,3 +47,16 @@ fn the_seed_manifests_are_clean() {
         ]
     );
 }
+
+/// Manifests Argo Rollouts and Kubernetes accept, each for a rule serin once got wrong.
+#[test]
+fn what_argo_accepts_loads_without_problems() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/accepted");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    for file in &files {
+        assert_eq!(lint(file), Vec::<String>::new(), "{}", file.display());
+        assert!(!serin_model::load_path(file).documents.is_empty(), "{}", file.display());
+    }
+}

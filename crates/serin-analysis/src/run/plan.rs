@@ -5,9 +5,7 @@
 use super::{DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_MEASUREMENT_RETENTION, MetricResult, RunSpec};
 use crate::assess::Phase;
 use crate::condition::regex_search;
-use serin_model::IntOrString;
-use serin_model::analysis::{Metric, MetricProvider};
-use serin_model::duration::parse_go_duration;
+use serin_model::analysis::{Metric, MetricProvider, MetricSettings};
 use serin_model::rollout::{DryRun, MeasurementRetention};
 use std::collections::BTreeSet;
 
@@ -90,51 +88,12 @@ pub(super) fn plan(spec: &RunSpec) -> Result<Vec<Plan<'_>>, String> {
 }
 
 fn plan_metric(metric: &Metric) -> Result<Plan<'_>, String> {
-    let count = int_field("count", &metric.count)?.unwrap_or(0);
-    let failure_limit = int_field("failureLimit", &metric.failure_limit)?.unwrap_or(0);
-    let inconclusive_limit = int_field("inconclusiveLimit", &metric.inconclusive_limit)?.unwrap_or(0);
-    let consecutive_error_limit =
-        int_field("consecutiveErrorLimit", &metric.consecutive_error_limit)?.unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
-    let consecutive_success_limit =
-        int_field("consecutiveSuccessLimit", &metric.consecutive_success_limit)?.unwrap_or(0);
-    let interval = duration_field(&metric.interval).map_err(|e| format!("invalid interval string: {e}"))?;
-    let initial_delay = duration_field(&metric.initial_delay).map_err(|e| format!("invalid startDelay string: {e}"))?;
-
-    if count < 0 {
-        return Err("count must be >= 0".into());
+    let (settings, problems) = metric.settings(false);
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(problem.message);
     }
-    if count > 0 {
-        if count < failure_limit {
-            return Err("count must be >= failureLimit".into());
-        }
-        if count < inconclusive_limit {
-            return Err("count must be >= inconclusiveLimit".into());
-        }
-        if count < consecutive_success_limit {
-            return Err("count must be >= consecutiveSuccessLimit".into());
-        }
-    }
-    if count > 1 && interval.is_none() {
-        return Err("interval must be specified when count > 1".into());
-    }
-    if interval.is_some_and(|ms| ms <= 0) {
-        return Err("interval must be positive".into());
-    }
-    if initial_delay.is_some_and(|ms| ms < 0) {
-        return Err("initialDelay must not be negative".into());
-    }
-    if failure_limit < -1 {
-        return Err("failureLimit must be >= 0, or -1 to disable it".into());
-    }
-    if inconclusive_limit < 0 {
-        return Err("inconclusiveLimit must be >= 0".into());
-    }
-    if consecutive_error_limit < 0 {
-        return Err("consecutiveErrorLimit must be >= 0".into());
-    }
-    if consecutive_success_limit < 0 {
-        return Err("consecutiveSuccessLimit must be >= 0".into());
-    }
+    let MetricSettings { interval, initial_delay, .. } = settings;
+    let count = settings.count.unwrap_or(0);
     match provider_count(&metric.provider) {
         0 => return Err("no provider specified".into()),
         1 => {}
@@ -152,30 +111,13 @@ fn plan_metric(metric: &Metric) -> Result<Plan<'_>, String> {
         interval,
         initial_delay,
         effective_count,
-        failure_limit,
-        inconclusive_limit,
-        consecutive_error_limit,
-        consecutive_success_limit,
+        failure_limit: settings.failure_limit.unwrap_or(0),
+        inconclusive_limit: settings.inconclusive_limit.unwrap_or(0),
+        consecutive_error_limit: settings.consecutive_error_limit.unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT),
+        consecutive_success_limit: settings.consecutive_success_limit.unwrap_or(0),
         dry_run: false,
         retention: DEFAULT_MEASUREMENT_RETENTION,
     })
-}
-
-fn int_field(name: &str, value: &Option<IntOrString>) -> Result<Option<i64>, String> {
-    match value {
-        None => Ok(None),
-        Some(IntOrString::Int(n)) => Ok(Some(*n)),
-        Some(IntOrString::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| format!("{name} {s:?} is not an integer"))
-        }
-    }
-}
-
-fn duration_field(value: &Option<String>) -> Result<Option<i64>, String> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => parse_go_duration(text).map(Some),
-    }
 }
 
 fn provider_count(provider: &MetricProvider) -> usize {
