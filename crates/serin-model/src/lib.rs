@@ -12,6 +12,7 @@ pub mod meta;
 pub mod object;
 pub mod path;
 pub mod podtemplate;
+mod reindent;
 pub mod rollout;
 pub mod service;
 pub mod time;

@@ -83,13 +83,13 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
-/// Whether a YAML 1.1 reader (kubectl's, among others) would read this plain scalar as
-/// something other than a string, where serin's YAML 1.2 reader sees a string: the booleans
-/// `y`, `yes`, `on`, `off`... and YAML 1.1's number forms (`1_000`, `017`, `0b101`, `1:20` in
-/// base 60). Such strings are printed quoted; a few more quotes than needed are harmless.
+/// Whether a YAML 1.1 reader (kubectl's, among others) would read this plain scalar as a
+/// number where serin's reader sees a string: YAML 1.1's number forms (`1_000`, `017`,
+/// `0b101`, `1:20` in base 60). Such strings are printed quoted; a few more quotes than needed
+/// are harmless. YAML 1.1's booleans (`yes`, `on`, `y`...) need no list here: serin's reader
+/// takes them for booleans as kubectl does, so the reading back above quotes them.
 fn yaml_1_1_reads_otherwise(s: &str) -> bool {
-    const WORDS: [&str; 8] = ["y", "yes", "n", "no", "on", "off", "true", "false"];
-    WORDS.contains(&s.to_ascii_lowercase().as_str()) || yaml_1_1_number(s)
+    yaml_1_1_number(s)
 }
 
 fn yaml_1_1_number(s: &str) -> bool {
@@ -125,13 +125,25 @@ mod tests {
         assert_eq!(back, value, "{yaml}");
     }
 
+    /// Booleans and the strings kubectl would read as booleans come back as they were.
+    #[test]
+    fn booleans_and_boolean_like_strings_round_trip() {
+        let value = serde_json::json!({
+            "on": true, "off": "no", "y": "Y", "list": [true, false, "yes", "On", "n", "OFF", "true"]
+        });
+        let yaml = to_yaml(&value);
+        assert!(yaml.contains("\"on\": true\n") && yaml.contains("- false\n- \"yes\"\n"), "{yaml}");
+        let back = serin_model::yaml::parse_documents(&yaml).unwrap()[0].root.to_json();
+        assert_eq!(back, value, "{yaml}");
+    }
+
     #[test]
     fn strings_a_yaml_1_1_reader_would_take_for_booleans_or_numbers_are_quoted() {
         for text in ["yes", "No", "on", "OFF", "y", "n", "1_000", "017", "0b101", "1:20", "0x1F", "+12", ".5", "1.5e+3"]
         {
             assert_eq!(scalar_text(&Value::String(text.into())), format!("{text:?}"), "{text}");
         }
-        for text in ["canary", "v2", "yesterday", "ikubernetes/myapp:v2", "69dc9f5f56", "1.2.3", "a:1"] {
+        for text in ["canary", "v2", "yesterday", "ikubernetes/myapp:v2", "69dc9f5f56", "1.2.3", "a:1", "yEs"] {
             assert_eq!(scalar_text(&Value::String(text.into())), text, "{text}");
         }
     }
