@@ -34,7 +34,7 @@ fn assert_encodes(template: &Value, expected: &str) {
 }
 
 fn seed_template(image: &str) -> Value {
-    // spec.template of /work/shared/seed/argo-demo/argorollout-canary/rollout.yaml
+    // spec.template of examples/argo-demo/argorollout-canary/rollout.yaml
     json!({
         "metadata": {"labels": {"app": "myapp"}},
         "spec": {"containers": [{

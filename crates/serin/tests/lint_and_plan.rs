@@ -22,26 +22,24 @@ fn lint_accepts_the_seed_and_locates_every_problem() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "crates/serin-model/tests/broken/06-bad-pause-duration.yaml:17:21: spec.strategy.canary.steps[1].pause.duration: invalid duration \"5x\": unknown unit \"x\"\n\
-         crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml:8:15: spec.metrics[0].interval: invalid duration \"5x\": unknown unit \"x\"\n\
+         crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml:8:15: spec.metrics[0].interval: invalid interval string: invalid duration \"5x\": unknown unit \"x\"\n\
          crates/serin-model/tests/broken/03-analysis-template-two-providers-bad-interval.yaml:10:5: spec.metrics[0].provider: set exactly one metric provider\n"
     );
     assert_eq!(String::from_utf8_lossy(&out.stderr), "3 problems found\n");
 }
 
-/// The seed itself, next to the repository (`../shared/seed/`): every manifest in it is
-/// accepted, and its notes (`000_*.txt`) are skipped, not read as YAML.
+/// A directory of manifests kept beside notes, as the example came (its prose in a `.txt`
+/// file): every manifest is checked, and the notes are skipped, not read as YAML.
 #[test]
-fn lint_accepts_the_shared_seed_directory() {
-    // Beside the repository, as in the workplace this project started in (CI may clone elsewhere).
-    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed");
-    let Some(seed) = [beside, "/work/shared/seed".into()].into_iter().find(|d| d.is_dir()) else {
-        println!("skipped: no shared seed directory beside the repository or at /work/shared/seed");
-        return;
-    };
-    let has_notes =
-        std::fs::read_dir(&seed).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "txt"));
-    assert!(has_notes, "the seed directory has a .txt file for lint to skip");
-    let ok = serin().arg("lint").arg("-f").arg(&seed).assert().success();
+fn lint_skips_notes_beside_the_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/argo-demo/argorollout-canary");
+    for entry in std::fs::read_dir(example).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.path().join("000_notes.txt"), "Step 1: set the weight to 10%.\n  - then: pause: [5m\n").unwrap();
+    let ok = serin().arg("lint").arg("-f").arg(dir.path()).assert().success();
     assert_eq!(String::from_utf8_lossy(&ok.get_output().stdout), "7 objects checked, no problems found\n");
 }
 

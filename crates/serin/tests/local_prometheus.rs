@@ -182,10 +182,10 @@ fn bad_analysis_input_is_an_error_or_inconclusive_with_a_clear_message() {
         (
             "missing-arg",
             format!(
-                "  - name: m\n    successCondition: result >= 0.95\n    provider:\n      prometheus:\n        address: {p}\n        query: up{{job=\"{{{{args.job}}}}\"}}\n"
+                "  - name: m\n    successCondition: result >= 0.95\n    provider:\n      prometheus:\n        address: {p}\n        query: up{{job=\"{{{{args.job}}}}\"}}\n  args:\n  - name: job\n"
             ),
             "Error",
-            "argument 'job' is used but not given",
+            "argument 'job' has no value",
         ),
         (
             "garbage",
