@@ -12,6 +12,7 @@ pub const PHASE_DEGRADED: &str = "Degraded";
 /// Condition types and reasons serin writes.
 pub const CONDITION_PROGRESSING: &str = "Progressing";
 pub const CONDITION_INVALID_SPEC: &str = "InvalidSpec";
+pub const CONDITION_PAUSED: &str = "Paused";
 pub const REASON_ABORTED: &str = "RolloutAborted";
 pub const REASON_DEADLINE: &str = "ProgressDeadlineExceeded";
 

@@ -3,7 +3,9 @@
 //! change, scaling, traffic, steps, promotion, abort, clean-up), one step advance per call;
 //! the platform calls again when `requeue_after` says so or when something it observes changes.
 
-use crate::phase::{CONDITION_INVALID_SPEC, CONDITION_PROGRESSING, REASON_ABORTED, REASON_DEADLINE, phase};
+use crate::phase::{
+    CONDITION_INVALID_SPEC, CONDITION_PAUSED, CONDITION_PROGRESSING, REASON_ABORTED, REASON_DEADLINE, phase,
+};
 use crate::replicas::{
     AppliedWeights, BasicCanary, ProgressThreshold, ReplicaSetCounts, Scaling, ScalingStep, StepCheck, TrafficRouted,
     WeightContext, abort_traffic_weight, at_desired_counts, basic_canary_counts, canary_replicas_or_weight,
@@ -256,6 +258,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.clean_up_analysis_runs();
         self.update_counts();
         self.check_progress_deadline(paused);
+        self.update_paused_condition(paused);
         if self.status.abort && !aborted_before {
             // An analysis verdict or the progress deadline aborted the update: traffic leaves
             // the canary in this very decision, not one reconcile later.
@@ -1042,6 +1045,22 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.status.selector = selector
             .as_ref()
             .map(|s| s.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
+    }
+
+    /// Argo's `Paused` condition: True while `spec.paused` or a pause condition holds the
+    /// rollout, False once it resumes (absent until the first pause); left as it is while
+    /// aborted. Scripts wait on it (`serin wait --for=condition=Paused rollout/NAME`, as
+    /// `kubectl wait` on Argo's Rollouts).
+    fn update_paused_condition(&mut self, paused: bool) {
+        if self.status.abort {
+            return;
+        }
+        let holding = paused || !self.status.pause_conditions.is_empty();
+        let shown = self.status.conditions.iter().any(|c| c.kind == CONDITION_PAUSED && c.status == "True");
+        if holding != shown {
+            let value = if holding { "True" } else { "False" };
+            set_condition(self.status, CONDITION_PAUSED, value, "RolloutPaused", "Rollout is paused", self.now);
+        }
     }
 
     /// `progressDeadlineSeconds`: an update that makes no progress for that long is Degraded

@@ -90,6 +90,40 @@ fn abort_retry_and_undo() {
     assert_eq!((replicas(&sim, V1), replicas(&sim, V2)), (10, 0));
 }
 
+/// Argo's `Paused` condition: absent until the first pause, True while a pause step or
+/// `spec.paused` holds the rollout, False once it resumes, left alone while aborted.
+#[test]
+fn the_paused_condition_follows_the_pauses() {
+    let paused = |sim: &Simulator| {
+        let status = sim.rollout.status.clone().unwrap_or_default();
+        status.conditions.iter().find(|c| c.kind == "Paused").map(|c| (c.status.clone(), c.reason.clone().unwrap()))
+    };
+    let held = Some(("True".to_string(), "RolloutPaused".to_string()));
+    let resumed = Some(("False".to_string(), "RolloutPaused".to_string()));
+    let mut sim = deployed(ROLLOUT);
+    assert_eq!(paused(&sim), None, "never paused yet");
+    set_image(&mut sim, "v2");
+    sim.advance(5_000);
+    assert_eq!(paused(&sim), held, "the pause step after setWeight 10");
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(2_000);
+    assert_eq!((step(&sim), paused(&sim)), (3, held.clone()), "the timed 5m pause after setWeight 30");
+    run(&mut sim, Command::Abort);
+    sim.settle();
+    assert_eq!(paused(&sim), held, "an abort leaves the condition as it was");
+    run(&mut sim, Command::Retry);
+    sim.advance(1_000);
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    assert_eq!((phase(&sim).0.as_str(), paused(&sim)), ("Healthy", resumed.clone()));
+    sim.rollout.spec.paused = Some(true);
+    sim.advance(1_000);
+    assert_eq!(paused(&sim), held, "spec.paused holds it too");
+    sim.rollout.spec.paused = None;
+    sim.advance(1_000);
+    assert_eq!(paused(&sim), resumed);
+}
+
 /// The seed's rollout with `dynamicStableScale` (and `extra` canary fields), updated to v2 and
 /// paused at 60%: 6 canary pods, the stable scaled down to 4. New pods take `pod_ready_after`
 /// milliseconds.

@@ -93,6 +93,22 @@ pub fn write_info(dir: &Path, info: &ServerInfo) -> Result<()> {
     write_private(&info_path(dir), &serde_json::to_string_pretty(info)?)
 }
 
+/// Writes this process's id into the lock file it holds (`server.lock`), so a CLI started
+/// right after `serin server &` knows a server is on its way before `server.json` is written.
+pub fn record_starting_server(lock: &mut std::fs::File) -> Result<()> {
+    use std::io::Write;
+    lock.set_len(0)?;
+    write!(lock, "{}", std::process::id())?;
+    Ok(())
+}
+
+/// The id of the live process that last took the data directory's lock: a server that runs,
+/// or is starting. `None` when there is none (or it has exited).
+pub fn server_pid(dir: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(dir.join("server.lock")).ok()?.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
 pub fn read_info(dir: &Path) -> Result<ServerInfo> {
     let path = info_path(dir);
     let text = std::fs::read_to_string(&path).with_context(|| {

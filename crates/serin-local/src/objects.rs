@@ -97,33 +97,24 @@ pub fn pod(replica_set: &Json, name: &str, port: u16, now: Time) -> Json {
 
 /// A unique id for a new object.
 pub fn new_uid() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:012x}",
-        (nanos >> 32) as u32,
-        std::process::id() & 0xffff,
-        n & 0xffff,
-        nanos as u64 & 0xffff_ffff_ffff
-    )
+    let mut bytes = random_bytes::<16>();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4: random
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 /// Five characters of Kubernetes' name alphabet, for pod names.
 pub fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-            ^ new_uid().bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    (0..5)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            ALPHABET[(seed % 27) as usize] as char
-        })
-        .collect()
+    random_bytes::<5>().iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+/// Bytes from the operating system's random source.
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes
 }
 
 /// Where a pod's container log is kept (`previous`: the log of the run before the last restart).
@@ -251,4 +242,22 @@ pub fn mark_for_deletion(w: &mut Writer<'_>, pod: &Stored, now: Time) -> Result<
     let mut body = Json::clone(&pod.body);
     body["metadata"]["deletionTimestamp"] = now.to_string().into();
     w.put(&pod.key, &body, None).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_are_random_uuids_as_kubernetes_gives() {
+        let shape = regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$").unwrap();
+        let uids: std::collections::BTreeSet<String> = (0..1000).map(|_| new_uid()).collect();
+        assert_eq!(uids.len(), 1000, "no two alike");
+        for uid in &uids {
+            assert!(shape.is_match(uid), "{uid} is not a version 4 UUID");
+        }
+        let suffix = random_suffix();
+        assert_eq!(suffix.len(), 5);
+        assert!(suffix.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)), "{suffix}");
+    }
 }

@@ -55,10 +55,16 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     }
     datadir::prepare(&options.data_dir)?;
     let lock_path = options.data_dir.join("server.lock");
-    let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    let mut lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
     if lock.try_lock().is_err() {
         anyhow::bail!("another serin server is using {}", options.data_dir.display());
     }
+    datadir::record_starting_server(&mut lock)?;
     let store = Arc::new(
         Store::open(&options.data_dir.join("serin.db"))
             .with_context(|| format!("cannot open the state database in {}", options.data_dir.display()))?,

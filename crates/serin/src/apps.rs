@@ -259,6 +259,12 @@ pub fn diff(options: &ClientOptions, name: &str) -> Result<ExitCode> {
         let key = &item["key"];
         let text = |side: &str| -> Vec<String> {
             let mut object = item[side].clone();
+            // What the server sets is not drift, and a sync would not write it from git.
+            if let Some(metadata) = object.pointer_mut("/metadata").and_then(Value::as_object_mut) {
+                for field in ["generation", "resourceVersion", "uid", "creationTimestamp", "managedFields"] {
+                    metadata.remove(field);
+                }
+            }
             if let Some(annotations) = object.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
                 annotations.remove(serin_local::apply::LAST_APPLIED);
             }

@@ -140,7 +140,10 @@ impl Client {
             );
         }
         let data_dir = options.data_dir.clone().unwrap_or_else(serin_local::datadir::default_data_dir);
-        let local = serin_local::datadir::read_info(&data_dir).map(|info| info.api);
+        let local = match &options.server {
+            Some(_) => serin_local::datadir::read_info(&data_dir).map(|info| info.api),
+            None => local_api(&data_dir),
+        };
         let base = match &options.server {
             Some(server) => server.trim_end_matches('/').to_string(),
             None => local.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?.clone(),
@@ -239,6 +242,26 @@ impl Client {
             Some(token) => request.header("Authorization", &format!("Bearer {token}")),
             None => request,
         }
+    }
+}
+
+/// The address of the server of `data_dir`, waiting for one that is starting, so a script can
+/// start a server and use it on the next line (`serin server & serin apply ...`): up to 15 s
+/// for a server whose live pid is in the lock file but whose `server.json` is not written yet,
+/// and up to 2 s for one to appear when none is known.
+fn local_api(data_dir: &std::path::Path) -> Result<String, anyhow::Error> {
+    use serin_local::datadir::{read_info, server_pid};
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    loop {
+        let info = read_info(data_dir);
+        let pid = server_pid(data_dir);
+        let up = matches!((&info, pid), (Ok(info), Some(pid)) if info.pid == pid);
+        let patience = if pid.is_some() { Duration::from_secs(15) } else { Duration::from_secs(2) };
+        if up || start.elapsed() >= patience {
+            return info.map(|info| info.api);
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

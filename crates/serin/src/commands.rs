@@ -148,6 +148,44 @@ pub fn status(options: &ClientOptions, name: &str, timeout: Option<Duration>) ->
     }
 }
 
+/// `wait --for=condition=NAME[=VALUE] rollout/NAME`, as `kubectl wait` reads it (names and
+/// values compared without case, the value True when not given): polls the Rollout until the
+/// condition holds and prints kubectl's line; exits 1 when `timeout` passes first.
+pub fn wait(options: &ClientOptions, target: &[String], wanted: &str, timeout: Duration) -> Result<ExitCode> {
+    let Some(condition) = wanted.strip_prefix("condition=") else {
+        bail!("--for must be condition=NAME or condition=NAME=VALUE (e.g. --for=condition=Paused), got {wanted:?}");
+    };
+    let (kind, value) = condition.split_once('=').unwrap_or((condition, "True"));
+    let name = match target {
+        [one] => one.split_once('/').map(|(kind, name)| (kind, name.to_string())),
+        [kind, name] => Some((kind.as_str(), name.clone())),
+        _ => None,
+    };
+    let name = match name {
+        Some((what, name)) if resolve_kind(what).is_ok_and(|(_, kind)| kind == "Rollout") => name,
+        _ => bail!("serin waits on rollouts: give rollout/NAME or rollout NAME, got {:?}", target.join(" ")),
+    };
+    let backend = Backend::connect(options)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let rollout = backend.rollout(backend.namespace(options), &name)?;
+        let conditions = rollout.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let met = conditions.iter().any(|c| {
+            c["type"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                && c["status"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(value))
+        });
+        if met {
+            println!("rollout.argoproj.io/{name} condition met");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if Instant::now() >= deadline {
+            eprintln!("error: timed out waiting for the condition on rollouts/{name}");
+            return Ok(ExitCode::FAILURE);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 pub fn list_rollouts(options: &ClientOptions, display: Display) -> Result<ExitCode> {
     let backend = Backend::connect(options)?;
     watch(display, || {
@@ -344,6 +382,18 @@ fn objects_view(
             }
         }
         "Rollout" => rows = rollout_rows(&items, paint)?,
+        // Traefik's kinds live in two API groups (traefik.io and the older traefik.containo.us),
+        // which serin keeps in step: the group tells the rows apart, and the weights a
+        // TraefikService splits by are what a canary changes.
+        "TraefikService" | "IngressRoute" => {
+            let detail = if kind == "TraefikService" { "SERVICES" } else { "ROUTES" };
+            rows.push(["NAME", "APIGROUP", detail, "AGE"].map(String::from).to_vec());
+            for item in &items {
+                let group = item["apiVersion"].as_str().unwrap_or_default().split('/').next().unwrap_or_default();
+                let detail = if kind == "TraefikService" { traefik_services(item) } else { ingress_routes(item) };
+                rows.push(vec![name_of(item), group.to_string(), detail, age_of(item)]);
+            }
+        }
         _ => {
             rows.push(["NAME", "AGE"].map(String::from).to_vec());
             for item in &items {
@@ -371,6 +421,36 @@ fn objects_view(
         }
     }
     Ok(Some((kubectl_table(&rows), state)))
+}
+
+/// A TraefikService's services with their weights (`canary-preview:90,canary-active:10`), or
+/// what it mirrors.
+fn traefik_services(item: &Value) -> String {
+    let list = |pointer: &str| item.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(main) = item.pointer("/spec/mirroring/name").and_then(Value::as_str) {
+        let mirrors: Vec<String> = list("/spec/mirroring/mirrors")
+            .iter()
+            .map(|m| format!("{}:{}%", m["name"].as_str().unwrap_or_default(), m["percent"].as_i64().unwrap_or(0)))
+            .collect();
+        return format!("{main} mirrored to {}", mirrors.join(","));
+    }
+    let weighted: Vec<String> = list("/spec/weighted/services")
+        .iter()
+        .map(|s| format!("{}:{}", s["name"].as_str().unwrap_or_default(), s["weight"].as_i64().unwrap_or(1)))
+        .collect();
+    weighted.join(",")
+}
+
+/// An IngressRoute's entry points and the number of its routes (`web: 1 route`).
+fn ingress_routes(item: &Value) -> String {
+    let strings = |pointer: &str| -> Vec<String> {
+        let values = item.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+        values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    };
+    let entry_points = strings("/spec/entryPoints");
+    let routes = item.pointer("/spec/routes").and_then(Value::as_array).map_or(0, Vec::len);
+    let entry_points = if entry_points.is_empty() { "all".to_string() } else { entry_points.join(",") };
+    format!("{entry_points}: {routes} route{}", if routes == 1 { "" } else { "s" })
 }
 
 /// kubectl's names and short names for the kinds serin keeps.

@@ -19,31 +19,49 @@ pub fn run(options: &ClientOptions, open: bool, with_token: bool) -> Result<Exit
     }
     println!("{url}");
     if open {
-        match open_in_browser(&url) {
-            Some(browser) => eprintln!("opened in {browser}"),
-            None => {
-                eprintln!("no browser found ($BROWSER, xdg-open, sensible-browser, open): open the address yourself")
-            }
-        }
+        eprintln!("{}", open_in_browser(&url));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts the first browser launcher found on PATH with `url`; returns its name.
-fn open_in_browser(url: &str) -> Option<String> {
+/// Hands `url` to `$BROWSER`, else the first desktop launcher on PATH, and says what came of
+/// it. Without `$BROWSER` the launchers need a display, so without one nothing is started.
+/// A launcher that exits with an error within two seconds (xdg-open with no browser set up)
+/// did not open it; one still running then, or that exited 0, did.
+fn open_in_browser(url: &str) -> String {
     let from_env = std::env::var("BROWSER").ok().filter(|b| !b.is_empty());
-    let candidates =
-        from_env.into_iter().chain(["xdg-open", "sensible-browser", "x-www-browser", "open"].map(String::from));
-    candidates.into_iter().find(|program| {
-        on_path(program)
-            && Command::new(program)
-                .arg(url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .is_ok()
-    })
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if from_env.is_none() && !display && cfg!(target_os = "linux") {
+        return "no display ($DISPLAY and $WAYLAND_DISPLAY are unset) and no $BROWSER: open the address yourself"
+            .to_string();
+    }
+    let launchers = ["xdg-open", "sensible-browser", "x-www-browser", "open"].map(String::from);
+    let mut failures = Vec::new();
+    for program in from_env.into_iter().chain(launchers).filter(|p| on_path(p)) {
+        let child =
+            Command::new(&program).arg(url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        let outcome = child.map_err(|e| e.to_string()).and_then(|mut child| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            loop {
+                match child.try_wait().map_err(|e| e.to_string())? {
+                    Some(status) if status.success() => return Ok(()),
+                    Some(status) => return Err(status.to_string()),
+                    None if std::time::Instant::now() >= deadline => return Ok(()),
+                    None => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        });
+        match outcome {
+            Ok(()) => return format!("opened in {program}"),
+            Err(why) => failures.push(format!("{program} failed ({why})")),
+        }
+    }
+    if failures.is_empty() {
+        "no browser found ($BROWSER, xdg-open, sensible-browser, x-www-browser, open): open the address yourself"
+            .to_string()
+    } else {
+        format!("{}: open the address yourself", failures.join(", "))
+    }
 }
 
 fn on_path(program: &str) -> bool {

@@ -73,10 +73,10 @@ pub fn run(time_scale: f64, entrypoint: &str) -> Result<ExitCode> {
     let web: SocketAddr = info.entrypoints["web"].parse()?;
     let client = Client::connect(&options)?;
 
-    println!("serin demo: the seed's canary release on the local platform");
+    println!("serin demo: the canary release of examples/argo-demo on the local platform");
     println!("  server {} (data in {}), router entry point web on {web}", info.api, server.dir.path().display());
     println!(
-        "  pauses and delays run {time_scale}x faster: the seed's 5m, 1m and 30s pauses take {}, {} and {}",
+        "  pauses and delays run {time_scale}x faster: the example's 5m, 1m and 30s pauses take {}, {} and {}",
         secs(300.0 / time_scale),
         secs(60.0 / time_scale),
         secs(30.0 / time_scale)
@@ -101,7 +101,7 @@ pub fn run(time_scale: f64, entrypoint: &str) -> Result<ExitCode> {
     .with_context(|| server_log(&server))?;
     show(&client, web, "v1 deployed: ten pods, all traffic on v1")?;
 
-    println!("$ serin set image canary-rollout myapp=ikubernetes/myapp:v2   (the seed's git push of v2)\n");
+    println!("$ serin set image canary-rollout myapp=ikubernetes/myapp:v2   (the example's git push of v2)\n");
     client.post(
         "/api/v1/rollouts/default/canary-rollout/set-image",
         &json!({"container": "myapp", "image": "ikubernetes/myapp:v2"}),

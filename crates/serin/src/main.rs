@@ -36,16 +36,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The seed's canary release on the local platform: real pods, real traffic, v1 -> v2
-    /// through 10/30/60/100%, each step shown.
+    /// The example canary release (examples/argo-demo) on the local platform: real pods, real
+    /// traffic, v1 -> v2 through 10/30/60/100%, each step shown.
     #[command(
         after_help = "Examples:\n  serin demo\n  serin demo --time-scale 30\n  sudo serin demo --entrypoint :80   # then curl -H 'Host: canary.myapp.com' 127.0.0.1"
     )]
     Demo {
-        /// How much faster the seed's pauses and delays pass.
+        /// How much faster the example's pauses and delays pass.
         #[arg(long, default_value_t = 10.0)]
         time_scale: f64,
-        /// The router's entry point (the seed's curl uses port 80: `--entrypoint :80` as root).
+        /// The router's entry point (the example's curl uses port 80: `--entrypoint :80` as root).
         #[arg(long, default_value = "127.0.0.1:0")]
         entrypoint: String,
     },
@@ -125,6 +125,24 @@ enum Command {
         /// Give up after this long (30s, 5m); default (or 0): wait for ever.
         #[arg(short = 't', long)]
         timeout: Option<String>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Wait until a rollout's condition holds, as kubectl wait does (Paused, Progressing,
+    /// InvalidSpec).
+    #[command(
+        after_help = "Examples:\n  serin wait --for=condition=Paused rollout/canary-rollout\n  serin wait --for=condition=Paused=False rollout canary-rollout --timeout 2m"
+    )]
+    Wait {
+        /// rollout/NAME, or rollout NAME.
+        #[arg(required = true, num_args = 1..=2)]
+        target: Vec<String>,
+        /// condition=NAME or condition=NAME=VALUE (VALUE True when not given).
+        #[arg(long = "for")]
+        wanted: String,
+        /// Give up after this long (kubectl's default, 30s).
+        #[arg(long, default_value = "30s")]
+        timeout: String,
         #[command(flatten)]
         client: ClientOptions,
     },
@@ -269,7 +287,7 @@ enum Command {
     /// Print serin's version.
     #[command(after_help = "Example:\n  serin version")]
     Version,
-    /// The stand-in for the seed's ikubernetes/myapp image (run by pods).
+    /// The stand-in for the example's ikubernetes/myapp image (run by pods).
     #[command(hide = true)]
     DemoApp {
         #[arg(long, default_value = "v1")]
@@ -427,11 +445,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `SERIN_LOG` (default `info`).
+/// Logs to stderr, filtered by `SERIN_LOG` (default `info`); coloured only on a terminal and
+/// without `NO_COLOR`, so a log file or journal gets plain text.
 fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SERIN_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
 }
 
@@ -493,6 +514,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::List { what, view, client } => {
             expect_word(&what, "rollouts", "serin list rollouts")?;
             commands::list_rollouts(&client, view.display())
+        }
+        Command::Wait { target, wanted, timeout, client } => {
+            let timeout = serin_model::duration::parse_go_duration(&timeout).map_err(anyhow::Error::msg)?;
+            commands::wait(&client, &target, &wanted, std::time::Duration::from_millis(timeout.max(0) as u64))
         }
         Command::Status { rollout, timeout, client } => {
             let timeout = timeout

@@ -375,3 +375,40 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
         "{message}"
     );
 }
+
+/// `dashboard --open` says what came of it: nothing to open without a display, a launcher's
+/// failure as a failure, and the launcher it used when it worked (given the printed address).
+#[test]
+fn dashboard_open_says_what_happened() {
+    let server = Server::start(10.0);
+    let launchers = tempfile::tempdir().unwrap();
+    let opened = launchers.path().join("opened");
+    let launcher = launchers.path().join("xdg-open");
+    let open = |display: Option<&str>, exit: i32| {
+        let script = format!("#!/bin/sh\necho \"$1\" > '{}'\nexit {exit}\n", opened.display());
+        std::fs::write(&launcher, script).unwrap();
+        std::fs::set_permissions(&launcher, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let _ = std::fs::remove_file(&opened);
+        let mut command = server.serin_command(&["dashboard", "--open"]);
+        command.env("PATH", launchers.path()).env_remove("BROWSER").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+        if let Some(display) = display {
+            command.env("DISPLAY", display);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        (url, said, std::fs::read_to_string(&opened).ok().map(|u| u.trim().to_string()))
+    };
+    let (url, said, launched) = open(None, 0);
+    assert!(url.ends_with("/ui/") && said.starts_with("no display") && launched.is_none(), "{url} {said} {launched:?}");
+    let (_, said, launched) = open(Some(":99"), 3);
+    assert_eq!(
+        (said.as_str(), launched.as_deref()),
+        ("xdg-open failed (exit status: 3): open the address yourself", Some(url.as_str()))
+    );
+    let (_, said, launched) = open(Some(":99"), 0);
+    assert_eq!((said.as_str(), launched.as_deref()), ("opened in xdg-open", Some(url.as_str())));
+    assert!(!server.log().contains('\x1b'), "the server's log file holds no colour codes:\n{}", server.log());
+    assert!(server.log().contains("serin server started"), "{}", server.log());
+}

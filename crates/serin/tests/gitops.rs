@@ -267,6 +267,40 @@ fn prune_removes_only_what_git_dropped_and_self_heal_reverts_hand_edits() {
     wait_app(&server, "services", "Synced again", synced_at(&second));
 }
 
+/// `app diff` shows what git would change back, and none of the metadata the server sets
+/// (a hand edit bumps the live generation; a sync would not write git's).
+#[test]
+fn app_diff_shows_a_hand_edit_and_no_server_set_metadata() {
+    let repo = services_repo();
+    let server = Server::start(10.0);
+    server.apply_text("keep.yaml", &application("keep", &repo.file_url(), "keep", "main", &policy(false, false)));
+    let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
+    wait_app(&server, "keep", "keep synced", synced_at(&first));
+    let kept = std::fs::read_to_string(repo.work.join("keep/kept.yaml")).unwrap();
+    server.apply_text("edited.yaml", &kept.replace("port: 80", "port: 8080"));
+    wait_app(&server, "keep", "keep OutOfSync", |a| a["status"]["sync"]["status"] == "OutOfSync");
+
+    let token = std::fs::read_to_string(server.data_dir().join("token")).unwrap();
+    let raw: Value = ureq::get(&format!("{}/api/v1/applications/argocd/keep/diff", server.api))
+        .header("Authorization", &format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let item = &raw["items"][0];
+    assert_ne!(item["live"]["metadata"]["generation"], item["target"]["metadata"]["generation"], "{raw:#}");
+
+    let diff = server.serin_output(&["app", "diff", "keep"]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(1), "{text}");
+    let changed = |side: &str, line: &str| text.lines().any(|l| l.starts_with(side) && l.trim_end().ends_with(line));
+    assert!(changed("<", "port: 8080") && changed(">", "port: 80"), "{text}");
+    for server_set in ["generation", "resourceVersion", "uid:", "creationTimestamp"] {
+        assert!(!text.contains(server_set), "{server_set} in\n{text}");
+    }
+}
+
 #[test]
 fn a_prune_spares_objects_marked_prune_false_and_follows_a_new_destination() {
     let service = |name: &str, annotations: &str| {

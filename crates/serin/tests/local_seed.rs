@@ -140,6 +140,6 @@ fn the_demo_runs_the_seed_story() {
             "100 x Version: v2"
         ]
     );
-    assert!(stdout.contains("the seed's 5m, 1m and 30s pauses take 10s, 2s and 1s"), "{stdout}");
+    assert!(stdout.contains("the example's 5m, 1m and 30s pauses take 10s, 2s and 1s"), "{stdout}");
     assert!(stdout.contains("└──⧉ canary-rollout-69dc9f5f56           ReplicaSet  • ScaledDown"), "{stdout}");
 }

@@ -303,7 +303,7 @@ pub fn mask(text: &str) -> String {
     let re = |pattern: &str| regex::Regex::new(pattern).unwrap();
     let suffix = re(r"(canary-rollout-[0-9a-z]{8,10})-[0-9a-z]{5}\b");
     let time = re(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ");
-    let uid = re(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    let uid = re(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     let number = re(r#"(resourceVersion|serin.dev/port|serin.dev/pid|serin.dev/process-start)("?): "?\d+"?"#);
     // CPU and memory cells keep their width; the figures themselves change.
     let millicores = re(r"\b\d+m\s+\d+Mi\b");
