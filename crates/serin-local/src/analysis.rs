@@ -139,7 +139,6 @@ impl AnalysisController {
                 "metadata": {
                     "name": name, "namespace": namespace, "uid": crate::objects::new_uid(),
                     "creationTimestamp": self.clock.now().to_string(), "labels": labels,
-                    "annotations": { crate::objects::PORT_ANNOTATION: crate::replicasets::free_port(&Default::default()).to_string() },
                     "ownerReferences": serin_engine::objects::controller_reference("argoproj.io/v1alpha1", "AnalysisRun", run),
                 },
                 "spec": spec,

@@ -15,6 +15,11 @@ use serin_model::rollout::{Rollout, RolloutStatus};
 /// Annotation holding the loopback port a pod listens on (its stand-in for a pod IP).
 pub const PORT_ANNOTATION: &str = "serin.dev/port";
 
+/// The loopback port a pod listens on, once it has been given one.
+pub fn pod_port(pod: &Json) -> Option<u16> {
+    pod["metadata"]["annotations"][PORT_ANNOTATION].as_str()?.parse().ok()
+}
+
 pub fn replica_set_key(namespace: &str, name: &str) -> ObjectKey {
     ObjectKey::new("apps/v1", "ReplicaSet", namespace, name)
 }

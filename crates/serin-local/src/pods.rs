@@ -5,7 +5,8 @@
 
 use crate::clock::Clock;
 use crate::images::ImageTable;
-use crate::objects::{PORT_ANNOTATION, log_path};
+use crate::objects::{PORT_ANNOTATION, log_path, pod_port};
+use crate::replicasets::{claim_port, ports_in_use};
 use crate::store::{Result, Store, Stored};
 use serde_json::{Value as Json, json};
 use serin_process::{ContainerState, PodRuntime, PodSpec, Probe, ProbeAction, RestartPolicy, Supervisor};
@@ -68,7 +69,9 @@ impl PodController {
 
     /// Returns when an adopted pod's grace ends (virtual ms from now), if one is waiting.
     pub async fn reconcile_all(self: &Arc<Self>) -> Result<Option<i64>> {
-        for pod in self.store.list(Some(""), "Pod", None)? {
+        let pods = self.store.list(Some(""), "Pod", None)?;
+        let mut ports = ports_in_use(&pods);
+        for mut pod in pods {
             let uid = pod.body.pointer("/metadata/uid").and_then(Json::as_str).unwrap_or_default().to_string();
             if pod.body.pointer("/metadata/deletionTimestamp").is_some() {
                 self.stop(pod, uid);
@@ -77,6 +80,9 @@ impl PodController {
             let finished =
                 matches!(pod.body.pointer("/status/phase").and_then(Json::as_str), Some("Succeeded" | "Failed"));
             let idle = !finished && self.supervisor.runtime(&uid).is_none() && !self.failed.lock().contains_key(&uid);
+            if idle && pod_port(&pod.body).is_none() {
+                pod = self.give_port(pod, &mut ports)?;
+            }
             if let Some(Err(error)) = match idle {
                 true => Some(self.launch(&pod, &uid).await),
                 false => None,
@@ -137,6 +143,16 @@ impl PodController {
         });
     }
 
+    /// A pod made without a port (written by hand, or by an AnalysisRun's job) gets its
+    /// loopback port as a ReplicaSet's pods get theirs: the same choice among the ports no
+    /// other pod holds, recorded in the same annotation before the process starts.
+    fn give_port(&self, pod: Stored, ports: &mut HashSet<u16>) -> Result<Stored> {
+        let mut body = serde_json::Value::clone(&pod.body);
+        body["metadata"]["annotations"][PORT_ANNOTATION] = claim_port(ports).to_string().into();
+        self.store.put(&pod.key, &body, Some(pod.rev))?;
+        Ok(self.store.get(&pod.key)?.unwrap_or(pod))
+    }
+
     async fn launch(&self, pod: &Stored, uid: &str) -> std::result::Result<(), String> {
         let spec = self.pod_spec(pod, uid)?;
         let annotations = &pod.body["metadata"]["annotations"];
@@ -169,10 +185,7 @@ impl PodController {
                 format!("no command for image {image:?}: give the container a command, or map the image with --images")
             })?,
         };
-        let port: u16 = body["metadata"]["annotations"][PORT_ANNOTATION]
-            .as_str()
-            .and_then(|p| p.parse().ok())
-            .ok_or("the pod has no port")?;
+        let port = pod_port(body).ok_or("the pod has no port")?;
         let mut env = vec![
             ("PORT".to_string(), port.to_string()),
             ("POD_NAME".to_string(), name.clone()),

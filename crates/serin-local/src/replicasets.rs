@@ -22,10 +22,7 @@ impl ReplicaSetController {
             return Ok(None);
         }
         let pods = self.store.list(Some(""), "Pod", None)?;
-        let mut ports: std::collections::HashSet<u16> = pods
-            .iter()
-            .filter_map(|p| p.body["metadata"]["annotations"][crate::objects::PORT_ANNOTATION].as_str()?.parse().ok())
-            .collect();
+        let mut ports = ports_in_use(&pods);
         let by_replica_set = crate::objects::by_owner(&pods, "ReplicaSet");
         for rs in &replica_sets {
             let owned = by_replica_set.get(&(rs.key.namespace.as_str(), rs.key.name.as_str()));
@@ -74,9 +71,7 @@ impl ReplicaSetController {
             }
             for _ in 0..missing {
                 let name = format!("{}-{}", rs.key.name, objects::random_suffix());
-                let port = free_port(ports);
-                ports.insert(port);
-                let pod = objects::pod(&rs.body, &name, port, now);
+                let pod = objects::pod(&rs.body, &name, claim_port(ports), now);
                 w.put(&pod_key(&namespace, &name), &pod, None)?;
             }
             if status_changed {
@@ -100,8 +95,21 @@ impl ReplicaSetController {
 /// one to an outgoing connection between the moment it is chosen and the moment the pod binds it.
 const POD_PORTS: std::ops::Range<u16> = 20_000..32_000;
 
+/// The loopback ports `pods` listen on.
+pub fn ports_in_use(pods: &[Stored]) -> std::collections::HashSet<u16> {
+    pods.iter().filter_map(|p| objects::pod_port(&p.body)).collect()
+}
+
+/// A loopback port for a new pod (one of a ReplicaSet, or one written by hand that the pod
+/// controller is about to start), recorded in `taken`.
+pub fn claim_port(taken: &mut std::collections::HashSet<u16>) -> u16 {
+    let port = free_port(taken);
+    taken.insert(port);
+    port
+}
+
 /// A loopback port for a new pod: not used by another pod of this server, and free now.
-pub fn free_port(taken: &std::collections::HashSet<u16>) -> u16 {
+fn free_port(taken: &std::collections::HashSet<u16>) -> u16 {
     let span = u32::from(POD_PORTS.end - POD_PORTS.start);
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
         ^ std::process::id();

@@ -6,7 +6,7 @@
 //! controller reports as ActualWeight) and the problems it found (a missing Service, a bad
 //! rule), so the table can be swapped in atomically while requests flow.
 
-use crate::objects::{PORT_ANNOTATION, pod_ready};
+use crate::objects::{pod_port, pod_ready};
 use crate::rollouts::ROUTES_ANNOTATION;
 use crate::store::Stored;
 use serde_json::Value as Json;
@@ -301,7 +301,7 @@ impl Builder<'_, '_> {
             .selected(namespace, selector)
             .into_iter()
             .filter_map(|p| {
-                let port: u16 = p.body["metadata"]["annotations"][PORT_ANNOTATION].as_str()?.parse().ok()?;
+                let port = pod_port(&p.body)?;
                 let labels = &p.body["metadata"]["labels"];
                 let revision = labels[POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default().to_string();
                 let replica_set = p.key.name.rsplit_once('-').map_or(p.key.name.as_str(), |(rs, _)| rs);
@@ -432,6 +432,7 @@ impl Builder<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::PORT_ANNOTATION;
     use serde_json::json;
     use serin_model::ObjectKey;
     use std::collections::BTreeMap;
