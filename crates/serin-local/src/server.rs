@@ -38,6 +38,8 @@ pub struct ServerOptions {
     pub trusted_ips: serin_router::rule::IpSet,
     /// Certificate authorities (PEM) that https metric endpoints may use, besides the system's.
     pub analysis_ca_file: Option<PathBuf>,
+    /// What git push webhooks must prove, per forge (none: open, as Argo CD's).
+    pub webhook_secrets: crate::webhook::WebhookSecrets,
 }
 
 /// Everything the controllers share.
@@ -162,6 +164,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         proxy,
         gitops,
         served: platform.served.clone(),
+        webhook_secrets: options.webhook_secrets.clone(),
     });
     let dashboard =
         Arc::new(crate::dashboard::Dashboard::new(state.clone(), traffic, entrypoints, api_addr.ip().is_loopback()));

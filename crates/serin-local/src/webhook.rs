@@ -3,9 +3,89 @@
 //!
 //! A repository is named many ways (https, ssh, scp-like `git@host:path`, with or without
 //! `.git`); URLs are compared after dropping the scheme, user, `.git` and trailing slashes.
+//!
+//! As Argo CD's webhook, a push is taken from anyone unless a secret is set for its forge; then
+//! it must carry the forge's proof (GitHub's and Gitea's HMAC-SHA256 signature of the body,
+//! GitLab's token), checked in constant time.
 
 use serde_json::Value as Json;
 use serin_model::application::ApplicationSource;
+
+/// The secrets pushes must prove they know, per forge (Argo CD's `webhook.github.secret`,
+/// `webhook.gitlab.secret`, `webhook.gogs.secret`, the last for Gitea and Gogs).
+#[derive(Clone, Debug, Default)]
+pub struct WebhookSecrets {
+    pub github: Option<String>,
+    pub gitlab: Option<String>,
+    pub gitea: Option<String>,
+}
+
+/// Which forge sent a request, by its event header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Forge {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+impl WebhookSecrets {
+    fn any(&self) -> bool {
+        self.github.is_some() || self.gitlab.is_some() || self.gitea.is_some()
+    }
+
+    /// Whether a request (its headers, as `(lower-case name, value)`, and body) may trigger a
+    /// refresh; the error says why not. With no secret set, every request may, as in Argo CD.
+    pub fn verify<'a>(&self, header: impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> Result<(), String> {
+        let forge = if header("x-github-event").is_some() {
+            Some(Forge::GitHub)
+        } else if header("x-gitlab-event").is_some() {
+            Some(Forge::GitLab)
+        } else if header("x-gitea-event").or(header("x-gogs-event")).is_some() {
+            Some(Forge::Gitea)
+        } else {
+            None
+        };
+        let secret = match forge {
+            Some(Forge::GitHub) => &self.github,
+            Some(Forge::GitLab) => &self.gitlab,
+            Some(Forge::Gitea) => &self.gitea,
+            // Unsigned and unnamed: it cannot prove anything, so only an open webhook takes it.
+            None if self.any() => {
+                return Err("webhook secrets are set: the request must name its forge (X-GitHub-Event, X-Gitlab-Event or X-Gitea-Event) and carry its proof".into());
+            }
+            None => return Ok(()),
+        };
+        let Some(secret) = secret else { return Ok(()) };
+        let signed = |header_name: &str, prefix: &str| -> Result<(), String> {
+            let given = header(header_name).ok_or_else(|| format!("{header_name} is missing"))?;
+            let hex =
+                given.strip_prefix(prefix).ok_or_else(|| format!("{header_name} does not start with {prefix:?}"))?;
+            let signature = decode_hex(hex).ok_or_else(|| format!("{header_name} is not hexadecimal"))?;
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+            ring::hmac::verify(&key, body, &signature).map_err(|_| format!("{header_name} does not match the body"))
+        };
+        match forge {
+            Some(Forge::GitHub) => signed("x-hub-signature-256", "sha256="),
+            Some(Forge::Gitea) => {
+                signed(if header("x-gitea-signature").is_some() { "x-gitea-signature" } else { "x-gogs-signature" }, "")
+            }
+            _ => {
+                let given = header("x-gitlab-token").ok_or("x-gitlab-token is missing")?;
+                // Equal lengths first, then every byte compared, as the API token is.
+                let same = given.len() == secret.len()
+                    && given.bytes().zip(secret.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0;
+                if same { Ok(()) } else { Err("x-gitlab-token does not match".into()) }
+            }
+        }
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
 
 /// Where the three forges put the pushed repository's URLs.
 const URL_FIELDS: [&str; 13] = [
@@ -105,6 +185,49 @@ mod tests {
         }
         assert_eq!(normalize_repo_url("file:///srv/git/demo.git"), "/srv/git/demo");
         assert_eq!(normalize_repo_url("/srv/git/demo.git"), "/srv/git/demo");
+    }
+
+    #[test]
+    fn secrets_demand_each_forges_proof() {
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let hmac = |secret: &str| {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+            ring::hmac::sign(&key, body).as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let check = |secrets: &WebhookSecrets, headers: &[(&str, String)]| {
+            secrets.verify(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()), body)
+        };
+        let open = WebhookSecrets::default();
+        assert_eq!(check(&open, &[]), Ok(()), "no secret: open, as Argo CD's");
+        let secrets = WebhookSecrets {
+            github: Some("gh-secret".into()),
+            gitlab: Some("gl-secret".into()),
+            gitea: Some("gt-secret".into()),
+        };
+        let event = |name: &'static str| (name, "push".to_string());
+        let signed = format!("sha256={}", hmac("gh-secret"));
+        assert_eq!(check(&secrets, &[event("x-github-event"), ("x-hub-signature-256", signed)]), Ok(()));
+        let forged = format!("sha256={}", hmac("guess"));
+        assert_eq!(
+            check(&secrets, &[event("x-github-event"), ("x-hub-signature-256", forged)]),
+            Err("x-hub-signature-256 does not match the body".into())
+        );
+        assert_eq!(check(&secrets, &[event("x-github-event")]), Err("x-hub-signature-256 is missing".into()));
+        assert_eq!(check(&secrets, &[event("x-gitlab-event"), ("x-gitlab-token", "gl-secret".into())]), Ok(()));
+        assert_eq!(
+            check(&secrets, &[event("x-gitlab-event"), ("x-gitlab-token", "gl-secreT".into())]),
+            Err("x-gitlab-token does not match".into())
+        );
+        assert_eq!(check(&secrets, &[event("x-gitea-event"), ("x-gitea-signature", hmac("gt-secret"))]), Ok(()));
+        assert_eq!(check(&secrets, &[event("x-gogs-event"), ("x-gogs-signature", hmac("gt-secret"))]), Ok(()));
+        assert_eq!(
+            check(&secrets, &[event("x-gitea-event"), ("x-gitea-signature", "zz".into())]),
+            Err("x-gitea-signature is not hexadecimal".into())
+        );
+        assert!(check(&secrets, &[]).unwrap_err().starts_with("webhook secrets are set"));
+        // A forge without a secret stays open while others have one.
+        let github_only = WebhookSecrets { github: Some("gh-secret".into()), ..Default::default() };
+        assert_eq!(check(&github_only, &[event("x-gitlab-event")]), Ok(()));
     }
 
     #[test]

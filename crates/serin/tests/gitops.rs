@@ -267,6 +267,66 @@ fn prune_removes_only_what_git_dropped_and_self_heal_reverts_hand_edits() {
     wait_app(&server, "services", "Synced again", synced_at(&second));
 }
 
+/// With webhook secrets set, only a push that proves it knows its forge's secret triggers a
+/// read: GitHub's signature, GitLab's token; JSON only. Refused requests change nothing.
+#[test]
+fn webhook_secrets_keep_out_pushes_that_cannot_prove_them() {
+    let repo = services_repo();
+    let server = Server::start_with(
+        10.0,
+        &["--app-resync", "10h", "--webhook-github-secret", "gh-s3cret", "--webhook-gitlab-secret", "gl-s3cret"],
+    );
+    let url = repo.file_url();
+    server.apply_text("keep.yaml", &application("keep", &url, "keep", "main", &policy(false, false)));
+    let first = common::git_server::git(&repo.work, &["rev-parse", "HEAD"]);
+    wait_app(&server, "keep", "the first sync", synced_at(&first));
+    let kept = std::fs::read_to_string(repo.work.join("keep/kept.yaml")).unwrap();
+    repo.write("keep/kept.yaml", &kept.replace("port: 80", "port: 81"));
+    let second = repo.commit_and_push("port 81");
+
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body = json!({"ref": "refs/heads/main", "repository": {"clone_url": url}}).to_string();
+    let send = |content_type: &str, headers: &[(&str, &str)]| {
+        let mut request = agent.post(&format!("{}/api/webhook", server.api)).header("Content-Type", content_type);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body.as_str()).unwrap();
+        (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    };
+    let signature = |secret: &str| {
+        let mut openssl = std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-hmac", secret])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(openssl.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
+        let out = String::from_utf8(openssl.wait_with_output().unwrap().stdout).unwrap();
+        format!("sha256={}", out.trim().rsplit(' ').next().unwrap())
+    };
+    let refused = [
+        send("text/plain", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &signature("gh-s3cret"))]),
+        send("application/json", &[("X-GitHub-Event", "push")]),
+        send("application/json", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &signature("guess"))]),
+        send("application/json", &[("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "guess")]),
+        send("application/json", &[]),
+    ];
+    let statuses: Vec<u16> = refused.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [415, 401, 401, 401, 401], "{refused:?}");
+    assert!(refused[2].1.contains("x-hub-signature-256 does not match the body"), "{refused:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(synced_at(&first)(&app(&server, "keep")), "a refused push changed nothing");
+
+    let (status, answer) =
+        send("application/json", &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &signature("gh-s3cret"))]);
+    assert_eq!((status, answer.as_str()), (200, r#"{"refreshed":["argocd/keep"]}"#));
+    wait_app(&server, "keep", "synced after the signed push", synced_at(&second));
+    let (status, _) =
+        send("application/json; charset=utf-8", &[("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "gl-s3cret")]);
+    assert_eq!(status, 200);
+}
+
 /// `app diff` shows what git would change back, and none of the metadata the server sets
 /// (a hand edit bumps the live generation; a sync would not write git's).
 #[test]
