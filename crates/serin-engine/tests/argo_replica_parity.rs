@@ -13,9 +13,10 @@
 //!
 //! How Argo's fixtures map onto serin's inputs:
 //! - Argo's `newRollout` helper builds a single step that carries both `setWeight` and, when
-//!   given, `setCanaryScale`. A serin step has exactly one kind, so such a step becomes
-//!   `[setWeight, setCanaryScale]` with the current step on the second: the nearest setWeight at
-//!   or before it and the nearest setCanaryScale at or before it are the same ones Argo finds.
+//!   given, `setCanaryScale`. The tables write such a step as `[setWeight, setCanaryScale]`
+//!   with the current step on the second: the nearest setWeight at or before it and the nearest
+//!   setCanaryScale at or before it are the same ones Argo finds (a manifest may also combine
+//!   them in one step, which the engine reads as the same pair).
 //! - Argo decides "a canary is under way" from `status.stableRS != status.currentPodHash` (the
 //!   rollout's hashes "stable" and "canary" in its fixtures), and "the new ReplicaSet is the
 //!   stable one" from the ReplicaSet names. serin's inputs carry the two facts separately
