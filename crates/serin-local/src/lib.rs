@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod api_server;
 pub mod apply;
 pub mod clock;
 pub mod dashboard;

@@ -169,7 +169,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let dashboard =
         Arc::new(crate::dashboard::Dashboard::new(state.clone(), traffic, entrypoints, api_addr.ip().is_loopback()));
     let app = crate::dashboard::with_dashboard(api::router(state), dashboard);
-    let serve = axum::serve(api_listener, app).with_graceful_shutdown(shutdown_signal());
+    let serve = crate::api_server::serve(api_listener, app, Default::default(), shutdown_signal());
     serve.await.context("the API server failed")?;
     tracing::info!("stopping: pods get SIGTERM and their grace period");
     // Controllers first, so nothing starts a pod again while the pods are being stopped.

@@ -33,9 +33,10 @@ fn lint_accepts_the_seed_and_locates_every_problem() {
 #[test]
 fn lint_skips_notes_beside_the_manifests() {
     let dir = tempfile::tempdir().unwrap();
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/argo-demo/argorollout-canary");
-    for entry in std::fs::read_dir(example).unwrap() {
-        let path = entry.unwrap().path();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let manifests =
+        std::fs::read_dir(examples.join("argo-demo/argorollout-canary")).unwrap().map(|e| e.unwrap().path());
+    for path in manifests.chain([examples.join("canary.yaml")]) {
         std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.path().join("000_notes.txt"), "Step 1: set the weight to 10%.\n  - then: pause: [5m\n").unwrap();
