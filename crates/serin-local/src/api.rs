@@ -365,17 +365,19 @@ async fn pod_usage(State(state): Shared, Query(q): Query<NamespaceQuery>) -> Res
     Ok(Json(json!({"items": items})))
 }
 
-/// A pod's log from `offset` on, as bytes. Two headers tell `logs -f` when to stop:
-/// `serin-log-file` names the file read (its inode; a restart starts a new file) and
+/// A pod's log from `offset` on, streamed as it is read (a log can be 10 MiB, the size at which
+/// it is rotated). Three headers tell `logs -f` where it stands: `serin-log-file` names the
+/// file read (its inode; a restart starts a new file), `serin-log-from` the offset the bytes
+/// start at (0 when the log was rotated, so shorter than `offset`), and
 /// `serin-container-running` whether the pod's container was running when the file was read
 /// (the store is read first, so once it says `false` the file holds all the container wrote).
 async fn pod_logs(
     State(state): Shared,
     Path((namespace, pod)): Path<(String, String)>,
     Query(q): Query<LogQuery>,
-) -> Result<([(&'static str, String); 2], Vec<u8>), ApiError> {
-    use std::io::{Read, Seek};
+) -> Result<([(&'static str, String); 3], axum::body::Body), ApiError> {
     use std::os::unix::fs::MetadataExt;
+    use tokio::io::AsyncSeekExt;
     let Some(stored) = state.store.get(&objects::pod_key(&namespace, &pod))? else {
         return Err(error(StatusCode::NOT_FOUND, format!("pod {pod:?} not found in namespace {namespace}")));
     };
@@ -383,11 +385,16 @@ async fn pod_logs(
     let path = crate::objects::log_path(&state.data_dir, &namespace, &pod, q.previous);
     let which = if q.previous { "previous " } else { "" };
     let failed = |e: std::io::Error| error(StatusCode::NOT_FOUND, format!("no {which}logs for pod {pod}: {e}"));
-    let mut file = std::fs::File::open(&path).map_err(failed)?;
-    let identity = file.metadata().map_err(failed)?.ino().to_string();
-    let mut bytes = Vec::new();
-    file.seek(std::io::SeekFrom::Start(q.offset)).and_then(|_| file.read_to_end(&mut bytes)).map_err(failed)?;
-    Ok(([("serin-log-file", identity), ("serin-container-running", running.to_string())], bytes))
+    let mut file = tokio::fs::File::open(&path).await.map_err(failed)?;
+    let metadata = file.metadata().await.map_err(failed)?;
+    let from = if q.offset > metadata.len() { 0 } else { q.offset };
+    file.seek(std::io::SeekFrom::Start(from)).await.map_err(failed)?;
+    let headers = [
+        ("serin-log-file", metadata.ino().to_string()),
+        ("serin-log-from", from.to_string()),
+        ("serin-container-running", running.to_string()),
+    ];
+    Ok((headers, axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file))))
 }
 
 fn application_key(namespace: &str, name: &str) -> ObjectKey {

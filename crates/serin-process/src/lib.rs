@@ -16,7 +16,7 @@ mod spec;
 mod status;
 mod supervisor;
 
-pub use process::MARKER_ENV;
+pub use process::{MARKER_ENV, rotated_log};
 pub use spec::{PodSpec, Probe, ProbeAction, RestartPolicy};
 pub use status::{ContainerState, ExitInfo, PodRuntime};
 pub use supervisor::{Supervisor, SupervisorConfig};

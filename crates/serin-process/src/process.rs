@@ -73,6 +73,37 @@ pub(crate) fn previous_log(log_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// `<log_file>.1`: what a running container wrote before its log last grew past the cap.
+pub fn rotated_log(log_file: &Path) -> PathBuf {
+    let mut name = log_file.as_os_str().to_owned();
+    name.push(".1");
+    PathBuf::from(name)
+}
+
+/// Keeps a running container's log under `max` bytes, as the kubelet's log rotation does:
+/// checked every second, a larger log is copied to `<log>.1` (replacing the one before) and
+/// emptied. The process keeps appending to the same open file (append mode writes at the new
+/// end), so nothing is reopened; what it writes between the copy and the truncation, a few
+/// microseconds, is lost.
+pub(crate) async fn keep_log_under(log_file: &Path, max: u64) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if std::fs::metadata(log_file).is_ok_and(|m| m.len() > max)
+            && let Err(e) = rotate_log(log_file)
+        {
+            tracing::warn!(log = %log_file.display(), error = %e, "cannot rotate a pod's log");
+        }
+    }
+}
+
+fn rotate_log(log_file: &Path) -> std::io::Result<()> {
+    let rotated = rotated_log(log_file);
+    let mut from = File::open(log_file)?;
+    let mut to = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&rotated)?;
+    std::io::copy(&mut from, &mut to)?;
+    OpenOptions::new().write(true).open(log_file)?.set_len(0)
+}
+
 fn open_log(spec: &PodSpec, rotate: bool) -> Result<File, Error> {
     let log_error = |source| Error::LogFile { path: spec.log_file.clone(), source };
     if let Some(dir) = spec.log_file.parent().filter(|d| !d.as_os_str().is_empty()) {

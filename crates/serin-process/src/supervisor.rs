@@ -27,6 +27,9 @@ pub struct SupervisorConfig {
     pub backoff_reset: Duration,
     /// How often an adopted process (not our child, so not waitable) is checked in `/proc`.
     pub adopted_poll: Duration,
+    /// A running container's log is rotated when it grows past this (the kubelet's
+    /// containerLogMaxSize: 10 MiB).
+    pub log_max_bytes: u64,
 }
 
 impl Default for SupervisorConfig {
@@ -36,6 +39,7 @@ impl Default for SupervisorConfig {
             backoff_cap: Duration::from_secs(300),
             backoff_reset: Duration::from_secs(600),
             adopted_poll: Duration::from_millis(200),
+            log_max_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -370,6 +374,7 @@ async fn run_pod(
             exit = proc.wait_gone(poll) => Outcome::Exited(exit),
             message = crate::probe::liveness(&spec, adopted) => Outcome::Unhealthy(message),
             never = crate::probe::readiness(&spec, adopted, set_ready) => match never {},
+            never = crate::process::keep_log_under(&spec.log_file, inner.config.log_max_bytes) => match never {},
         };
         adopted = false;
         match outcome {

@@ -485,3 +485,28 @@ async fn a_pod_that_never_restarts_completes_with_its_exit_code() {
         assert!(sup.runtime(uid).is_none(), "{uid} is forgotten once stopped");
     }
 }
+
+/// A running container's log is kept under the cap, as the kubelet's rotation keeps it: the
+/// older output moves to `<log>.1`, and what the process writes next lands in the emptied log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_past_its_cap_is_rotated_while_the_process_keeps_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sup = Supervisor::with_config(marker("log-cap"), SupervisorConfig { log_max_bytes: 100_000, ..fast_config() });
+    let sup = TestSupervisor { sup: Some(sup), marker: marker("log-cap") };
+    // 300 kB at once, then a line a second.
+    let script = "head -c 300000 /dev/zero | tr '\\0' x; echo; while true; do echo tick; sleep 1; done";
+    let pod = spec(dir.path(), "logcap", &["sh", "-c", script]);
+    let log = pod.log_file.clone();
+    let rotated = serin_process::rotated_log(&log);
+    sup.start(pod).await.unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while !rotated.exists() {
+        assert!(Instant::now() < deadline, "the log was not rotated");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(std::fs::metadata(&rotated).unwrap().len() >= 300_000, "the rotated log holds the old output");
+    wait_file_contains(&log, "tick").await;
+    let now = std::fs::read_to_string(&log).unwrap();
+    assert!(now.len() < 100_000 && !now.contains('x'), "the log starts again: {} bytes", now.len());
+    sup.stop("logcap").await.unwrap();
+}

@@ -478,26 +478,28 @@ pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) ->
     use std::io::Write;
     let client = Client::connect(options)?;
     // A read of the log from `offset`: its bytes, the file they came from (a restart starts a
-    // new one) and whether the container writing it still runs (see the API's `pod_logs`).
-    let read = |previous: bool, offset: usize| -> Result<(Vec<u8>, Option<String>, bool)> {
+    // new one), whether the container writing it still runs, and where the log ends now (the
+    // bytes start at 0 when the log was rotated since the last read; see the API's `pod_logs`).
+    let read = |previous: bool, offset: usize| -> Result<(Vec<u8>, Option<String>, bool, usize)> {
         let path =
             format!("/api/v1/logs/{}/{}?previous={previous}&offset={offset}", encode(options.namespace()), encode(pod));
         let (bytes, headers) = client.get_bytes(&path)?;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Ok((bytes, header("serin-log-file"), header("serin-container-running").as_deref() == Some("true")))
+        let from: usize = header("serin-log-from").and_then(|f| f.parse().ok()).unwrap_or(offset);
+        let end = from + bytes.len();
+        Ok((bytes, header("serin-log-file"), header("serin-container-running").as_deref() == Some("true"), end))
     };
     let mut out = std::io::stdout().lock();
-    let (bytes, file, mut running) = read(previous, 0)?;
+    let (bytes, file, mut running, mut offset) = read(previous, 0)?;
     out.write_all(&bytes)?;
     out.flush()?;
-    let mut offset = bytes.len();
     while follow && !previous && running {
         std::thread::sleep(Duration::from_millis(250));
         match read(false, offset) {
-            Ok((bytes, now, still)) if now == file => {
+            Ok((bytes, now, still, end)) if now == file => {
                 out.write_all(&bytes)?;
                 out.flush()?;
-                offset += bytes.len();
+                offset = end;
                 running = still;
             }
             // Another file, or none: the container has been restarted (or its pod deleted).
@@ -505,7 +507,7 @@ pub fn logs(options: &ClientOptions, pod: &str, previous: bool, follow: bool) ->
             // restarted twice since.
             Err(error) if !crate::client::is_not_found(&error) => return Err(error),
             _ => {
-                if let Ok((rest, previous, _)) = read(true, offset)
+                if let Ok((rest, previous, _, _)) = read(true, offset)
                     && previous == file
                 {
                     out.write_all(&rest)?;

@@ -157,6 +157,16 @@ fn logs_follow_a_container_until_it_ends() {
     assert!(now.starts_with("demo app v1 listening") && !now.contains("SIGTERM"), "{now}");
     let previous = server.serin(&["logs", &name, "--previous"]);
     assert!(previous.ends_with("demo app v1: SIGTERM, finishing requests in flight\n"), "{previous}");
+
+    // A reader whose offset is past the end (the log was rotated under it) gets the log again
+    // from its start, and is told so.
+    let token = std::fs::read_to_string(server.data_dir().join("token")).unwrap();
+    let mut answer = ureq::get(&format!("{}/api/v1/logs/default/{name}?offset=100000000", server.api))
+        .header("Authorization", &format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap();
+    assert_eq!(answer.headers()["serin-log-from"], "0");
+    assert_eq!(answer.body_mut().read_to_string().unwrap(), now);
 }
 
 /// Whether a process runs (and is not a zombie waiting to be reaped).
