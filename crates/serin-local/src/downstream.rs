@@ -673,7 +673,13 @@ mod tests {
         let stats = proxy.metrics.stats("app-1", "1");
         let endpoints = pods
             .iter()
-            .map(|&addr| Endpoint { addr, pod: addr.to_string(), revision: "1".into(), stats: stats.clone() })
+            .map(|&addr| Endpoint {
+                addr,
+                pod: addr.to_string(),
+                revision: "1".into(),
+                stats: stats.clone(),
+                timeouts: Default::default(),
+            })
             .collect();
         let target =
             Target::Service(ServiceBackend { name: "default/app".into(), endpoints, next: Default::default() });

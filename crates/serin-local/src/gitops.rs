@@ -541,13 +541,14 @@ fn glob(pattern: &str) -> regex::Regex {
         .unwrap_or_else(|_| regex::Regex::new(&format!("^{}$", regex::escape(pattern))).expect("escaped"))
 }
 
-/// Objects others refer to go first: templates, then Services, then the TraefikServices
-/// over them, then the IngressRoutes and Rollouts that use those.
+/// Objects others refer to go first: templates, then Services (and the ServersTransports
+/// they are reached with), then the TraefikServices over them, then the IngressRoutes and
+/// Rollouts that use those.
 fn apply_order(kind: &str) -> u8 {
     match kind {
         "Namespace" => 0,
         "AnalysisTemplate" | "ClusterAnalysisTemplate" => 1,
-        "Service" => 2,
+        "Service" | "ServersTransport" => 2,
         "TraefikService" => 3,
         "IngressRoute" => 4,
         "Rollout" => 5,

@@ -198,7 +198,8 @@ impl Proxy {
                 }
             }
             let started = Instant::now();
-            match self.pool.send(endpoint.addr, request, out).await {
+            let timeouts = endpoint.timeouts.over(self.limits.forwarding);
+            match self.pool.send_with(endpoint.addr, request, out, timeouts).await {
                 Ok(answer) => {
                     self.metrics.record(endpoint, answer.status, started.elapsed());
                     return Reply::Pod(answer);
@@ -242,8 +243,9 @@ impl Proxy {
         tokio::spawn(async move {
             let started = Instant::now();
             let request = Outgoing { method: &method, head: &head, body: &body };
+            let timeouts = endpoint.timeouts.over(proxy.limits.forwarding);
             let copy = async {
-                match proxy.pool.send(endpoint.addr, &request, &mut Vec::new()).await {
+                match proxy.pool.send_with(endpoint.addr, &request, &mut Vec::new(), timeouts).await {
                     Ok(mut answer) => {
                         proxy.metrics.record(&endpoint, answer.status, started.elapsed());
                         while let Some(Ok(_)) = answer.body.next().await {}
@@ -251,7 +253,7 @@ impl Proxy {
                     Err(_) => proxy.metrics.record(&endpoint, StatusCode::BAD_GATEWAY, started.elapsed()),
                 }
             };
-            let _ = tokio::time::timeout(proxy.limits.forwarding.response_header, copy).await;
+            let _ = tokio::time::timeout(timeouts.response_header, copy).await;
             drop(room);
         });
     }
@@ -492,6 +494,7 @@ mod tests {
             pod: "pod".into(),
             revision: "abc".into(),
             stats: metrics.stats("rs", "abc"),
+            timeouts: Default::default(),
         };
         for (status, millis) in [(200, 0), (200, 3), (503, 30), (200, 9000)] {
             metrics.record(&endpoint, StatusCode::from_u16(status).unwrap(), Duration::from_millis(millis));
@@ -529,8 +532,13 @@ mod tests {
         });
         let forwarding = Timeouts { response_header: Duration::from_millis(300), ..Timeouts::default() };
         let proxy = Proxy::new(Limits { forwarding, ..Limits::new(usize::MAX) });
-        let endpoint =
-            Endpoint { addr, pod: "mirror".into(), revision: "m".into(), stats: proxy.metrics.stats("m", "m") };
+        let endpoint = Endpoint {
+            addr,
+            pod: "mirror".into(),
+            revision: "m".into(),
+            stats: proxy.metrics.stats("m", "m"),
+            timeouts: Default::default(),
+        };
         let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"" };
         for _ in 0..MIRRORS_IN_FLIGHT + 36 {
             proxy.mirror(endpoint.clone(), &request);

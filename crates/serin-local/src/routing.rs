@@ -1,6 +1,7 @@
 //! The router's configuration, built from the store: each entry point's IngressRoutes (in
 //! priority order, as Traefik orders them), and behind each route a tree of targets: Services
-//! (their ready pods), weighted TraefikServices (an exact, precomputed split) and mirrors.
+//! (their ready pods, with the forwarding timeouts of the ServersTransport the reference names),
+//! weighted TraefikServices (an exact, precomputed split) and mirrors.
 //!
 //! Building is pure: objects in, a table out, plus the weights it serves (which the rollout
 //! controller reports as ActualWeight) and the problems it found (a missing Service, a bad
@@ -65,6 +66,43 @@ pub struct Endpoint {
     /// Where this endpoint's requests are counted, found once when the table is built so the
     /// request path takes no lock and allocates nothing for metrics.
     pub stats: Arc<crate::proxy::BackendStats>,
+    /// The forwarding timeouts of the ServersTransport the Service was referred to with.
+    pub timeouts: TimeoutOverrides,
+}
+
+/// A ServersTransport's `forwardingTimeouts`: each one set replaces the server's own
+/// (`--dial-timeout`, `--response-header-timeout`, `--idle-conn-timeout`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TimeoutOverrides {
+    pub dial: Option<std::time::Duration>,
+    pub response_header: Option<std::time::Duration>,
+    pub idle_conn: Option<std::time::Duration>,
+}
+
+impl TimeoutOverrides {
+    /// The server's timeouts with these in their place.
+    pub fn over(&self, base: crate::upstream::Timeouts) -> crate::upstream::Timeouts {
+        crate::upstream::Timeouts {
+            dial: self.dial.unwrap_or(base.dial),
+            response_header: self.response_header.unwrap_or(base.response_header),
+            idle_conn: self.idle_conn.unwrap_or(base.idle_conn),
+        }
+    }
+
+    /// The overrides a stored ServersTransport gives (its durations were validated on apply).
+    fn of(transport: &Json) -> TimeoutOverrides {
+        let duration = |field: &str| {
+            let value = transport.pointer(&format!("/spec/forwardingTimeouts/{field}"))?;
+            let value: serin_model::IntOrString = serde_json::from_value(value.clone()).ok()?;
+            let ms = serin_model::traefik::traefik_duration_millis(&value).ok().filter(|ms| *ms > 0)?;
+            Some(std::time::Duration::from_millis(ms as u64))
+        };
+        TimeoutOverrides {
+            dial: duration("dialTimeout"),
+            response_header: duration("responseHeaderTimeout"),
+            idle_conn: duration("idleConnTimeout"),
+        }
+    }
 }
 
 /// A weighted TraefikService: an exact split, plus the canary's header and mirror routes.
@@ -154,6 +192,7 @@ pub struct Objects<'a> {
     pub pods: &'a [Stored],
     pub traefik_services: &'a [Stored],
     pub ingress_routes: &'a [Stored],
+    pub servers_transports: &'a [Stored],
 }
 
 /// Counters of weighted splits, kept across rebuilds: key = TraefikService and its weights.
@@ -231,6 +270,8 @@ pub fn build(
 struct Index<'o> {
     services: HashMap<(&'o str, &'o str), &'o Stored>,
     traefik_services: HashMap<(&'o str, &'o str, &'o str), &'o Stored>,
+    /// ServersTransports by (namespace, name), in either group.
+    servers_transports: HashMap<(&'o str, &'o str), &'o Stored>,
     /// Ready pods under each (namespace, label, value) they carry.
     ready_pods: HashMap<(&'o str, &'o str, &'o str), Vec<&'o Stored>>,
 }
@@ -250,6 +291,11 @@ impl<'o> Index<'o> {
                 .traefik_services
                 .iter()
                 .map(|t| ((t.key.group.as_str(), t.key.namespace.as_str(), t.key.name.as_str()), t))
+                .collect(),
+            servers_transports: objects
+                .servers_transports
+                .iter()
+                .map(|t| ((t.key.namespace.as_str(), t.key.name.as_str()), t))
                 .collect(),
             ready_pods,
         }
@@ -286,10 +332,36 @@ impl Builder<'_, '_> {
         if reference["kind"] == "TraefikService" {
             return self.traefik_service(namespace, group, name, depth);
         }
-        Arc::new(self.service(namespace, name))
+        let timeouts = match reference["serversTransport"].as_str().filter(|t| !t.is_empty()) {
+            None => TimeoutOverrides::default(),
+            Some(transport) => match self.servers_transport(namespace, transport) {
+                Some(found) => TimeoutOverrides::of(&found.body),
+                // As Traefik: a service whose transport does not exist is not served.
+                None => {
+                    self.report.problems.push(format!(
+                        "ServersTransport {transport:?} named by Service {namespace}/{name} does not exist"
+                    ));
+                    return Arc::new(Target::Missing(format!("{namespace}/{name}")));
+                }
+            },
+        };
+        Arc::new(self.service(namespace, name, timeouts))
     }
 
-    fn service(&mut self, namespace: &str, name: &str) -> Target {
+    /// A ServersTransport as a service reference names it: `name` in the referring object's
+    /// namespace, or Traefik's qualified `namespace-name@kubernetescrd`.
+    fn servers_transport(&self, namespace: &str, reference: &str) -> Option<&Stored> {
+        let transports = &self.index.servers_transports;
+        match reference.strip_suffix("@kubernetescrd") {
+            None => transports.get(&(namespace, reference)).copied(),
+            Some(qualified) => transports
+                .iter()
+                .find(|((ns, name), _)| qualified.strip_prefix(*ns).and_then(|r| r.strip_prefix('-')) == Some(*name))
+                .map(|(_, stored)| *stored),
+        }
+    }
+
+    fn service(&mut self, namespace: &str, name: &str, timeouts: TimeoutOverrides) -> Target {
         let Some(service) = self.index.services.get(&(namespace, name)) else {
             self.report.problems.push(format!("Service {namespace}/{name} does not exist"));
             return Target::Missing(format!("{namespace}/{name}"));
@@ -310,6 +382,7 @@ impl Builder<'_, '_> {
                     pod: p.key.name.clone(),
                     stats: self.metrics.stats(replica_set, &revision),
                     revision,
+                    timeouts,
                 })
             })
             .collect();
@@ -482,6 +555,7 @@ mod tests {
             pods: &pods,
             traefik_services: &traefik_services,
             ingress_routes: &ingress_routes,
+            servers_transports: &[],
         };
         let (table, report) = build(&objects, &mut SplitCounters::new(), &crate::proxy::Metrics::default());
         assert_eq!(report.problems, Vec::<String>::new());

@@ -214,7 +214,8 @@ async fn control_loop(
     let mut gc = Pass::reading(&["Rollout", "ReplicaSet", "AnalysisRun", "Pod"]);
     let mut replica_set_pass = Pass::reading(&["ReplicaSet", "Pod"]);
     let mut pod_pass = Pass::reading(&["Pod"]);
-    let mut router = Pass::reading(&["Service", "Pod", "TraefikService", "IngressRoute", "Rollout"]);
+    let mut router =
+        Pass::reading(&["Service", "Pod", "TraefikService", "IngressRoute", "ServersTransport", "Rollout"]);
     let mut analysis_pass = Pass::reading(&["AnalysisRun"]);
     // The rollouts read nearly every kind (and are cheap to reconcile): they run every time.
     let mut rollout_pass = Pass::always();
@@ -320,11 +321,13 @@ fn refresh_routes(
     let pods = store.list(Some(""), "Pod", None)?;
     let traefik_services = store.list(None, "TraefikService", None)?;
     let ingress_routes = store.list(None, "IngressRoute", None)?;
+    let servers_transports = store.list(None, "ServersTransport", None)?;
     let objects = crate::routing::Objects {
         services: &services,
         pods: &pods,
         traefik_services: &traefik_services,
         ingress_routes: &ingress_routes,
+        servers_transports: &servers_transports,
     };
     let (table, report) = crate::routing::build(&objects, counters, &proxy.metrics);
     proxy.install(table);

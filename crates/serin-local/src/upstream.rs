@@ -155,17 +155,28 @@ impl Pool {
         request: &Outgoing<'_>,
         head: &mut Vec<u8>,
     ) -> Result<Answer, SendError> {
-        let mut connection = match self.take(addr) {
+        self.send_with(addr, request, head, self.timeouts).await
+    }
+
+    /// [`Pool::send`] with other timeouts than the pool's (a ServersTransport's).
+    pub async fn send_with(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        request: &Outgoing<'_>,
+        head: &mut Vec<u8>,
+        timeouts: Timeouts,
+    ) -> Result<Answer, SendError> {
+        let mut connection = match self.take(addr, timeouts.idle_conn) {
             Some(connection) => connection,
-            None => connect(addr, self.timeouts.dial).await?,
+            None => connect(addr, timeouts.dial).await?,
         };
-        let deadline = tokio::time::Instant::now() + self.timeouts.response_header;
+        let deadline = tokio::time::Instant::now() + timeouts.response_header;
         loop {
             let exchanged = tokio::time::timeout_at(deadline, exchange(&mut connection, request, head));
             match exchanged.await.unwrap_or(Err(SendError::Timeout)) {
                 Ok(parsed) => return Ok(self.answer(addr, connection, parsed, request)),
                 Err(SendError::NoResponse(_)) if connection.reused && request.replayable() => {
-                    connection = connect(addr, self.timeouts.dial).await?;
+                    connection = connect(addr, timeouts.dial).await?;
                 }
                 Err(error) => return Err(error),
             }
@@ -177,10 +188,10 @@ impl Pool {
     /// (a second answer to one request, a body after a HEAD, 204 or 304 answer) answer no
     /// request of ours and would be read as the next client's answer; the end of the stream
     /// means the pod closed it. Either way it is closed and the next one is tried.
-    fn take(&self, addr: SocketAddr) -> Option<Connection> {
+    fn take(&self, addr: SocketAddr, idle_conn: Duration) -> Option<Connection> {
         loop {
             let (mut connection, since) = self.idle.lock().get_mut(&addr)?.pop()?;
-            if since.elapsed() < self.timeouts.idle_conn && nothing_waiting(&connection.stream) {
+            if since.elapsed() < idle_conn && nothing_waiting(&connection.stream) {
                 connection.reused = true;
                 return Some(connection);
             }

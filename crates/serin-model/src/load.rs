@@ -239,6 +239,7 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
         "Service" => decode_as(root, Object::Service),
         "TraefikService" => decode_as(root, Object::TraefikService),
         "IngressRoute" => decode_as(root, Object::IngressRoute),
+        "ServersTransport" => decode_as(root, Object::ServersTransport),
         "ReplicaSet" => decode_as(root, Object::ReplicaSet),
         _ => decode_as(root, Object::Pod),
     };

@@ -6,7 +6,7 @@ use crate::application::Application;
 use crate::meta::ObjectMeta;
 use crate::rollout::Rollout;
 use crate::service::Service;
-use crate::traefik::{IngressRoute, TraefikService};
+use crate::traefik::{IngressRoute, ServersTransport, TraefikService};
 use crate::workload::{Pod, ReplicaSet};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,6 +21,7 @@ pub enum Object {
     Service(Box<Service>),
     TraefikService(Box<TraefikService>),
     IngressRoute(Box<IngressRoute>),
+    ServersTransport(Box<ServersTransport>),
     ReplicaSet(Box<ReplicaSet>),
     Pod(Box<Pod>),
 }
@@ -37,8 +38,10 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("apps/v1", "ReplicaSet", true),
     ("traefik.io/v1alpha1", "TraefikService", true),
     ("traefik.io/v1alpha1", "IngressRoute", true),
+    ("traefik.io/v1alpha1", "ServersTransport", true),
     ("traefik.containo.us/v1alpha1", "TraefikService", true),
     ("traefik.containo.us/v1alpha1", "IngressRoute", true),
+    ("traefik.containo.us/v1alpha1", "ServersTransport", true),
 ];
 
 /// How an object is identified: `group` is empty for the core API.
@@ -92,6 +95,7 @@ impl Object {
             Object::Service(o) => &o.metadata,
             Object::TraefikService(o) => &o.metadata,
             Object::IngressRoute(o) => &o.metadata,
+            Object::ServersTransport(o) => &o.metadata,
             Object::ReplicaSet(o) => &o.metadata,
             Object::Pod(o) => &o.metadata,
         }
@@ -106,6 +110,7 @@ impl Object {
             Object::Service(o) => &o.api_version,
             Object::TraefikService(o) => &o.api_version,
             Object::IngressRoute(o) => &o.api_version,
+            Object::ServersTransport(o) => &o.api_version,
             Object::ReplicaSet(o) => &o.api_version,
             Object::Pod(o) => &o.api_version,
         }
@@ -121,6 +126,7 @@ impl Object {
             Object::Service(_) => "Service",
             Object::TraefikService(_) => "TraefikService",
             Object::IngressRoute(_) => "IngressRoute",
+            Object::ServersTransport(_) => "ServersTransport",
             Object::ReplicaSet(_) => "ReplicaSet",
             Object::Pod(_) => "Pod",
         }
@@ -141,6 +147,7 @@ impl Object {
             Object::Service(o) => serde_json::to_value(o),
             Object::TraefikService(o) => serde_json::to_value(o),
             Object::IngressRoute(o) => serde_json::to_value(o),
+            Object::ServersTransport(o) => serde_json::to_value(o),
             Object::ReplicaSet(o) => serde_json::to_value(o),
             Object::Pod(o) => serde_json::to_value(o),
         };

@@ -1,5 +1,6 @@
-//! Traefik's `TraefikService` and `IngressRoute`, in both API groups (`traefik.io/v1alpha1`
-//! and the older `traefik.containo.us/v1alpha1`, which Traefik v2 users still write).
+//! Traefik's `TraefikService`, `IngressRoute` and `ServersTransport`, in both API groups
+//! (`traefik.io/v1alpha1` and the older `traefik.containo.us/v1alpha1`, which Traefik v2 users
+//! still write).
 
 use crate::intstr::IntOrString;
 use crate::meta::ObjectMeta;
@@ -120,4 +121,66 @@ pub struct Route {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub middlewares: Vec<Json>,
     pub observability: Option<Json>,
+}
+
+/// Traefik's `ServersTransport`: how the router talks to the pods of a Service that names it
+/// (`serversTransport` on an IngressRoute's or a TraefikService's service).
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServersTransport {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ServersTransportSpec,
+}
+
+/// serin honours `forwardingTimeouts` (dial, response header, idle). It speaks HTTP/1.1 in
+/// clear to pods, so the HTTP/2 timeouts and `disableHTTP2` change nothing, and the TLS fields
+/// are refused by validation.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServersTransportSpec {
+    pub forwarding_timeouts: Option<ForwardingTimeouts>,
+    pub max_idle_conns_per_host: Option<i64>,
+    #[serde(rename = "disableHTTP2")]
+    pub disable_http2: Option<bool>,
+    pub server_name: Option<String>,
+    pub insecure_skip_verify: Option<bool>,
+    #[serde(rename = "rootCAsSecrets", default, skip_serializing_if = "Vec::is_empty")]
+    pub root_cas_secrets: Vec<String>,
+    #[serde(rename = "rootCAs", default, skip_serializing_if = "Vec::is_empty")]
+    pub root_cas: Vec<Json>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates_secrets: Vec<String>,
+    #[serde(rename = "peerCertURI")]
+    pub peer_cert_uri: Option<String>,
+    pub spiffe: Option<Json>,
+}
+
+/// Durations as Traefik reads them: a Go duration (`30s`, `1m30s`) or whole seconds (`30`).
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardingTimeouts {
+    pub dial_timeout: Option<IntOrString>,
+    pub response_header_timeout: Option<IntOrString>,
+    pub idle_conn_timeout: Option<IntOrString>,
+    pub read_idle_timeout: Option<IntOrString>,
+    pub ping_timeout: Option<IntOrString>,
+}
+
+/// A Traefik duration in milliseconds: whole seconds as a number or digits, else a Go
+/// duration.
+pub fn traefik_duration_millis(value: &IntOrString) -> Result<i64, String> {
+    match value {
+        IntOrString::Int(seconds) => seconds.checked_mul(1000).ok_or_else(|| format!("{seconds} seconds is too long")),
+        IntOrString::String(text) => match text.trim().parse::<i64>() {
+            Ok(seconds) => traefik_duration_millis(&IntOrString::Int(seconds)),
+            Err(_) => crate::duration::parse_go_duration(text.trim()),
+        },
+    }
 }

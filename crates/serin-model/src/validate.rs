@@ -12,7 +12,7 @@ use crate::object::Object;
 use crate::path::FieldPath;
 use crate::rollout::{CanaryStep, CanaryStrategy, ProgressThresholdType, Rollout, StepKind, StringMatch};
 use crate::service::Service;
-use crate::traefik::{IngressRoute, TraefikService, WeightedService};
+use crate::traefik::{IngressRoute, ServersTransport, TraefikService, WeightedService, traefik_duration_millis};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
@@ -57,6 +57,7 @@ pub fn validate(object: &Object) -> Vec<Issue> {
         Object::Service(s) => service(&mut issues, s),
         Object::TraefikService(t) => traefik_service(&mut issues, t),
         Object::IngressRoute(r) => ingress_route(&mut issues, r),
+        Object::ServersTransport(t) => servers_transport(&mut issues, t),
         Object::ReplicaSet(rs) => {
             pod_template(&mut issues, &FieldPath::parse("spec.template"), &rs.spec.template.0, PodOwner::ReplicaSet)
         }
@@ -733,6 +734,52 @@ fn ingress_route(issues: &mut Issues, r: &IngressRoute) {
         for (j, s) in route.services.iter().enumerate() {
             service_ref(issues, &at.key("services").index(j), s);
         }
+    }
+}
+
+/// A ServersTransport serin can honour: positive forwarding timeouts, and no TLS to pods
+/// (serin speaks plain HTTP to them).
+fn servers_transport(issues: &mut Issues, t: &ServersTransport) {
+    let spec = FieldPath::parse("spec");
+    if let Some(timeouts) = &t.spec.forwarding_timeouts {
+        let at = spec.key("forwardingTimeouts");
+        for (field, value) in [
+            ("dialTimeout", &timeouts.dial_timeout),
+            ("responseHeaderTimeout", &timeouts.response_header_timeout),
+            ("idleConnTimeout", &timeouts.idle_conn_timeout),
+            ("readIdleTimeout", &timeouts.read_idle_timeout),
+            ("pingTimeout", &timeouts.ping_timeout),
+        ] {
+            let Some(value) = value else { continue };
+            match traefik_duration_millis(value) {
+                Err(e) => issues.at(&at.key(field), e),
+                // Traefik takes 0 as "no timeout"; serin bounds every wait on a pod.
+                Ok(ms) => issues.check(
+                    ms > 0,
+                    &at.key(field),
+                    format!("must be a positive duration such as 30s (serin bounds every wait on a pod), got {value}"),
+                ),
+            }
+        }
+    }
+    if let Some(n) = t.spec.max_idle_conns_per_host {
+        issues.check(n >= 0, &spec.key("maxIdleConnsPerHost"), format!("must not be negative, got {n}"));
+    }
+    let s = &t.spec;
+    for (field, set) in [
+        ("serverName", s.server_name.is_some()),
+        ("insecureSkipVerify", s.insecure_skip_verify.is_some()),
+        ("rootCAsSecrets", !s.root_cas_secrets.is_empty()),
+        ("rootCAs", !s.root_cas.is_empty()),
+        ("certificatesSecrets", !s.certificates_secrets.is_empty()),
+        ("peerCertURI", s.peer_cert_uri.is_some()),
+        ("spiffe", s.spiffe.is_some()),
+    ] {
+        issues.check(
+            !set,
+            &spec.key(field),
+            "serin speaks plain HTTP to pods: TLS settings of a ServersTransport are not supported",
+        );
     }
 }
 

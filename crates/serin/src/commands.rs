@@ -465,8 +465,9 @@ fn resolve_kind(kind: &str) -> Result<(Option<&'static str>, &'static str)> {
         "app" | "application" | "applications" => (Some("argoproj.io"), "Application"),
         "traefikservice" | "traefikservices" => (None, "TraefikService"),
         "ingressroute" | "ingressroutes" => (None, "IngressRoute"),
+        "serverstransport" | "serverstransports" => (None, "ServersTransport"),
         other => bail!(
-            "serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes"
+            "serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes, serverstransports"
         ),
     })
 }

@@ -141,3 +141,48 @@ fn a_request_to_a_pod_that_refuses_is_retried_on_another_pod() {
     // pod first.
     assert_eq!(retried, 10, "requests retried");
 }
+
+/// A ServersTransport's forwardingTimeouts apply to the Services referred to with it, by name
+/// or by Traefik's qualified `namespace-name@kubernetescrd`; others keep the server's own; a
+/// reference to a transport that does not exist is not served, as in Traefik.
+#[test]
+fn a_servers_transport_sets_the_timeouts_of_the_services_that_name_it() {
+    let server = Server::start(1.0);
+    let slow_pod = "      containers:\n      - name: main\n        image: ikubernetes/myapp:v1\n        env:\n        - {name: LATENCY_MS, value: \"2000\"}\n";
+    let route = |name: &str, transport: &str| {
+        format!(
+            "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata:\n  name: {name}\nspec:\n  entryPoints: [web]\n  routes:\n  - match: Host(`{name}.example`)\n    kind: Rule\n    services:\n    - name: slow\n      port: 80\n{transport}"
+        )
+    };
+    let manifests = [
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: slow\nspec:\n  selector: {app: slow}\n  ports:\n  - port: 80\n".to_string(),
+        "apiVersion: traefik.io/v1alpha1\nkind: ServersTransport\nmetadata:\n  name: quick\nspec:\n  forwardingTimeouts:\n    dialTimeout: 1\n    responseHeaderTimeout: 300ms\n    idleConnTimeout: 1m\n".to_string(),
+        route("quick", "      serversTransport: quick\n"),
+        route("qualified", "      serversTransport: default-quick@kubernetescrd\n"),
+        route("patient", ""),
+        route("unknown", "      serversTransport: nowhere\n"),
+        common::one_pod_rollout("slow", "app: slow", slow_pod),
+    ];
+    server.apply_text("transport.yaml", &manifests.join("---\n"));
+    server.wait_for_rollout("slow", "a ready pod", Duration::from_secs(60), |t| status(t)["availableReplicas"] == 1);
+    let timed = |host: &str| {
+        let started = std::time::Instant::now();
+        let (status, _) = server.get(host, "/");
+        (status, started.elapsed())
+    };
+    for host in ["quick.example", "qualified.example"] {
+        let (status, took) = timed(host);
+        assert_eq!(status, 504, "{host}");
+        assert!(took < Duration::from_millis(1500), "{host}: 504 after {took:?}, not after the transport's 300ms");
+    }
+    let (status, took) = timed("patient.example");
+    assert_eq!(status, 200, "the server's own 60 s response-header timeout");
+    assert!(took >= Duration::from_millis(2000), "{took:?}");
+    assert_eq!(timed("unknown.example").0, 503);
+    assert!(
+        server.log().contains("ServersTransport \"nowhere\" named by Service default/slow does not exist"),
+        "{}",
+        common::tail(&server.log(), 20)
+    );
+    assert!(server.serin(&["get", "serverstransports"]).contains("quick"));
+}
