@@ -142,7 +142,19 @@ fn parse_request<'a>(
         return Err(StatusCode::BAD_REQUEST);
     }
     let target = target.split_once('#').map_or(target, |(target, _fragment)| target);
+    if target.is_empty() {
+        // `GET #x` would have been routed by an empty authority instead of its Host.
+        return Err(StatusCode::BAD_REQUEST);
+    }
     let (authority, target) = split_target(target);
+    // The authority becomes the Host the pod gets: it must be one the router would take as Host
+    // (userinfo, which has the same characters, is dropped at its `@`). Without this, `GET a/b?c`
+    // was routed and sent on with `host: a/b?c` (found by fuzz/fuzz_targets/http_request.rs).
+    if let Some(authority) = authority
+        && !authority.bytes().all(|b| b == b'@' || is_host_byte(b))
+    {
+        return Err(StatusCode::BAD_REQUEST);
+    }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     // `http://host?q` asks for the root, as does the target sent on for it.
     let path = if path.is_empty() { "/" } else { path };
@@ -794,6 +806,12 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: app/admin\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
             b"GET http://app/ HTTP/1.1\r\n\r\n",
+            // A target's authority is held to what a Host may be, as it becomes the pod's Host.
+            b"GET http@:/us/app:80/p?x=1 HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET app/admin HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET http://a{b}/x HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET #top HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET http:./user@app HTTP/1.1\r\nHost: app\r\n\r\n",
         ];
         for raw in refused {
             assert_eq!(parse_head(raw).err(), Some(StatusCode::BAD_REQUEST), "{}", String::from_utf8_lossy(raw));
@@ -802,6 +820,9 @@ mod tests {
         let (routed, head) = parse_head(b"GET http://app:8080/x HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
         assert_eq!(routed, "app:8080");
         assert!(head.starts_with("GET /x HTTP/1.1\r\nhost: app:8080\r\n") && !head.contains("other"), "{head}");
+        let (routed, head) = parse_head(b"GET http://user@[::1]:80/x HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!(routed, "[::1]:80");
+        assert!(head.starts_with("GET /x HTTP/1.1\r\nhost: [::1]:80\r\n"), "{head}");
         // `Connection: host` cannot take Host away from the pod.
         let (routed, head) = parse_head(b"GET / HTTP/1.1\r\nHost: app\r\nConnection: host, te\r\n\r\n").unwrap();
         assert_eq!(routed, "app");

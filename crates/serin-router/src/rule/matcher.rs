@@ -374,7 +374,8 @@ fn split_host_port(s: &str) -> Option<&str> {
         }
         (host, colon)
     };
-    if s[1..].contains('[') || s[after_host..].contains(']') {
+    // Bytes, not `str` slices: the host may start with a character of several bytes.
+    if s.as_bytes()[1..].contains(&b'[') || s.as_bytes()[after_host..].contains(&b']') {
         return None;
     }
     Some(host)

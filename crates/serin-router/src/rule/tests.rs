@@ -56,6 +56,14 @@ fn host_is_case_insensitive_and_ignores_the_port() {
 }
 
 #[test]
+fn a_host_starting_with_a_multibyte_character_is_matched_without_panicking() {
+    // Found by fuzz/fuzz_targets/traefik_rule.rs: splitting off the port sliced inside `é`.
+    assert!(rule("!Host(`a`)").matches(&host("é:80")));
+    assert!(!rule("Host(`a`)").matches(&host("é:80")));
+    assert!(!rule("Host(`a`)").matches(&host("\u{fffd}pClientIP:21")));
+}
+
+#[test]
 fn host_trailing_dot_either_side() {
     let r = rule("Host(`example.com.`)");
     assert!(r.matches(&host("example.com")));
