@@ -6,7 +6,8 @@
 # What it leaves on the machine:
 # - a few Debian packages (below), installed without their recommended packages;
 # - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus unpacked from its
-#   package, and the Kubernetes control plane scripts/kube-control-plane/build.sh builds.
+#   package, the Kubernetes control plane scripts/kube-control-plane/build.sh builds, and the
+#   fuzz targets' build (fuzz-target/, see scripts/fuzz.sh).
 # It enables no system service and starts none: every server the tests use (Prometheus, git,
 # etcd, kube-apiserver, ...) is started by the test that needs it, on loopback, and stopped
 # with it. After installing, it checks that no package enabled a unit (see below).
@@ -104,8 +105,22 @@ fi
 # minutes of two cores, cold); each test starts its own with scripts/kube-control-plane/start.sh.
 bash scripts/kube-control-plane/build.sh || fail "the Kubernetes control plane could not be built (above)"
 
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+# The fuzz targets (fuzz/, #18), $SERIN_FUZZ_SECONDS (default 5) each from their committed seed
+# corpus; 0 skips them. Their instrumented build is kept in the cache: cold it takes 8 to 13
+# minutes of two cores (serin-local's dependencies, once per machine), then about a minute
+# when serin's own crates changed, plus 7 x 5 s of fuzzing.
+fuzz_seconds=${SERIN_FUZZ_SECONDS:-5}
+if [ "$fuzz_seconds" != 0 ]; then
+  SERIN_FUZZ_TARGET_DIR=$SERIN_TEST_CACHE/fuzz-target bash scripts/fuzz.sh "$fuzz_seconds" || {
+    echo "scripts/test.sh: error: a fuzz target failed (above)" >&2
+    status=1
+  }
+fi
+exit "$status"

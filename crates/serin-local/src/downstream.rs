@@ -68,16 +68,16 @@ pub struct Request<'a> {
     pub host: Option<&'a [u8]>,
     /// The first `Connection` header's value, which may name more hop-by-hop headers.
     pub connection: Option<&'a [u8]>,
-    http10: bool,
-    keep_alive: bool,
-    expect_continue: bool,
-    body: RequestBody,
+    pub(crate) http10: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) body: RequestBody,
     /// The head's length in the buffer; the body follows it.
-    len: usize,
+    pub(crate) len: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum RequestBody {
+pub(crate) enum RequestBody {
     Empty,
     Length(u64),
     Chunked,
@@ -122,7 +122,7 @@ fn visible(value: &[u8]) -> Option<&str> {
 
 /// Parses a request head at the front of `buffer`: `Ok(None)` while it is incomplete, the
 /// status to answer (400, 431) when it is not a request the router takes.
-fn parse_request<'a>(
+pub(crate) fn parse_request<'a>(
     buffer: &'a [u8],
     slots: &'a mut [MaybeUninit<Header<'a>>],
 ) -> Result<Option<Request<'a>>, StatusCode> {

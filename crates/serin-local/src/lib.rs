@@ -9,6 +9,8 @@ pub mod clock;
 pub mod dashboard;
 pub mod datadir;
 mod downstream;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gc;
 pub mod git;
 pub mod gitops;

@@ -373,19 +373,19 @@ fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
 }
 
 /// What a response head says about the body and the connection.
-struct Head {
-    status: StatusCode,
+pub(crate) struct Head {
+    pub(crate) status: StatusCode,
     /// The Content-Length the pod declared.
-    length: Option<u64>,
-    framing: Framing,
-    keep_alive: bool,
-    dated: bool,
+    pub(crate) length: Option<u64>,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+    pub(crate) dated: bool,
 }
 
 /// Parses a complete response head off the front of `buffer`; `None` if more bytes are needed.
 /// A final response's status line and the headers the client is to see (all but hop-by-hop
 /// headers and Content-Length, whose place the server's framing takes) are appended to `out`.
-fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Option<Head>, SendError> {
+pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Option<Head>, SendError> {
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
     let parser = httparse::ParserConfig::default();
