@@ -86,8 +86,53 @@ pub struct AnalysisRunStrategy {
 #[serde(rename_all = "camelCase")]
 pub struct RolloutStrategy {
     pub canary: Option<CanaryStrategy>,
-    /// Parsed so the seed's blue-green manifests get a clear "not supported yet".
-    pub blue_green: Option<Json>,
+    pub blue_green: Option<BlueGreenStrategy>,
+}
+
+/// `strategy.blueGreen`: the new revision comes up beside the active one behind the preview
+/// Service, and the active Service switches to it at promotion.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenStrategy {
+    /// Required; validation reports it missing at its path.
+    #[serde(default)]
+    pub active_service: String,
+    pub preview_service: Option<String>,
+    pub preview_replica_count: Option<i32>,
+    pub auto_promotion_enabled: Option<bool>,
+    pub auto_promotion_seconds: Option<i32>,
+    pub max_unavailable: Option<IntOrString>,
+    pub scale_down_delay_seconds: Option<i32>,
+    pub scale_down_delay_revision_limit: Option<i32>,
+    pub pre_promotion_analysis: Option<RolloutAnalysis>,
+    pub anti_affinity: Option<AntiAffinity>,
+    pub post_promotion_analysis: Option<RolloutAnalysis>,
+    pub preview_metadata: Option<PodMetadata>,
+    pub active_metadata: Option<PodMetadata>,
+    pub abort_scale_down_delay_seconds: Option<i32>,
+}
+
+impl BlueGreenStrategy {
+    pub fn auto_promotion_enabled(&self) -> bool {
+        self.auto_promotion_enabled.unwrap_or(true)
+    }
+
+    pub fn auto_promotion_seconds(&self) -> i32 {
+        self.auto_promotion_seconds.unwrap_or(0)
+    }
+
+    pub fn scale_down_delay_seconds(&self) -> i32 {
+        self.scale_down_delay_seconds.unwrap_or(30)
+    }
+
+    pub fn abort_scale_down_delay_seconds(&self) -> i32 {
+        self.abort_scale_down_delay_seconds.unwrap_or(30)
+    }
+
+    pub fn max_unavailable(&self) -> IntOrString {
+        self.max_unavailable.clone().unwrap_or_else(|| "25%".into())
+    }
 }
 
 #[skip_serializing_none]
@@ -495,6 +540,8 @@ pub struct RolloutStatus {
     pub conditions: Vec<RolloutCondition>,
     #[serde(default)]
     pub canary: CanaryStatus,
+    #[serde(default, skip_serializing_if = "BlueGreenStatus::is_empty")]
+    pub blue_green: BlueGreenStatus,
     pub selector: Option<String>,
     #[serde(rename = "stableRS")]
     pub stable_rs: Option<String>,
@@ -534,6 +581,25 @@ pub struct CanaryStatus {
     pub current_experiment: Option<String>,
     pub weights: Option<TrafficWeights>,
     pub stable_ping_pong: Option<String>,
+}
+
+/// `status.blueGreen`, as Argo Rollouts writes it.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenStatus {
+    pub preview_selector: Option<String>,
+    pub active_selector: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale_up_preview_check_point: bool,
+    pub pre_promotion_analysis_run_status: Option<RolloutAnalysisRunStatus>,
+    pub post_promotion_analysis_run_status: Option<RolloutAnalysisRunStatus>,
+}
+
+impl BlueGreenStatus {
+    pub fn is_empty(&self) -> bool {
+        *self == BlueGreenStatus::default()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -10,7 +10,10 @@ use crate::intstr::IntOrString;
 use crate::meta::ObjectMeta;
 use crate::object::Object;
 use crate::path::FieldPath;
-use crate::rollout::{CanaryStep, CanaryStrategy, ProgressThresholdType, Rollout, StepKind, StringMatch};
+use crate::rollout::{
+    AntiAffinity, BlueGreenStrategy, CanaryStep, CanaryStrategy, ProgressThresholdType, Rollout, RolloutAnalysis,
+    StepKind, StringMatch,
+};
 use crate::service::Service;
 use crate::traefik::{IngressRoute, ServersTransport, TraefikService, WeightedService, traefik_duration_millis};
 
@@ -213,11 +216,10 @@ fn rollout(issues: &mut Issues, r: &Rollout) {
     let strategy = &spec.strategy;
     match (&strategy.canary, &strategy.blue_green) {
         (Some(_), Some(_)) => issues.at(&at("spec.strategy"), "set either canary or blueGreen, not both"),
-        (None, Some(_)) => issues.at(
-            &at("spec.strategy.blueGreen"),
-            "the blueGreen strategy is not supported yet: serin runs canary rollouts (spec.strategy.canary)",
-        ),
-        (None, None) => issues.at(&at("spec.strategy"), "required: set spec.strategy.canary"),
+        (None, Some(bg)) => blue_green_strategy(issues, &at("spec.strategy.blueGreen"), bg, spec),
+        (None, None) => {
+            issues.at(&at("spec.strategy"), "required: set spec.strategy.canary or spec.strategy.blueGreen")
+        }
         (Some(canary), None) => canary_strategy(issues, &at("spec.strategy.canary"), canary, spec.replicas()),
     }
 }
@@ -284,18 +286,7 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
         issues.at(&at.key("pingPong"), "pingPong is not supported yet");
     }
     if let Some(a) = &c.anti_affinity {
-        let set = [
-            a.preferred_during_scheduling_ignored_during_execution.is_some(),
-            a.required_during_scheduling_ignored_during_execution.is_some(),
-        ];
-        issues.check(set.iter().filter(|s| **s).count() == 1, &at.key("antiAffinity"), "set exactly one of preferredDuringSchedulingIgnoredDuringExecution and requiredDuringSchedulingIgnoredDuringExecution");
-        if let Some(p) = &a.preferred_during_scheduling_ignored_during_execution {
-            issues.check(
-                (1..=100).contains(&p.weight),
-                &at.join("antiAffinity.preferredDuringSchedulingIgnoredDuringExecution.weight"),
-                format!("weight must be between 1 and 100, got {}", p.weight),
-            );
-        }
+        anti_affinity(issues, &at.key("antiAffinity"), a);
     }
     let max_weight = c.max_weight();
     let managed_routes: Vec<&str> =
@@ -363,6 +354,78 @@ fn canary_strategy(issues: &mut Issues, at: &FieldPath, c: &CanaryStrategy, repl
                 &path.key("startingStep"),
                 format!("startingStep {start} is outside the {} steps", c.steps.len()),
             );
+        }
+    }
+}
+
+fn anti_affinity(issues: &mut Issues, at: &FieldPath, a: &AntiAffinity) {
+    let set = [
+        a.preferred_during_scheduling_ignored_during_execution.is_some(),
+        a.required_during_scheduling_ignored_during_execution.is_some(),
+    ];
+    issues.check(
+        set.iter().filter(|s| **s).count() == 1,
+        at,
+        "set exactly one of preferredDuringSchedulingIgnoredDuringExecution and requiredDuringSchedulingIgnoredDuringExecution",
+    );
+    if let Some(p) = &a.preferred_during_scheduling_ignored_during_execution {
+        issues.check(
+            (1..=100).contains(&p.weight),
+            &at.join("preferredDuringSchedulingIgnoredDuringExecution.weight"),
+            format!("weight must be between 1 and 100, got {}", p.weight),
+        );
+    }
+}
+
+/// Checks `strategy.blueGreen` as Argo's `ValidateRolloutStrategyBlueGreen` does (distinct
+/// Services, a scale-down revision limit within the history kept, one anti-affinity rule),
+/// plus what serin checks of every strategy: counts and delays not negative, analyses that
+/// name a template.
+fn blue_green_strategy(
+    issues: &mut Issues,
+    at: &FieldPath,
+    bg: &BlueGreenStrategy,
+    spec: &crate::rollout::RolloutSpec,
+) {
+    if bg.active_service.is_empty() {
+        issues.at(&at.key("activeService"), "required: the Service that serves the active revision");
+    } else if bg.preview_service.as_deref() == Some(bg.active_service.as_str()) {
+        issues.at(
+            &at.key("activeService"),
+            format!(
+                "activeService and previewService must be different, both are {:?}: two different Services are required",
+                bg.active_service
+            ),
+        );
+    }
+    for (value, field) in [
+        (bg.preview_replica_count, "previewReplicaCount"),
+        (bg.auto_promotion_seconds, "autoPromotionSeconds"),
+        (bg.scale_down_delay_seconds, "scaleDownDelaySeconds"),
+        (bg.scale_down_delay_revision_limit, "scaleDownDelayRevisionLimit"),
+        (bg.abort_scale_down_delay_seconds, "abortScaleDownDelaySeconds"),
+    ] {
+        if let Some(v) = value {
+            issues.check(v >= 0, &at.key(field), format!("must not be negative, got {v}"));
+        }
+    }
+    if let Some(limit) = bg.scale_down_delay_revision_limit {
+        let history = spec.revision_history_limit();
+        issues.check(
+            limit <= history,
+            &at.key("scaleDownDelayRevisionLimit"),
+            format!("must not be greater than revisionHistoryLimit ({history}), got {limit}"),
+        );
+    }
+    percent_or_count(issues, &at.key("maxUnavailable"), bg.max_unavailable.as_ref());
+    if let Some(a) = &bg.anti_affinity {
+        anti_affinity(issues, &at.key("antiAffinity"), a);
+    }
+    let analyses: [(&Option<RolloutAnalysis>, &str); 2] =
+        [(&bg.pre_promotion_analysis, "prePromotionAnalysis"), (&bg.post_promotion_analysis, "postPromotionAnalysis")];
+    for (analysis, field) in analyses {
+        if let Some(a) = analysis {
+            issues.check(!a.templates.is_empty(), &at.key(field).key("templates"), "required: at least one template");
         }
     }
 }
