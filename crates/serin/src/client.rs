@@ -34,8 +34,18 @@ impl ClientOptions {
     }
 
     fn wants_cluster(&self) -> bool {
-        self.kube.kubeconfig.is_some() || self.kube.context.is_some()
+        let plugin = AS_KUBECTL_PLUGIN.load(std::sync::atomic::Ordering::Relaxed);
+        self.kube.kubeconfig.is_some() || self.kube.context.is_some() || (plugin && self.server.is_none())
     }
+}
+
+/// Set when serin runs as `kubectl argo rollouts`: its commands then go to the cluster of the
+/// kubeconfig (`$KUBECONFIG`, `~/.kube/config` or the pod's service account), as the plugin's
+/// do, unless `--server` names a serin server.
+static AS_KUBECTL_PLUGIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn act_as_kubectl_plugin() {
+    AS_KUBECTL_PLUGIN.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Where the rollout commands go: a serin server, or a cluster's API server.

@@ -445,8 +445,31 @@ fn parse_entrypoint(text: &str) -> Result<(String, SocketAddr), String> {
     Ok((name.to_string(), addr))
 }
 
+/// The name kubectl runs the Argo Rollouts plugin by (`kubectl argo rollouts ...` executes
+/// `kubectl-argo-rollouts ...` from PATH). Installed under it, as a symlink or a copy, serin is
+/// that plugin: the same commands, aimed at the cluster of the kubeconfig unless `--server`
+/// names a serin server.
+const KUBECTL_PLUGIN: &str = "kubectl-argo-rollouts";
+
+/// Whether serin was started under the plugin's name.
+fn invoked_as_plugin() -> bool {
+    let arg0 = std::env::args_os().next().unwrap_or_default();
+    std::path::Path::new(&arg0).file_name().is_some_and(|name| name == KUBECTL_PLUGIN)
+}
+
+/// The command line's grammar, named as serin or as the plugin (for help and completion).
+fn cli_command(plugin: bool) -> clap::Command {
+    let command = <Cli as clap::CommandFactory>::command();
+    if plugin { command.name(KUBECTL_PLUGIN).bin_name("kubectl argo rollouts") } else { command }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let plugin = invoked_as_plugin();
+    if plugin {
+        client::act_as_kubectl_plugin();
+    }
+    let matches = cli_command(plugin).get_matches();
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = run(cli.command);
     match result {
         Ok(code) => code,
@@ -557,17 +580,20 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             commands::delete(&client, kind.as_deref(), name.as_deref(), &files)
         }
         Command::Completion { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "serin",
-                &mut std::io::stdout(),
-            );
+            let plugin = invoked_as_plugin();
+            let name = if plugin { KUBECTL_PLUGIN } else { "serin" };
+            clap_complete::generate(shell, &mut cli_command(plugin), name, &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         Command::Crd => crd::run(),
         Command::Version => {
-            println!("serin {}", env!("CARGO_PKG_VERSION"));
+            if invoked_as_plugin() {
+                // The plugin's first line, then what is really answering.
+                println!("{KUBECTL_PLUGIN}: serin v{}", env!("CARGO_PKG_VERSION"));
+                println!("  serin acts as the Argo Rollouts kubectl plugin (Argo Rollouts v1alpha1 resources)");
+            } else {
+                println!("serin {}", env!("CARGO_PKG_VERSION"));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Set { what, rollout, assignment, client } => {

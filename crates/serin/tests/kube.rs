@@ -66,6 +66,36 @@ async fn at_step_one(env: &KubeEnv) {
     wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
 }
 
+/// Installed as `kubectl-argo-rollouts` on PATH, serin is the plugin kubectl runs for
+/// `kubectl argo rollouts`: aimed at the kubeconfig's cluster with no flag, it prints what
+/// `serin get rollout --kubeconfig` prints, and says what it is.
+fn as_the_kubectl_plugin(env: &KubeEnv) {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_serin"), bin.path().join("kubectl-argo-rollouts")).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let kubectl = |args: &[&str]| {
+        let output = std::process::Command::new("kubectl")
+            .args(args)
+            .env("PATH", &path)
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env_remove("SERIN_SERVER")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Ages may tick between the two reads.
+    let ages = regex::Regex::new(r"\b\d+[smhd](\d+[smh])?\b").unwrap();
+    let plugin = kubectl(&["argo", "rollouts", "get", "rollout", "canary-rollout"]);
+    let serin = serin_ok(env, &["get", "rollout", "canary-rollout"]);
+    assert_eq!(ages.replace_all(&plugin, "AGE"), ages.replace_all(&serin, "AGE"));
+    assert!(plugin.contains("Status:          ॥ Paused") && plugin.contains("canary-rollout-95d95c65"), "{plugin}");
+    let version = kubectl(&["argo", "rollouts", "version"]);
+    assert!(version.starts_with("kubectl-argo-rollouts: serin v"), "{version}");
+    let completion = kubectl(&["argo", "rollouts", "completion", "bash"]);
+    assert!(completion.contains("kubectl-argo-rollouts"), "completion for the plugin's name");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seeds_canary_release_runs_on_a_cluster() {
     let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
@@ -87,6 +117,8 @@ async fn the_seeds_canary_release_runs_on_a_cluster() {
     assert_eq!(status["canary"]["weights"]["canary"]["weight"], 10);
     assert_eq!(status["stableRS"], "69dc9f5f56");
     assert_eq!(status["currentPodHash"], "95d95c65");
+
+    as_the_kubectl_plugin(&env);
 
     let events = env.list("v1", "Event", "default").await;
     assert!(
