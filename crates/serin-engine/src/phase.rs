@@ -1,8 +1,8 @@
 //! A Rollout's phase and message, computed from its spec and status exactly as Argo Rollouts
-//! does (first match wins), so `get rollout`, Argo CD and scripts read the same words.
+//! does (`CalculateRolloutPhase`, first match wins, blue-green and canary), so `get rollout`, Argo CD and scripts read the same words.
 
 use crate::state::ReplicaSetState;
-use serin_model::rollout::{Rollout, RolloutStatus};
+use serin_model::rollout::{Rollout, RolloutAnalysisRunStatus, RolloutStatus};
 
 pub const PHASE_HEALTHY: &str = "Healthy";
 pub const PHASE_PROGRESSING: &str = "Progressing";
@@ -46,12 +46,29 @@ pub fn phase(rollout: &Rollout, status: &RolloutStatus) -> (&'static str, String
     if status.available_replicas < status.updated_replicas {
         return (PHASE_PROGRESSING, "updated replicas are still becoming available".to_string());
     }
-    let routed = spec.strategy.canary.as_ref().is_some_and(|c| c.traffic_routing.is_some());
-    if !routed && status.replicas > status.updated_replicas {
-        return (PHASE_PROGRESSING, "old replicas are pending termination".to_string());
-    }
-    if status.stable_rs.is_none() || status.stable_rs != status.current_pod_hash {
-        return (PHASE_PROGRESSING, "waiting for all steps to complete".to_string());
+    if let (None, Some(bg)) = (&spec.strategy.canary, &spec.strategy.blue_green) {
+        let active = status.blue_green.active_selector.as_ref();
+        if active.is_none() || active != status.current_pod_hash.as_ref() {
+            return (PHASE_PROGRESSING, "active service cutover pending".to_string());
+        }
+        if status.stable_rs.is_none() || status.stable_rs != status.current_pod_hash {
+            let post = status.blue_green.post_promotion_analysis_run_status.as_ref();
+            let finished = |run: &RolloutAnalysisRunStatus| {
+                ["Successful", "Failed", "Error", "Inconclusive"].contains(&run.status.as_str())
+            };
+            if bg.post_promotion_analysis.is_some() && !post.is_some_and(finished) {
+                return (PHASE_PROGRESSING, "waiting for analysis to complete".to_string());
+            }
+            return (PHASE_PROGRESSING, "waiting for post-promotion verification to complete".to_string());
+        }
+    } else {
+        let routed = spec.strategy.canary.as_ref().is_some_and(|c| c.traffic_routing.is_some());
+        if !routed && status.replicas > status.updated_replicas {
+            return (PHASE_PROGRESSING, "old replicas are pending termination".to_string());
+        }
+        if status.stable_rs.is_none() || status.stable_rs != status.current_pod_hash {
+            return (PHASE_PROGRESSING, "waiting for all steps to complete".to_string());
+        }
     }
     if spec.restart_at.is_some() && status.restarted_at != spec.restart_at {
         return (PHASE_PROGRESSING, "rollout is restarting".to_string());

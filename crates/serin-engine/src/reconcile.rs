@@ -1,4 +1,4 @@
-//! The canary reconcile: one pure decision from a Rollout's spec, its last status, what the
+//! The canary reconcile (blue-green Rollouts go to `bluegreen.rs`): one pure decision from a Rollout's spec, its last status, what the
 //! platform observed and the time. It follows Argo Rollouts' controller step by step (spec
 //! change, scaling, traffic, steps, promotion, abort, clean-up), one step advance per call;
 //! the platform calls again when `requeue_after` says so or when something it observes changes.
@@ -31,6 +31,11 @@ pub fn reconcile(world: &World) -> Decision {
     let mut status = rollout.status.clone().unwrap_or_default();
     status.observed_generation = rollout.metadata.generation.map(|g| g.to_string());
     let mut out = Output::default();
+    if let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
+        status.conditions.retain(|c| c.kind != CONDITION_INVALID_SPEC);
+        let traffic = crate::bluegreen::reconcile(world, blue_green, &mut status, &mut out);
+        return finish(rollout, status, out, traffic);
+    }
     let canary = match check_spec(rollout) {
         Ok(canary) => {
             status.conditions.retain(|c| c.kind != CONDITION_INVALID_SPEC);
@@ -47,20 +52,20 @@ pub fn reconcile(world: &World) -> Decision {
 }
 
 #[derive(Default)]
-struct Output {
-    actions: Vec<Action>,
-    events: Vec<Event>,
-    requeue_after: Option<i64>,
+pub(crate) struct Output {
+    pub(crate) actions: Vec<Action>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) requeue_after: Option<i64>,
 }
 
 impl Output {
-    fn requeue(&mut self, after: i64) {
+    pub(crate) fn requeue(&mut self, after: i64) {
         let after = after.max(0);
         self.requeue_after = Some(self.requeue_after.map_or(after, |r| r.min(after)));
     }
 }
 
-fn finish(rollout: &Rollout, mut status: RolloutStatus, out: Output, traffic: TrafficIntent) -> Decision {
+pub(crate) fn finish(rollout: &Rollout, mut status: RolloutStatus, out: Output, traffic: TrafficIntent) -> Decision {
     let (phase, message) = phase(rollout, &status);
     status.phase = Some(phase.to_string());
     status.message = Some(message);
@@ -68,8 +73,7 @@ fn finish(rollout: &Rollout, mut status: RolloutStatus, out: Output, traffic: Tr
 }
 
 fn check_spec(rollout: &Rollout) -> Result<&CanaryStrategy, String> {
-    let canary =
-        rollout.spec.strategy.canary.as_ref().ok_or("serin runs canary rollouts only (spec.strategy.canary)")?;
+    let canary = rollout.spec.strategy.canary.as_ref().ok_or("set spec.strategy.canary or spec.strategy.blueGreen")?;
     if canary.steps.iter().any(|s| s.kind().is_none()) {
         return Err(
             "every step must set one kind, and at most one of setWeight, pause, experiment and analysis".to_string()
@@ -175,12 +179,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     ) -> Self {
         let rollout = world.rollout;
         let pod_hash = rollout.spec.template.hash(status.collision_count);
-        let max_revision = world.replica_sets.iter().map(|rs| rs.revision).max().unwrap_or(0);
-        let existing_new = world.replica_sets.iter().find(|rs| rs.hash == pod_hash);
-        let revision = match existing_new {
-            Some(rs) if rs.revision == max_revision => rs.revision,
-            _ => max_revision + 1,
-        };
+        let (existing_new, revision) = current_revision(world, &pod_hash);
         let stable_rs =
             status.stable_rs.as_deref().and_then(|hash| world.replica_sets.iter().find(|rs| rs.hash == hash));
         let others = world
@@ -253,12 +252,14 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             }
         }
         self.scale_down_others(fenceposts.1);
-        self.restart(fenceposts.1);
-        self.clean_up_history();
-        self.clean_up_analysis_runs();
+        restart(self.world, self.status, self.out, fenceposts.1);
+        clean_up_history(self.world, self.status.stable_rs.as_deref(), &self.pod_hash, self.out);
+        let canary = &self.status.canary;
+        let current = [&canary.current_step_analysis_run_status, &canary.current_background_analysis_run_status];
+        clean_up_analysis_runs(self.world, &current.into_iter().flatten().collect::<Vec<_>>(), self.out);
         self.update_counts();
         self.check_progress_deadline(paused);
-        self.update_paused_condition(paused);
+        update_paused_condition(self.status, paused, self.now);
         if self.status.abort && !aborted_before {
             // An analysis verdict or the progress deadline aborted the update: traffic leaves
             // the canary in this very decision, not one reconcile later.
@@ -319,33 +320,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 self.out.actions.push(Action::SetRevision { name, revision: self.revision });
             }
             Some(_) => {}
-            None => {
-                let name = format!("{}-{}", self.name(), self.pod_hash);
-                self.out.actions.push(Action::CreateReplicaSet(NewReplicaSet {
-                    name: name.clone(),
-                    hash: self.pod_hash.clone(),
-                    revision: self.revision,
-                    template: self.world.rollout.spec.template.clone(),
-                    replicas: 0,
-                }));
-                self.out.events.push(Event::normal(
-                    "NewReplicaSetCreated",
-                    format!("Created ReplicaSet {name} (revision {})", self.revision),
-                ));
-                self.new_rs = Some(ReplicaSetState {
-                    name,
-                    hash: self.pod_hash.clone(),
-                    revision: self.revision,
-                    template: self.world.rollout.spec.template.clone(),
-                    replicas: 0,
-                    current: 0,
-                    ready: 0,
-                    available: 0,
-                    created: self.now,
-                    scale_down_deadline: None,
-                    pods: Vec::new(),
-                });
-            }
+            None => self.new_rs = Some(create_replica_set(self.world, &self.pod_hash, self.revision, self.out)),
         }
     }
 
@@ -500,18 +475,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     }
 
     fn scale_to(&mut self, rs: &ReplicaSetState, to: i32) {
-        if rs.replicas == to {
+        if !scale_replica_set(self.out, rs, to) {
             return;
         }
-        let direction = if to > rs.replicas { "up" } else { "down" };
-        self.out.events.push(Event::normal(
-            "ScalingReplicaSet",
-            format!(
-                "Scaled {direction} ReplicaSet {} (revision {}) from {} to {to}",
-                rs.name, rs.revision, rs.replicas
-            ),
-        ));
-        self.out.actions.push(Action::ScaleReplicaSet { name: rs.name.clone(), from: rs.replicas, to });
         if let Some(new_rs) = self.new_rs.as_mut().filter(|n| n.name == rs.name) {
             new_rs.replicas = to;
         }
@@ -694,10 +660,10 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         if current.as_ref().is_some_and(|c| !is_run_named(&c.name, &base)) {
             self.terminate_step_analysis();
         }
-        match self.find_run(&base, self.status.canary.current_step_analysis_run_status.as_ref()) {
+        match find_run(self.world.analysis_runs, &base, self.status.canary.current_step_analysis_run_status.as_ref()) {
             RunLookup::Observed(run) => {
                 self.status.canary.current_step_analysis_run_status =
-                    Some(self.observe_analysis_run("Step", current.as_ref(), &run));
+                    Some(observe_analysis_run(self.out, "Step", current.as_ref(), &run));
                 self.analysis_verdict(run.phase, &run.name, &run.message)
             }
             RunLookup::Created => false,
@@ -708,58 +674,6 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 false
             }
         }
-    }
-
-    /// The run that measures for `base` (a step's or the background analysis's run name).
-    /// The one the status names is the current one. Without one, a new run is due: it takes
-    /// the first of `base`, `base.1`, `base.2`, ... that no run of this rollout holds, as Argo
-    /// Rollouts' collision counter names it, so a retry after a failed or aborted run measures
-    /// afresh instead of reading the old verdict. A run by one of those names that is still
-    /// measuring, and was not asked to stop, is taken up instead (its start was decided but
-    /// not recorded in the status).
-    fn find_run(&self, base: &str, current: Option<&RolloutAnalysisRunStatus>) -> RunLookup {
-        let runs = &self.world.analysis_runs;
-        if let Some(current) = current {
-            return match runs.iter().find(|run| run.name == current.name) {
-                Some(run) => RunLookup::Observed(run.clone()),
-                None => RunLookup::Created,
-            };
-        }
-        let names = std::iter::once(base.to_string()).chain((1..).map(|n| format!("{base}.{n}")));
-        for name in names {
-            match runs.iter().find(|run| run.name == name) {
-                None => return RunLookup::Free(name),
-                Some(run) if run.phase <= AnalysisPhase::Running && !run.terminating => {
-                    return RunLookup::Observed(run.clone());
-                }
-                Some(_) => {}
-            }
-        }
-        unreachable!("the names go on for ever")
-    }
-
-    /// A run's phase as the Rollout's status records it, with an event when it changed since
-    /// `previous`, in Argo's words: reason `AnalysisRun<Phase>` (a warning when Failed or Error),
-    /// "Step Analysis Run 'NAME' Status New: 'Running' Previous: 'Pending'".
-    fn observe_analysis_run(
-        &mut self,
-        kind: &str,
-        previous: Option<&RolloutAnalysisRunStatus>,
-        run: &AnalysisRunState,
-    ) -> RolloutAnalysisRunStatus {
-        let phase = run.phase.as_str();
-        // What the status recorded of this same run: a new run has no previous phase.
-        let previous = previous.filter(|p| p.name == run.name);
-        if previous.is_none_or(|p| p.status != phase) {
-            let reason = format!("AnalysisRun{phase}");
-            let before = previous.map_or("NoPreviousStatus", |p| p.status.as_str());
-            let message = format!("{kind} Analysis Run '{}' Status New: '{phase}' Previous: '{before}'", run.name);
-            self.out.events.push(match run.phase {
-                AnalysisPhase::Failed | AnalysisPhase::Error => Event::warning(&reason, message),
-                _ => Event::normal(&reason, message),
-            });
-        }
-        RolloutAnalysisRunStatus { name: run.name.clone(), status: phase.to_string(), message: run.message.clone() }
     }
 
     /// Acts on an analysis verdict; returns whether the analysis let the rollout go on.
@@ -788,22 +702,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
 
     fn start_analysis(&mut self, name: String, analysis: RolloutAnalysis, step: Option<usize>) {
         let stable_hash = self.status.stable_rs.clone().unwrap_or_default();
-        let args = analysis
-            .args
-            .iter()
-            .map(|arg| {
-                let value = match arg.value_from.as_ref().and_then(|v| v.pod_template_hash_value) {
-                    Some(serin_model::rollout::PodTemplateHashValue::Stable) => stable_hash.clone(),
-                    Some(serin_model::rollout::PodTemplateHashValue::Latest) => self.pod_hash.clone(),
-                    None => match arg.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
-                        Some(field) => field_ref_value(self.world.rollout, &field.field_path),
-                        None => arg.value.clone().unwrap_or_default(),
-                    },
-                };
-                (arg.name.clone(), value)
-            })
-            .collect();
-        self.out.actions.push(Action::CreateAnalysisRun(AnalysisRunRequest { name, analysis, args, step }));
+        let request = analysis_run_request(self.world.rollout, &stable_hash, &self.pod_hash, name, analysis, step);
+        self.out.actions.push(Action::CreateAnalysisRun(request));
     }
 
     fn terminate_step_analysis(&mut self) {
@@ -831,7 +731,11 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         if !wanted {
             return;
         }
-        match self.find_run(&base, self.status.canary.current_background_analysis_run_status.as_ref()) {
+        match find_run(
+            self.world.analysis_runs,
+            &base,
+            self.status.canary.current_background_analysis_run_status.as_ref(),
+        ) {
             RunLookup::Free(name) => {
                 let analysis = RolloutAnalysis {
                     templates: background.templates.clone(),
@@ -851,7 +755,7 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                     && current.as_ref().is_some_and(|c| c.name == run.name && c.status == run.phase.as_str())
                     && !self.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_INCONCLUSIVE);
                 self.status.canary.current_background_analysis_run_status =
-                    Some(self.observe_analysis_run("Background", current.as_ref(), &run));
+                    Some(observe_analysis_run(self.out, "Background", current.as_ref(), &run));
                 if !acknowledged {
                     self.analysis_verdict(run.phase, &run.name, &run.message);
                 }
@@ -958,81 +862,6 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         }
     }
 
-    /// `spec.restartAt`: replaces pods created before it, max(maxUnavailable, 1) at a time,
-    /// only while every pod is available.
-    fn restart(&mut self, max_unavailable: i32) {
-        let Some(restart_at) = self.world.rollout.spec.restart_at else { return };
-        if self.status.restarted_at == Some(restart_at) || self.now < restart_at {
-            if self.now < restart_at {
-                self.out.requeue(restart_at.since(self.now));
-            }
-            return;
-        }
-        let pods: Vec<_> =
-            self.world.replica_sets.iter().filter(|rs| rs.replicas > 0).flat_map(|rs| rs.pods.iter()).collect();
-        let all_available = self.world.replica_sets.iter().all(|rs| rs.available >= rs.replicas);
-        let old: Vec<_> = pods.iter().filter(|p| p.created < restart_at).collect();
-        if old.is_empty() {
-            self.status.restarted_at = Some(restart_at);
-            self.out.events.push(Event::normal("RolloutRestarted", "Rollout restarted"));
-            return;
-        }
-        if all_available {
-            for pod in old.iter().take(max_unavailable.max(1) as usize) {
-                self.out.actions.push(Action::DeletePod { name: pod.name.clone() });
-            }
-        }
-        self.out.requeue(1000);
-    }
-
-    /// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit`.
-    fn clean_up_history(&mut self) {
-        let limit = self.world.rollout.spec.revision_history_limit().max(0) as usize;
-        let stable = self.status.stable_rs.clone();
-        let mut idle: Vec<&ReplicaSetState> = self
-            .world
-            .replica_sets
-            .iter()
-            .filter(|rs| rs.hash != self.pod_hash && Some(&rs.hash) != stable.as_ref())
-            .filter(|rs| rs.replicas == 0 && rs.current == 0)
-            .filter(|rs| {
-                !self.out.actions.iter().any(|a| matches!(a, Action::ScaleReplicaSet { name, .. } if *name == rs.name))
-            })
-            .collect();
-        idle.sort_by_key(|rs| rs.revision);
-        let excess = idle.len().saturating_sub(limit);
-        for rs in idle.into_iter().take(excess) {
-            self.out.actions.push(Action::DeleteReplicaSet { name: rs.name.clone() });
-        }
-    }
-
-    /// Deletes finished AnalysisRuns beyond `analysis.successfulRunHistoryLimit` and
-    /// `unsuccessfulRunHistoryLimit` (5 of each by default, as Argo Rollouts keeps), oldest
-    /// first; the runs the status points at stay.
-    fn clean_up_analysis_runs(&mut self) {
-        let limits = self.world.rollout.spec.analysis.clone().unwrap_or_default();
-        let canary = &self.status.canary;
-        let current = [&canary.current_step_analysis_run_status, &canary.current_background_analysis_run_status];
-        let current: Vec<&str> = current.into_iter().flatten().map(|run| run.name.as_str()).collect();
-        let mut finished: Vec<&AnalysisRunState> = self
-            .world
-            .analysis_runs
-            .iter()
-            .filter(|run| run.phase >= AnalysisPhase::Successful && !current.contains(&run.name.as_str()))
-            .collect();
-        finished.sort_by_key(|run| run.created);
-        let mut deleted = Vec::new();
-        for (successful, limit) in
-            [(true, limits.successful_run_history_limit), (false, limits.unsuccessful_run_history_limit)]
-        {
-            let runs: Vec<&&AnalysisRunState> =
-                finished.iter().filter(|run| (run.phase == AnalysisPhase::Successful) == successful).collect();
-            let excess = runs.len().saturating_sub(limit.unwrap_or(5).max(0) as usize);
-            deleted.extend(runs.into_iter().take(excess).map(|run| run.name.clone()));
-        }
-        self.out.actions.extend(deleted.into_iter().map(|name| Action::DeleteAnalysisRun { name }));
-    }
-
     fn update_counts(&mut self) {
         let all = self.world.replica_sets;
         self.status.replicas = all.iter().map(|rs| rs.current).sum();
@@ -1045,22 +874,6 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         self.status.selector = selector
             .as_ref()
             .map(|s| s.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
-    }
-
-    /// Argo's `Paused` condition: True while `spec.paused` or a pause condition holds the
-    /// rollout, False once it resumes (absent until the first pause); left as it is while
-    /// aborted. Scripts wait on it (`serin wait --for=condition=Paused rollout/NAME`, as
-    /// `kubectl wait` on Argo's Rollouts).
-    fn update_paused_condition(&mut self, paused: bool) {
-        if self.status.abort {
-            return;
-        }
-        let holding = paused || !self.status.pause_conditions.is_empty();
-        let shown = self.status.conditions.iter().any(|c| c.kind == CONDITION_PAUSED && c.status == "True");
-        if holding != shown {
-            let value = if holding { "True" } else { "False" };
-            set_condition(self.status, CONDITION_PAUSED, value, "RolloutPaused", "Rollout is paused", self.now);
-        }
     }
 
     /// `progressDeadlineSeconds`: an update that makes no progress for that long is Degraded
@@ -1134,18 +947,8 @@ impl<'a, 'w> Reconciler<'a, 'w> {
     }
 }
 
-/// What [`Reconciler::find_run`] found.
-enum RunLookup {
-    /// The run measuring, as last observed.
-    Observed(AnalysisRunState),
-    /// The status names a run not yet observed: its creation is under way.
-    Created,
-    /// No run measures yet; this name is free for a new one.
-    Free(String),
-}
-
 /// Whether `name` is `base` or one of its collision-counted names (`base.1`, `base.2`, ...).
-fn is_run_named(name: &str, base: &str) -> bool {
+pub(crate) fn is_run_named(name: &str, base: &str) -> bool {
     name.strip_prefix(base).is_some_and(|rest| {
         rest.is_empty()
             || rest.strip_prefix('.').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -1164,5 +967,233 @@ fn field_ref_value(rollout: &Rollout, path: &str) -> String {
             .and_then(|k| meta.labels.get(&k).cloned())
             .or_else(|| quoted("metadata.annotations['").and_then(|k| meta.annotations.get(&k).cloned()))
             .unwrap_or_default(),
+    }
+}
+
+// ----- shared with the blue-green reconcile (`bluegreen.rs`) -----
+
+/// The ReplicaSet of the current template if one exists, and the revision it has (or will
+/// have): its own if it is the newest, else one past the newest.
+pub(crate) fn current_revision<'w>(world: &World<'w>, pod_hash: &str) -> (Option<&'w ReplicaSetState>, i64) {
+    let max_revision = world.replica_sets.iter().map(|rs| rs.revision).max().unwrap_or(0);
+    let existing = world.replica_sets.iter().find(|rs| rs.hash == pod_hash);
+    let revision = match existing {
+        Some(rs) if rs.revision == max_revision => rs.revision,
+        _ => max_revision + 1,
+    };
+    (existing, revision)
+}
+
+/// Asks for the current template's ReplicaSet, at 0 replicas, and returns it as it will be.
+pub(crate) fn create_replica_set(world: &World, pod_hash: &str, revision: i64, out: &mut Output) -> ReplicaSetState {
+    let name = format!("{}-{pod_hash}", world.rollout.metadata.name());
+    let template = world.rollout.spec.template.clone();
+    out.actions.push(Action::CreateReplicaSet(NewReplicaSet {
+        name: name.clone(),
+        hash: pod_hash.to_string(),
+        revision,
+        template: template.clone(),
+        replicas: 0,
+    }));
+    out.events.push(Event::normal("NewReplicaSetCreated", format!("Created ReplicaSet {name} (revision {revision})")));
+    ReplicaSetState {
+        name,
+        hash: pod_hash.to_string(),
+        revision,
+        template,
+        replicas: 0,
+        current: 0,
+        ready: 0,
+        available: 0,
+        created: world.now,
+        scale_down_deadline: None,
+        pods: Vec::new(),
+    }
+}
+
+/// Scales a ReplicaSet with Argo's event; returns whether its count changes.
+pub(crate) fn scale_replica_set(out: &mut Output, rs: &ReplicaSetState, to: i32) -> bool {
+    if rs.replicas == to {
+        return false;
+    }
+    let direction = if to > rs.replicas { "up" } else { "down" };
+    out.events.push(Event::normal(
+        "ScalingReplicaSet",
+        format!("Scaled {direction} ReplicaSet {} (revision {}) from {} to {to}", rs.name, rs.revision, rs.replicas),
+    ));
+    out.actions.push(Action::ScaleReplicaSet { name: rs.name.clone(), from: rs.replicas, to });
+    true
+}
+
+/// What [`find_run`] found.
+pub(crate) enum RunLookup {
+    /// The run measuring, as last observed.
+    Observed(AnalysisRunState),
+    /// The status names a run not yet observed: its creation is under way.
+    Created,
+    /// No run measures yet; this name is free for a new one.
+    Free(String),
+}
+
+/// The run that measures for `base` (a step's, the background analysis's or a promotion
+/// analysis's run name). The one the status names (`current`) is the current one. Without
+/// one, a new run is due: it takes the first of `base`, `base.1`, `base.2`, ... that no run of
+/// this rollout holds, as Argo Rollouts' collision counter names it, so a retry after a failed
+/// or aborted run measures afresh instead of reading the old verdict. A run by one of those
+/// names that is still measuring, and was not asked to stop, is taken up instead (its start
+/// was decided but not recorded in the status).
+pub(crate) fn find_run(runs: &[AnalysisRunState], base: &str, current: Option<&RolloutAnalysisRunStatus>) -> RunLookup {
+    if let Some(current) = current {
+        return match runs.iter().find(|run| run.name == current.name) {
+            Some(run) => RunLookup::Observed(run.clone()),
+            None => RunLookup::Created,
+        };
+    }
+    let names = std::iter::once(base.to_string()).chain((1..).map(|n| format!("{base}.{n}")));
+    for name in names {
+        match runs.iter().find(|run| run.name == name) {
+            None => return RunLookup::Free(name),
+            Some(run) if run.phase <= AnalysisPhase::Running && !run.terminating => {
+                return RunLookup::Observed(run.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    unreachable!("the names go on for ever")
+}
+
+/// A run's phase as the Rollout's status records it, with an event when it changed since
+/// `previous`, in Argo's words: reason `AnalysisRun<Phase>` (a warning when Failed or Error),
+/// "Step Analysis Run 'NAME' Status New: 'Running' Previous: 'Pending'".
+pub(crate) fn observe_analysis_run(
+    out: &mut Output,
+    kind: &str,
+    previous: Option<&RolloutAnalysisRunStatus>,
+    run: &AnalysisRunState,
+) -> RolloutAnalysisRunStatus {
+    let phase = run.phase.as_str();
+    // What the status recorded of this same run: a new run has no previous phase.
+    let previous = previous.filter(|p| p.name == run.name);
+    if previous.is_none_or(|p| p.status != phase) {
+        let reason = format!("AnalysisRun{phase}");
+        let before = previous.map_or("NoPreviousStatus", |p| p.status.as_str());
+        let message = format!("{kind} Analysis Run '{}' Status New: '{phase}' Previous: '{before}'", run.name);
+        out.events.push(match run.phase {
+            AnalysisPhase::Failed | AnalysisPhase::Error => Event::warning(&reason, message),
+            _ => Event::normal(&reason, message),
+        });
+    }
+    RolloutAnalysisRunStatus { name: run.name.clone(), status: phase.to_string(), message: run.message.clone() }
+}
+
+/// An AnalysisRun to start, its arguments resolved against the Rollout and its stable and
+/// current pod-template hashes.
+pub(crate) fn analysis_run_request(
+    rollout: &Rollout,
+    stable_hash: &str,
+    pod_hash: &str,
+    name: String,
+    analysis: RolloutAnalysis,
+    step: Option<usize>,
+) -> AnalysisRunRequest {
+    let args = analysis
+        .args
+        .iter()
+        .map(|arg| {
+            let value = match arg.value_from.as_ref().and_then(|v| v.pod_template_hash_value) {
+                Some(serin_model::rollout::PodTemplateHashValue::Stable) => stable_hash.to_string(),
+                Some(serin_model::rollout::PodTemplateHashValue::Latest) => pod_hash.to_string(),
+                None => match arg.value_from.as_ref().and_then(|v| v.field_ref.as_ref()) {
+                    Some(field) => field_ref_value(rollout, &field.field_path),
+                    None => arg.value.clone().unwrap_or_default(),
+                },
+            };
+            (arg.name.clone(), value)
+        })
+        .collect();
+    AnalysisRunRequest { name, analysis, args, step }
+}
+
+/// `spec.restartAt`: replaces pods created before it, max(maxUnavailable, 1) at a time,
+/// only while every pod is available.
+pub(crate) fn restart(world: &World, status: &mut RolloutStatus, out: &mut Output, max_unavailable: i32) {
+    let Some(restart_at) = world.rollout.spec.restart_at else { return };
+    if status.restarted_at == Some(restart_at) || world.now < restart_at {
+        if world.now < restart_at {
+            out.requeue(restart_at.since(world.now));
+        }
+        return;
+    }
+    let pods: Vec<_> = world.replica_sets.iter().filter(|rs| rs.replicas > 0).flat_map(|rs| rs.pods.iter()).collect();
+    let all_available = world.replica_sets.iter().all(|rs| rs.available >= rs.replicas);
+    let old: Vec<_> = pods.iter().filter(|p| p.created < restart_at).collect();
+    if old.is_empty() {
+        status.restarted_at = Some(restart_at);
+        out.events.push(Event::normal("RolloutRestarted", "Rollout restarted"));
+        return;
+    }
+    if all_available {
+        for pod in old.iter().take(max_unavailable.max(1) as usize) {
+            out.actions.push(Action::DeletePod { name: pod.name.clone() });
+        }
+    }
+    out.requeue(1000);
+}
+
+/// Deletes the oldest scaled-down ReplicaSets beyond `revisionHistoryLimit` (never the
+/// current or stable one, nor one this decision scales).
+pub(crate) fn clean_up_history(world: &World, stable: Option<&str>, pod_hash: &str, out: &mut Output) {
+    let limit = world.rollout.spec.revision_history_limit().max(0) as usize;
+    let mut idle: Vec<&ReplicaSetState> = world
+        .replica_sets
+        .iter()
+        .filter(|rs| rs.hash != pod_hash && Some(rs.hash.as_str()) != stable)
+        .filter(|rs| rs.replicas == 0 && rs.current == 0)
+        .filter(|rs| !out.actions.iter().any(|a| matches!(a, Action::ScaleReplicaSet { name, .. } if *name == rs.name)))
+        .collect();
+    idle.sort_by_key(|rs| rs.revision);
+    let excess = idle.len().saturating_sub(limit);
+    for rs in idle.into_iter().take(excess) {
+        out.actions.push(Action::DeleteReplicaSet { name: rs.name.clone() });
+    }
+}
+
+/// Deletes finished AnalysisRuns beyond `analysis.successfulRunHistoryLimit` and
+/// `unsuccessfulRunHistoryLimit` (5 of each by default, as Argo Rollouts keeps), oldest
+/// first; the runs the status points at (`current`) stay.
+pub(crate) fn clean_up_analysis_runs(world: &World, current: &[&RolloutAnalysisRunStatus], out: &mut Output) {
+    let limits = world.rollout.spec.analysis.clone().unwrap_or_default();
+    let current: Vec<&str> = current.iter().map(|run| run.name.as_str()).collect();
+    let mut finished: Vec<&AnalysisRunState> = world
+        .analysis_runs
+        .iter()
+        .filter(|run| run.phase >= AnalysisPhase::Successful && !current.contains(&run.name.as_str()))
+        .collect();
+    finished.sort_by_key(|run| run.created);
+    let mut deleted = Vec::new();
+    for (successful, limit) in
+        [(true, limits.successful_run_history_limit), (false, limits.unsuccessful_run_history_limit)]
+    {
+        let runs: Vec<&&AnalysisRunState> =
+            finished.iter().filter(|run| (run.phase == AnalysisPhase::Successful) == successful).collect();
+        let excess = runs.len().saturating_sub(limit.unwrap_or(5).max(0) as usize);
+        deleted.extend(runs.into_iter().take(excess).map(|run| run.name.clone()));
+    }
+    out.actions.extend(deleted.into_iter().map(|name| Action::DeleteAnalysisRun { name }));
+}
+
+/// Argo's `Paused` condition: True while `spec.paused` or a pause condition holds the
+/// rollout, False once it resumes (absent until the first pause); left as it is while
+/// aborted. Scripts wait on it (`serin wait --for=condition=Paused rollout/NAME`, as
+/// `kubectl wait` on Argo's Rollouts).
+pub(crate) fn update_paused_condition(status: &mut RolloutStatus, paused: bool, now: Time) {
+    if status.abort {
+        return;
+    }
+    let holding = paused || !status.pause_conditions.is_empty();
+    let shown = status.conditions.iter().any(|c| c.kind == CONDITION_PAUSED && c.status == "True");
+    if holding != shown {
+        let value = if holding { "True" } else { "False" };
+        set_condition(status, CONDITION_PAUSED, value, "RolloutPaused", "Rollout is paused", now);
     }
 }
