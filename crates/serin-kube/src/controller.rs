@@ -98,10 +98,8 @@ impl Controller {
             .collect();
         let runs: Vec<AnalysisRunState> =
             Owned::of(&owned.runs, &uid).iter().map(objects::analysis_run_state).collect();
-        let routes = match &rollout.spec.strategy.canary {
-            Some(canary) => Some(Routes::load(&self.client, &namespace, rollout.metadata.name(), canary).await?),
-            None => None,
-        };
+        let routes =
+            Some(Routes::load(&self.client, &namespace, rollout.metadata.name(), &rollout.spec.strategy).await?);
         let now = now();
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,

@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value as Json, json};
 use serin_engine::objects;
 use serin_engine::state::{ServedWeights, TrafficIntent};
-use serin_model::rollout::{CanaryStrategy, NginxTrafficRouting};
+use serin_model::rollout::{NginxTrafficRouting, RolloutStrategy};
 use serin_model::traefik::GROUPS;
 
 /// The plugin name Argo Rollouts' Gateway API traffic router registers under.
@@ -38,12 +38,13 @@ struct Nginx {
 }
 
 impl Routes {
-    /// Reads the Services and router objects `canary` names in `namespace`.
+    /// Reads the Services and router objects `strategy` names in `namespace` (a blue-green
+    /// Rollout names its active and preview Services and no router).
     pub async fn load(
         client: &Client,
         namespace: &str,
         rollout: &str,
-        canary: &CanaryStrategy,
+        strategy: &RolloutStrategy,
     ) -> kube::Result<Routes> {
         let get = |resource: kube::discovery::ApiResource, name: String| {
             let api = resources::namespaced(client, namespace, &resource);
@@ -56,10 +57,11 @@ impl Routes {
             }
         };
         let mut services = Vec::new();
-        for name in [&canary.stable_service, &canary.canary_service].into_iter().flatten() {
-            services.push((name.clone(), get(resources::services(), name.clone()).await?));
+        let (stable_service, canary_service) = strategy.services();
+        for name in [stable_service, canary_service].into_iter().flatten() {
+            services.push((name.to_string(), get(resources::services(), name.to_string()).await?));
         }
-        let routing = canary.traffic_routing.as_ref();
+        let routing = strategy.traffic_routing();
         let mut traefik = None;
         if let Some(config) = routing.and_then(|r| r.traefik.as_ref()) {
             let name = &config.weighted_traefik_service_name;
@@ -91,8 +93,8 @@ impl Routes {
             client: client.clone(),
             namespace: namespace.to_string(),
             rollout: rollout.to_string(),
-            canary_service: canary.canary_service.clone().unwrap_or_default(),
-            stable_service: canary.stable_service.clone().unwrap_or_default(),
+            canary_service: canary_service.unwrap_or_default().to_string(),
+            stable_service: stable_service.unwrap_or_default().to_string(),
             services,
             traefik,
             nginx,

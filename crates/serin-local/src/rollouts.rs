@@ -297,15 +297,14 @@ impl ReplicaSetEdits {
     }
 }
 
-/// Points the stable and canary Services at their ReplicaSets and sets the TraefikService
-/// weights (in every API group that has the TraefikService), writing only what changed.
+/// Points the stable and canary (or active and preview) Services at their ReplicaSets and
+/// sets the TraefikService weights (in every API group that has the TraefikService), writing
+/// only what changed.
 fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent) -> Result<()> {
-    let Some(canary) = &rollout.spec.strategy.canary else { return Ok(()) };
     let namespace = rollout.metadata.namespace();
     let managed_by = rollout.metadata.name();
-    for (service, hash) in
-        [(&canary.stable_service, &traffic.stable_hash), (&canary.canary_service, &traffic.canary_hash)]
-    {
+    let (stable_service, canary_service) = rollout.spec.strategy.services();
+    for (service, hash) in [(stable_service, &traffic.stable_hash), (canary_service, &traffic.canary_hash)] {
         let (Some(service), Some(hash)) = (service, hash) else { continue };
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
@@ -315,6 +314,7 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
             w.put(&key, &body, Some(stored.rev))?;
         }
     }
+    let Some(canary) = &rollout.spec.strategy.canary else { return Ok(()) };
     let Some(traefik) = canary.traffic_routing.as_ref().and_then(|t| t.traefik.as_ref()) else { return Ok(()) };
     let Some(weight) = traffic.canary_weight else { return Ok(()) };
     let routes = json!({

@@ -89,6 +89,28 @@ pub struct RolloutStrategy {
     pub blue_green: Option<BlueGreenStrategy>,
 }
 
+impl RolloutStrategy {
+    /// The Services whose `rollouts-pod-template-hash` selector the Rollout steers: (stable,
+    /// canary) for a canary, (active, preview) for blue-green, each when named. Platforms
+    /// point the first at the engine's stable/active hash and the second at its canary/preview
+    /// hash.
+    pub fn services(&self) -> (Option<&str>, Option<&str>) {
+        fn named(s: Option<&str>) -> Option<&str> {
+            s.filter(|s| !s.is_empty())
+        }
+        match (&self.canary, &self.blue_green) {
+            (Some(c), _) => (named(c.stable_service.as_deref()), named(c.canary_service.as_deref())),
+            (None, Some(bg)) => (named(Some(&bg.active_service)), named(bg.preview_service.as_deref())),
+            (None, None) => (None, None),
+        }
+    }
+
+    /// `trafficRouting` of a canary (blue-green routes by Service selectors alone).
+    pub fn traffic_routing(&self) -> Option<&TrafficRouting> {
+        self.canary.as_ref().and_then(|c| c.traffic_routing.as_ref())
+    }
+}
+
 /// `strategy.blueGreen`: the new revision comes up beside the active one behind the preview
 /// Service, and the active Service switches to it at promotion.
 #[skip_serializing_none]

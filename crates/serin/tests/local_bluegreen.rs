@@ -1,0 +1,154 @@
+//! A blue-green release on the local platform with real traffic: the preview revision comes
+//! up behind its own host while the active host still answers v1, promotion switches the
+//! active Service with no failed request under load, and the old ReplicaSet scales down after
+//! `scaleDownDelaySeconds`.
+
+mod common;
+
+use common::{Server, replicas_of, status};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const MANIFESTS: &str = "
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: bluegreen
+spec:
+  replicas: 2
+  revisionHistoryLimit: 2
+  selector:
+    matchLabels:
+      app: bluegreen
+  template:
+    metadata:
+      labels:
+        app: bluegreen
+    spec:
+      containers:
+      - name: myapp
+        image: ikubernetes/myapp:v1
+        ports:
+        - name: http
+          containerPort: 80
+  strategy:
+    blueGreen:
+      activeService: bluegreen-active
+      previewService: bluegreen-preview
+      autoPromotionEnabled: false
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: bluegreen-active
+spec:
+  selector:
+    app: bluegreen
+  ports:
+  - name: http
+    port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: bluegreen-preview
+spec:
+  selector:
+    app: bluegreen
+  ports:
+  - name: http
+    port: 80
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: bluegreen
+spec:
+  entryPoints:
+  - web
+  routes:
+  - match: Host(`active.bluegreen.test`)
+    kind: Rule
+    services:
+    - name: bluegreen-active
+      port: 80
+  - match: Host(`preview.bluegreen.test`)
+    kind: Rule
+    services:
+    - name: bluegreen-preview
+      port: 80
+";
+
+fn wait(server: &Server, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    server.wait_for_rollout("bluegreen", what, WAIT, check)
+}
+
+/// How many of `n` requests to `host` answered each version; every one must succeed.
+fn versions(server: &Server, host: &str, n: usize) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let (code, body) = server.get(host, "/");
+        assert_eq!(code, 200, "{host}: {body}");
+        *counts.entry(version(&body)).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+fn version(body: &str) -> String {
+    body.split(" | ").nth(1).unwrap_or(body).trim().to_string()
+}
+
+#[test]
+fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request() {
+    let server = Server::start(10.0);
+    server.apply_text("bluegreen.yaml", MANIFESTS);
+    let tree = wait(&server, "v1 healthy", |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 2);
+    let v1 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
+    assert_eq!(versions(&server, "active.bluegreen.test", 10), [("Version: v1".to_string(), 10)]);
+
+    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
+    let tree = wait(&server, "paused with the preview up", |t| {
+        status(t)["phase"] == "Paused" && status(t)["message"] == "BlueGreenPause"
+    });
+    let v2 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
+    assert_eq!(status(&tree)["blueGreen"]["activeSelector"], v1.as_str());
+    assert_eq!(status(&tree)["blueGreen"]["previewSelector"], v2.as_str());
+    assert_eq!(versions(&server, "active.bluegreen.test", 20), [("Version: v1".to_string(), 20)]);
+    assert_eq!(versions(&server, "preview.bluegreen.test", 20), [("Version: v2".to_string(), 20)]);
+
+    // Steady load on the active host while `serin promote` runs.
+    let stop = AtomicBool::new(false);
+    let (answers, returned) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| server.load("active.bluegreen.test", "/", &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        server.serin(&["promote", "bluegreen"]);
+        let returned = Instant::now();
+        wait(&server, "active on v2", |t| status(t)["blueGreen"]["activeSelector"] == v2.as_str());
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, Ordering::Relaxed);
+        (load.join().unwrap(), returned)
+    });
+    let failed: Vec<_> = answers.iter().filter(|(_, code, _)| *code != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed during the switch: {:?}",
+        failed.len(),
+        answers.len(),
+        failed.first()
+    );
+    assert!(answers.iter().any(|(_, _, body)| version(body) == "Version: v1"), "the load reached v1 before promote");
+    let last = answers.last().map(|(_, _, body)| version(body));
+    assert_eq!(last.as_deref(), Some("Version: v2"), "the active host ends on v2");
+
+    let tree = wait(&server, "healthy on v2", |t| status(t)["phase"] == "Healthy");
+    assert_eq!(status(&tree)["stableRS"], v2.as_str());
+    assert_eq!(versions(&server, "active.bluegreen.test", 20), [("Version: v2".to_string(), 20)]);
+    assert_eq!(replicas_of(&tree, &v1), 2, "the old revision waits for scaleDownDelaySeconds");
+    // scaleDownDelaySeconds: 30 (the default) at 10x: 3 s after the switch.
+    wait(&server, "v1 scaled down", |t| replicas_of(t, &v1) == 0);
+    let after = returned.elapsed();
+    assert!(after >= Duration::from_millis(2_500), "v1 scaled down {after:?} after promote, before the delay");
+}
