@@ -8,9 +8,9 @@
 
 use crate::phase::{CONDITION_PROGRESSING, REASON_ABORTED};
 use crate::reconcile::{
-    Output, PAUSE_REASON_INCONCLUSIVE, RunLookup, analysis_run_request, clean_up_analysis_runs, clean_up_history,
-    create_replica_set, current_revision, find_run, is_run_named, observe_analysis_run, restart, scale_replica_set,
-    set_condition, update_paused_condition,
+    Output, PAUSE_REASON_INCONCLUSIVE, Progress, RunLookup, analysis_run_request, check_progress_deadline,
+    clean_up_analysis_runs, clean_up_history, create_replica_set, current_revision, find_run, is_run_named,
+    observe_analysis_run, restart, scale_replica_set, set_condition, update_paused_condition,
 };
 use crate::state::{Action, AnalysisPhase, Event, POD_TEMPLATE_HASH_LABEL, ReplicaSetState, TrafficIntent, World};
 use serin_model::Time;
@@ -98,7 +98,7 @@ impl BlueGreen<'_, '_> {
         let current = [&bg_status.pre_promotion_analysis_run_status, &bg_status.post_promotion_analysis_run_status];
         clean_up_analysis_runs(self.world, &current.into_iter().flatten().collect::<Vec<_>>(), self.out);
         self.update_counts(&new_rs);
-        self.update_progressing(&new_rs, paused);
+        self.check_progress_deadline(&new_rs, paused);
         update_paused_condition(self.status, paused, self.now);
         TrafficIntent {
             stable_hash: self.status.blue_green.active_selector.clone(),
@@ -632,23 +632,22 @@ impl BlueGreen<'_, '_> {
         self.status.selector = Some(selector.join(","));
     }
 
-    /// The `Progressing` condition: progressing while the update runs, completed once the
-    /// new ReplicaSet is stable, active and available; left to the abort while aborted.
-    fn update_progressing(&mut self, new_rs: &ReplicaSetState, paused: bool) {
-        if self.status.abort {
-            return;
-        }
+    /// The `Progressing` condition and `progressDeadlineSeconds`, as for the canary: paused
+    /// time and a running promotion analysis do not count.
+    fn check_progress_deadline(&mut self, new_rs: &ReplicaSetState, paused: bool) {
+        let bg = &self.status.blue_green;
+        let measuring = [&bg.pre_promotion_analysis_run_status, &bg.post_promotion_analysis_run_status]
+            .into_iter()
+            .flatten()
+            .any(|run| run.status == "Running" || run.status == "Pending");
+        let waiting = paused || self.status.abort || !self.status.pause_conditions.is_empty() || measuring;
         let current = Some(self.pod_hash.as_str());
         let done = self.status.stable_rs.as_deref() == current
-            && self.status.blue_green.active_selector.as_deref() == current
+            && bg.active_selector.as_deref() == current
             && new_rs.available >= self.replicas;
-        let (reason, message) = if done {
-            ("NewReplicaSetAvailable", "Rollout has completed".to_string())
-        } else if paused || !self.status.pause_conditions.is_empty() {
-            ("RolloutPaused", format!("ReplicaSet \"{}\" is progressing.", new_rs.name))
-        } else {
-            ("ReplicaSetUpdated", format!("ReplicaSet \"{}\" is progressing.", new_rs.name))
-        };
-        set_condition(self.status, CONDITION_PROGRESSING, "True", reason, &message, self.now);
+        let progress = Progress { new_rs: Some(new_rs), done, waiting };
+        if let Some(message) = check_progress_deadline(self.world, self.status, self.out, progress) {
+            self.abort(&format!("Rollout aborted update to revision {}: {message}", self.revision));
+        }
     }
 }

@@ -876,19 +876,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
             .map(|s| s.match_labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
     }
 
-    /// `progressDeadlineSeconds`: an update that makes no progress for that long is Degraded
-    /// (and aborted with `progressDeadlineAbort`). Paused time does not count.
+    /// `progressDeadlineSeconds` for the canary: paused time and a running step analysis do
+    /// not count; past it with `progressDeadlineAbort`, the update aborts.
     fn check_progress_deadline(&mut self, paused: bool) {
-        let previous = self.world.rollout.status.clone().unwrap_or_default();
-        let progressed = previous.current_step_index != self.status.current_step_index
-            || previous.available_replicas != self.status.available_replicas
-            || previous.updated_replicas != self.status.updated_replicas
-            || previous.replicas != self.status.replicas
-            || self
-                .out
-                .actions
-                .iter()
-                .any(|a| matches!(a, Action::ScaleReplicaSet { .. } | Action::CreateReplicaSet(_)));
         let waiting = paused
             || self.status.abort
             || !self.status.pause_conditions.is_empty()
@@ -900,49 +890,9 @@ impl<'a, 'w> Reconciler<'a, 'w> {
                 .is_some_and(|r| r.status == "Running" || r.status == "Pending");
         let done = self.status.stable_rs.as_deref() == Some(&self.pod_hash)
             && self.new_rs.as_ref().is_some_and(|rs| rs.available >= self.replicas);
-        let condition = self.status.conditions.iter().find(|c| c.kind == CONDITION_PROGRESSING).cloned();
-        if done {
-            set_condition(
-                self.status,
-                CONDITION_PROGRESSING,
-                "True",
-                "NewReplicaSetAvailable",
-                "Rollout has completed",
-                self.now,
-            );
-            return;
-        }
-        if self.status.abort {
-            return;
-        }
-        let name = self.new_rs.as_ref().map(|rs| rs.name.clone()).unwrap_or_default();
-        if progressed || waiting || condition.is_none() {
-            let reason = if waiting { "RolloutPaused" } else { "ReplicaSetUpdated" };
-            set_condition(
-                self.status,
-                CONDITION_PROGRESSING,
-                "True",
-                reason,
-                &format!("ReplicaSet \"{name}\" is progressing."),
-                self.now,
-            );
-            if let Some(c) = self.status.conditions.iter_mut().find(|c| c.kind == CONDITION_PROGRESSING) {
-                c.last_update_time = Some(self.now);
-            }
-            self.out.requeue(i64::from(self.world.rollout.spec.progress_deadline_seconds()) * 1000);
-            return;
-        }
-        let Some(since) = condition.and_then(|c| c.last_update_time) else { return };
-        let deadline = since.plus_millis(i64::from(self.world.rollout.spec.progress_deadline_seconds()) * 1000);
-        if self.now < deadline {
-            self.out.requeue(deadline.since(self.now));
-            return;
-        }
-        let message = format!("ReplicaSet \"{name}\" has timed out progressing.");
-        if self.world.rollout.spec.progress_deadline_abort == Some(true) {
+        let progress = Progress { new_rs: self.new_rs.as_ref(), done, waiting };
+        if let Some(message) = check_progress_deadline(self.world, self.status, self.out, progress) {
             self.abort(&format!("Rollout aborted update to revision {}: {message}", self.revision));
-        } else {
-            set_condition(self.status, CONDITION_PROGRESSING, "False", REASON_DEADLINE, &message, self.now);
         }
     }
 }
@@ -1196,4 +1146,64 @@ pub(crate) fn update_paused_condition(status: &mut RolloutStatus, paused: bool, 
         let value = if holding { "True" } else { "False" };
         set_condition(status, CONDITION_PAUSED, value, "RolloutPaused", "Rollout is paused", now);
     }
+}
+
+/// Where an update stands, for [`check_progress_deadline`].
+pub(crate) struct Progress<'a> {
+    pub(crate) new_rs: Option<&'a ReplicaSetState>,
+    /// The update is complete.
+    pub(crate) done: bool,
+    /// Paused, aborted or measuring: the time does not count against the deadline.
+    pub(crate) waiting: bool,
+}
+
+/// `progressDeadlineSeconds`: an update that makes no progress for that long is Degraded.
+/// Returns the message when the deadline passed and `progressDeadlineAbort` asks for an
+/// abort, which the caller carries out.
+pub(crate) fn check_progress_deadline(
+    world: &World,
+    status: &mut RolloutStatus,
+    out: &mut Output,
+    progress: Progress,
+) -> Option<String> {
+    let previous = world.rollout.status.clone().unwrap_or_default();
+    let progressed = previous.current_step_index != status.current_step_index
+        || previous.available_replicas != status.available_replicas
+        || previous.updated_replicas != status.updated_replicas
+        || previous.replicas != status.replicas
+        || out.actions.iter().any(|a| matches!(a, Action::ScaleReplicaSet { .. } | Action::CreateReplicaSet(_)));
+    let now = world.now;
+    let deadline_millis = i64::from(world.rollout.spec.progress_deadline_seconds()) * 1000;
+    let condition = status.conditions.iter().find(|c| c.kind == CONDITION_PROGRESSING).cloned();
+    if progress.done {
+        let completed = "Rollout has completed";
+        set_condition(status, CONDITION_PROGRESSING, "True", "NewReplicaSetAvailable", completed, now);
+        return None;
+    }
+    if status.abort {
+        return None;
+    }
+    let name = progress.new_rs.map(|rs| rs.name.clone()).unwrap_or_default();
+    if progressed || progress.waiting || condition.is_none() {
+        let reason = if progress.waiting { "RolloutPaused" } else { "ReplicaSetUpdated" };
+        let message = format!("ReplicaSet \"{name}\" is progressing.");
+        set_condition(status, CONDITION_PROGRESSING, "True", reason, &message, now);
+        if let Some(c) = status.conditions.iter_mut().find(|c| c.kind == CONDITION_PROGRESSING) {
+            c.last_update_time = Some(now);
+        }
+        out.requeue(deadline_millis);
+        return None;
+    }
+    let since = condition.and_then(|c| c.last_update_time)?;
+    let deadline = since.plus_millis(deadline_millis);
+    if now < deadline {
+        out.requeue(deadline.since(now));
+        return None;
+    }
+    let message = format!("ReplicaSet \"{name}\" has timed out progressing.");
+    if world.rollout.spec.progress_deadline_abort == Some(true) {
+        return Some(message);
+    }
+    set_condition(status, CONDITION_PROGRESSING, "False", REASON_DEADLINE, &message, now);
+    None
 }

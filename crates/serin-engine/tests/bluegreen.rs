@@ -429,3 +429,30 @@ fn a_rollout_paused_by_argo_is_continued_not_restarted() {
     sim.advance(31_000);
     assert_eq!(replicas(&sim, &blue), 0);
 }
+
+#[test]
+fn an_update_stuck_past_the_progress_deadline_is_degraded_or_aborted() {
+    for abort in [false, true] {
+        let mut rollout = load("");
+        rollout.spec.progress_deadline_seconds = Some(60);
+        rollout.spec.progress_deadline_abort = Some(abort);
+        let mut sim = Simulator::new(rollout, Time::from_millis(START));
+        sim.pod_ready_after = 1_000;
+        // Two hours on, so that the blue pods stay available when new pods take an hour.
+        sim.advance(2 * 3_600_000);
+        let (blue, green) = (blue(&sim), green(&sim));
+        sim.pod_ready_after = 3_600_000; // the green pods are not ready within the test
+        set_green(&mut sim);
+        sim.advance(59_000);
+        assert_eq!(phase(&sim), ("Progressing".into(), "active service cutover pending".into()));
+        sim.advance(2_000);
+        let timed_out = format!("ReplicaSet \"rollout-bluegreen-{green}\" has timed out progressing.");
+        let expected = if abort {
+            format!("RolloutAborted: Rollout aborted update to revision 2: {timed_out}")
+        } else {
+            format!("ProgressDeadlineExceeded: {timed_out}")
+        };
+        assert_eq!(phase(&sim), ("Degraded".into(), expected));
+        assert_eq!(active(&sim), Some(blue));
+    }
+}
