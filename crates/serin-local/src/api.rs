@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use serin_engine::command::{Command, CommandRequest, apply_command};
+use serin_engine::state::ReplicaSetState;
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
 use std::sync::Arc;
@@ -28,12 +29,15 @@ pub struct ApiState {
     pub gitops: Arc<crate::gitops::GitOps>,
     /// The weights the router serves, which an abort waits for.
     pub served: Arc<crate::rollouts::ServedTable>,
+    /// The revisions the router's Services select, which a blue-green promote waits for.
+    pub served_selectors: Arc<crate::rollouts::ServedSelectors>,
     /// What a git push webhook must prove, per forge.
     pub webhook_secrets: crate::webhook::WebhookSecrets,
 }
 
-/// How long an abort waits for the router to stop serving the canary before it answers.
-const ABORT_SERVED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an abort waits for the router to stop serving the canary, and a blue-green
+/// promote for it to serve the new revision on the active Service, before it answers.
+const SERVED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Shared = State<Arc<ApiState>>;
 
@@ -309,8 +313,10 @@ async fn rollout_command(
         body["status"] = updated["status"].clone();
         match state.store.put(&key, &body, Some(stored.rev)) {
             Ok(_) => {
-                if command == Command::Abort {
-                    canary_unserved(&state, &namespace, &body).await;
+                match &command {
+                    Command::Abort => canary_unserved(&state, &namespace, &body).await,
+                    Command::Promote { .. } => active_served(&state, &namespace, &rollout, &replica_sets).await,
+                    _ => {}
                 }
                 return Ok(Json(json!({"rollout": name, "command": verb})));
             }
@@ -328,10 +334,33 @@ async fn canary_unserved(state: &ApiState, namespace: &str, rollout: &Value) {
     let pointer = "/spec/strategy/canary/trafficRouting/traefik/weightedTraefikServiceName";
     let Some(split) = rollout.pointer(pointer).and_then(Value::as_str) else { return };
     let key = (namespace.to_string(), split.to_string());
-    let deadline = std::time::Instant::now() + ABORT_SERVED_WAIT;
+    let deadline = std::time::Instant::now() + SERVED_WAIT;
     while state.served.read().get(&key).is_some_and(|weights| weights.canary != 0) {
         if std::time::Instant::now() > deadline {
             tracing::warn!(rollout = %rollout["metadata"]["name"], "abort: the router still serves the canary");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+/// Waits until the router serves a blue-green Rollout's active Service from the current
+/// revision, so that no request sent after `serin promote` returned reaches the old one: the
+/// switch is carried out by the control loop, within milliseconds, but after the command was
+/// stored. Only when the switch is due now (all the new revision's replicas are available);
+/// with `previewReplicaCount` the new revision scales up first, and the switch comes later.
+async fn active_served(state: &ApiState, namespace: &str, rollout: &Rollout, replica_sets: &[ReplicaSetState]) {
+    let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) else { return };
+    let hash = rollout.spec.template.hash(rollout.status.as_ref().and_then(|s| s.collision_count));
+    let replicas = rollout.spec.replicas();
+    if !replica_sets.iter().any(|rs| rs.hash == hash && rs.replicas == replicas && rs.available >= replicas) {
+        return;
+    }
+    let key = (namespace.to_string(), blue_green.active_service.clone());
+    let deadline = std::time::Instant::now() + SERVED_WAIT;
+    while state.served_selectors.read().get(&key) != Some(&hash) {
+        if std::time::Instant::now() > deadline {
+            tracing::warn!(rollout = %rollout.metadata.name(), "promote: the router does not serve the new revision yet");
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;

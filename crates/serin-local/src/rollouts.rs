@@ -21,6 +21,10 @@ pub const ROUTES_ANNOTATION: &str = "serin.dev/canary-routes";
 /// Weights the router is serving, per (namespace, TraefikService name), reported by the router.
 pub type ServedTable = parking_lot::RwLock<HashMap<(String, String), ServedWeights>>;
 
+/// The pod-template hash each Service's selector names in the route table the router serves,
+/// per (namespace, Service name), reported by the router: a blue-green promote waits for it.
+pub type ServedSelectors = parking_lot::RwLock<HashMap<(String, String), String>>;
+
 pub struct RolloutController {
     pub store: Arc<Store>,
     pub clock: Arc<dyn Clock>,

@@ -7,7 +7,7 @@ use crate::datadir::{self, ServerInfo};
 use crate::images::ImageTable;
 use crate::pods::PodController;
 use crate::replicasets::ReplicaSetController;
-use crate::rollouts::{RolloutController, ServedTable};
+use crate::rollouts::{RolloutController, ServedSelectors, ServedTable};
 use crate::store::Store;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -47,6 +47,7 @@ pub struct Platform {
     pub store: Arc<Store>,
     pub clock: Arc<dyn Clock>,
     pub served: Arc<ServedTable>,
+    pub served_selectors: Arc<ServedSelectors>,
     pub images: ImageTable,
     pub data_dir: PathBuf,
 }
@@ -102,6 +103,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         store: store.clone(),
         clock: clock.clone(),
         served: Arc::new(ServedTable::default()),
+        served_selectors: Arc::new(ServedSelectors::default()),
         images,
         data_dir: options.data_dir.clone(),
     });
@@ -164,6 +166,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         proxy,
         gitops,
         served: platform.served.clone(),
+        served_selectors: platform.served_selectors.clone(),
         webhook_secrets: options.webhook_secrets.clone(),
     });
     let dashboard =
@@ -331,6 +334,12 @@ fn refresh_routes(
     };
     let (table, report) = crate::routing::build(&objects, counters, &proxy.metrics);
     proxy.install(table);
+    let hash_pointer = format!("/spec/selector/{}", serin_engine::state::POD_TEMPLATE_HASH_LABEL);
+    let selectors = services.iter().filter_map(|service| {
+        let hash = service.body.pointer(&hash_pointer)?.as_str()?;
+        Some(((service.key.namespace.clone(), service.key.name.clone()), hash.to_string()))
+    });
+    *platform.served_selectors.write() = selectors.collect();
     if report.problems != *problems {
         for problem in report.problems.iter().filter(|p| !problems.contains(p)) {
             tracing::warn!(%problem, "router configuration");
