@@ -314,7 +314,10 @@ async fn rollout_command(
         match state.store.put(&key, &body, Some(stored.rev)) {
             Ok(_) => {
                 match &command {
-                    Command::Abort => canary_unserved(&state, &namespace, &body).await,
+                    Command::Abort => {
+                        canary_unserved(&state, &namespace, &body).await;
+                        active_back_on_stable(&state, &namespace, &rollout).await;
+                    }
                     Command::Promote { .. } => active_served(&state, &namespace, &rollout, &replica_sets).await,
                     _ => {}
                 }
@@ -350,17 +353,32 @@ async fn canary_unserved(state: &ApiState, namespace: &str, rollout: &Value) {
 /// stored. Only when the switch is due now (all the new revision's replicas are available);
 /// with `previewReplicaCount` the new revision scales up first, and the switch comes later.
 async fn active_served(state: &ApiState, namespace: &str, rollout: &Rollout, replica_sets: &[ReplicaSetState]) {
-    let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) else { return };
     let hash = rollout.spec.template.hash(rollout.status.as_ref().and_then(|s| s.collision_count));
     let replicas = rollout.spec.replicas();
-    if !replica_sets.iter().any(|rs| rs.hash == hash && rs.replicas == replicas && rs.available >= replicas) {
-        return;
+    if replica_sets.iter().any(|rs| rs.hash == hash && rs.replicas == replicas && rs.available >= replicas) {
+        active_serves(state, namespace, rollout, &hash).await;
     }
+}
+
+/// Waits, after an abort of a blue-green Rollout whose active Service already selects the
+/// new revision (during post-promotion analysis), until the router serves the stable one
+/// there again.
+async fn active_back_on_stable(state: &ApiState, namespace: &str, rollout: &Rollout) {
+    let status = rollout.status.clone().unwrap_or_default();
+    if let Some(stable) = status.stable_rs.filter(|s| status.blue_green.active_selector.as_ref() != Some(s)) {
+        active_serves(state, namespace, rollout, &stable).await;
+    }
+}
+
+/// Waits until the router's route table has a blue-green Rollout's active Service select
+/// `hash` (at most [`SERVED_WAIT`]).
+async fn active_serves(state: &ApiState, namespace: &str, rollout: &Rollout, hash: &str) {
+    let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) else { return };
     let key = (namespace.to_string(), blue_green.active_service.clone());
     let deadline = std::time::Instant::now() + SERVED_WAIT;
-    while state.served_selectors.read().get(&key) != Some(&hash) {
+    while state.served_selectors.read().get(&key).map(String::as_str) != Some(hash) {
         if std::time::Instant::now() > deadline {
-            tracing::warn!(rollout = %rollout.metadata.name(), "promote: the router does not serve the new revision yet");
+            tracing::warn!(rollout = %rollout.metadata.name(), hash, "the router does not serve this revision on the active Service yet");
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;

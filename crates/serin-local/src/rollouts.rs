@@ -89,8 +89,15 @@ impl RolloutController {
             (&run.key.name, run.rev).hash(&mut hash);
         }
         let canary = &stored.body["spec"]["strategy"]["canary"];
+        let blue_green = &stored.body["spec"]["strategy"]["blueGreen"];
+        let services = [
+            &canary["stableService"],
+            &canary["canaryService"],
+            &blue_green["activeService"],
+            &blue_green["previewService"],
+        ];
         let mut steered = Vec::new();
-        for service in [&canary["stableService"], &canary["canaryService"]].into_iter().filter_map(Json::as_str) {
+        for service in services.into_iter().filter_map(Json::as_str) {
             steered.push(ObjectKey::new("v1", "Service", namespace, service));
         }
         if let Some(split) = canary.pointer("/trafficRouting/traefik/weightedTraefikServiceName").and_then(Json::as_str)

@@ -155,3 +155,74 @@ fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request()
     let after = returned.elapsed();
     assert!(after >= Duration::from_millis(2_500), "v1 scaled down {after:?} after promote, before the delay");
 }
+
+/// A post-promotion analysis that measures until stopped: a job that sleeps.
+const HOLD: &str = "
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata:
+  name: hold
+spec:
+  metrics:
+  - name: hold
+    provider:
+      job:
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: hold
+                image: busybox
+                command: [sleep, \"600\"]
+";
+
+/// Requests to the active host while `command` runs: which versions answered those sent after
+/// it returned, and whether every request succeeded.
+fn under_load(server: &Server, command: &[&str]) -> (Vec<String>, bool) {
+    let stop = AtomicBool::new(false);
+    let (answers, returned) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| server.load("active.bluegreen.test", "/", &stop));
+        std::thread::sleep(Duration::from_millis(300));
+        server.serin(command);
+        let returned = Instant::now();
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, Ordering::Relaxed);
+        (load.join().unwrap(), returned)
+    });
+    let all_ok = answers.iter().all(|(_, code, _)| *code == 200);
+    let after = answers.iter().filter(|(sent, _, _)| *sent >= returned).map(|(_, _, body)| version(body)).collect();
+    (after, all_ok)
+}
+
+#[test]
+fn abort_during_post_promotion_analysis_switches_active_back_before_it_returns() {
+    let server = Server::start(10.0);
+    let manifests = MANIFESTS.replace(
+        "      autoPromotionEnabled: false\n",
+        "      autoPromotionEnabled: false\n      postPromotionAnalysis:\n        templates:\n        - templateName: hold\n",
+    );
+    server.apply_text("bluegreen.yaml", &format!("{manifests}{HOLD}"));
+    let tree = wait(&server, "v1 healthy", |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 2);
+    let v1 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
+    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
+    wait(&server, "paused", |t| status(t)["message"] == "BlueGreenPause");
+
+    let (after, all_ok) = under_load(&server, &["promote", "bluegreen"]);
+    let late = after.iter().filter(|v| *v != "Version: v2").count();
+    assert!(all_ok && after.len() >= 50 && late == 0, "{late} of {} answered v1 after `promote` returned", after.len());
+    let tree = wait(&server, "post-promotion analysis running", |t| {
+        status(t)["blueGreen"]["postPromotionAnalysisRunStatus"]["status"] == "Running"
+    });
+    assert_eq!(status(&tree)["stableRS"], v1.as_str(), "not stable before the analysis passes");
+    assert_eq!(status(&tree)["message"], "waiting for analysis to complete");
+    assert_eq!(replicas_of(&tree, &v1), 2, "the previous active revision is still up");
+
+    let (after, all_ok) = under_load(&server, &["abort", "bluegreen"]);
+    assert!(all_ok, "a request failed while switching back");
+    let late = after.iter().filter(|v| *v != "Version: v1").count();
+    assert!(after.len() >= 50 && late == 0, "{late} of {} answered v2 after `abort` returned", after.len());
+    let tree = wait(&server, "Degraded", |t| status(t)["phase"] == "Degraded");
+    assert_eq!(status(&tree)["blueGreen"]["activeSelector"], v1.as_str());
+}
