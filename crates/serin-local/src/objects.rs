@@ -172,15 +172,26 @@ pub fn pod_summary(pod: &Json) -> PodSummary {
     }
 }
 
-/// `stable` or `canary`: the part a revision (pod-template hash) plays in a Rollout now.
-pub fn revision_role(status: &RolloutStatus, hash: &str) -> Option<&'static str> {
-    if status.stable_rs.as_deref() == Some(hash) {
-        Some("stable")
-    } else if status.current_pod_hash.as_deref() == Some(hash) {
-        Some("canary")
-    } else {
-        None
+/// The parts a revision (pod-template hash) plays in a Rollout now, as kubectl-argo-rollouts
+/// tags them: `stable` or `canary`; for blue-green (whose status names the Services'
+/// selectors) `stable`, then `active` or `preview`.
+pub fn revision_roles(status: &RolloutStatus, hash: &str) -> Vec<&'static str> {
+    let bg = &status.blue_green;
+    let is = |value: &Option<String>| value.as_deref() == Some(hash);
+    let mut roles = Vec::new();
+    if is(&status.stable_rs) {
+        roles.push("stable");
     }
+    if bg.active_selector.is_some() || bg.preview_selector.is_some() {
+        if is(&bg.active_selector) {
+            roles.push("active");
+        } else if is(&bg.preview_selector) {
+            roles.push("preview");
+        }
+    } else if roles.is_empty() && is(&status.current_pod_hash) {
+        roles.push("canary");
+    }
+    roles
 }
 
 /// A Rollout's ReplicaSet as the tree and the dashboard show it.
@@ -188,7 +199,8 @@ pub fn revision_role(status: &RolloutStatus, hash: &str) -> Option<&'static str>
 pub struct ReplicaSetSummary {
     /// `Healthy`, `Progressing` or `ScaledDown`.
     pub state: &'static str,
-    pub role: Option<&'static str>,
+    /// See [`revision_roles`].
+    pub roles: Vec<&'static str>,
     /// When an old ReplicaSet kept up after a promotion or abort is scaled down.
     pub scale_down_deadline: Option<Time>,
 }
@@ -205,7 +217,7 @@ pub fn replica_set_summary(rs: &Json, status: &RolloutStatus) -> ReplicaSetSumma
     };
     ReplicaSetSummary {
         state,
-        role: revision_role(status, hash),
+        roles: revision_roles(status, hash),
         scale_down_deadline: rs["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
             .as_str()
             .and_then(|t| Time::parse(t).ok()),
@@ -214,14 +226,14 @@ pub fn replica_set_summary(rs: &Json, status: &RolloutStatus) -> ReplicaSetSumma
 
 /// The images a Rollout runs, oldest revision first, each with the role of its revision:
 /// the `Images:` lines of `get rollout`.
-pub fn rollout_images(status: &RolloutStatus, replica_sets: &[ReplicaSetState]) -> Vec<(String, Option<&'static str>)> {
+pub fn rollout_images(status: &RolloutStatus, replica_sets: &[ReplicaSetState]) -> Vec<(String, Vec<&'static str>)> {
     let mut running: Vec<&ReplicaSetState> = replica_sets.iter().filter(|rs| rs.replicas > 0).collect();
     running.sort_by_key(|rs| rs.revision);
     running
         .into_iter()
         .flat_map(|rs| {
-            let role = revision_role(status, &rs.hash);
-            rs.template.images().into_iter().map(move |image| (image, role))
+            let roles = revision_roles(status, &rs.hash);
+            rs.template.images().into_iter().map(move |image| (image, roles.clone()))
         })
         .collect()
 }

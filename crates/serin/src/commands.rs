@@ -215,12 +215,17 @@ fn rollout_rows(items: &[&Value], paint: Paint) -> Result<Vec<Vec<String>>> {
         let rollout: Rollout = serde_json::from_value((*item).clone())?;
         let status = rollout.status.clone().unwrap_or_default();
         let step = serin_engine::phase::step_progress(&rollout).map_or("-".to_string(), |(i, n)| format!("{i}/{n}"));
+        // As kubectl-argo-rollouts: a blue-green Rollout has no step and no weight.
+        let (strategy, step, set_weight) = match (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
+            (None, Some(_)) => ("BlueGreen", "-".to_string(), "-".to_string()),
+            _ => ("Canary", step, serin_engine::phase::set_weight(&rollout).to_string()),
+        };
         rows.push(vec![
             rollout.metadata.name().to_string(),
-            "Canary".into(),
+            strategy.into(),
             paint.status(status.phase.as_deref().unwrap_or("Progressing")),
             step,
-            serin_engine::phase::set_weight(&rollout).to_string(),
+            set_weight,
             format!("{}/{}", status.ready_replicas, rollout.spec.replicas()),
             rollout.spec.replicas().to_string(),
             status.updated_replicas.to_string(),

@@ -116,7 +116,7 @@ fn branch(last: bool) -> (&'static str, &'static str) {
 
 fn replica_set_status(rs: &Value, status: &serin_model::rollout::RolloutStatus, now: Time) -> (String, String) {
     let summary = serin_local::objects::replica_set_summary(rs, status);
-    let mut info: Vec<String> = summary.role.map(str::to_string).into_iter().collect();
+    let mut info: Vec<String> = summary.roles.iter().map(|r| r.to_string()).collect();
     if let Some(deadline) = summary.scale_down_deadline {
         let left = deadline.since(now);
         info.push(if left > 0 { format!("delay:{}", age(left + 999)) } else { "delay:passed".into() });

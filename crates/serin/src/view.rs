@@ -94,18 +94,19 @@ pub fn rollout_header(rollout: &Rollout, replica_sets: &[ReplicaSetState], paint
     if let Some(message) = status.message.as_deref().filter(|m| !m.is_empty()) {
         line(&mut out, "Message:", message);
     }
-    line(&mut out, "Strategy:", "Canary");
-    if let Some((index, steps)) = step_progress(rollout) {
-        line(&mut out, "  Step:", format!("{index}/{steps}"));
+    if rollout.spec.strategy.canary.is_none() && rollout.spec.strategy.blue_green.is_some() {
+        line(&mut out, "Strategy:", "BlueGreen");
+    } else {
+        line(&mut out, "Strategy:", "Canary");
+        if let Some((index, steps)) = step_progress(rollout) {
+            line(&mut out, "  Step:", format!("{index}/{steps}"));
+        }
+        line(&mut out, "  SetWeight:", set_weight(rollout));
+        line(&mut out, "  ActualWeight:", actual_weight(rollout, replica_sets));
     }
-    line(&mut out, "  SetWeight:", set_weight(rollout));
-    line(&mut out, "  ActualWeight:", actual_weight(rollout, replica_sets));
     let images: Vec<String> = serin_local::objects::rollout_images(&status, replica_sets)
         .into_iter()
-        .map(|(image, role)| match role {
-            Some(role) => format!("{image} ({role})"),
-            None => image,
-        })
+        .map(|(image, roles)| if roles.is_empty() { image } else { format!("{image} ({})", roles.join(", ")) })
         .collect();
     for (i, image) in images.iter().enumerate() {
         line(&mut out, if i == 0 { "Images:" } else { "" }, image);

@@ -118,6 +118,31 @@ fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request()
     assert_eq!(status(&tree)["blueGreen"]["previewSelector"], v2.as_str());
     assert_eq!(versions(&server, "active.bluegreen.test", 20), [("Version: v1".to_string(), 20)]);
     assert_eq!(versions(&server, "preview.bluegreen.test", 20), [("Version: v2".to_string(), 20)]);
+    // `get rollout` as kubectl-argo-rollouts prints a paused blue-green rollout.
+    let view = server.serin(&["get", "rollout", "bluegreen", "--no-color"]);
+    let header: Vec<&str> =
+        view.lines().filter(|l| !l.starts_with("TimeScale:")).take_while(|l| !l.is_empty()).collect();
+    let expected = [
+        "Name:            bluegreen",
+        "Namespace:       default",
+        "Status:          ॥ Paused",
+        "Message:         BlueGreenPause",
+        "Strategy:        BlueGreen",
+        "Images:          ikubernetes/myapp:v1 (stable, active)",
+        "                 ikubernetes/myapp:v2 (preview)",
+        "Replicas:",
+        "  Desired:       2",
+        "  Current:       4",
+        "  Updated:       2",
+        "  Ready:         2",
+        "  Available:     2",
+    ];
+    assert_eq!(header, expected, "{view}");
+    let tags = |hash: &str| {
+        let line = view.lines().find(|l| l.contains(&format!("bluegreen-{hash}")) && l.contains("ReplicaSet"));
+        line.map(|l| l.split_whitespace().last().unwrap_or_default().to_string())
+    };
+    assert_eq!((tags(&v1), tags(&v2)), (Some("stable,active".into()), Some("preview".into())), "{view}");
 
     // Steady load on the active host while `serin promote` runs.
     let stop = AtomicBool::new(false);

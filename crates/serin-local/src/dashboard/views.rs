@@ -73,12 +73,17 @@ fn decode_rollout(stored: &Stored) -> Option<Rollout> {
     Rollout::deserialize(&*stored.body).ok()
 }
 
+/// A revision's roles as the dashboard shows them (`stable`, `stable, active`), or null.
+fn role(roles: &[&str]) -> Json {
+    if roles.is_empty() { Json::Null } else { roles.join(", ").into() }
+}
+
 /// What the rollouts list shows of a rollout, and the rollout page's header.
 fn rollout_summary(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> Json {
     let status = rollout.status.clone().unwrap_or_default();
     let images: Vec<Json> = objects::rollout_images(&status, replica_sets)
         .into_iter()
-        .map(|(image, role)| json!({"image": image, "role": role}))
+        .map(|(image, roles)| json!({"image": image, "role": role(&roles)}))
         .collect();
     json!({
         "namespace": rollout.metadata.namespace(),
@@ -290,7 +295,7 @@ pub fn rollout(store: &Store, traffic: &TrafficSampler, namespace: &str, name: &
             json!({
                 "revision": state.revision,
                 "hash": state.hash,
-                "role": summary.role,
+                "role": role(&summary.roles),
                 "weight": weights.get(&state.hash).copied().unwrap_or(0),
                 "images": state.template.images(),
                 "replicaSet": {
