@@ -106,7 +106,8 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
         if status.abort {
             return Err(status.message.unwrap_or_else(|| "the plan ended in an abort".to_string()));
         }
-        if status.pause_conditions.iter().any(|_| decision.requeue_after.is_none() || is_manual_pause(&steps, index)) {
+        let manual = is_manual_pause(&steps, index) || waits_for_blue_green_promotion(rollout, &status);
+        if status.pause_conditions.iter().any(|_| decision.requeue_after.is_none() || manual) {
             let waited_from = sim.now;
             apply_command(&mut sim.rollout, &Command::Promote { full: false }, &sim.replica_sets)?;
             manual_waits += sim.now.since(waited_from);
@@ -124,6 +125,12 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
 
 fn is_manual_pause(steps: &[serin_model::rollout::CanaryStep], index: usize) -> bool {
     matches!(steps.get(index).and_then(|s| s.kind()), Some(StepKind::Pause(p)) if p.duration.is_none())
+}
+
+/// A blue-green Rollout without auto-promotion, paused before the switch, waits for `promote`.
+fn waits_for_blue_green_promotion(rollout: &Rollout, status: &serin_model::rollout::RolloutStatus) -> bool {
+    let manual = rollout.spec.strategy.blue_green.as_ref().is_some_and(|bg| !bg.auto_promotion_enabled());
+    manual && status.pause_conditions.iter().any(|c| c.reason == crate::bluegreen::PAUSE_REASON_BLUE_GREEN)
 }
 
 fn with_index(rollout: &Rollout, index: usize) -> Rollout {

@@ -456,3 +456,12 @@ fn an_update_stuck_past_the_progress_deadline_is_degraded_or_aborted() {
         assert_eq!(active(&sim), Some(blue));
     }
 }
+
+#[test]
+fn the_plan_of_a_blue_green_update_waits_for_promotion_then_scales_down_after_the_delay() {
+    for extra in ["", "      autoPromotionEnabled: false\n", "      autoPromotionSeconds: 45\n"] {
+        let plan = serin_engine::plan::plan(&load(extra)).unwrap();
+        let pause = if extra.contains("45") { 45_000 } else { 0 };
+        assert_eq!((plan.promoted_at, plan.finished_at), (pause, pause + 30_000), "{extra:?}");
+    }
+}
