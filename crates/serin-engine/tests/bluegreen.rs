@@ -465,3 +465,19 @@ fn the_plan_of_a_blue_green_update_waits_for_promotion_then_scales_down_after_th
         assert_eq!((plan.promoted_at, plan.finished_at), (pause, pause + 30_000), "{extra:?}");
     }
 }
+
+#[test]
+fn restart_replaces_every_pod_of_the_active_revision() {
+    let mut sim = deployed("");
+    let blue = blue(&sim);
+    let before: Vec<String> = sim.replica_set(&blue).unwrap().pods.iter().map(|p| p.name.clone()).collect();
+    let at = sim.now;
+    run(&mut sim, Command::Restart { at });
+    sim.advance(30_000);
+    let after: Vec<String> = sim.replica_set(&blue).unwrap().pods.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(after.len(), 3);
+    assert!(after.iter().all(|p| !before.contains(p)), "{before:?} -> {after:?}");
+    assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
+    assert_eq!(sim.rollout.status.clone().unwrap().restarted_at, Some(at));
+    assert!(events(&sim).contains(&"RolloutRestarted: Rollout restarted".to_string()));
+}
