@@ -114,8 +114,8 @@ fi
 
 # The fuzz targets (fuzz/, #18), $SERIN_FUZZ_SECONDS (default 5) each from their committed seed
 # corpus; 0 skips them. Their instrumented build is kept in the cache: cold it takes 8 to 13
-# minutes of two cores (serin-local's dependencies, once per machine), then about a minute
-# when serin's own crates changed, plus 7 x 5 s of fuzzing.
+# minutes of two cores (serin-local's dependencies, once per machine), then 1 to 4 minutes
+# when serin's own crates changed (the most when all of them did), plus 7 x 5 s of fuzzing.
 fuzz_seconds=${SERIN_FUZZ_SECONDS:-5}
 if [ "$fuzz_seconds" != 0 ]; then
   SERIN_FUZZ_TARGET_DIR=$SERIN_TEST_CACHE/fuzz-target bash scripts/fuzz.sh "$fuzz_seconds" || {
