@@ -129,10 +129,13 @@ pub fn decode(framing: &mut Framing, buffer: &mut BytesMut) -> io::Result<Decode
                 return Ok(Decoded::Data(buffer.split().freeze()));
             }
             Framing::Chunked(state) => {
-                let Some(end) = buffer.windows(2).position(|w| w == b"\r\n") else {
-                    if buffer.len() > MAX_LINE {
-                        return Err(invalid("chunk line too long"));
-                    }
+                // The same limit whether the line came in one read or in pieces: longer than
+                // MAX_LINE is refused, a line of MAX_LINE whose CRLF is still coming is not.
+                let end = buffer.windows(2).position(|w| w == b"\r\n");
+                if end.unwrap_or(buffer.len().saturating_sub(1)) > MAX_LINE {
+                    return Err(invalid("chunk line too long"));
+                }
+                let Some(end) = end else {
                     return Ok(Decoded::NeedMore);
                 };
                 let line = buffer.split_to(end + 2);
@@ -168,6 +171,33 @@ pub fn decode(framing: &mut Framing, buffer: &mut BytesMut) -> io::Result<Decode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chunk-size line over the limit is refused however its bytes arrive, and one at the
+    /// limit is taken however they arrive (found by fuzz/fuzz_targets/http_response.rs).
+    #[test]
+    fn a_chunk_line_is_held_to_its_limit_in_one_read_or_in_pieces() {
+        let line = |extension: usize| format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(extension));
+        let decode = |text: &str, piece: usize| -> io::Result<Vec<u8>> {
+            let mut framing = Framing::Chunked(Chunk::Size);
+            let (mut buffer, mut body) = (BytesMut::new(), Vec::new());
+            for bytes in text.as_bytes().chunks(piece) {
+                buffer.extend_from_slice(bytes);
+                loop {
+                    match decode(&mut framing, &mut buffer)? {
+                        Decoded::Data(data) => body.extend_from_slice(&data),
+                        Decoded::NeedMore => break,
+                        Decoded::End => return Ok(body),
+                    }
+                }
+            }
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "unfinished"))
+        };
+        for piece in [1, 7, 4096, usize::MAX] {
+            assert_eq!(decode(&line(MAX_LINE - 2), piece).unwrap(), b"x", "at the limit, pieces of {piece}");
+            let refused = decode(&line(MAX_LINE - 1), piece).unwrap_err();
+            assert_eq!(refused.to_string(), "chunk line too long", "over the limit, pieces of {piece}");
+        }
+    }
 
     #[test]
     fn trailers_are_dropped_and_bounded() {
