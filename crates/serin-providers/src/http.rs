@@ -41,8 +41,10 @@ impl Http {
         let mut roots = rustls::RootCertStore::empty();
         roots.add_parsable_certificates(trusted_roots(ca_file)?);
         let verified = tls_config().with_root_certificates(roots).with_no_client_auth();
-        let unverified =
-            tls_config().dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate)).with_no_client_auth();
+        let unverified = tls_config()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate::new()))
+            .with_no_client_auth();
         Ok(Http { client: client(verified), unverified: client(unverified) })
     }
 
@@ -282,9 +284,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// The verifier of `insecure: true`: every certificate is taken, signatures still checked.
+/// The verifier of `insecure: true`: every certificate is taken, signatures still checked
+/// (with ring's algorithms, read once).
 #[derive(Debug)]
-struct AnyCertificate;
+struct AnyCertificate(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl AnyCertificate {
+    fn new() -> AnyCertificate {
+        AnyCertificate(rustls::crypto::ring::default_provider().signature_verification_algorithms)
+    }
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
@@ -304,8 +313,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
     }
 
     fn verify_tls13_signature(
@@ -314,12 +322,11 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+        self.0.supported_schemes()
     }
 }
 
