@@ -218,7 +218,12 @@ pub fn sync(options: &ClientOptions, name: &str, prune: bool, timeout: Duration)
     let deadline = Instant::now() + timeout;
     loop {
         let current: Application = serde_json::from_value(client.get(&path)?)?;
-        if current.operation.is_none() {
+        let state = status(&current);
+        // The operation's result is written first, the comparison with git just after: wait
+        // for both, so the status printed (and the next command's) is the synced commit's.
+        let synced = state.operation_state.as_ref().and_then(|o| o.sync_result.as_ref()).map(|r| &r.revision);
+        let compared = synced.is_none_or(|revision| state.sync.revision.as_ref() == Some(revision));
+        if current.operation.is_none() && (compared || Instant::now() >= deadline) {
             print!("{}", render(&current, true));
             let phase = status(&current).operation_state.map(|s| s.phase).unwrap_or_default();
             if phase == "Succeeded" {
