@@ -1,25 +1,29 @@
 //! `serin plan`: what an update will do, step by step, before anyone pushes it.
 //!
 //! The plan is not a second implementation of the rules: it runs the real engine against the
-//! in-memory simulator, with pods that start at once and analyses that pass, and records each
-//! step as it completes.
+//! in-memory simulator, with pods that start at once and analyses that pass, and records what
+//! it sees happen: each canary step as it completes, or each blue-green stage (preview up,
+//! analyses, the pause, the switch, the scale-down) as the status shows it.
 
+use crate::bluegreen::PAUSE_REASON_BLUE_GREEN;
 use crate::command::{Command, apply_command};
 use crate::reconcile::describe_step;
 use crate::sim::Simulator;
 use serin_model::Time;
-use serin_model::rollout::{Rollout, StepKind};
+use serin_model::rollout::{BlueGreenStrategy, CanaryStep, Rollout, RolloutAnalysis, RolloutStatus, StepKind};
 
-/// One completed step of the plan.
+/// One completed step (canary) or stage (blue-green) of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedStep {
     /// 1-based step number.
     pub number: usize,
     pub description: String,
-    pub set_weight: i32,
-    pub canary_replicas: i32,
-    pub stable_replicas: i32,
-    /// Milliseconds this step waits (a timed pause), if any.
+    /// The canary's weight after the step; None for blue-green, which switches instead.
+    pub set_weight: Option<i32>,
+    /// Replicas of the new version and of the older ones after the step.
+    pub new_replicas: i32,
+    pub old_replicas: i32,
+    /// Milliseconds this step waits (a timed pause or delay), if any.
     pub pause: Option<i64>,
     /// The step waits for `serin promote`.
     pub manual: bool,
@@ -32,7 +36,8 @@ pub struct PlannedStep {
 pub struct Plan {
     pub rollout: String,
     pub replicas: i32,
-    pub traffic_routing: Option<String>,
+    /// How traffic reaches the versions: "routed by traefik TraefikService x", ...
+    pub traffic: String,
     pub steps: Vec<PlannedStep>,
     /// When the new version becomes stable, from the start of the update.
     pub promoted_at: i64,
@@ -53,38 +58,19 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
     sim.settle();
     sim.rollout.spec.template = rollout.spec.template.clone();
     let new_hash = rollout.spec.template.hash(None);
-    let steps = rollout.spec.strategy.canary.as_ref().map(|c| c.steps.clone()).unwrap_or_default();
+    let mut recorder = match (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
+        (None, Some(blue_green)) => Recorder::BlueGreen(Stages::of(blue_green)),
+        (canary, _) => Recorder::Canary { steps: canary.as_ref().map_or(&[], |c| c.steps.as_slice()) },
+    };
     let mut planned = Vec::new();
     let mut promoted_at = None;
     let mut manual_waits = 0;
-    let mut last_index = 0;
     for _ in 0..100_000 {
         let before = sim.rollout.status.clone();
         let decision = sim.step();
         let status = sim.rollout.status.clone().unwrap_or_default();
-        let index = status.current_step_index.unwrap_or(0).max(0) as usize;
         let elapsed = sim.now.since(start) - manual_waits;
-        while last_index < index.min(steps.len()) {
-            let step = &steps[last_index];
-            let pause = match step.kind() {
-                Some(StepKind::Pause(p)) => {
-                    p.duration.as_ref().and_then(|d| serin_model::duration::parse_pause_duration(d).ok())
-                }
-                _ => None,
-            };
-            let manual = matches!(step.kind(), Some(StepKind::Pause(p)) if p.duration.is_none());
-            planned.push(PlannedStep {
-                number: last_index + 1,
-                description: describe_step(step),
-                set_weight: crate::phase::set_weight(&with_index(&sim.rollout, last_index)),
-                canary_replicas: sim.replica_set(&new_hash).map_or(0, |rs| rs.replicas),
-                stable_replicas: stable_replicas(&sim, &new_hash),
-                pause,
-                manual,
-                completed_at: elapsed,
-            });
-            last_index += 1;
-        }
+        recorder.observe(&Moment { sim: &sim, status: &status, new_hash: &new_hash, elapsed }, &mut planned);
         if promoted_at.is_none() && status.stable_rs.as_deref() == Some(new_hash.as_str()) {
             promoted_at = Some(elapsed);
         }
@@ -97,7 +83,7 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
             return Ok(Plan {
                 rollout: rollout.metadata.name().to_string(),
                 replicas: rollout.spec.replicas(),
-                traffic_routing: traffic_routing(rollout),
+                traffic: traffic(rollout),
                 steps: planned,
                 promoted_at: promoted_at.unwrap_or(elapsed),
                 finished_at: elapsed,
@@ -106,7 +92,7 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
         if status.abort {
             return Err(status.message.unwrap_or_else(|| "the plan ended in an abort".to_string()));
         }
-        let manual = is_manual_pause(&steps, index) || waits_for_blue_green_promotion(rollout, &status);
+        let manual = recorder.waits_for_promotion(&status);
         if status.pause_conditions.iter().any(|_| decision.requeue_after.is_none() || manual) {
             let waited_from = sim.now;
             apply_command(&mut sim.rollout, &Command::Promote { full: false }, &sim.replica_sets)?;
@@ -116,6 +102,7 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
         match decision.requeue_after {
             Some(after) => sim.now = sim.now.plus_millis(after.max(1)),
             None => {
+                let index = status.current_step_index.unwrap_or(0);
                 return Err(format!("the rollout would stop at step {index}: {}", status.message.unwrap_or_default()));
             }
         }
@@ -123,14 +110,184 @@ pub fn plan(rollout: &Rollout) -> Result<Plan, String> {
     Err("the plan did not finish".to_string())
 }
 
-fn is_manual_pause(steps: &[serin_model::rollout::CanaryStep], index: usize) -> bool {
-    matches!(steps.get(index).and_then(|s| s.kind()), Some(StepKind::Pause(p)) if p.duration.is_none())
+/// The simulated release at one instant, as the recorder sees it.
+struct Moment<'a> {
+    sim: &'a Simulator,
+    status: &'a RolloutStatus,
+    new_hash: &'a str,
+    /// Milliseconds since the update started, manual waits left out.
+    elapsed: i64,
 }
 
-/// A blue-green Rollout without auto-promotion, paused before the switch, waits for `promote`.
-fn waits_for_blue_green_promotion(rollout: &Rollout, status: &serin_model::rollout::RolloutStatus) -> bool {
-    let manual = rollout.spec.strategy.blue_green.as_ref().is_some_and(|bg| !bg.auto_promotion_enabled());
-    manual && status.pause_conditions.iter().any(|c| c.reason == crate::bluegreen::PAUSE_REASON_BLUE_GREEN)
+impl Moment<'_> {
+    fn new_replicas(&self) -> i32 {
+        self.sim.replica_set(self.new_hash).map_or(0, |rs| rs.replicas)
+    }
+
+    fn old_replicas(&self) -> i32 {
+        self.sim.replica_sets.iter().filter(|rs| rs.hash != self.new_hash).map(|rs| rs.replicas).sum()
+    }
+
+    fn record(&self, planned: &mut Vec<PlannedStep>, description: String, set_weight: Option<i32>, wait: Wait) {
+        planned.push(PlannedStep {
+            number: planned.len() + 1,
+            description,
+            set_weight,
+            new_replicas: self.new_replicas(),
+            old_replicas: self.old_replicas(),
+            pause: wait.timed,
+            manual: wait.manual,
+            completed_at: self.elapsed,
+        });
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Wait {
+    timed: Option<i64>,
+    manual: bool,
+}
+
+/// What the plan writes down: the canary's steps as its step index passes them, or the
+/// blue-green stages as the status reaches them.
+enum Recorder<'a> {
+    Canary { steps: &'a [CanaryStep] },
+    BlueGreen(Stages<'a>),
+}
+
+impl Recorder<'_> {
+    fn observe(&mut self, now: &Moment, planned: &mut Vec<PlannedStep>) {
+        match self {
+            Recorder::Canary { steps } => {
+                let index = now.status.current_step_index.unwrap_or(0).max(0) as usize;
+                while planned.len() < index.min(steps.len()) {
+                    let number = planned.len();
+                    let step = &steps[number];
+                    let wait = match step.kind() {
+                        Some(StepKind::Pause(p)) => Wait {
+                            timed: p
+                                .duration
+                                .as_ref()
+                                .and_then(|d| serin_model::duration::parse_pause_duration(d).ok()),
+                            manual: p.duration.is_none(),
+                        },
+                        _ => Wait::default(),
+                    };
+                    let weight = crate::phase::set_weight(&with_index(&now.sim.rollout, number));
+                    now.record(planned, describe_step(step), Some(weight), wait);
+                }
+            }
+            Recorder::BlueGreen(stages) => stages.observe(now, planned),
+        }
+    }
+
+    /// Whether the rollout, paused, waits for `promote` rather than for a clock.
+    fn waits_for_promotion(&self, status: &RolloutStatus) -> bool {
+        match self {
+            Recorder::Canary { steps } => {
+                let index = status.current_step_index.unwrap_or(0).max(0) as usize;
+                matches!(steps.get(index).and_then(|s| s.kind()), Some(StepKind::Pause(p)) if p.duration.is_none())
+            }
+            Recorder::BlueGreen(stages) => {
+                stages.manual && status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_BLUE_GREEN)
+            }
+        }
+    }
+}
+
+/// A blue-green update's stages in the order they happen; those the strategy does not use
+/// are left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    PreviewUp,
+    PrePromotionAnalysis,
+    Pause,
+    Switch,
+    PostPromotionAnalysis,
+    ScaleDown,
+}
+
+struct Stages<'a> {
+    ahead: std::collections::VecDeque<Stage>,
+    strategy: &'a BlueGreenStrategy,
+    /// Promotion waits for `promote` (autoPromotionEnabled: false).
+    manual: bool,
+    paused_seen: bool,
+}
+
+impl<'a> Stages<'a> {
+    fn of(strategy: &'a BlueGreenStrategy) -> Stages<'a> {
+        let manual = !strategy.auto_promotion_enabled();
+        let pauses = manual || strategy.auto_promotion_seconds() > 0;
+        let ahead = [
+            Some(Stage::PreviewUp),
+            strategy.pre_promotion_analysis.as_ref().map(|_| Stage::PrePromotionAnalysis),
+            pauses.then_some(Stage::Pause),
+            Some(Stage::Switch),
+            strategy.post_promotion_analysis.as_ref().map(|_| Stage::PostPromotionAnalysis),
+            Some(Stage::ScaleDown),
+        ];
+        Stages { ahead: ahead.into_iter().flatten().collect(), strategy, manual, paused_seen: false }
+    }
+
+    fn observe(&mut self, now: &Moment, planned: &mut Vec<PlannedStep>) {
+        let blue_green = &now.status.blue_green;
+        let switched = blue_green.active_selector.as_deref() == Some(now.new_hash);
+        let paused = now.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_BLUE_GREEN);
+        self.paused_seen |= paused;
+        let passed = |run: &Option<serin_model::rollout::RolloutAnalysisRunStatus>| {
+            run.as_ref().is_some_and(|r| r.status == "Successful")
+        };
+        while let Some(&stage) = self.ahead.front() {
+            let reached = match stage {
+                Stage::PreviewUp => {
+                    now.sim.replica_set(now.new_hash).is_some_and(|rs| rs.replicas > 0 && rs.available >= rs.replicas)
+                }
+                Stage::PrePromotionAnalysis => passed(&blue_green.pre_promotion_analysis_run_status),
+                Stage::Pause => (self.paused_seen && !paused) || switched,
+                Stage::Switch => switched,
+                Stage::PostPromotionAnalysis => passed(&blue_green.post_promotion_analysis_run_status),
+                Stage::ScaleDown => switched && now.old_replicas() == 0,
+            };
+            if !reached {
+                return;
+            }
+            self.ahead.pop_front();
+            let (description, wait) = self.describe(stage);
+            now.record(planned, description, None, wait);
+        }
+    }
+
+    fn describe(&self, stage: Stage) -> (String, Wait) {
+        let strategy = self.strategy;
+        let templates = |analysis: &Option<RolloutAnalysis>| {
+            let names: Vec<&str> =
+                analysis.iter().flat_map(|a| &a.templates).map(|t| t.template_name.as_str()).collect();
+            names.join(", ")
+        };
+        let seconds = |s: i32| Wait { timed: Some(i64::from(s) * 1000), manual: false };
+        match stage {
+            Stage::PreviewUp => match &strategy.preview_service {
+                Some(preview) => (format!("preview up behind Service {preview}"), Wait::default()),
+                None => ("new version up (no previewService)".to_string(), Wait::default()),
+            },
+            Stage::PrePromotionAnalysis => {
+                (format!("prePromotionAnalysis: {}", templates(&strategy.pre_promotion_analysis)), Wait::default())
+            }
+            Stage::Pause if self.manual => ("pause before the switch".to_string(), Wait { timed: None, manual: true }),
+            Stage::Pause => {
+                let seconds_set = strategy.auto_promotion_seconds();
+                (format!("pause: autoPromotionSeconds {seconds_set}"), seconds(seconds_set))
+            }
+            Stage::Switch => {
+                (format!("switch Service {} to the new version", strategy.active_service), Wait::default())
+            }
+            Stage::PostPromotionAnalysis => {
+                (format!("postPromotionAnalysis: {}", templates(&strategy.post_promotion_analysis)), Wait::default())
+            }
+            Stage::ScaleDown => ("old version scaled down".to_string(), seconds(strategy.scale_down_delay_seconds())),
+        }
+    }
 }
 
 fn with_index(rollout: &Rollout, index: usize) -> Rollout {
@@ -141,11 +298,20 @@ fn with_index(rollout: &Rollout, index: usize) -> Rollout {
     copy
 }
 
-fn stable_replicas(sim: &Simulator, new_hash: &str) -> i32 {
-    sim.replica_sets.iter().filter(|rs| rs.hash != new_hash).map(|rs| rs.replicas).sum()
+fn traffic(rollout: &Rollout) -> String {
+    if let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
+        return match &blue_green.preview_service {
+            Some(preview) => format!("switched by Service {} (preview on {preview})", blue_green.active_service),
+            None => format!("switched by Service {}", blue_green.active_service),
+        };
+    }
+    match traffic_router(rollout) {
+        Some(router) => format!("routed by {router}"),
+        None => "split by pod count (no traffic routing)".to_string(),
+    }
 }
 
-fn traffic_routing(rollout: &Rollout) -> Option<String> {
+fn traffic_router(rollout: &Rollout) -> Option<String> {
     let routing = rollout.spec.strategy.canary.as_ref()?.traffic_routing.as_ref()?;
     if let Some(t) = &routing.traefik {
         return Some(format!("traefik TraefikService {}", t.weighted_traefik_service_name));

@@ -27,36 +27,33 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn render(plan: &serin_engine::plan::Plan) -> String {
-    let mut out = format!(
-        "Rollout {}: {} replicas, traffic {}\n\n",
-        plan.rollout,
-        plan.replicas,
-        plan.traffic_routing
-            .as_deref()
-            .map_or("split by pod count (no traffic routing)".to_string(), |t| format!("routed by {t}"))
-    );
-    let header = ["STEP", "ACTION", "SET-WEIGHT", "CANARY", "STABLE", "WAIT", "DONE-AT"];
-    let mut rows: Vec<[String; 7]> = vec![header.map(String::from)];
+    let mut out = format!("Rollout {}: {} replicas, traffic {}\n\n", plan.rollout, plan.replicas, plan.traffic);
+    // A canary's steps set weights; a blue-green update's stages switch a Service instead.
+    let canary = plan.steps.iter().any(|s| s.set_weight.is_some());
+    let header: &[&str] = if canary {
+        &["STEP", "ACTION", "SET-WEIGHT", "CANARY", "STABLE", "WAIT", "DONE-AT"]
+    } else {
+        &["STAGE", "ACTION", "NEW", "OLD", "WAIT", "DONE-AT"]
+    };
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for step in &plan.steps {
         let wait = match (step.pause, step.manual) {
             (_, true) => "until promoted".to_string(),
             (Some(p), _) => format_duration(p),
             (None, _) => "-".to_string(),
         };
-        rows.push([
-            format!("{}/{}", step.number, plan.steps.len()),
-            step.description.clone(),
-            step.set_weight.to_string(),
-            step.canary_replicas.to_string(),
-            step.stable_replicas.to_string(),
+        let mut row = vec![format!("{}/{}", step.number, plan.steps.len()), step.description.clone()];
+        row.extend(step.set_weight.map(|w| w.to_string()));
+        row.extend([
+            step.new_replicas.to_string(),
+            step.old_replicas.to_string(),
             wait,
             format_duration(step.completed_at),
         ]);
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
+    for line in crate::view::table(&rows).lines() {
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     let manual = plan.steps.iter().filter(|s| s.manual).count();

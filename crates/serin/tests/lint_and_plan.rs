@@ -104,3 +104,15 @@ fn plan_of_a_basic_canary_with_an_untimed_pause() {
     let out = serin().args(["plan", "-f", "crates/serin/tests/fixtures/basic-canary-rollout.yaml"]).assert().success();
     insta::assert_snapshot!(String::from_utf8_lossy(&out.get_output().stdout));
 }
+
+/// A blue-green update's timeline: Argo's example (preview up, a manual pause, the switch,
+/// the default 30 s scale-down delay) and one with every stage (analyses before and after the
+/// switch, an auto-promotion countdown, a preview of one pod that grows at the switch).
+#[test]
+fn plan_of_blue_green_updates_shows_their_stages() {
+    for file in ["argo-example-rollout-bluegreen.yaml", "blue-green-every-field.yaml"] {
+        let path = format!("crates/serin-model/tests/accepted/{file}");
+        let out = serin().args(["plan", "-f", &path]).assert().success();
+        insta::assert_snapshot!(file, String::from_utf8_lossy(&out.get_output().stdout));
+    }
+}
