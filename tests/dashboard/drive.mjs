@@ -2,7 +2,9 @@
 // which starts the server and the scenario and passes what this script needs in the
 // environment. `node drive.mjs seed` checks the seed's canary at step 1, promotes and aborts by
 // clicking, compares the routes page with `serin get traefikservices` and takes screenshots;
-// `node drive.mjs hundred` measures the rollouts page with 100 rollouts. The last line printed
+// `node drive.mjs bluegreen` reads a paused blue-green rollout (active and preview Services,
+// its stages) and promotes it; `node drive.mjs hundred` measures the rollouts page with 100
+// rollouts. The last line printed
 // is a JSON object of measured figures; any failed check exits non-zero with the reason.
 
 import { chromium } from 'playwright-core';
@@ -215,6 +217,37 @@ async function seed() {
   await browser.close();
 }
 
+async function bluegreen() {
+  const shots = env('SCREENSHOTS');
+  mkdirSync(shots, { recursive: true });
+  const browser = await launch();
+  const page = await newPage(browser);
+  await signIn(page);
+  const row = page.locator('tr[data-rollout="default/bluegreen"]');
+  await waitText(row.locator('[data-field=phase]'), 'Paused', 'rollouts page status');
+  await waitText(row.locator('[data-field=weight]'), /^-$/, 'rollouts page weight of a blue-green rollout');
+  await row.getByRole('link', { name: 'bluegreen' }).click();
+  await waitText(page.locator('[data-field=active-service]'), 'bluegreen-active → revision 1', 'active Service');
+  await waitText(page.locator('[data-field=preview-service]'), 'bluegreen-preview → revision 2', 'preview Service');
+  check(await page.locator('[data-field=step]').count() === 0, 'a blue-green rollout shows a canary step');
+  await waitText(page.locator('ol.steps li[aria-current=step]'), 'pause before the switch', 'current stage');
+  const stages = await page.locator('ol.steps li').allInnerTexts();
+  check(stages.length === 4 && stages[0].includes('preview up behind Service bluegreen-preview'), `stages: ${JSON.stringify(stages)}`);
+  await waitText(page.locator('[data-field=pause]'), 'until promoted', 'the pause waits for promotion');
+  await waitText(page.locator('.split'), 'stable, active 100%', 'all traffic on the active revision');
+  await page.locator('article.revision.active.stable tr[data-pod]').first().waitFor();
+  await page.locator('article.revision.preview tr[data-pod]').first().waitFor();
+  await page.screenshot({ path: join(shots, 'rollout-bluegreen.png'), fullPage: true });
+
+  const promoted = Date.now();
+  await page.getByRole('button', { name: 'Promote', exact: true }).click();
+  await waitText(page.locator('[data-field=active-service]'), 'bluegreen-active → revision 2', 'active Service after Promote');
+  figures.promoteToSwitchMs = Date.now() - promoted;
+  await waitText(page.locator('ol.steps li[aria-current=step]'), 'old version scaled down', 'stage after the switch');
+  await waitText(page.locator('[data-field=phase]'), 'Healthy', 'status once promoted');
+  await browser.close();
+}
+
 async function hundred() {
   const browser = await launch();
   const page = await newPage(browser);
@@ -258,7 +291,7 @@ async function hundred() {
   await browser.close();
 }
 
-const phases = { seed, hundred };
+const phases = { seed, bluegreen, hundred };
 const phase = phases[process.argv[2]];
 if (!phase) {
   console.error(`usage: node drive.mjs ${Object.keys(phases).join('|')}`);

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod replicas;
 pub mod sim;
+pub mod stages;
 pub mod state;
 
 pub use reconcile::reconcile;

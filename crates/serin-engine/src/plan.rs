@@ -5,12 +5,12 @@
 //! it sees happen: each canary step as it completes, or each blue-green stage (preview up,
 //! analyses, the pause, the switch, the scale-down) as the status shows it.
 
-use crate::bluegreen::PAUSE_REASON_BLUE_GREEN;
 use crate::command::{Command, apply_command};
 use crate::reconcile::describe_step;
 use crate::sim::Simulator;
+use crate::stages::{Stage, Wait, stages, waits_for_promotion};
 use serin_model::Time;
-use serin_model::rollout::{BlueGreenStrategy, CanaryStep, Rollout, RolloutAnalysis, RolloutStatus, StepKind};
+use serin_model::rollout::{BlueGreenStrategy, CanaryStep, Rollout, RolloutStatus, StepKind};
 
 /// One completed step (canary) or stage (blue-green) of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,12 +142,6 @@ impl Moment<'_> {
     }
 }
 
-#[derive(Clone, Copy, Default)]
-struct Wait {
-    timed: Option<i64>,
-    manual: bool,
-}
-
 /// What the plan writes down: the canary's steps as its step index passes them, or the
 /// blue-green stages as the status reaches them.
 enum Recorder<'a> {
@@ -188,104 +182,29 @@ impl Recorder<'_> {
                 let index = status.current_step_index.unwrap_or(0).max(0) as usize;
                 matches!(steps.get(index).and_then(|s| s.kind()), Some(StepKind::Pause(p)) if p.duration.is_none())
             }
-            Recorder::BlueGreen(stages) => {
-                stages.manual && status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_BLUE_GREEN)
-            }
+            Recorder::BlueGreen(stages) => waits_for_promotion(stages.strategy, status),
         }
     }
 }
 
-/// A blue-green update's stages in the order they happen; those the strategy does not use
-/// are left out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
-    PreviewUp,
-    PrePromotionAnalysis,
-    Pause,
-    Switch,
-    PostPromotionAnalysis,
-    ScaleDown,
-}
-
+/// A blue-green update's stages still ahead, recorded in order as the status reaches them.
 struct Stages<'a> {
     ahead: std::collections::VecDeque<Stage>,
     strategy: &'a BlueGreenStrategy,
-    /// Promotion waits for `promote` (autoPromotionEnabled: false).
-    manual: bool,
-    paused_seen: bool,
 }
 
 impl<'a> Stages<'a> {
     fn of(strategy: &'a BlueGreenStrategy) -> Stages<'a> {
-        let manual = !strategy.auto_promotion_enabled();
-        let pauses = manual || strategy.auto_promotion_seconds() > 0;
-        let ahead = [
-            Some(Stage::PreviewUp),
-            strategy.pre_promotion_analysis.as_ref().map(|_| Stage::PrePromotionAnalysis),
-            pauses.then_some(Stage::Pause),
-            Some(Stage::Switch),
-            strategy.post_promotion_analysis.as_ref().map(|_| Stage::PostPromotionAnalysis),
-            Some(Stage::ScaleDown),
-        ];
-        Stages { ahead: ahead.into_iter().flatten().collect(), strategy, manual, paused_seen: false }
+        Stages { ahead: stages(strategy).into(), strategy }
     }
 
     fn observe(&mut self, now: &Moment, planned: &mut Vec<PlannedStep>) {
-        let blue_green = &now.status.blue_green;
-        let switched = blue_green.active_selector.as_deref() == Some(now.new_hash);
-        let paused = now.status.pause_conditions.iter().any(|c| c.reason == PAUSE_REASON_BLUE_GREEN);
-        self.paused_seen |= paused;
-        let passed = |run: &Option<serin_model::rollout::RolloutAnalysisRunStatus>| {
-            run.as_ref().is_some_and(|r| r.status == "Successful")
-        };
         while let Some(&stage) = self.ahead.front() {
-            let reached = match stage {
-                Stage::PreviewUp => {
-                    now.sim.replica_set(now.new_hash).is_some_and(|rs| rs.replicas > 0 && rs.available >= rs.replicas)
-                }
-                Stage::PrePromotionAnalysis => passed(&blue_green.pre_promotion_analysis_run_status),
-                Stage::Pause => (self.paused_seen && !paused) || switched,
-                Stage::Switch => switched,
-                Stage::PostPromotionAnalysis => passed(&blue_green.post_promotion_analysis_run_status),
-                Stage::ScaleDown => switched && now.old_replicas() == 0,
-            };
-            if !reached {
+            if !stage.reached(now.status, &now.sim.replica_sets) {
                 return;
             }
             self.ahead.pop_front();
-            let (description, wait) = self.describe(stage);
-            now.record(planned, description, None, wait);
-        }
-    }
-
-    fn describe(&self, stage: Stage) -> (String, Wait) {
-        let strategy = self.strategy;
-        let templates = |analysis: &Option<RolloutAnalysis>| {
-            let names: Vec<&str> =
-                analysis.iter().flat_map(|a| &a.templates).map(|t| t.template_name.as_str()).collect();
-            names.join(", ")
-        };
-        let seconds = |s: i32| Wait { timed: Some(i64::from(s) * 1000), manual: false };
-        match stage {
-            Stage::PreviewUp => match &strategy.preview_service {
-                Some(preview) => (format!("preview up behind Service {preview}"), Wait::default()),
-                None => ("new version up (no previewService)".to_string(), Wait::default()),
-            },
-            Stage::PrePromotionAnalysis => {
-                (format!("prePromotionAnalysis: {}", templates(&strategy.pre_promotion_analysis)), Wait::default())
-            }
-            Stage::Pause if self.manual => ("pause before the switch".to_string(), Wait { timed: None, manual: true }),
-            Stage::Pause => {
-                let seconds_set = strategy.auto_promotion_seconds();
-                (format!("pause: autoPromotionSeconds {seconds_set}"), seconds(seconds_set))
-            }
-            Stage::Switch => {
-                (format!("switch Service {} to the new version", strategy.active_service), Wait::default())
-            }
-            Stage::PostPromotionAnalysis => {
-                (format!("postPromotionAnalysis: {}", templates(&strategy.post_promotion_analysis)), Wait::default())
-            }
-            Stage::ScaleDown => ("old version scaled down".to_string(), seconds(strategy.scale_down_delay_seconds())),
+            now.record(planned, stage.describe(self.strategy), None, stage.wait(self.strategy));
         }
     }
 }

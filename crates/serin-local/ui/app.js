@@ -295,9 +295,9 @@ const rolloutsPage = {
         h('td', {}, r.strategy),
         h('td', { 'data-field': 'phase' }, badge(r.phase, { title: r.message || r.phase })),
         h('td', { 'data-field': 'step' }, r.step ? `${r.step[0]}/${r.step[1]}` : '-'),
-        h('td', { 'data-field': 'weight' }, h('span', { class: 'weights' }, weightBar(r.actualWeight, 'actual weight'),
+        h('td', { 'data-field': 'weight' }, r.actualWeight === null ? '-' : h('span', { class: 'weights' }, weightBar(r.actualWeight, 'actual weight'),
           h('span', {}, h('span', { 'data-field': 'actual-weight' }, r.actualWeight), r.setWeight !== r.actualWeight ? ` (set ${r.setWeight})` : ''))),
-        h('td', { class: 'images' }, r.images.map((i) => h('div', {}, i.image, i.role ? h('span', { class: `tag ${i.role}` }, i.role) : ''))),
+        h('td', { class: 'images' }, r.images.map(imageLine)),
         h('td', { 'data-field': 'ready' }, `${r.ready}/${r.desired}`)));
       return h('div', { class: 'scroll' }, h('table', { class: 'list' },
         h('caption', {}, items.length === total ? `${total} rollout${total === 1 ? '' : 's'}` : `${items.length} of ${total} rollouts`),
@@ -332,6 +332,25 @@ function rolloutActions(route, view) {
       },
     }, c.label);
   }));
+}
+
+// A revision's roles ("stable, active") as CSS classes and as a tag.
+function roleClasses(role) {
+  return (role || '').split(', ').join(' ');
+}
+
+function roleTag(role) {
+  return h('span', { class: `tag ${roleClasses(role)}` }, role);
+}
+
+function imageLine(image) {
+  return h('div', {}, image.image, image.role ? roleTag(image.role) : '');
+}
+
+// A blue-green Service and the revision its selector points at.
+function serviceRevision(service) {
+  if (!service) return '-';
+  return [h('span', { class: 'mono' }, service.name), service.revision ? ` → revision ${service.revision}` : ' (no revision selected yet)'];
 }
 
 function summaryList(pairs) {
@@ -369,9 +388,9 @@ function trafficCharts(samples) {
 
 function revisionCard(rev) {
   const rs = rev.replicaSet;
-  return h('article', { class: `revision ${rev.role || ''}`, 'data-revision': rev.revision, 'data-hash': rev.hash, 'aria-labelledby': `rev-${rev.hash}` },
+  return h('article', { class: `revision ${roleClasses(rev.role)}`, 'data-revision': rev.revision, 'data-hash': rev.hash, 'aria-labelledby': `rev-${rev.hash}` },
     h('header', {},
-      h('h3', { id: `rev-${rev.hash}` }, `Revision ${rev.revision}`, rev.role ? h('span', { class: `tag ${rev.role}` }, rev.role) : ''),
+      h('h3', { id: `rev-${rev.hash}` }, `Revision ${rev.revision}`, rev.role ? roleTag(rev.role) : ''),
       h('span', { class: 'weights' }, weightBar(rev.weight, `revision ${rev.revision} traffic`), h('span', { 'data-field': 'weight' }, `${rev.weight}%`), ' of traffic')),
     h('p', { class: 'images' }, rev.images.join(', ')),
     h('p', {}, h('span', { class: 'mono' }, rs.name), ' ', badge(rs.state), ` ${rs.available}/${rs.desired} available`,
@@ -389,7 +408,7 @@ function revisionCard(rev) {
 function stepsList(view) {
   const pause = view.pause;
   return h('section', { 'aria-labelledby': 'steps-h' },
-    h('h2', { id: 'steps-h' }, 'Steps'),
+    h('h2', { id: 'steps-h' }, view.rollout.strategy === 'BlueGreen' ? 'Stages' : 'Steps'),
     pause ? h('p', { class: 'pause', 'data-field': 'pause' }, badge('Paused'), ` ${pause.reason}`,
       pause.endsAt ? [' · resumes in ', countdown(pause.endsAt)] : ' · until promoted',
       state.envelope.timeScale !== 1 ? h('span', { class: 'muted' }, ` (server time runs ${state.envelope.timeScale}x)`) : '') : '',
@@ -403,7 +422,7 @@ function trafficSplit(revisions) {
   return h('section', { 'aria-labelledby': 'split-h' },
     h('h2', { id: 'split-h' }, 'Traffic'),
     h('div', { class: 'split', role: 'img', 'aria-label': live.map((r) => `revision ${r.revision} ${r.weight}%`).join(', ') || 'no traffic' },
-      live.map((r) => h('span', { class: `part ${r.role || ''}`, grow: r.weight }, `${r.role || 'rev ' + r.revision} ${r.weight}%`))));
+      live.map((r) => h('span', { class: `part ${roleClasses(r.role)}`, grow: r.weight }, `${r.role || 'rev ' + r.revision} ${r.weight}%`))));
 }
 
 function analysisRuns(runs) {
@@ -452,11 +471,16 @@ const rolloutPage = {
       h('p', { class: 'status' }, h('span', { 'data-field': 'phase' }, badge(r.phase)), r.message ? h('span', { class: 'message' }, r.message) : ''),
       summaryList([
         ['Strategy', r.strategy],
-        ['Step', r.step ? `${r.step[0]}/${r.step[1]}` : '-', 'step'],
-        ['Set weight', `${r.setWeight}%`, 'set-weight'],
-        ['Actual weight', `${r.actualWeight}%`, 'actual-weight'],
+        ...(r.services ? [
+          ['Active', serviceRevision(r.services.active), 'active-service'],
+          ['Preview', serviceRevision(r.services.preview), 'preview-service'],
+        ] : [
+          ['Step', r.step ? `${r.step[0]}/${r.step[1]}` : '-', 'step'],
+          ['Set weight', `${r.setWeight}%`, 'set-weight'],
+          ['Actual weight', `${r.actualWeight}%`, 'actual-weight'],
+        ]),
         ['Replicas', `${r.ready} ready / ${r.desired} desired (${r.updated} updated, ${r.available} available)`, 'replicas'],
-        ['Images', r.images.map((i) => h('div', {}, i.image, i.role ? h('span', { class: `tag ${i.role}` }, i.role) : ''))],
+        ['Images', r.images.map(imageLine)],
       ]),
       rolloutActions(route, view)));
     section(content, 'steps', { steps: view.steps, pause: view.pause }, () => stepsList(view));

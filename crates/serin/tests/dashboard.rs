@@ -192,6 +192,24 @@ fn the_dashboard_shows_and_steers_the_seed_in_chromium() {
     }
 }
 
+/// examples/bluegreen paused before its switch: the page names the active and preview Services
+/// and the revisions they select, marks the stage it waits in, and promotes by a click.
+#[test]
+fn the_dashboard_shows_and_promotes_a_blue_green_rollout() {
+    let server = Server::start(10.0);
+    server.serin(&["apply", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bluegreen")]);
+    server.wait_for_rollout("bluegreen", "v1 healthy", WAIT, |t| status(t)["phase"] == "Healthy");
+    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
+    server.wait_for_rollout("bluegreen", "paused before the switch", WAIT, |t| {
+        status(t)["message"] == "BlueGreenPause" && status(t)["replicas"] == 6
+    });
+    let figures = drive(&server, "bluegreen", &[]);
+    record_figures("bluegreen", &figures);
+    let tree = server.tree("bluegreen");
+    assert_eq!(status(&tree)["blueGreen"]["activeSelector"], status(&tree)["currentPodHash"], "the click promoted it");
+    publish_screenshots();
+}
+
 /// 100 rollouts of one pod each: the list loads, redraws, filters and follows a change.
 #[test]
 fn a_hundred_rollouts_stay_responsive() {

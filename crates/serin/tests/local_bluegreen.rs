@@ -1,7 +1,8 @@
-//! A blue-green release on the local platform with real traffic: the preview revision comes
-//! up behind its own host while the active host still answers v1, promotion switches the
-//! active Service with no failed request under load and before `promote` returns, and the old
-//! ReplicaSet scales down after `scaleDownDelaySeconds`.
+//! A blue-green release on the local platform with real traffic, from examples/bluegreen: the
+//! preview revision comes up behind its own host while the active host still answers v1,
+//! promotion switches the active Service with no failed request under load and before
+//! `promote` returns, and the old ReplicaSet scales down after `scaleDownDelaySeconds`; an
+//! abort before the switch leaves users on v1 and `retry` brings the preview back.
 
 mod common;
 
@@ -12,75 +13,15 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-const MANIFESTS: &str = "
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata:
-  name: bluegreen
-spec:
-  replicas: 2
-  revisionHistoryLimit: 2
-  selector:
-    matchLabels:
-      app: bluegreen
-  template:
-    metadata:
-      labels:
-        app: bluegreen
-    spec:
-      containers:
-      - name: myapp
-        image: ikubernetes/myapp:v1
-        ports:
-        - name: http
-          containerPort: 80
-  strategy:
-    blueGreen:
-      activeService: bluegreen-active
-      previewService: bluegreen-preview
-      autoPromotionEnabled: false
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: bluegreen-active
-spec:
-  selector:
-    app: bluegreen
-  ports:
-  - name: http
-    port: 80
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: bluegreen-preview
-spec:
-  selector:
-    app: bluegreen
-  ports:
-  - name: http
-    port: 80
----
-apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata:
-  name: bluegreen
-spec:
-  entryPoints:
-  - web
-  routes:
-  - match: Host(`active.bluegreen.test`)
-    kind: Rule
-    services:
-    - name: bluegreen-active
-      port: 80
-  - match: Host(`preview.bluegreen.test`)
-    kind: Rule
-    services:
-    - name: bluegreen-preview
-      port: 80
-";
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/bluegreen");
+const ACTIVE: &str = "bluegreen.myapp.com";
+const PREVIEW: &str = "preview.bluegreen.myapp.com";
+
+/// examples/bluegreen's three files as one text, `change` applied to the Rollout's.
+fn manifests(change: impl Fn(String) -> String) -> String {
+    let read = |file: &str| std::fs::read_to_string(format!("{EXAMPLE}/{file}")).unwrap();
+    [change(read("rollout.yaml")), read("services.yaml"), read("ingressroute.yaml")].join("---\n")
+}
 
 fn wait(server: &Server, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     server.wait_for_rollout("bluegreen", what, WAIT, check)
@@ -101,61 +42,69 @@ fn version(body: &str) -> String {
     body.split(" | ").nth(1).unwrap_or(body).trim().to_string()
 }
 
+/// Requests to the active host from four clients while `command` runs, and the instant it
+/// returned: every answer with the instant it was sent, its status and body.
+fn under_load(server: &Server, command: &[&str], after_return: Duration) -> (Vec<(Instant, u16, String)>, Instant) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..4).map(|_| scope.spawn(|| server.load(ACTIVE, "/", &stop))).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        server.serin(command);
+        let returned = Instant::now();
+        std::thread::sleep(after_return);
+        stop.store(true, Ordering::Relaxed);
+        (clients.into_iter().flat_map(|c| c.join().unwrap()).collect(), returned)
+    })
+}
+
+/// Whether every request succeeded, and the versions that answered those sent after the
+/// command returned.
+fn answered_after(answers: &[(Instant, u16, String)], returned: Instant) -> (bool, Vec<String>) {
+    let all_ok = answers.iter().all(|(_, code, _)| *code == 200);
+    let after = answers.iter().filter(|(sent, _, _)| *sent >= returned).map(|(_, _, body)| version(body)).collect();
+    (all_ok, after)
+}
+
+/// `get rollout` as kubectl-argo-rollouts prints a paused blue-green rollout (its own test
+/// data, `get_test.go`'s TestGetBlueGreenRollout, has the same lines for its rollout).
+fn assert_matches_fixture(server: &Server, fixture: &str) {
+    let view = server.serin(&["get", "rollout", "bluegreen", "--no-color"]);
+    let expected = std::fs::read_to_string(format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let shown: Vec<&str> = view.lines().filter(|l| !l.starts_with("TimeScale:")).collect();
+    assert_eq!(common::mask(&shown.join("\n")), common::mask(&expected), "{view}");
+}
+
+/// Applies `manifests`, waits for v1 healthy and returns its pod-template hash.
+fn deployed(server: &Server, manifests: &str) -> String {
+    server.apply_text("bluegreen.yaml", manifests);
+    let tree = wait(server, "v1 healthy", |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 3);
+    status(&tree)["currentPodHash"].as_str().unwrap().to_string()
+}
+
+/// Sets v2 and waits for the pause before the switch, the preview up: returns the tree.
+fn previewing_v2(server: &Server) -> Value {
+    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
+    wait(server, "paused with the preview up", |t| {
+        status(t)["phase"] == "Paused" && status(t)["message"] == "BlueGreenPause" && status(t)["replicas"] == 6
+    })
+}
+
 #[test]
 fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request() {
     let server = Server::start(10.0);
-    server.apply_text("bluegreen.yaml", MANIFESTS);
-    let tree = wait(&server, "v1 healthy", |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 2);
-    let v1 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
-    assert_eq!(versions(&server, "active.bluegreen.test", 10), [("Version: v1".to_string(), 10)]);
+    let v1 = deployed(&server, &manifests(|r| r));
+    assert_eq!(versions(&server, ACTIVE, 10), [("Version: v1".to_string(), 10)]);
 
-    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
-    let tree = wait(&server, "paused with the preview up", |t| {
-        status(t)["phase"] == "Paused" && status(t)["message"] == "BlueGreenPause"
-    });
+    let tree = previewing_v2(&server);
     let v2 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
     assert_eq!(status(&tree)["blueGreen"]["activeSelector"], v1.as_str());
     assert_eq!(status(&tree)["blueGreen"]["previewSelector"], v2.as_str());
-    assert_eq!(versions(&server, "active.bluegreen.test", 20), [("Version: v1".to_string(), 20)]);
-    assert_eq!(versions(&server, "preview.bluegreen.test", 20), [("Version: v2".to_string(), 20)]);
-    // `get rollout` as kubectl-argo-rollouts prints a paused blue-green rollout.
-    let view = server.serin(&["get", "rollout", "bluegreen", "--no-color"]);
-    let header: Vec<&str> =
-        view.lines().filter(|l| !l.starts_with("TimeScale:")).take_while(|l| !l.is_empty()).collect();
-    let expected = [
-        "Name:            bluegreen",
-        "Namespace:       default",
-        "Status:          ॥ Paused",
-        "Message:         BlueGreenPause",
-        "Strategy:        BlueGreen",
-        "Images:          ikubernetes/myapp:v1 (stable, active)",
-        "                 ikubernetes/myapp:v2 (preview)",
-        "Replicas:",
-        "  Desired:       2",
-        "  Current:       4",
-        "  Updated:       2",
-        "  Ready:         2",
-        "  Available:     2",
-    ];
-    assert_eq!(header, expected, "{view}");
-    let tags = |hash: &str| {
-        let line = view.lines().find(|l| l.contains(&format!("bluegreen-{hash}")) && l.contains("ReplicaSet"));
-        line.map(|l| l.split_whitespace().last().unwrap_or_default().to_string())
-    };
-    assert_eq!((tags(&v1), tags(&v2)), (Some("stable,active".into()), Some("preview".into())), "{view}");
+    assert_eq!(versions(&server, ACTIVE, 20), [("Version: v1".to_string(), 20)]);
+    assert_eq!(versions(&server, PREVIEW, 20), [("Version: v2".to_string(), 20)]);
+    assert_matches_fixture(&server, "bluegreen-paused.txt");
 
-    // Steady load on the active host while `serin promote` runs.
-    let stop = AtomicBool::new(false);
-    let (answers, returned) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| server.load("active.bluegreen.test", "/", &stop));
-        std::thread::sleep(Duration::from_millis(300));
-        server.serin(&["promote", "bluegreen"]);
-        let returned = Instant::now();
-        wait(&server, "active on v2", |t| status(t)["blueGreen"]["activeSelector"] == v2.as_str());
-        std::thread::sleep(Duration::from_millis(500));
-        stop.store(true, Ordering::Relaxed);
-        (load.join().unwrap(), returned)
-    });
+    // Steady load on the active host from four clients while `serin promote` runs.
+    let (answers, returned) = under_load(&server, &["promote", "bluegreen"], Duration::from_millis(700));
     let failed: Vec<_> = answers.iter().filter(|(_, code, _)| *code != 200).collect();
     assert!(
         failed.is_empty(),
@@ -164,21 +113,59 @@ fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request()
         answers.len(),
         failed.first()
     );
+    let first = answers.iter().map(|(sent, _, _)| *sent).min().unwrap();
+    let last = answers.iter().map(|(sent, _, _)| *sent).max().unwrap();
+    let rate = answers.len() as f64 / last.duration_since(first).as_secs_f64();
+    assert!(rate >= 200.0, "the load was {rate:.0} requests/s, below the 200 the switch must hold under");
     assert!(answers.iter().any(|(_, _, body)| version(body) == "Version: v1"), "the load reached v1 before promote");
     // The API answers `promote` once the router serves the new revision on the active Service.
-    let after: Vec<_> = answers.iter().filter(|(sent, _, _)| *sent >= returned).collect();
+    let (_, after) = answered_after(&answers, returned);
+    let late = after.iter().filter(|v| *v != "Version: v2").count();
     assert!(after.len() >= 50, "only {} requests sent after promote returned", after.len());
-    let late = after.iter().filter(|(_, _, body)| version(body) != "Version: v2").count();
     assert_eq!(late, 0, "requests sent after `serin promote` returned still reached v1");
 
     let tree = wait(&server, "healthy on v2", |t| status(t)["phase"] == "Healthy");
     assert_eq!(status(&tree)["stableRS"], v2.as_str());
-    assert_eq!(versions(&server, "active.bluegreen.test", 20), [("Version: v2".to_string(), 20)]);
-    assert_eq!(replicas_of(&tree, &v1), 2, "the old revision waits for scaleDownDelaySeconds");
-    // scaleDownDelaySeconds: 30 (the default) at 10x: 3 s after the switch.
+    assert_eq!(versions(&server, ACTIVE, 20), [("Version: v2".to_string(), 20)]);
+    assert_eq!(replicas_of(&tree, &v1), 3, "the old revision waits for scaleDownDelaySeconds");
+    // scaleDownDelaySeconds: 30 at 10x: 3 s after the switch.
     wait(&server, "v1 scaled down", |t| replicas_of(t, &v1) == 0);
     let after = returned.elapsed();
     assert!(after >= Duration::from_millis(2_500), "v1 scaled down {after:?} after promote, before the delay");
+}
+
+/// Argo's documented abort of a blue-green update before promotion: the active Service stays
+/// on the stable revision, the new ReplicaSet scales down after abortScaleDownDelaySeconds, the
+/// rollout is Degraded; `retry` brings the preview back and pauses again for promotion.
+#[test]
+fn abort_before_the_switch_keeps_users_on_v1_and_retry_brings_the_preview_back() {
+    let server = Server::start(10.0);
+    let v1 = deployed(&server, &manifests(|r| r));
+    let tree = previewing_v2(&server);
+    let v2 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
+
+    let (answers, returned) = under_load(&server, &["abort", "bluegreen"], Duration::from_millis(300));
+    let (all_ok, after) = answered_after(&answers, returned);
+    assert!(all_ok && after.iter().all(|v| v == "Version: v1"), "users left v1 or failed during the abort: {after:?}");
+    let tree = wait(&server, "Degraded", |t| status(t)["phase"] == "Degraded");
+    assert_eq!(status(&tree)["message"], "RolloutAborted: Rollout aborted update to revision 2");
+    assert_eq!(status(&tree)["blueGreen"]["activeSelector"], v1.as_str());
+    // abortScaleDownDelaySeconds: 30 (the default) at 10x.
+    let aborted = Instant::now();
+    wait(&server, "v2 scaled down after the abort", |t| replicas_of(t, &v2) == 0);
+    assert!(aborted.elapsed() >= Duration::from_millis(2_000), "v2 scaled down before abortScaleDownDelaySeconds");
+    assert_eq!(versions(&server, ACTIVE, 20), [("Version: v1".to_string(), 20)]);
+
+    server.serin(&["retry", "rollout", "bluegreen"]);
+    let tree = wait(&server, "paused again with the preview up", |t| {
+        status(t)["message"] == "BlueGreenPause" && replicas_of(t, &v2) == 3 && status(t)["availableReplicas"] == 3
+    });
+    assert_eq!(status(&tree)["abort"], Value::Null, "retry clears the abort");
+    assert_eq!(versions(&server, PREVIEW, 20), [("Version: v2".to_string(), 20)]);
+    assert_eq!(versions(&server, ACTIVE, 20), [("Version: v1".to_string(), 20)]);
+    server.serin(&["promote", "bluegreen"]);
+    wait(&server, "healthy on v2", |t| status(t)["phase"] == "Healthy" && status(t)["stableRS"] == v2.as_str());
+    assert_eq!(versions(&server, ACTIVE, 20), [("Version: v2".to_string(), 20)]);
 }
 
 /// A post-promotion analysis that measures until stopped: a job that sleeps.
@@ -203,38 +190,20 @@ spec:
                 command: [sleep, \"600\"]
 ";
 
-/// Requests to the active host while `command` runs: which versions answered those sent after
-/// it returned, and whether every request succeeded.
-fn under_load(server: &Server, command: &[&str]) -> (Vec<String>, bool) {
-    let stop = AtomicBool::new(false);
-    let (answers, returned) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| server.load("active.bluegreen.test", "/", &stop));
-        std::thread::sleep(Duration::from_millis(300));
-        server.serin(command);
-        let returned = Instant::now();
-        std::thread::sleep(Duration::from_millis(500));
-        stop.store(true, Ordering::Relaxed);
-        (load.join().unwrap(), returned)
-    });
-    let all_ok = answers.iter().all(|(_, code, _)| *code == 200);
-    let after = answers.iter().filter(|(sent, _, _)| *sent >= returned).map(|(_, _, body)| version(body)).collect();
-    (after, all_ok)
-}
-
 #[test]
 fn abort_during_post_promotion_analysis_switches_active_back_before_it_returns() {
     let server = Server::start(10.0);
-    let manifests = MANIFESTS.replace(
-        "      autoPromotionEnabled: false\n",
-        "      autoPromotionEnabled: false\n      postPromotionAnalysis:\n        templates:\n        - templateName: hold\n",
-    );
-    server.apply_text("bluegreen.yaml", &format!("{manifests}{HOLD}"));
-    let tree = wait(&server, "v1 healthy", |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 2);
-    let v1 = status(&tree)["currentPodHash"].as_str().unwrap().to_string();
-    server.serin(&["set", "image", "bluegreen", "myapp=ikubernetes/myapp:v2"]);
-    wait(&server, "paused", |t| status(t)["message"] == "BlueGreenPause");
+    let manifests = manifests(|rollout| {
+        rollout.replace(
+            "      autoPromotionEnabled: false\n",
+            "      autoPromotionEnabled: false\n      postPromotionAnalysis:\n        templates:\n        - templateName: hold\n",
+        )
+    });
+    let v1 = deployed(&server, &format!("{manifests}{HOLD}"));
+    previewing_v2(&server);
 
-    let (after, all_ok) = under_load(&server, &["promote", "bluegreen"]);
+    let (answers, returned) = under_load(&server, &["promote", "bluegreen"], Duration::from_millis(500));
+    let (all_ok, after) = answered_after(&answers, returned);
     let late = after.iter().filter(|v| *v != "Version: v2").count();
     assert!(all_ok && after.len() >= 50 && late == 0, "{late} of {} answered v1 after `promote` returned", after.len());
     let tree = wait(&server, "post-promotion analysis running", |t| {
@@ -242,9 +211,10 @@ fn abort_during_post_promotion_analysis_switches_active_back_before_it_returns()
     });
     assert_eq!(status(&tree)["stableRS"], v1.as_str(), "not stable before the analysis passes");
     assert_eq!(status(&tree)["message"], "waiting for analysis to complete");
-    assert_eq!(replicas_of(&tree, &v1), 2, "the previous active revision is still up");
+    assert_eq!(replicas_of(&tree, &v1), 3, "the previous active revision is still up");
 
-    let (after, all_ok) = under_load(&server, &["abort", "bluegreen"]);
+    let (answers, returned) = under_load(&server, &["abort", "bluegreen"], Duration::from_millis(500));
+    let (all_ok, after) = answered_after(&answers, returned);
     assert!(all_ok, "a request failed while switching back");
     let late = after.iter().filter(|v| *v != "Version: v1").count();
     assert!(after.len() >= 50 && late == 0, "{late} of {} answered v2 after `abort` returned", after.len());

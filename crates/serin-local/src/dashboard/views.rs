@@ -13,7 +13,9 @@ use crate::redact::url_credentials as redact;
 use crate::store::{Result, Store, Stored};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use serin_engine::bluegreen::PAUSE_REASON_BLUE_GREEN;
 use serin_engine::phase::{actual_weight, set_weight, step_progress};
+use serin_engine::stages::{Stage, stages};
 use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, ReplicaSetState};
 use serin_model::Time;
 use serin_model::application::Application;
@@ -81,6 +83,7 @@ fn role(roles: &[&str]) -> Json {
 /// What the rollouts list shows of a rollout, and the rollout page's header.
 fn rollout_summary(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> Json {
     let status = rollout.status.clone().unwrap_or_default();
+    let blue_green = rollout.spec.strategy.blue_green.as_ref();
     let images: Vec<Json> = objects::rollout_images(&status, replica_sets)
         .into_iter()
         .map(|(image, roles)| json!({"image": image, "role": role(&roles)}))
@@ -88,12 +91,24 @@ fn rollout_summary(rollout: &Rollout, replica_sets: &[ReplicaSetState]) -> Json 
     json!({
         "namespace": rollout.metadata.namespace(),
         "name": rollout.metadata.name(),
-        "strategy": if rollout.spec.strategy.blue_green.is_some() { "BlueGreen" } else { "Canary" },
+        "strategy": if blue_green.is_some() { "BlueGreen" } else { "Canary" },
         "phase": status.phase.as_deref().unwrap_or("Progressing"),
         "message": status.message.as_deref().unwrap_or_default(),
         "step": step_progress(rollout).map(|(index, steps)| json!([index, steps])),
-        "setWeight": set_weight(rollout),
-        "actualWeight": actual_weight(rollout, replica_sets),
+        "setWeight": blue_green.is_none().then(|| set_weight(rollout)),
+        "actualWeight": blue_green.is_none().then(|| actual_weight(rollout, replica_sets)),
+        "services": blue_green.map(|bg| {
+            let service = |name: Option<&str>, selector: &Option<String>| {
+                name.map(|name| {
+                    let revision = replica_sets.iter().find(|rs| Some(&rs.hash) == selector.as_ref()).map(|rs| rs.revision);
+                    json!({"name": name, "selector": selector, "revision": revision})
+                })
+            };
+            json!({
+                "active": service(Some(&bg.active_service), &status.blue_green.active_selector),
+                "preview": service(bg.preview_service.as_deref(), &status.blue_green.preview_selector),
+            })
+        }),
         "images": images,
         "desired": rollout.spec.replicas(),
         "current": status.replicas,
@@ -122,13 +137,18 @@ pub fn rollouts(store: &Store) -> Result<Json> {
 }
 
 /// Traffic weight per revision (pod-template hash): what the router serves for a routed
-/// canary, the share of available pods for a basic one.
+/// canary, the share of available pods for a basic one, all of it for the revision a
+/// blue-green active Service selects.
 fn revision_weights(
     rollout: &Rollout,
     status: &RolloutStatus,
     replica_sets: &[ReplicaSetState],
 ) -> BTreeMap<String, i64> {
     let mut weights = BTreeMap::new();
+    if rollout.spec.strategy.canary.is_none() && rollout.spec.strategy.blue_green.is_some() {
+        weights.extend(status.blue_green.active_selector.clone().map(|hash| (hash, 100)));
+        return weights;
+    }
     let routed = rollout.spec.strategy.canary.as_ref().is_some_and(|c| c.traffic_routing.is_some());
     if routed {
         let (canary, stable) = match &status.canary.weights {
@@ -173,30 +193,53 @@ fn actions(rollout: &Rollout, status: &RolloutStatus, revisions: usize) -> Json 
     })
 }
 
-/// The steps with the current one marked, and when a timed pause ends (server time).
-fn steps(rollout: &Rollout, status: &RolloutStatus) -> (Vec<Json>, Option<Json>) {
-    let Some(canary) = &rollout.spec.strategy.canary else { return (Vec::new(), None) };
-    let index = status.current_step_index.unwrap_or(0).max(0) as usize;
-    let steps = canary
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, step)| {
-            let state = match i.cmp(&index) {
-                std::cmp::Ordering::Less => "done",
-                std::cmp::Ordering::Equal => "current",
-                std::cmp::Ordering::Greater => "pending",
+/// The steps (a canary's, or a blue-green update's stages) with the current one marked, and
+/// when a timed pause ends (server time).
+fn steps(rollout: &Rollout, status: &RolloutStatus, replica_sets: &[ReplicaSetState]) -> (Vec<Json>, Option<Json>) {
+    let marked = |done: &mut dyn Iterator<Item = (String, bool)>| -> Vec<Json> {
+        let mut current_seen = false;
+        done.map(|(text, done)| {
+            let state = match (done, current_seen) {
+                (true, false) => "done",
+                (false, false) => "current",
+                _ => "pending",
             };
-            json!({"text": serin_engine::reconcile::describe_step(step), "state": state})
+            current_seen |= state == "current";
+            json!({"text": text, "state": state})
         })
-        .collect();
+        .collect()
+    };
+    let (steps, pause_duration) = match (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
+        (Some(canary), _) => {
+            let index = status.current_step_index.unwrap_or(0).max(0) as usize;
+            let steps = marked(
+                &mut canary
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| (serin_engine::reconcile::describe_step(step), i < index)),
+            );
+            let duration = match canary.steps.get(index).and_then(|s| s.kind()) {
+                Some(StepKind::Pause(pause)) => {
+                    pause.duration.as_ref().and_then(|d| serin_model::duration::parse_pause_duration(d).ok())
+                }
+                _ => None,
+            };
+            (steps, duration.map(|d| ("CanaryPauseStep", d)))
+        }
+        (None, Some(blue_green)) => {
+            let steps = marked(
+                &mut stages(blue_green)
+                    .into_iter()
+                    .map(|stage| (stage.describe(blue_green), stage.reached(status, replica_sets))),
+            );
+            let timed = Stage::Pause.wait(blue_green).timed.filter(|_| blue_green.auto_promotion_enabled());
+            (steps, timed.map(|d| (PAUSE_REASON_BLUE_GREEN, d)))
+        }
+        (None, None) => (Vec::new(), None),
+    };
     let pause = status.pause_conditions.first().map(|condition| {
-        let duration = match canary.steps.get(index).and_then(|s| s.kind()) {
-            Some(StepKind::Pause(pause)) if condition.reason == "CanaryPauseStep" => {
-                pause.duration.as_ref().and_then(|d| serin_model::duration::parse_pause_duration(d).ok())
-            }
-            _ => None,
-        };
+        let duration = pause_duration.filter(|(reason, _)| condition.reason == *reason).map(|(_, d)| d);
         json!({
             "reason": condition.reason,
             "startedAt": condition.start_time.millis(),
@@ -323,7 +366,7 @@ pub fn rollout(store: &Store, traffic: &TrafficSampler, namespace: &str, name: &
         .take(EVENTS_SHOWN)
         .map(|e| json!({"time": e.time.millis(), "type": e.kind, "reason": e.reason, "message": redact(&e.message)}))
         .collect();
-    let (steps, pause) = steps(&rollout, &status);
+    let (steps, pause) = steps(&rollout, &status, &states);
     let mut summary = rollout_summary(&rollout, &states);
     summary["createdAt"] = json!(millis(&stored.body, "/metadata/creationTimestamp"));
     summary["aborted"] = status.abort.into();

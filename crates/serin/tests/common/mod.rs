@@ -301,7 +301,7 @@ pub fn tail(text: &str, lines: usize) -> String {
 /// usage figures) and keeps every other character, spacing included, so layouts are compared.
 pub fn mask(text: &str) -> String {
     let re = |pattern: &str| regex::Regex::new(pattern).unwrap();
-    let suffix = re(r"(canary-rollout-[0-9a-z]{8,10})-[0-9a-z]{5}\b");
+    let suffix = re(r"((?:canary-rollout|bluegreen)-[0-9a-z]{8,10})-[0-9a-z]{5}\b");
     let time = re(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ");
     let uid = re(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     let number = re(r#"(resourceVersion|serin.dev/port|serin.dev/pid|serin.dev/process-start)("?): "?\d+"?"#);
