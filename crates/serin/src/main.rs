@@ -39,9 +39,12 @@ enum Command {
     /// The example canary release (examples/argo-demo) on the local platform: real pods, real
     /// traffic, v1 -> v2 through 10/30/60/100%, each step shown.
     #[command(
-        after_help = "Examples:\n  serin demo\n  serin demo --time-scale 30\n  sudo serin demo --entrypoint :80   # then curl -H 'Host: canary.myapp.com' 127.0.0.1"
+        after_help = "Examples:\n  serin demo\n  serin demo --strategy bluegreen\n  serin demo --time-scale 30\n  sudo serin demo --entrypoint :80   # then curl -H 'Host: canary.myapp.com' 127.0.0.1"
     )]
     Demo {
+        /// Which release: the canary of examples/argo-demo, or the blue-green of examples/bluegreen.
+        #[arg(long, value_enum, default_value_t = demo::Strategy::Canary)]
+        strategy: demo::Strategy,
         /// How much faster the example's pauses and delays pass.
         #[arg(long, default_value_t = 10.0)]
         time_scale: f64,
@@ -497,7 +500,7 @@ fn expect_word(given: &str, expected: &str, usage: &str) -> anyhow::Result<()> {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Demo { time_scale, entrypoint } => demo::run(time_scale, &entrypoint),
+        Command::Demo { strategy, time_scale, entrypoint } => demo::run(time_scale, &entrypoint, strategy),
         Command::Lint { files } => lint::run(&files),
         Command::Plan { file } => plan::run(&file),
         Command::DemoApp { version } => demo_app::run(&version),

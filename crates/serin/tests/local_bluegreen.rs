@@ -221,3 +221,28 @@ fn abort_during_post_promotion_analysis_switches_active_back_before_it_returns()
     let tree = wait(&server, "Degraded", |t| status(t)["phase"] == "Degraded");
     assert_eq!(status(&tree)["blueGreen"]["activeSelector"], v1.as_str());
 }
+
+#[test]
+fn the_demo_tells_the_blue_green_story() {
+    let out = std::process::Command::new(common::serin_binary())
+        .args(["demo", "--strategy", "bluegreen", "--time-scale", "10"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let splits: Vec<&str> = stdout.lines().filter(|l| l.contains(" x Version: ")).map(str::trim).collect();
+    // v1 alone; then v1 on the active host and v2 on the preview host; then v2, twice.
+    assert_eq!(
+        splits,
+        ["100 x Version: v1", "100 x Version: v1", "100 x Version: v2", "100 x Version: v2", "100 x Version: v2"]
+    );
+    let switch = stdout.lines().find(|l| l.contains("requests during the switch")).unwrap_or_default();
+    let figures: Vec<usize> =
+        switch.split_whitespace().filter_map(|w| w.trim_end_matches([',', ';']).parse().ok()).collect();
+    assert!(
+        matches!(figures[..], [sent, 0, after, 0] if sent > after && after > 0),
+        "the switch failed requests or left users on v1: {switch}"
+    );
+    let old = stdout.lines().rev().find(|l| l.contains("└──⧉ bluegreen-7f4cb9b679 "));
+    assert!(old.is_some_and(|l| l.contains("ReplicaSet  • ScaledDown")), "{stdout}");
+}

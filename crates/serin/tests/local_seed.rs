@@ -141,5 +141,6 @@ fn the_demo_runs_the_seed_story() {
         ]
     );
     assert!(stdout.contains("the example's 5m, 1m and 30s pauses take 10s, 2s and 1s"), "{stdout}");
-    assert!(stdout.contains("└──⧉ canary-rollout-69dc9f5f56           ReplicaSet  • ScaledDown"), "{stdout}");
+    let old = stdout.lines().rev().find(|l| l.contains("└──⧉ canary-rollout-69dc9f5f56 "));
+    assert!(old.is_some_and(|l| l.contains("ReplicaSet  • ScaledDown")), "{stdout}");
 }
