@@ -246,3 +246,36 @@ fn the_demo_tells_the_blue_green_story() {
     let old = stdout.lines().rev().find(|l| l.contains("└──⧉ bluegreen-7f4cb9b679 "));
     assert!(old.is_some_and(|l| l.contains("ReplicaSet  • ScaledDown")), "{stdout}");
 }
+
+/// Argo Rollouts' own examples/rollout-bluegreen.yaml, unchanged, on the local platform: its
+/// `argoproj/rollouts-demo` image runs serin's demo app through an `--images` table, and an
+/// IngressRoute (the example has none: Argo's docs port-forward) gives each Service a host.
+#[test]
+fn argos_blue_green_example_runs_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    let serin = common::serin_binary();
+    std::fs::write(&images, format!("argoproj/rollouts-demo:{{tag}} {} demo-app --version {{tag}}\n", serin.display()))
+        .unwrap();
+    let server = Server::start_with(10.0, &["--images", images.to_str().unwrap()]);
+    let example =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../serin-model/tests/accepted/argo-example-rollout-bluegreen.yaml");
+    server.serin(&["apply", "-f", example]);
+    let routes = std::fs::read_to_string(format!("{EXAMPLE}/ingressroute.yaml"))
+        .unwrap()
+        .replace("bluegreen-active", "rollout-bluegreen-active")
+        .replace("bluegreen-preview", "rollout-bluegreen-preview");
+    server.apply_text("routes.yaml", &routes);
+    let wait =
+        |what: &str, check: &dyn Fn(&Value) -> bool| server.wait_for_rollout("rollout-bluegreen", what, WAIT, check);
+    wait("blue healthy", &|t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 2);
+    assert_eq!(versions(&server, ACTIVE, 10), [("Version: blue".to_string(), 10)]);
+
+    server.serin(&["set", "image", "rollout-bluegreen", "rollouts-demo=argoproj/rollouts-demo:green"]);
+    wait("green previewed", &|t| status(t)["message"] == "BlueGreenPause" && status(t)["replicas"] == 4);
+    assert_eq!(versions(&server, ACTIVE, 10), [("Version: blue".to_string(), 10)]);
+    assert_eq!(versions(&server, PREVIEW, 10), [("Version: green".to_string(), 10)]);
+    server.serin(&["promote", "rollout-bluegreen"]);
+    assert_eq!(versions(&server, ACTIVE, 10), [("Version: green".to_string(), 10)]);
+    wait("green stable", &|t| status(t)["phase"] == "Healthy");
+}
