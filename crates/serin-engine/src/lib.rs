@@ -3,6 +3,7 @@
 
 pub mod bluegreen;
 pub mod command;
+pub mod ephemeral;
 pub mod objects;
 pub mod phase;
 pub mod plan;

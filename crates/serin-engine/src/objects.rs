@@ -99,6 +99,10 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
     if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Json::as_object_mut) {
         labels.remove(POD_TEMPLATE_HASH_LABEL);
     }
+    let ephemeral = crate::ephemeral::parse_recorded(rs);
+    if let (Some(injected), Some(metadata)) = (&ephemeral, template.get_mut("metadata")) {
+        crate::ephemeral::apply_metadata_patch(metadata, &crate::ephemeral::metadata_patch(Some(injected), None));
+    }
     ReplicaSetState {
         name: meta["name"].as_str().unwrap_or_default().to_string(),
         hash: meta["labels"][POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default().to_string(),
@@ -112,6 +116,7 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
         scale_down_deadline: meta["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
             .as_str()
             .and_then(|t| Time::parse(t).ok()),
+        ephemeral,
         pods: pods
             .iter()
             .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())

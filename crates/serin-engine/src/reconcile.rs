@@ -34,6 +34,7 @@ pub fn reconcile(world: &World) -> Decision {
     if let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
         status.conditions.retain(|c| c.kind != CONDITION_INVALID_SPEC);
         let traffic = crate::bluegreen::reconcile(world, blue_green, &mut status, &mut out);
+        crate::ephemeral::reconcile(rollout, &status, world.replica_sets, &mut out);
         return finish(rollout, status, out, traffic);
     }
     let canary = match check_spec(rollout) {
@@ -48,6 +49,7 @@ pub fn reconcile(world: &World) -> Decision {
     };
     let mut r = Reconciler::new(world, canary, &mut status, &mut out);
     let traffic = r.run();
+    crate::ephemeral::reconcile(rollout, &status, world.replica_sets, &mut out);
     finish(rollout, status, out, traffic)
 }
 
@@ -957,6 +959,7 @@ pub(crate) fn create_replica_set(world: &World, pod_hash: &str, revision: i64, o
         available: 0,
         created: world.now,
         scale_down_deadline: None,
+        ephemeral: None,
         pods: Vec::new(),
     }
 }

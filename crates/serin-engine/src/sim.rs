@@ -131,6 +131,7 @@ impl Simulator {
                         available: 0,
                         created: self.now,
                         scale_down_deadline: None,
+                        ephemeral: None,
                         pods: Vec::new(),
                     });
                 }
@@ -147,6 +148,11 @@ impl Simulator {
                 Action::SetScaleDownDeadline { name, deadline } => {
                     if let Some(rs) = self.replica_sets.iter_mut().find(|rs| rs.name == *name) {
                         rs.scale_down_deadline = *deadline;
+                    }
+                }
+                Action::SyncEphemeralMetadata { name, desired, .. } => {
+                    if let Some(rs) = self.replica_sets.iter_mut().find(|rs| rs.name == *name) {
+                        rs.ephemeral = desired.clone();
                     }
                 }
                 Action::DeleteReplicaSet { name } => self.replica_sets.retain(|rs| rs.name != *name),

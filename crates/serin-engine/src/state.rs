@@ -29,6 +29,8 @@ pub struct ReplicaSetState {
     pub available: i32,
     pub created: Time,
     pub scale_down_deadline: Option<Time>,
+    /// The ephemeral pod metadata recorded as injected (`ephemeral::EPHEMERAL_METADATA_ANNOTATION`).
+    pub ephemeral: Option<serin_model::rollout::PodMetadata>,
     /// The ReplicaSet's pods, for `restartAt`.
     pub pods: Vec<PodState>,
 }
@@ -118,6 +120,13 @@ pub enum Action {
     SetScaleDownDeadline {
         name: String,
         deadline: Option<Time>,
+    },
+    /// Moves a ReplicaSet's pods (and its template) from the ephemeral metadata `previous`
+    /// injected to `desired`: see `ephemeral`.
+    SyncEphemeralMetadata {
+        name: String,
+        previous: Option<serin_model::rollout::PodMetadata>,
+        desired: Option<serin_model::rollout::PodMetadata>,
     },
     DeleteReplicaSet {
         name: String,

@@ -374,6 +374,7 @@ fn argo_replica_set(sim: &Simulator, hash: &str, image: &str, revision: i64, rep
         available: replicas,
         created,
         scale_down_deadline: None,
+        ephemeral: None,
     }
 }
 
@@ -480,4 +481,28 @@ fn restart_replaces_every_pod_of_the_active_revision() {
     assert_eq!(phase(&sim), ("Healthy".into(), String::new()));
     assert_eq!(sim.rollout.status.clone().unwrap().restarted_at, Some(at));
     assert!(events(&sim).contains(&"RolloutRestarted: Rollout restarted".to_string()));
+}
+
+/// previewMetadata and activeMetadata as Argo moves them: active on the only revision, preview
+/// on the new one until the switch, then active on it and nothing on the old one while it
+/// waits for its scale-down.
+#[test]
+fn preview_and_active_metadata_follow_the_revisions_roles() {
+    let mut sim = deployed(
+        "      autoPromotionEnabled: false\n      previewMetadata:\n        labels:\n          role: preview\n      activeMetadata:\n        labels:\n          role: active\n",
+    );
+    let role = |sim: &Simulator, hash: &str| {
+        sim.replica_set(hash).and_then(|rs| rs.ephemeral.as_ref()).map(|m| m.labels["role"].clone())
+    };
+    let (blue, green) = (blue(&sim), green(&sim));
+    assert_eq!(role(&sim, &blue).as_deref(), Some("active"));
+    set_green(&mut sim);
+    sim.advance(5_000);
+    assert_eq!(phase(&sim).1, "BlueGreenPause");
+    assert_eq!((role(&sim, &green).as_deref(), role(&sim, &blue).as_deref()), (Some("preview"), Some("active")));
+    run(&mut sim, Command::Promote { full: false });
+    sim.advance(5_000);
+    assert_eq!(active(&sim), Some(green.clone()));
+    assert_eq!(replicas(&sim, &blue), 3, "still within scaleDownDelaySeconds");
+    assert_eq!((role(&sim, &green).as_deref(), role(&sim, &blue)), (Some("active"), None));
 }

@@ -829,3 +829,31 @@ fn an_inconclusive_background_analysis_holds_the_rollout_until_promoted() {
     sim.advance(20 * 60_000);
     assert_eq!(phase(&sim).0, "Healthy", "promoted past the inconclusive analysis");
 }
+
+/// The role label a revision's ReplicaSet has injected into its pods, if any.
+fn injected_role(sim: &Simulator, hash: &str) -> Option<String> {
+    sim.replica_set(hash).and_then(|rs| rs.ephemeral.as_ref()).map(|m| m.labels["role"].clone())
+}
+
+/// canaryMetadata and stableMetadata follow the revisions as Argo's reconcileEphemeralMetadata
+/// moves them: stable on v1 alone, canary on v2 while it is the canary, stable on v2 once it is
+/// promoted, nothing on v1 once it has no role.
+#[test]
+fn canary_and_stable_metadata_follow_the_revisions_roles() {
+    let text = ROLLOUT.replace(
+        "    canary: # 金丝雀发布\n",
+        "    canary:\n      canaryMetadata:\n        labels:\n          role: canary\n      stableMetadata:\n        labels:\n          role: stable\n",
+    );
+    let mut sim = deployed(&text);
+    assert_eq!(injected_role(&sim, V1).as_deref(), Some("stable"));
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    assert_eq!(
+        (injected_role(&sim, V2).as_deref(), injected_role(&sim, V1).as_deref()),
+        (Some("canary"), Some("stable"))
+    );
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    assert_eq!(phase(&sim).0, "Healthy");
+    assert_eq!((injected_role(&sim, V2).as_deref(), injected_role(&sim, V1)), (Some("stable"), None));
+}

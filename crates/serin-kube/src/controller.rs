@@ -15,9 +15,10 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use serin_engine::ephemeral;
 use serin_engine::objects::{self, analysis_run_spec};
 use serin_engine::state::{
-    Action, AnalysisRunState, Event, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION, World,
+    Action, AnalysisRunState, Event, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION, World,
 };
 use serin_model::rollout::{Rollout, RolloutStatus};
 use serin_model::{ObjectKey, Time};
@@ -110,7 +111,7 @@ impl Controller {
         });
         let mut written = 0;
         for action in &decision.actions {
-            written += self.carry_out(&rollout, &body, action).await?;
+            written += self.carry_out(&rollout, &body, &states, action).await?;
         }
         let mut events = decision.events.clone();
         let mut status = decision.status.clone();
@@ -191,7 +192,13 @@ impl Controller {
     }
 
     /// Carries out one action; returns how many objects it wrote.
-    async fn carry_out(&self, rollout: &Rollout, body: &Json, action: &Action) -> Result<usize, Error> {
+    async fn carry_out(
+        &self,
+        rollout: &Rollout,
+        body: &Json,
+        states: &[ReplicaSetState],
+        action: &Action,
+    ) -> Result<usize, Error> {
         let namespace = rollout.metadata.namespace();
         let replica_sets = resources::namespaced(&self.client, namespace, &resources::replica_sets());
         let annotate = |key: &str, value: Json| json!({"metadata": {"annotations": {key: value}}});
@@ -209,6 +216,22 @@ impl Controller {
             Action::SetScaleDownDeadline { name, deadline } => {
                 let value = deadline.map_or(Json::Null, |d| d.to_string().into());
                 merge_patch(&replica_sets, name, annotate(SCALE_DOWN_DEADLINE_ANNOTATION, value)).await?
+            }
+            Action::SyncEphemeralMetadata { name, previous, desired } => {
+                // The template first, so pods created meanwhile carry the new metadata; the
+                // pods it has; the record last, so a failure part-way is retried whole.
+                let patch = ephemeral::metadata_patch(previous.as_ref(), desired.as_ref());
+                merge_patch(&replica_sets, name, json!({"spec": {"template": {"metadata": patch}}})).await?;
+                let pods = resources::namespaced(&self.client, namespace, &resources::pods());
+                let owned = states.iter().filter(|rs| rs.name == *name).flat_map(|rs| &rs.pods);
+                let mut written = 2;
+                for pod in owned {
+                    merge_patch(&pods, &pod.name, json!({"metadata": patch})).await?;
+                    written += 1;
+                }
+                let record = ephemeral::recorded(desired.as_ref());
+                merge_patch(&replica_sets, name, annotate(ephemeral::EPHEMERAL_METADATA_ANNOTATION, record)).await?;
+                return Ok(written);
             }
             Action::DeleteReplicaSet { name } => delete(&replica_sets, name).await?,
             Action::DeletePod { name } => {

@@ -7,6 +7,7 @@ use crate::objects::{self, owned_by, pod_key, replica_set_key};
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use serin_engine::ephemeral;
 use serin_engine::objects::analysis_run_spec;
 use serin_engine::state::{Action, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World};
 use serin_model::ObjectKey;
@@ -213,6 +214,18 @@ impl RolloutController {
             }
             Action::SetScaleDownDeadline { name, deadline } => {
                 sets.edit(name, |rs| serin_engine::objects::set_scale_down_deadline(rs, *deadline))
+            }
+            Action::SyncEphemeralMetadata { name, previous, desired } => {
+                let patch = ephemeral::metadata_patch(previous.as_ref(), desired.as_ref());
+                sets.edit(name, |rs| {
+                    ephemeral::apply_metadata_patch(&mut rs["spec"]["template"]["metadata"], &patch);
+                    ephemeral::record(rs, desired.as_ref());
+                });
+                for pod in pods.iter().filter(|p| owned_by(&p.body, "ReplicaSet", name)) {
+                    let mut body = Json::clone(&pod.body);
+                    ephemeral::apply_metadata_patch(&mut body["metadata"], &patch);
+                    w.put(&pod.key, &body, None)?;
+                }
             }
             Action::DeleteReplicaSet { name } => {
                 sets.delete(name);

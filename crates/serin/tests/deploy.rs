@@ -133,7 +133,7 @@ async fn manifests_install_and_grant_what_the_controller_needs_and_no_more() {
         ("argoproj.io", &["analysisruns", "analysisruns/finalizers"], OWN),
         ("argoproj.io", &["analysistemplates", "clusteranalysistemplates"], READ),
         ("apps", &["replicasets"], OWN),
-        ("", &["pods"], &["get", "list", "watch", "delete"]),
+        ("", &["pods"], &["get", "list", "watch", "patch", "delete"]),
         ("", &["services"], READ_WRITE),
         ("traefik.io", &["traefikservices"], READ_WRITE),
         ("traefik.containo.us", &["traefikservices"], READ_WRITE),

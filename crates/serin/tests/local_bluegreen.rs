@@ -8,6 +8,7 @@ mod common;
 
 use common::{Server, replicas_of, status};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,23 @@ fn versions(server: &Server, host: &str, n: usize) -> Vec<(String, usize)> {
 
 fn version(body: &str) -> String {
     body.split(" | ").nth(1).unwrap_or(body).trim().to_string()
+}
+
+/// Each revision's pods and the `role` label they carry, if they all carry the same one.
+fn pod_roles(tree: &Value) -> BTreeMap<String, Option<String>> {
+    let mut roles = BTreeMap::<String, std::collections::BTreeSet<Option<String>>>::new();
+    for pod in tree["pods"].as_array().into_iter().flatten() {
+        let labels = &pod["metadata"]["labels"];
+        let hash = labels["rollouts-pod-template-hash"].as_str().unwrap_or_default().to_string();
+        roles.entry(hash).or_default().insert(labels["role"].as_str().map(str::to_string));
+    }
+    roles
+        .into_iter()
+        .map(|(hash, roles)| {
+            assert_eq!(roles.len(), 1, "the pods of {hash} disagree on their role: {roles:?}");
+            (hash, roles.into_iter().next().flatten())
+        })
+        .collect()
 }
 
 /// Requests to the active host from four clients while `command` runs, and the instant it
@@ -92,7 +110,11 @@ fn previewing_v2(server: &Server) -> Value {
 #[test]
 fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request() {
     let server = Server::start(10.0);
-    let v1 = deployed(&server, &manifests(|r| r));
+    let with_metadata = |rollout: String| {
+        let roles = "      previewMetadata:\n        labels:\n          role: preview\n      activeMetadata:\n        labels:\n          role: active\n";
+        rollout.replace("      autoPromotionEnabled: false\n", &format!("      autoPromotionEnabled: false\n{roles}"))
+    };
+    let v1 = deployed(&server, &manifests(with_metadata));
     assert_eq!(versions(&server, ACTIVE, 10), [("Version: v1".to_string(), 10)]);
 
     let tree = previewing_v2(&server);
@@ -102,6 +124,10 @@ fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request()
     assert_eq!(versions(&server, ACTIVE, 20), [("Version: v1".to_string(), 20)]);
     assert_eq!(versions(&server, PREVIEW, 20), [("Version: v2".to_string(), 20)]);
     assert_matches_fixture(&server, "bluegreen-paused.txt");
+    assert_eq!(
+        pod_roles(&tree),
+        BTreeMap::from([(v1.clone(), Some("active".into())), (v2.clone(), Some("preview".into()))])
+    );
 
     // Steady load on the active host from four clients while `serin promote` runs.
     let (answers, returned) = under_load(&server, &["promote", "bluegreen"], Duration::from_millis(700));
@@ -127,6 +153,9 @@ fn set_image_previews_v2_then_promote_switches_active_without_a_failed_request()
     let tree = wait(&server, "healthy on v2", |t| status(t)["phase"] == "Healthy");
     assert_eq!(status(&tree)["stableRS"], v2.as_str());
     assert_eq!(versions(&server, ACTIVE, 20), [("Version: v2".to_string(), 20)]);
+    // activeMetadata moved to v2's pods; v1's, waiting for the scale-down, have no role.
+    let tree = wait(&server, "v2's pods active", |t| pod_roles(t).get(&v2) == Some(&Some("active".into())));
+    assert_eq!(pod_roles(&tree), BTreeMap::from([(v1.clone(), None), (v2.clone(), Some("active".into()))]));
     assert_eq!(replicas_of(&tree, &v1), 3, "the old revision waits for scaleDownDelaySeconds");
     // scaleDownDelaySeconds: 30 at 10x: 3 s after the switch.
     wait(&server, "v1 scaled down", |t| replicas_of(t, &v1) == 0);
