@@ -1,6 +1,7 @@
 //! serin's rollout engine (canary and blue-green): a pure function from what a Rollout asks for and what the platform
 //! observed to what must happen next. No I/O, no clock: time arrives as a value.
 
+pub mod antiaffinity;
 pub mod bluegreen;
 pub mod command;
 pub mod ephemeral;

@@ -45,13 +45,17 @@ pub fn replica_set(rollout: &Rollout, rollout_meta: &Json, new: &NewReplicaSet) 
     let (name, hash, template) = (&new.name, &new.hash, &new.template);
     let mut selector = serde_json::to_value(rollout.spec.selector.clone().unwrap_or_default()).unwrap_or_default();
     selector["matchLabels"][POD_TEMPLATE_HASH_LABEL] = hash.as_str().into();
+    let mut template = labelled_template(template, hash);
+    if let Some(affinity) = crate::antiaffinity::replica_set_affinity(rollout, new.avoid.as_deref()) {
+        template["spec"]["affinity"] = affinity;
+    }
     json!({
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
         "metadata": {
             "name": name,
             "namespace": rollout.metadata.namespace(),
-            "labels": labelled_template(template, hash)["metadata"]["labels"],
+            "labels": template["metadata"]["labels"],
             "annotations": { REVISION_ANNOTATION: new.revision.to_string() },
             "ownerReferences": controller_reference("argoproj.io/v1alpha1", "Rollout", rollout_meta),
         },
@@ -59,7 +63,7 @@ pub fn replica_set(rollout: &Rollout, rollout_meta: &Json, new: &NewReplicaSet) 
             "replicas": new.replicas,
             "minReadySeconds": rollout.spec.min_ready_seconds.unwrap_or(0),
             "selector": selector,
-            "template": labelled_template(template, hash),
+            "template": template,
         },
     })
 }
@@ -99,6 +103,7 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
     if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Json::as_object_mut) {
         labels.remove(POD_TEMPLATE_HASH_LABEL);
     }
+    let avoids = crate::antiaffinity::take_injected(&mut template);
     let ephemeral = crate::ephemeral::parse_recorded(rs);
     if let (Some(injected), Some(metadata)) = (&ephemeral, template.get_mut("metadata")) {
         crate::ephemeral::apply_metadata_patch(metadata, &crate::ephemeral::metadata_patch(Some(injected), None));
@@ -117,6 +122,7 @@ pub fn replica_set_state(rs: &Json, pods: &[&Json]) -> ReplicaSetState {
             .as_str()
             .and_then(|t| Time::parse(t).ok()),
         ephemeral,
+        avoids,
         pods: pods
             .iter()
             .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())

@@ -35,6 +35,7 @@ pub fn reconcile(world: &World) -> Decision {
         status.conditions.retain(|c| c.kind != CONDITION_INVALID_SPEC);
         let traffic = crate::bluegreen::reconcile(world, blue_green, &mut status, &mut out);
         crate::ephemeral::reconcile(rollout, &status, world.replica_sets, &mut out);
+        crate::antiaffinity::reconcile(rollout, &status, world.replica_sets, &mut out);
         return finish(rollout, status, out, traffic);
     }
     let canary = match check_spec(rollout) {
@@ -50,6 +51,7 @@ pub fn reconcile(world: &World) -> Decision {
     let mut r = Reconciler::new(world, canary, &mut status, &mut out);
     let traffic = r.run();
     crate::ephemeral::reconcile(rollout, &status, world.replica_sets, &mut out);
+    crate::antiaffinity::reconcile(rollout, &status, world.replica_sets, &mut out);
     finish(rollout, status, out, traffic)
 }
 
@@ -946,6 +948,7 @@ pub(crate) fn create_replica_set(world: &World, pod_hash: &str, revision: i64, o
         revision,
         template: template.clone(),
         replicas: 0,
+        avoid: crate::antiaffinity::avoided(world.rollout, pod_hash),
     }));
     out.events.push(Event::normal("NewReplicaSetCreated", format!("Created ReplicaSet {name} (revision {revision})")));
     ReplicaSetState {
@@ -960,6 +963,7 @@ pub(crate) fn create_replica_set(world: &World, pod_hash: &str, revision: i64, o
         created: world.now,
         scale_down_deadline: None,
         ephemeral: None,
+        avoids: None,
         pods: Vec::new(),
     }
 }

@@ -132,6 +132,7 @@ impl Simulator {
                         created: self.now,
                         scale_down_deadline: None,
                         ephemeral: None,
+                        avoids: new.avoid.clone(),
                         pods: Vec::new(),
                     });
                 }
@@ -153,6 +154,11 @@ impl Simulator {
                 Action::SyncEphemeralMetadata { name, desired, .. } => {
                     if let Some(rs) = self.replica_sets.iter_mut().find(|rs| rs.name == *name) {
                         rs.ephemeral = desired.clone();
+                    }
+                }
+                Action::SetAntiAffinity { name, avoid } => {
+                    if let Some(rs) = self.replica_sets.iter_mut().find(|rs| rs.name == *name) {
+                        rs.avoids = avoid.clone();
                     }
                 }
                 Action::DeleteReplicaSet { name } => self.replica_sets.retain(|rs| rs.name != *name),

@@ -31,6 +31,8 @@ pub struct ReplicaSetState {
     pub scale_down_deadline: Option<Time>,
     /// The ephemeral pod metadata recorded as injected (`ephemeral::EPHEMERAL_METADATA_ANNOTATION`).
     pub ephemeral: Option<serin_model::rollout::PodMetadata>,
+    /// The stable revision the template's injected anti-affinity rule avoids (`antiaffinity`).
+    pub avoids: Option<String>,
     /// The ReplicaSet's pods, for `restartAt`.
     pub pods: Vec<PodState>,
 }
@@ -128,6 +130,12 @@ pub enum Action {
         previous: Option<serin_model::rollout::PodMetadata>,
         desired: Option<serin_model::rollout::PodMetadata>,
     },
+    /// Points the injected anti-affinity rule of a ReplicaSet's template at another stable
+    /// revision: its `affinity` becomes `antiaffinity::replica_set_affinity(rollout, avoid)`.
+    SetAntiAffinity {
+        name: String,
+        avoid: Option<String>,
+    },
     DeleteReplicaSet {
         name: String,
     },
@@ -152,6 +160,8 @@ pub struct NewReplicaSet {
     pub revision: i64,
     pub template: PodTemplate,
     pub replicas: i32,
+    /// The stable revision whose nodes its pods avoid (`antiaffinity`).
+    pub avoid: Option<String>,
 }
 
 /// An AnalysisRun to start, with its arguments resolved.

@@ -375,6 +375,7 @@ fn argo_replica_set(sim: &Simulator, hash: &str, image: &str, revision: i64, rep
         created,
         scale_down_deadline: None,
         ephemeral: None,
+        avoids: None,
     }
 }
 

@@ -857,3 +857,31 @@ fn canary_and_stable_metadata_follow_the_revisions_roles() {
     assert_eq!(phase(&sim).0, "Healthy");
     assert_eq!((injected_role(&sim, V2).as_deref(), injected_role(&sim, V1)), (Some("stable"), None));
 }
+
+/// antiAffinity as Argo keeps it: a new revision's ReplicaSet avoids the stable revision's
+/// nodes, the stable one avoids nothing, and a rule already injected follows the stable
+/// revision when it changes under a ReplicaSet that becomes new again.
+#[test]
+fn anti_affinity_keeps_a_new_revision_off_the_stable_revisions_nodes() {
+    let text = ROLLOUT.replace(
+        "    canary: # 金丝雀发布\n",
+        "    canary:\n      antiAffinity:\n        preferredDuringSchedulingIgnoredDuringExecution:\n          weight: 50\n",
+    );
+    let avoids = |sim: &Simulator, hash: &str| sim.replica_set(hash).and_then(|rs| rs.avoids.clone());
+    let mut sim = deployed(&text);
+    assert_eq!(avoids(&sim, V1), None, "the first revision has no stable revision to avoid");
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    assert_eq!(avoids(&sim, V2).as_deref(), Some(V1));
+    set_image(&mut sim, "v3");
+    sim.advance(3_000);
+    run(&mut sim, Command::Promote { full: true });
+    sim.advance(60_000);
+    let v3 = sim.rollout.status.clone().unwrap().stable_rs.unwrap();
+    assert_ne!(v3, V1);
+    assert_eq!(avoids(&sim, &v3).as_deref(), Some(V1), "v3 was created while v1 was stable");
+    // Back to v2, whose ReplicaSet still avoids v1: its rule moves to v3, the stable one now.
+    set_image(&mut sim, "v2");
+    sim.advance(3_000);
+    assert_eq!(avoids(&sim, V2).as_deref(), Some(v3.as_str()));
+}

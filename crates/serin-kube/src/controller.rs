@@ -15,11 +15,11 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use serin_engine::ephemeral;
 use serin_engine::objects::{self, analysis_run_spec};
 use serin_engine::state::{
     Action, AnalysisRunState, Event, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION, World,
 };
+use serin_engine::{antiaffinity, ephemeral};
 use serin_model::rollout::{Rollout, RolloutStatus};
 use serin_model::{ObjectKey, Time};
 use std::collections::HashMap;
@@ -232,6 +232,11 @@ impl Controller {
                 let record = ephemeral::recorded(desired.as_ref());
                 merge_patch(&replica_sets, name, annotate(ephemeral::EPHEMERAL_METADATA_ANNOTATION, record)).await?;
                 return Ok(written);
+            }
+            Action::SetAntiAffinity { name, avoid } => {
+                let affinity = antiaffinity::affinity_merge_patch(rollout, avoid.as_deref());
+                merge_patch(&replica_sets, name, json!({"spec": {"template": {"spec": {"affinity": affinity}}}}))
+                    .await?
             }
             Action::DeleteReplicaSet { name } => delete(&replica_sets, name).await?,
             Action::DeletePod { name } => {

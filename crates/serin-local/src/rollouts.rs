@@ -7,9 +7,9 @@ use crate::objects::{self, owned_by, pod_key, replica_set_key};
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use serin_engine::ephemeral;
 use serin_engine::objects::analysis_run_spec;
 use serin_engine::state::{Action, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World};
+use serin_engine::{antiaffinity, ephemeral};
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
 use serin_model::traefik::GROUPS;
@@ -226,6 +226,15 @@ impl RolloutController {
                     ephemeral::apply_metadata_patch(&mut body["metadata"], &patch);
                     w.put(&pod.key, &body, None)?;
                 }
+            }
+            Action::SetAntiAffinity { name, avoid } => {
+                let affinity = antiaffinity::replica_set_affinity(rollout, avoid.as_deref());
+                sets.edit(name, |rs| match &affinity {
+                    Some(affinity) => rs["spec"]["template"]["spec"]["affinity"] = affinity.clone(),
+                    None => {
+                        rs["spec"]["template"]["spec"].as_object_mut().map(|spec| spec.remove("affinity"));
+                    }
+                });
             }
             Action::DeleteReplicaSet { name } => {
                 sets.delete(name);
