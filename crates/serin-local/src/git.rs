@@ -8,14 +8,7 @@
 use git2::{ErrorClass, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use std::path::{Path, PathBuf};
 
-/// The files under an Application's path at one commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Snapshot {
-    /// The full commit id.
-    pub commit: String,
-    /// (path relative to the directory read, contents), in path order.
-    pub files: Vec<(String, Vec<u8>)>,
-}
+pub use serin_gitops::source::Snapshot;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {

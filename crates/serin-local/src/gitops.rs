@@ -13,13 +13,19 @@
 
 use crate::apply::{self, Manifest, Outcome};
 use crate::clock::Clock;
-use crate::git::{GitError, GitSource, Snapshot};
+use crate::git::{GitError, GitSource};
 use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::Value as Json;
+use serin_gitops::compare::{Comparison, compare};
+use serin_gitops::source::{Target, apply_order, manifests, same_revision, target_commit, target_error};
+pub use serin_gitops::sync::SELF_HEAL_DELAY_MS;
+use serin_gitops::sync::{AutoSync, auto_sync_decision, destination_namespace, prune_disabled};
+pub use serin_gitops::tracking::TRACKING_ANNOTATION;
+use serin_gitops::tracking::{instance_name, tracked_by, tracked_manifest};
 use serin_model::application::{
-    Application, ApplicationCondition, ApplicationSource, ComparedTo, HealthStatus, OperationState, ResourceResult,
-    ResourceStatus, RevisionHistory, SyncResult, SyncStatus,
+    Application, ApplicationCondition, ApplicationSource, ComparedTo, OperationState, ResourceResult, RevisionHistory,
+    SyncResult, SyncStatus,
 };
 use serin_model::object::KINDS;
 use serin_model::{ObjectKey, Time};
@@ -27,30 +33,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Argo CD's annotation tracking: `<app>:<group>/<kind>:<namespace>/<name>`.
-pub const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
-/// How long drift stays before selfHeal syncs it again (Argo CD's default).
-pub const SELF_HEAL_DELAY_MS: i64 = 5_000;
-/// Argo CD's namespace; Applications elsewhere are named `<namespace>_<name>` in tracking ids.
-const CONTROL_NAMESPACE: &str = "argocd";
 /// Syncs kept in `status.history` when the Application does not say.
 const HISTORY_LIMIT: usize = 10;
-
-/// What git says an Application should run, as of its last refresh.
-#[derive(Clone, Debug)]
-enum Target {
-    Loaded {
-        commit: String,
-        manifests: Vec<Manifest>,
-        /// Whether the commit descends from the last one synced from the same source (false
-        /// after a force-push rewrote the branch).
-        fast_forward: bool,
-    },
-    Failed {
-        commit: Option<String>,
-        message: String,
-    },
-}
 
 struct Fetched {
     source: ApplicationSource,
@@ -194,7 +178,11 @@ impl GitOps {
         };
         let now = self.clock.now();
         let instance = instance_name(&stored.key);
-        let comparison = compare(&self.store, &instance, &target)?;
+        let tracked = tracked_objects(&self.store, &instance)?;
+        let live = |key: &ObjectKey| -> Result<Option<Json>> {
+            Ok(self.store.get(key)?.map(|l| Arc::unwrap_or_clone(l.body)))
+        };
+        let comparison = compare(&instance, &target, live, tracked)?;
         let old = app.status.clone().unwrap_or_default();
         let mut conditions: Vec<(&str, String)> = comparison.conditions.clone();
         if let Target::Failed { message, .. } = &target {
@@ -357,13 +345,9 @@ impl GitOps {
                 out.push(Difference { key: desired.key, live, target: Some(merged) });
             }
         }
-        for live in tracked_objects(&self.store, &instance)? {
-            if !manifests.iter().any(|m| m.key == live.key) {
-                out.push(Difference {
-                    key: live.key,
-                    live: Some(std::sync::Arc::unwrap_or_clone(live.body)),
-                    target: None,
-                });
+        for (key, live) in tracked_objects(&self.store, &instance)? {
+            if !manifests.iter().any(|m| m.key == key) {
+                out.push(Difference { key, live: Some(live), target: None });
             }
         }
         Ok(Ok(out))
@@ -378,32 +362,8 @@ pub struct Difference {
     pub target: Option<Json>,
 }
 
-/// Argo CD's name for an Application in tracking ids.
-fn instance_name(key: &ObjectKey) -> String {
-    if key.namespace == CONTROL_NAMESPACE { key.name.clone() } else { format!("{}_{}", key.namespace, key.name) }
-}
-
-fn tracking_id(instance: &str, key: &ObjectKey) -> String {
-    format!("{instance}:{}/{}:{}/{}", key.group, key.kind, key.namespace, key.name)
-}
-
-/// The Application a live object belongs to, if its tracking id names the object itself
-/// (an annotation copied onto another object does not count).
-fn tracked_by(object: &Stored) -> Option<&str> {
-    let id = object.body.pointer("/metadata/annotations")?.get(TRACKING_ANNOTATION)?.as_str()?;
-    let (instance, rest) = id.split_once(':')?;
-    let key = &object.key;
-    (rest == format!("{}/{}:{}/{}", key.group, key.kind, key.namespace, key.name)).then_some(instance)
-}
-
-fn tracked_manifest(instance: &str, manifest: &Manifest) -> Manifest {
-    let mut body = serde_json::Value::clone(&manifest.body);
-    body["metadata"]["annotations"][TRACKING_ANNOTATION] = tracking_id(instance, &manifest.key).into();
-    Manifest { key: manifest.key.clone(), body }
-}
-
 /// Every live object carrying this Application's tracking id.
-fn tracked_objects(store: &Store, instance: &str) -> Result<Vec<Stored>> {
+fn tracked_objects(store: &Store, instance: &str) -> Result<Vec<(ObjectKey, Json)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (api_version, kind, _) in KINDS {
@@ -411,27 +371,11 @@ fn tracked_objects(store: &Store, instance: &str) -> Result<Vec<Stored>> {
         if !seen.insert((group, *kind)) {
             continue;
         }
-        out.extend(store.list(Some(group), kind, None)?.into_iter().filter(|o| tracked_by(o) == Some(instance)));
+        let objects = store.list(Some(group), kind, None)?;
+        let tracked = objects.into_iter().filter(|o| tracked_by(&o.key, &o.body) == Some(instance));
+        out.extend(tracked.map(|o| (o.key, Arc::unwrap_or_clone(o.body))));
     }
     Ok(out)
-}
-
-fn same_revision(a: &ApplicationSource, b: &ApplicationSource) -> bool {
-    a.repo_url == b.repo_url && a.target_revision == b.target_revision
-}
-
-fn target_commit(target: &Target) -> Option<String> {
-    match target {
-        Target::Loaded { commit, .. } => Some(commit.clone()),
-        Target::Failed { commit, .. } => commit.clone(),
-    }
-}
-
-fn target_error(target: &Target) -> String {
-    match target {
-        Target::Loaded { .. } => String::new(),
-        Target::Failed { message, .. } => message.clone(),
-    }
 }
 
 /// A wait of between two thirds of `max` and `max`, so Applications do not poll in step.
@@ -469,317 +413,6 @@ fn load_target(
         Ok(manifests) => Target::Loaded { commit: snapshot.commit, manifests, fast_forward },
         Err(message) => Target::Failed { commit: Some(snapshot.commit), message },
     }
-}
-
-/// The manifests of a snapshot that the source's directory settings select, validated as
-/// `serin apply` validates them; any problem in any file means none is used.
-fn manifests(
-    source: &ApplicationSource,
-    snapshot: &Snapshot,
-    namespace: &str,
-) -> std::result::Result<Vec<Manifest>, String> {
-    let directory = source.directory.clone().unwrap_or_default();
-    let recurse = directory.recurse == Some(true);
-    let include = directory.include.as_deref().filter(|p| !p.is_empty()).map(glob);
-    let exclude = directory.exclude.as_deref().filter(|p| !p.is_empty()).map(glob);
-    let dir = source.path.as_deref().unwrap_or(".").trim_matches('/');
-    let in_repo =
-        |relative: &str| if dir.is_empty() || dir == "." { relative.to_string() } else { format!("{dir}/{relative}") };
-    let mut files = Vec::new();
-    for (relative, bytes) in &snapshot.files {
-        let extension = relative.rsplit_once('.').map(|(_, e)| e);
-        let selected = matches!(extension, Some("yaml" | "yml" | "json"))
-            && (recurse || !relative.contains('/'))
-            && include.as_ref().is_none_or(|g| g.is_match(relative))
-            && !exclude.as_ref().is_some_and(|g| g.is_match(relative));
-        if !selected {
-            continue;
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(text) => files.push((in_repo(relative), text)),
-            Err(_) => return Err(format!("{}: not UTF-8 text", in_repo(relative))),
-        }
-    }
-    let short = &snapshot.commit[..snapshot.commit.len().min(7)];
-    let documents = apply::load_files(files.iter().map(|(name, text)| (name.as_str(), *text))).map_err(|problems| {
-        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        format!("invalid manifests at {short}; nothing is applied from this commit: {}", problems.join("; "))
-    })?;
-    let mut manifests: Vec<(String, Manifest)> = Vec::new();
-    for document in &documents {
-        let manifest = Manifest::from_document(document, namespace);
-        if let Some((first, _)) = manifests.iter().find(|(_, m)| m.key == manifest.key) {
-            return Err(format!("{} is defined twice, in {first} and in {}", manifest.key, document.file));
-        }
-        manifests.push((document.file.clone(), manifest));
-    }
-    let mut manifests: Vec<Manifest> = manifests.into_iter().map(|(_, m)| m).collect();
-    manifests.sort_by_key(|m| apply_order(&m.key.kind));
-    Ok(manifests)
-}
-
-/// Argo CD's include/exclude globs: `*` and `?` match any characters (`/` too), `{a,b}`
-/// either alternative, `[...]` a class.
-fn glob(pattern: &str) -> regex::Regex {
-    let mut out = String::from("^");
-    let mut in_class = false;
-    for c in pattern.chars() {
-        match c {
-            '[' if !in_class => (in_class, out) = (true, out + "["),
-            ']' if in_class => (in_class, out) = (false, out + "]"),
-            _ if in_class => out.push(c),
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            '{' => out.push_str("(?:"),
-            '}' => out.push(')'),
-            ',' => out.push('|'),
-            _ => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out.push('$');
-    regex::Regex::new(&out)
-        .unwrap_or_else(|_| regex::Regex::new(&format!("^{}$", regex::escape(pattern))).expect("escaped"))
-}
-
-/// Objects others refer to go first: templates, then Services (and the ServersTransports
-/// they are reached with), then the TraefikServices over them, then the IngressRoutes and
-/// Rollouts that use those.
-fn apply_order(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "AnalysisTemplate" | "ClusterAnalysisTemplate" => 1,
-        "Service" | "ServersTransport" => 2,
-        "TraefikService" => 3,
-        "IngressRoute" => 4,
-        "Rollout" => 5,
-        _ => 6,
-    }
-}
-
-/// Git against the store, for one Application.
-#[derive(Clone, Debug, Default)]
-struct Comparison {
-    status: &'static str,
-    health: HealthStatus,
-    resources: Vec<ResourceStatus>,
-    images: Vec<String>,
-    /// Desired objects some other Application tracks (never taken over).
-    conditions: Vec<(&'static str, String)>,
-    /// Live objects of this Application that git no longer has.
-    extra: Vec<ObjectKey>,
-    /// Tracking ids of objects git has that belong to another Application.
-    foreign: Vec<ObjectKey>,
-}
-
-fn compare(store: &Store, instance: &str, target: &Target) -> Result<Comparison> {
-    let tracked = tracked_objects(store, instance)?;
-    let mut comparison = Comparison::default();
-    let mut synced = true;
-    // Only whether a re-apply would change something matters here, not when it would happen.
-    let now = Time::default();
-    let manifests: &[Manifest] = match target {
-        Target::Loaded { manifests, .. } => manifests,
-        Target::Failed { .. } => &[],
-    };
-    let mut entries: Vec<(ObjectKey, Option<Json>, &'static str, bool)> = Vec::new();
-    for manifest in manifests {
-        let desired = tracked_manifest(instance, manifest);
-        let live = store.get(&desired.key)?;
-        if let Some(owner) = live.as_ref().and_then(tracked_by).filter(|owner| *owner != instance) {
-            comparison.conditions.push((
-                "SharedResourceWarning",
-                format!("{} is part of applications {owner} and {instance}; serin leaves it to {owner}", desired.key),
-            ));
-            comparison.foreign.push(desired.key.clone());
-        }
-        let outcome = apply::merge(live.as_ref().map(|l| &*l.body), &desired.body, "", now).1;
-        let in_sync = live.is_some() && outcome == Outcome::Unchanged;
-        synced &= in_sync;
-        entries.push((
-            desired.key,
-            live.map(|l| std::sync::Arc::unwrap_or_clone(l.body)),
-            if in_sync { "Synced" } else { "OutOfSync" },
-            false,
-        ));
-    }
-    for live in tracked {
-        if !manifests.iter().any(|m| m.key == live.key) {
-            synced = false;
-            comparison.extra.push(live.key.clone());
-            if matches!(target, Target::Loaded { .. }) {
-                entries.push((live.key, Some(std::sync::Arc::unwrap_or_clone(live.body)), "OutOfSync", true));
-            } else {
-                entries.push((live.key, Some(std::sync::Arc::unwrap_or_clone(live.body)), "Unknown", false));
-            }
-        }
-    }
-    comparison.status = match target {
-        Target::Failed { .. } => "Unknown",
-        Target::Loaded { .. } if synced => "Synced",
-        Target::Loaded { .. } => "OutOfSync",
-    };
-    let mut worst: Option<HealthStatus> = None;
-    for (key, live, status, requires_pruning) in entries {
-        let health = match &live {
-            Some(body) => resource_health(&key.kind, body),
-            None => HealthStatus { status: "Missing".to_string(), message: None },
-        };
-        if worst.as_ref().is_none_or(|w| rank(&health.status) > rank(&w.status)) {
-            worst = Some(health.clone());
-        }
-        if let Some(body) = &live
-            && key.kind == "Rollout"
-        {
-            let containers = body.pointer("/spec/template/spec/containers").and_then(Json::as_array);
-            for image in containers.into_iter().flatten().filter_map(|c| c["image"].as_str()) {
-                if !comparison.images.iter().any(|i| i == image) {
-                    comparison.images.push(image.to_string());
-                }
-            }
-        }
-        comparison.resources.push(ResourceStatus {
-            version: version_of(&key),
-            group: key.group,
-            kind: key.kind,
-            namespace: key.namespace,
-            name: key.name,
-            status: status.to_string(),
-            health: Some(health),
-            requires_pruning: requires_pruning.then_some(true),
-        });
-    }
-    comparison.health = worst.unwrap_or(HealthStatus { status: "Missing".to_string(), message: None });
-    Ok(comparison)
-}
-
-/// The API version of a kind in a group (`v1`, `v1alpha1`), as serin reads it.
-fn version_of(key: &ObjectKey) -> Option<String> {
-    KINDS.iter().find_map(|(api_version, kind, _)| {
-        let group = serin_model::object::group_of(api_version);
-        (*kind == key.kind && group == key.group)
-            .then(|| api_version.rsplit('/').next().unwrap_or_default().to_string())
-    })
-}
-
-/// Argo CD's order of health, best first: an Application is as healthy as its worst object.
-fn rank(health: &str) -> u8 {
-    match health {
-        "Healthy" => 0,
-        "Suspended" => 1,
-        "Progressing" => 2,
-        "Missing" => 3,
-        "Degraded" => 4,
-        _ => 5,
-    }
-}
-
-/// The health of one live object, as Argo CD judges it (Rollouts as its Argo Rollouts check
-/// does; Services, TraefikServices, IngressRoutes and templates are healthy once they exist).
-fn resource_health(kind: &str, body: &Json) -> HealthStatus {
-    let health = |status: &str, message: Option<&str>| HealthStatus {
-        status: status.to_string(),
-        message: message.filter(|m| !m.is_empty()).map(str::to_string),
-    };
-    match kind {
-        "Rollout" => {
-            let generation = body.pointer("/metadata/generation").and_then(Json::as_i64).map(|g| g.to_string());
-            let observed = body.pointer("/status/observedGeneration").and_then(Json::as_str).map(str::to_string);
-            if generation != observed {
-                return health("Progressing", Some("Waiting for rollout spec update to be observed"));
-            }
-            let message = body.pointer("/status/message").and_then(Json::as_str);
-            match body.pointer("/status/phase").and_then(Json::as_str) {
-                Some("Healthy") => health("Healthy", None),
-                Some("Paused") => health("Suspended", message.or(Some("Rollout is paused"))),
-                Some("Degraded") => health("Degraded", message),
-                _ => health("Progressing", message),
-            }
-        }
-        "AnalysisRun" => match body.pointer("/status/phase").and_then(Json::as_str) {
-            Some("Successful") => health("Healthy", None),
-            Some("Failed" | "Error") => health("Degraded", body.pointer("/status/message").and_then(Json::as_str)),
-            Some("Inconclusive") => health("Suspended", None),
-            _ => health("Progressing", None),
-        },
-        _ => health("Healthy", None),
-    }
-}
-
-enum AutoSync {
-    Run,
-    /// Not now, and why (shown as a SyncError condition).
-    Hold(String),
-    /// selfHeal, after this many milliseconds.
-    Later(i64),
-    Skip,
-}
-
-/// Argo CD's rules for an automated sync of an OutOfSync Application: once per commit (a
-/// failed attempt is not retried for the same commit), drift of an already synced commit
-/// only with selfHeal and after its delay, never a prune of everything without allowEmpty;
-/// and serin's own: never automatically after a force-push.
-fn auto_sync_decision(
-    app: &Application,
-    commit: &str,
-    fast_forward: bool,
-    comparison: &Comparison,
-    now: Time,
-) -> AutoSync {
-    let Some(policy) = app.spec.automated() else { return AutoSync::Skip };
-    let short = &commit[..commit.len().min(7)];
-    let state = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
-    let attempted = state.filter(|s| s.sync_result.as_ref().is_some_and(|r| r.revision == commit));
-    if let Some(state) = attempted {
-        if state.phase != "Succeeded" {
-            return AutoSync::Hold(format!(
-                "Failed sync attempt to {short}: {}",
-                state.message.as_deref().unwrap_or_default()
-            ));
-        }
-        if policy.self_heal != Some(true) {
-            return AutoSync::Skip;
-        }
-        let since = state.finished_at.map_or(SELF_HEAL_DELAY_MS, |t| now.since(t));
-        if since < SELF_HEAL_DELAY_MS {
-            return AutoSync::Later(SELF_HEAL_DELAY_MS - since);
-        }
-    } else if !fast_forward {
-        let target = app.spec.source.as_ref().and_then(|s| s.target_revision.as_deref()).unwrap_or("HEAD");
-        let synced = app.status.as_ref().and_then(|s| s.history.last()).map(|h| h.revision.clone()).unwrap_or_default();
-        return AutoSync::Hold(format!(
-            "automated sync held: {target} was force-pushed ({short} does not descend from the synced {}); run `serin app sync {}` to accept it",
-            &synced[..synced.len().min(7)],
-            app.metadata.name()
-        ));
-    }
-    if !comparison.foreign.is_empty() {
-        return AutoSync::Skip;
-    }
-    let prune = policy.prune == Some(true);
-    let everything_pruned = comparison.resources.iter().all(|r| r.requires_pruning == Some(true));
-    if prune && policy.allow_empty != Some(true) && everything_pruned && !comparison.resources.is_empty() {
-        return AutoSync::Hold(
-            "auto-sync will wipe out all resources (set syncPolicy.automated.allowEmpty to allow it)".into(),
-        );
-    }
-    let only_pruning = comparison.resources.iter().all(|r| r.status == "Synced" || r.requires_pruning == Some(true));
-    if !prune && only_pruning {
-        return AutoSync::Skip;
-    }
-    AutoSync::Run
-}
-
-/// Where an Application's manifests without a namespace go.
-fn destination_namespace(app: &Application) -> String {
-    app.spec.destination.namespace.clone().unwrap_or_else(|| "default".to_string())
-}
-
-/// Whether a live object asks Argo CD not to prune it
-/// (`argocd.argoproj.io/sync-options: Prune=false`, among comma-separated options).
-fn prune_disabled(body: &serde_json::Value) -> bool {
-    body.pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|options| options.split(',').any(|o| o.trim() == "Prune=false"))
 }
 
 /// The writes of one sync inside its transaction: every manifest applied in dependency
@@ -832,137 +465,4 @@ fn apply_target(
         }
     }
     Ok(Ok(results))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use serin_model::application::{AutomatedSync, DirectorySource, SyncPolicy};
-
-    fn source(directory: DirectorySource) -> ApplicationSource {
-        ApplicationSource {
-            repo_url: "r".into(),
-            path: Some("app".into()),
-            directory: Some(directory),
-            ..Default::default()
-        }
-    }
-
-    const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: NAME\nspec:\n  ports:\n  - port: 80\n";
-
-    fn snapshot(files: &[&str]) -> Snapshot {
-        let files =
-            files.iter().map(|f| (f.to_string(), SERVICE.replace("NAME", &f.replace(['/', '.'], "-")).into_bytes()));
-        Snapshot { commit: "0123456789abcdef".into(), files: files.collect() }
-    }
-
-    fn names(result: std::result::Result<Vec<Manifest>, String>) -> Vec<String> {
-        result.unwrap().into_iter().map(|m| m.key.name).collect()
-    }
-
-    #[test]
-    fn directory_settings_select_files_as_argo_cd_does() {
-        let files = snapshot(&["a.yaml", "b.json", "notes.txt", "sub/c.yml"]);
-        assert_eq!(names(manifests(&source(Default::default()), &files, "ns")), ["a-yaml", "b-json"]);
-        let recurse = DirectorySource { recurse: Some(true), ..Default::default() };
-        assert_eq!(names(manifests(&source(recurse.clone()), &files, "ns")), ["a-yaml", "b-json", "sub-c-yml"]);
-        let include = DirectorySource { include: Some("{*.yml,a.*}".into()), ..recurse.clone() };
-        assert_eq!(names(manifests(&source(include), &files, "ns")), ["a-yaml", "sub-c-yml"]);
-        let exclude = DirectorySource { exclude: Some("sub/*".into()), ..recurse };
-        assert_eq!(names(manifests(&source(exclude), &files, "ns")), ["a-yaml", "b-json"]);
-        let manifest = manifests(&source(Default::default()), &files, "ns").unwrap().remove(0);
-        assert_eq!(manifest.key.namespace, "ns");
-    }
-
-    #[test]
-    fn a_bad_file_names_its_path_in_the_repository() {
-        let mut files = snapshot(&["a.yaml"]);
-        files.files.push((
-            "b.yaml".into(),
-            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  port: 1\n".to_vec(),
-        ));
-        let error = manifests(&source(Default::default()), &files, "ns").unwrap_err();
-        assert!(error.starts_with("invalid manifests at 0123456; nothing is applied"), "{error}");
-        assert!(error.contains("app/b.yaml:6:3: spec.port: unknown field \"port\""), "{error}");
-    }
-
-    fn automated_app(policy: AutomatedSync, state: Option<OperationState>) -> Application {
-        let mut app = Application::default();
-        app.spec.sync_policy = Some(SyncPolicy { automated: Some(policy), ..Default::default() });
-        app.status = Some(serin_model::application::ApplicationStatus { operation_state: state, ..Default::default() });
-        app
-    }
-
-    fn attempted(commit: &str, phase: &str, finished: i64) -> Option<OperationState> {
-        Some(OperationState {
-            phase: phase.into(),
-            message: Some("boom".into()),
-            sync_result: Some(SyncResult { revision: commit.into(), ..Default::default() }),
-            finished_at: Some(Time(finished)),
-            ..Default::default()
-        })
-    }
-
-    fn out_of_sync(requires_pruning: bool) -> Comparison {
-        let resource = ResourceStatus {
-            status: "OutOfSync".into(),
-            requires_pruning: requires_pruning.then_some(true),
-            ..Default::default()
-        };
-        Comparison { status: "OutOfSync", resources: vec![resource], ..Default::default() }
-    }
-
-    #[test]
-    fn automated_sync_follows_argo_cds_rules() {
-        let plain = AutomatedSync::default();
-        let heal = AutomatedSync { self_heal: Some(true), ..Default::default() };
-        let prune = AutomatedSync { prune: Some(true), ..Default::default() };
-        let decide = |app: &Application, fast_forward, comparison: &Comparison, now| match auto_sync_decision(
-            app,
-            "c2",
-            fast_forward,
-            comparison,
-            Time(now),
-        ) {
-            AutoSync::Run => "run".to_string(),
-            AutoSync::Hold(message) => message,
-            AutoSync::Later(after) => format!("later {after}"),
-            AutoSync::Skip => "skip".to_string(),
-        };
-        let drift = out_of_sync(false);
-        assert_eq!(decide(&automated_app(plain.clone(), attempted("c1", "Succeeded", 0)), true, &drift, 0), "run");
-        assert_eq!(
-            decide(&automated_app(plain.clone(), attempted("c2", "Failed", 0)), true, &drift, 0),
-            "Failed sync attempt to c2: boom"
-        );
-        assert_eq!(decide(&automated_app(plain, attempted("c2", "Succeeded", 0)), true, &drift, 60_000), "skip");
-        assert_eq!(
-            decide(&automated_app(heal.clone(), attempted("c2", "Succeeded", 1000)), true, &drift, 3000),
-            "later 3000"
-        );
-        assert_eq!(decide(&automated_app(heal.clone(), attempted("c2", "Succeeded", 1000)), true, &drift, 6000), "run");
-        assert!(
-            decide(&automated_app(heal, attempted("c1", "Succeeded", 0)), false, &drift, 0).contains("force-pushed")
-        );
-        assert!(
-            decide(&automated_app(prune.clone(), None), true, &out_of_sync(true), 0)
-                .starts_with("auto-sync will wipe out")
-        );
-        let allow_empty = AutomatedSync { allow_empty: Some(true), ..prune };
-        assert_eq!(decide(&automated_app(allow_empty, None), true, &out_of_sync(true), 0), "run");
-        assert_eq!(decide(&automated_app(AutomatedSync::default(), None), true, &out_of_sync(true), 0), "skip");
-    }
-
-    #[test]
-    fn rollout_health_as_argo_cd_reads_it() {
-        let rollout = |phase: &str, observed: &str| json!({"metadata": {"generation": 2}, "status": {"phase": phase, "observedGeneration": observed, "message": "CanaryPauseStep"}});
-        let status = |body: Json| resource_health("Rollout", &body).status;
-        assert_eq!(status(rollout("Paused", "2")), "Suspended");
-        assert_eq!(status(rollout("Degraded", "2")), "Degraded");
-        assert_eq!(status(rollout("Healthy", "2")), "Healthy");
-        assert_eq!(status(rollout("Healthy", "1")), "Progressing");
-        assert_eq!(resource_health("Service", &json!({})).status, "Healthy");
-        assert!(rank("Degraded") > rank("Missing") && rank("Missing") > rank("Suspended"));
-    }
 }

@@ -1,0 +1,216 @@
+//! `apply` as kubectl does it: a three-way merge of the live object, the configuration last
+//! applied (kept in the `kubectl.kubernetes.io/last-applied-configuration` annotation) and the
+//! new one. Fields the user never wrote (Service selector hashes, TraefikService weights,
+//! status) survive a re-apply; fields the user removed are removed.
+//!
+//! Lists whose items all have a `name` merge item by item (as kubectl's strategic merge does
+//! for containers and ports), so a weight serin set inside `weighted.services[]` is kept.
+
+use serde_json::{Map, Value as Json};
+use serin_model::{Diagnostic, Document, ObjectKey, Time};
+
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What apply did to an object, in kubectl's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+/// Fields the server owns in `metadata`.
+const SYSTEM_METADATA: [&str; 5] = ["uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"];
+
+/// A manifest as apply writes it: its key, with the namespace filled in, and its body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub key: ObjectKey,
+    pub body: Json,
+}
+
+impl Manifest {
+    /// As kubectl reads a document: a namespaced object without a namespace goes into
+    /// `default_namespace`.
+    pub fn from_document(document: &Document, default_namespace: &str) -> Manifest {
+        let mut body = document.root.to_json();
+        let mut key = document.object.key();
+        if !key.namespace.is_empty() {
+            let namespace = document.object.metadata().namespace.as_deref().unwrap_or(default_namespace);
+            key.namespace = namespace.to_string();
+            body["metadata"]["namespace"] = namespace.into();
+        }
+        Manifest { key, body }
+    }
+}
+
+/// Documents whose own namespace differs from the one asked for (`apply -n`): kubectl refuses
+/// them rather than let either win unseen.
+pub fn namespace_conflicts(documents: &[Document], given: &str) -> Vec<Diagnostic> {
+    let path = serin_model::FieldPath::parse("metadata.namespace");
+    documents
+        .iter()
+        .filter_map(|document| {
+            let own = document.object.metadata().namespace.as_deref().filter(|own| *own != given)?;
+            Some(Diagnostic {
+                file: document.file.clone(),
+                at: serin_model::load::locate(&document.root, &path),
+                path: path.clone(),
+                message: format!("{own:?} does not match the namespace asked for ({given:?}); pass --namespace={own}"),
+            })
+        })
+        .collect()
+}
+
+/// Reads every document of every (file name, text) pair; any problem in any file means none
+/// of them is used, and every problem is returned.
+pub fn load_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for (name, text) in files {
+        let loaded = serin_model::load_str(name, text);
+        problems.extend(loaded.problems());
+        documents.extend(loaded.documents);
+    }
+    if problems.is_empty() { Ok(documents) } else { Err(problems) }
+}
+
+/// Merges `applied` into `live` (absent for a new object); returns the object to store.
+pub fn merge(live: Option<&Json>, applied: &Json, uid: &str, now: Time) -> (Json, Outcome) {
+    let mut applied = applied.clone();
+    if let Some(object) = applied.as_object_mut() {
+        object.remove("status");
+        if let Some(meta) = object.get_mut("metadata").and_then(Json::as_object_mut) {
+            for field in SYSTEM_METADATA {
+                meta.remove(field);
+            }
+            if let Some(annotations) = meta.get_mut("annotations").and_then(Json::as_object_mut) {
+                annotations.remove(LAST_APPLIED);
+            }
+        }
+    }
+    let Some(live) = live else {
+        let mut created = applied.clone();
+        stamp(&mut created, &applied, |meta| {
+            meta.insert("uid".into(), uid.into());
+            meta.insert("creationTimestamp".into(), now.to_string().into());
+            meta.insert("generation".into(), 1.into());
+        });
+        return (created, Outcome::Created);
+    };
+    let last: Json = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Json::as_str)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Json::Null);
+    let mut merged = three_way(Some(live), &last, &applied);
+    let generation = live.pointer("/metadata/generation").and_then(Json::as_i64).unwrap_or(1);
+    let spec_changed = merged.get("spec") != live.get("spec");
+    stamp(&mut merged, &applied, |meta| {
+        meta.insert("generation".into(), (generation + i64::from(spec_changed)).into());
+    });
+    if merged == *live { (merged, Outcome::Unchanged) } else { (merged, Outcome::Configured) }
+}
+
+/// Records the applied configuration and lets `system` set server-owned metadata.
+fn stamp(object: &mut Json, applied: &Json, system: impl FnOnce(&mut Map<String, Json>)) {
+    let Some(meta) = object.get_mut("metadata").and_then(Json::as_object_mut) else { return };
+    system(meta);
+    let annotations = meta.entry("annotations").or_insert_with(|| Json::Object(Map::new()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(LAST_APPLIED.into(), applied.to_string().into());
+    }
+}
+
+fn three_way(live: Option<&Json>, last: &Json, applied: &Json) -> Json {
+    match (live, applied) {
+        (Some(Json::Object(live)), Json::Object(applied)) => {
+            let mut out = Map::new();
+            for (key, value) in applied {
+                out.insert(key.clone(), three_way(live.get(key), last.get(key).unwrap_or(&Json::Null), value));
+            }
+            for (key, value) in live {
+                let removed_by_user = last.get(key).is_some();
+                if !applied.contains_key(key) && !removed_by_user {
+                    out.insert(key.clone(), value.clone());
+                }
+            }
+            Json::Object(out)
+        }
+        (Some(Json::Array(live)), Json::Array(applied)) if named(applied) && named(live) => {
+            let name = |v: &Json| v.get("name").cloned();
+            let last_items = last.as_array().cloned().unwrap_or_default();
+            let mut out: Vec<Json> = applied
+                .iter()
+                .map(|item| {
+                    let live_item = live.iter().find(|l| name(l) == name(item));
+                    let last_item = last_items.iter().find(|l| name(l) == name(item)).cloned().unwrap_or(Json::Null);
+                    three_way(live_item, &last_item, item)
+                })
+                .collect();
+            for item in live {
+                let in_applied = applied.iter().any(|a| name(a) == name(item));
+                let in_last = last_items.iter().any(|l| name(l) == name(item));
+                if !in_applied && !in_last {
+                    out.push(item.clone());
+                }
+            }
+            Json::Array(out)
+        }
+        _ => applied.clone(),
+    }
+}
+
+fn named(items: &[Json]) -> bool {
+    !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Json::is_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn traefik_service() -> Json {
+        json!({"apiVersion": "traefik.io/v1alpha1", "kind": "TraefikService", "metadata": {"name": "canary-service"},
+               "spec": {"weighted": {"services": [{"name": "canary-active", "port": 80}, {"name": "canary-preview", "port": 80}]}}})
+    }
+
+    #[test]
+    fn managed_fields_survive_a_reapply_and_unchanged_is_reported() {
+        let (mut live, outcome) = merge(None, &traefik_service(), "u1", Time(0));
+        assert_eq!(outcome, Outcome::Created);
+        assert_eq!(live["metadata"]["uid"], "u1");
+        // serin sets the weights.
+        live["spec"]["weighted"]["services"][0]["weight"] = json!(10);
+        live["spec"]["weighted"]["services"][1]["weight"] = json!(90);
+        let (merged, outcome) = merge(Some(&live), &traefik_service(), "u2", Time(5));
+        assert_eq!(outcome, Outcome::Unchanged);
+        assert_eq!(merged["spec"]["weighted"]["services"][0]["weight"], 10);
+        assert_eq!(merged["metadata"]["uid"], "u1");
+    }
+
+    #[test]
+    fn removed_fields_go_and_changes_bump_the_generation() {
+        let mut service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "labels": {"a": "1"}},
+                                 "spec": {"selector": {"app": "myapp"}, "ports": [{"name": "http", "port": 80}]}});
+        let (mut live, _) = merge(None, &service, "u", Time(0));
+        live["spec"]["selector"]["rollouts-pod-template-hash"] = json!("69dc9f5f56");
+        service["metadata"].as_object_mut().unwrap().remove("labels");
+        service["spec"]["ports"][0]["port"] = json!(8080);
+        let (merged, outcome) = merge(Some(&live), &service, "u", Time(1));
+        assert_eq!(outcome, Outcome::Configured);
+        assert!(merged["metadata"].get("labels").is_none());
+        assert_eq!(merged["spec"]["selector"]["rollouts-pod-template-hash"], "69dc9f5f56");
+        assert_eq!(merged["spec"]["ports"][0]["port"], 8080);
+        assert_eq!(merged["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn status_in_a_file_is_ignored() {
+        let (live, _) =
+            merge(None, &json!({"metadata": {"name": "r"}, "spec": {}, "status": {"phase": "Healthy"}}), "u", Time(0));
+        assert!(live.get("status").is_none());
+    }
+}
