@@ -11,5 +11,6 @@
 pub mod apply;
 pub mod compare;
 pub mod source;
+pub mod status;
 pub mod sync;
 pub mod tracking;

@@ -1,16 +1,103 @@
-//! When and how an Application syncs, by Argo CD's rules: whether an automated sync runs now,
-//! waits for selfHeal's delay or is held (and why), where manifests without a namespace go,
-//! and which live objects a prune must leave alone.
+//! When and how an Application syncs, by Argo CD's rules: whether a sync runs now (asked for,
+//! or automated: at once, after selfHeal's delay, or held, and why), where manifests without
+//! a namespace go, the steps of a sync in order, and which live objects a prune must leave
+//! alone.
 
+use crate::apply::Manifest;
 use crate::compare::Comparison;
+use crate::source::{Target, apply_order};
+use crate::tracking::tracked_manifest;
 use serde_json::Value as Json;
-use serin_model::Time;
-use serin_model::application::Application;
+use serin_model::application::{Application, ApplicationStatus, ResourceResult};
+use serin_model::{ObjectKey, Time};
 
 /// How long drift stays before selfHeal syncs it again (Argo CD's default).
 pub const SELF_HEAL_DELAY_MS: i64 = 5_000;
 
-pub enum AutoSync {
+/// What to do with an Application after a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    /// Sync now: an operation asked for it, or the automated policy.
+    Sync { prune: bool, initiated_by: Option<Json> },
+    /// No sync: show this status (written when it changed) and look again after `requeue`
+    /// milliseconds, if set.
+    Report { status: Box<ApplicationStatus>, requeue: Option<i64> },
+}
+
+/// Decides what follows a comparison of `app` with `target`, read from git at `reconciled_at`.
+pub fn next(app: &Application, target: &Target, comparison: &Comparison, reconciled_at: Time, now: Time) -> Next {
+    if let Some(operation) = app.operation.as_ref() {
+        let prune = operation.sync.as_ref().and_then(|s| s.prune).unwrap_or(false);
+        return Next::Sync { prune, initiated_by: operation.initiated_by.clone() };
+    }
+    let mut conditions: Vec<(&str, String)> = comparison.conditions.clone();
+    if let Target::Failed { message, .. } = target {
+        conditions.push(("ComparisonError", message.clone()));
+    }
+    let mut requeue = None;
+    if let (Some(policy), Target::Loaded { commit, fast_forward, .. }) = (app.spec.automated(), target)
+        && comparison.status == "OutOfSync"
+    {
+        match auto_sync_decision(app, commit, *fast_forward, comparison, now) {
+            AutoSync::Run => {
+                let initiated_by = Some(serde_json::json!({"username": "serin", "automated": true}));
+                return Next::Sync { prune: policy.prune == Some(true), initiated_by };
+            }
+            AutoSync::Hold(message) => conditions.push(("SyncError", message)),
+            AutoSync::Later(after) => requeue = Some(after),
+            AutoSync::Skip => {}
+        }
+    }
+    let status = crate::status::compared(app, target, comparison, conditions, reconciled_at, now);
+    Next::Report { status: Box::new(status), requeue }
+}
+
+/// One write of a sync.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Apply this manifest (tracking id included).
+    Apply(Manifest),
+    /// Delete this object of the Application's that git no longer has, unless it asks not to
+    /// be pruned (`prune_disabled`).
+    Prune(ObjectKey),
+}
+
+/// The writes of a sync in order: every manifest in dependency order, then (with `prune`) the
+/// Application's objects that git no longer has, dependents first. Refused, with the reason,
+/// when git has an object another Application owns: nothing is applied.
+pub fn steps(
+    instance: &str,
+    manifests: &[Manifest],
+    comparison: &Comparison,
+    prune: bool,
+) -> Result<Vec<Step>, String> {
+    if let Some(key) = comparison.foreign.first() {
+        return Err(format!("{key} belongs to another application; nothing was applied"));
+    }
+    let mut steps: Vec<Step> = manifests.iter().map(|m| Step::Apply(tracked_manifest(instance, m))).collect();
+    if prune {
+        let mut extra = comparison.extra.clone();
+        extra.sort_by_key(|k| std::cmp::Reverse(apply_order(&k.kind)));
+        steps.extend(extra.into_iter().map(Step::Prune));
+    }
+    Ok(steps)
+}
+
+/// A line of a sync's result, as Argo CD records it.
+pub fn resource_result(key: &ObjectKey, status: &str, message: String) -> ResourceResult {
+    ResourceResult {
+        group: key.group.clone(),
+        version: None,
+        kind: key.kind.clone(),
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+        status: Some(status.to_string()),
+        message: Some(message),
+        sync_phase: Some("Sync".to_string()),
+    }
+}
+
+enum AutoSync {
     Run,
     /// Not now, and why (shown as a SyncError condition).
     Hold(String),
@@ -23,7 +110,7 @@ pub enum AutoSync {
 /// failed attempt is not retried for the same commit), drift of an already synced commit
 /// only with selfHeal and after its delay, never a prune of everything without allowEmpty;
 /// and serin's own: never automatically after a force-push.
-pub fn auto_sync_decision(
+fn auto_sync_decision(
     app: &Application,
     commit: &str,
     fast_forward: bool,

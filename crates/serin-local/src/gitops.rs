@@ -1,15 +1,10 @@
-//! The GitOps controller: Argo CD's Application on the local platform.
+//! The GitOps controller: Argo CD's Application on the local platform, the store's adapter of
+//! `serin_gitops` (which decides everything a sync does).
 //!
 //! For each Application it reads the manifests of `spec.source` from git (on a poll, a
-//! webhook or `serin app sync`), compares them with what the store holds, reports sync and
-//! health status in Argo CD's shape, and syncs: every manifest is applied exactly as
-//! `serin apply` would (the same three-way merge), in dependency order, in one transaction
-//! with the Application's new status, so a killed server never leaves half a sync.
-//!
-//! Objects are tracked with Argo CD's `argocd.argoproj.io/tracking-id` annotation; only
-//! objects carrying this Application's id are pruned. Drift is what a re-apply would change,
-//! so fields git never set (TraefikService weights, the Service selector's pod-template-hash,
-//! status, server metadata) are never drift: serin does not fight its rollout controller.
+//! webhook or `serin app sync`), compares them with what the store holds, writes the status
+//! the comparison gives, and syncs when told to: the sync's steps run in one transaction with
+//! the Application's new status, so a killed server never leaves half a sync.
 
 use crate::apply::{self, Manifest, Outcome};
 use crate::clock::Clock;
@@ -18,23 +13,18 @@ use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::Value as Json;
 use serin_gitops::compare::{Comparison, compare};
-use serin_gitops::source::{Target, apply_order, manifests, same_revision, target_commit, target_error};
+use serin_gitops::source::{Target, manifests, same_revision, target_error};
+use serin_gitops::status::{Finished, record_sync};
 pub use serin_gitops::sync::SELF_HEAL_DELAY_MS;
-use serin_gitops::sync::{AutoSync, auto_sync_decision, destination_namespace, prune_disabled};
+use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
 pub use serin_gitops::tracking::TRACKING_ANNOTATION;
 use serin_gitops::tracking::{instance_name, tracked_by, tracked_manifest};
-use serin_model::application::{
-    Application, ApplicationCondition, ApplicationSource, ComparedTo, OperationState, ResourceResult, RevisionHistory,
-    SyncResult, SyncStatus,
-};
+use serin_model::application::{Application, ApplicationSource, ResourceResult};
 use serin_model::object::KINDS;
 use serin_model::{ObjectKey, Time};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Syncs kept in `status.history` when the Application does not say.
-const HISTORY_LIMIT: usize = 10;
 
 struct Fetched {
     source: ApplicationSource,
@@ -183,63 +173,19 @@ impl GitOps {
             Ok(self.store.get(key)?.map(|l| Arc::unwrap_or_clone(l.body)))
         };
         let comparison = compare(&instance, &target, live, tracked)?;
-        let old = app.status.clone().unwrap_or_default();
-        let mut conditions: Vec<(&str, String)> = comparison.conditions.clone();
-        if let Target::Failed { message, .. } = &target {
-            conditions.push(("ComparisonError", message.clone()));
-        }
-        let mut requeue = None;
-        if let Some(operation) = app.operation.as_ref() {
-            let prune = operation.sync.as_ref().and_then(|s| s.prune).unwrap_or(false);
-            let initiated = operation.initiated_by.clone();
-            return self.sync(stored, &app, &target, &comparison, prune, initiated, now).map(|()| Some(0));
-        }
-        if let (Some(policy), Target::Loaded { commit, fast_forward, .. }) = (app.spec.automated(), &target)
-            && comparison.status == "OutOfSync"
-        {
-            match auto_sync_decision(&app, commit, *fast_forward, &comparison, now) {
-                AutoSync::Run => {
-                    let prune = policy.prune == Some(true);
-                    let initiated = Some(serde_json::json!({"username": "serin", "automated": true}));
-                    return self.sync(stored, &app, &target, &comparison, prune, initiated, now).map(|()| Some(0));
+        match next(&app, &target, &comparison, reconciled_at, now) {
+            Next::Sync { prune, initiated_by } => {
+                self.sync(stored, &app, &target, &comparison, prune, initiated_by, now).map(|()| Some(0))
+            }
+            Next::Report { status, requeue } => {
+                if app.status.as_ref() != Some(&*status) {
+                    let mut body = serde_json::Value::clone(&stored.body);
+                    body["status"] = serde_json::to_value(&*status).unwrap_or_default();
+                    self.store.put(&stored.key, &body, Some(stored.rev))?;
                 }
-                AutoSync::Hold(message) => conditions.push(("SyncError", message)),
-                AutoSync::Later(after) => requeue = Some(after),
-                AutoSync::Skip => {}
+                Ok(requeue)
             }
         }
-        let mut status = old.clone();
-        status.sync = SyncStatus {
-            status: comparison.status.to_string(),
-            revision: target_commit(&target),
-            compared_to: app
-                .spec
-                .source
-                .clone()
-                .map(|source| ComparedTo { source, destination: app.spec.destination.clone() }),
-        };
-        status.health = comparison.health.clone();
-        status.resources = comparison.resources.clone();
-        status.summary.images = comparison.images.clone();
-        status.reconciled_at = Some(reconciled_at);
-        status.source_type = Some("Directory".to_string());
-        status.conditions = conditions
-            .into_iter()
-            .map(|(kind, message)| {
-                let since = old.conditions.iter().find(|c| c.kind == kind && c.message == message);
-                ApplicationCondition {
-                    kind: kind.to_string(),
-                    last_transition_time: since.and_then(|c| c.last_transition_time).or(Some(now)),
-                    message,
-                }
-            })
-            .collect();
-        if status != old {
-            let mut body = serde_json::Value::clone(&stored.body);
-            body["status"] = serde_json::to_value(&status).unwrap_or_default();
-            self.store.put(&stored.key, &body, Some(stored.rev))?;
-        }
-        Ok(requeue)
     }
 
     /// Applies the target in dependency order, prunes (when asked) what this Application
@@ -256,8 +202,6 @@ impl GitOps {
         now: Time,
     ) -> Result<()> {
         let mut status = app.status.clone().unwrap_or_default();
-        let operation = app.operation.clone().unwrap_or_default();
-        let source = app.spec.source.clone();
         let outcome = self.store.write(|w| {
             // What was compared must still be what is stored (else it is read again).
             let current = w.get(&stored.key)?.map_or(0, |now| now.rev);
@@ -272,32 +216,7 @@ impl GitOps {
                     (commit.clone().unwrap_or_default(), Err(format!("ComparisonError: {message}")))
                 }
             };
-            let (phase, message, resources) = match result {
-                Ok(resources) => {
-                    let id = status.history.last().map_or(0, |h| h.id + 1);
-                    status.history.push(RevisionHistory {
-                        id,
-                        revision: commit.clone(),
-                        deployed_at: now,
-                        deploy_started_at: Some(now),
-                        source: source.clone(),
-                        initiated_by: initiated_by.clone(),
-                    });
-                    let limit = app.spec.revision_history_limit.map_or(HISTORY_LIMIT, |l| l.max(1) as usize);
-                    let excess = status.history.len().saturating_sub(limit);
-                    status.history.drain(..excess);
-                    ("Succeeded", "successfully synced (all tasks run)".to_string(), resources)
-                }
-                Err(message) => ("Failed", message, Vec::new()),
-            };
-            status.operation_state = Some(OperationState {
-                operation: Some(serin_model::application::Operation { initiated_by, ..operation.clone() }),
-                phase: phase.to_string(),
-                message: Some(message.clone()),
-                sync_result: Some(SyncResult { revision: commit.clone(), resources, source: source.clone() }),
-                started_at: Some(now),
-                finished_at: Some(now),
-            });
+            let finished = record_sync(&mut status, app, &commit, result, initiated_by, now);
             // The sync may have applied this Application's own manifest (an application that
             // manages itself, as in app-of-apps): the status goes onto what it wrote.
             let latest = w.get(&stored.key)?.unwrap_or_else(|| stored.clone());
@@ -307,9 +226,9 @@ impl GitOps {
             }
             body["status"] = serde_json::to_value(&status).unwrap_or_default();
             w.put(&stored.key, &body, Some(latest.rev))?;
-            Ok((phase, message, commit))
+            Ok((finished, commit))
         })?;
-        let (phase, message, commit) = outcome;
+        let (Finished { phase, message }, commit) = outcome;
         let short = &commit[..commit.len().min(7)];
         let (kind, reason) =
             if phase == "Succeeded" { ("Normal", "OperationCompleted") } else { ("Warning", "OperationCompleted") };
@@ -415,10 +334,9 @@ fn load_target(
     }
 }
 
-/// The writes of one sync inside its transaction: every manifest applied in dependency
-/// order, then (with `prune`) this Application's objects that git no longer has deleted.
-/// A store error fails the whole transaction (nothing of the sync stays; it is tried again);
-/// the inner error is a refusal made before anything was written, recorded as a failed sync.
+/// The writes of one sync inside its transaction (`steps`). A store error fails the whole
+/// transaction (nothing of the sync stays; it is tried again); the inner error is a refusal
+/// made before anything was written, recorded as a failed sync.
 fn apply_target(
     w: &mut Writer<'_>,
     instance: &str,
@@ -427,42 +345,31 @@ fn apply_target(
     prune: bool,
     now: Time,
 ) -> Result<std::result::Result<Vec<ResourceResult>, String>> {
-    if let Some(key) = comparison.foreign.first() {
-        return Ok(Err(format!("{key} belongs to another application; nothing was applied")));
-    }
-    let mut results = Vec::new();
-    let result = |key: &ObjectKey, status: &str, message: String| ResourceResult {
-        group: key.group.clone(),
-        version: None,
-        kind: key.kind.clone(),
-        namespace: key.namespace.clone(),
-        name: key.name.clone(),
-        status: Some(status.to_string()),
-        message: Some(message),
-        sync_phase: Some("Sync".to_string()),
+    let steps = match steps(instance, manifests, comparison, prune) {
+        Ok(steps) => steps,
+        Err(refused) => return Ok(Err(refused)),
     };
-    for manifest in manifests {
-        let desired = tracked_manifest(instance, manifest);
-        let outcome = apply::apply_manifest(w, &desired, now)?;
-        let word = match outcome {
-            Outcome::Created => "created",
-            Outcome::Configured => "configured",
-            Outcome::Unchanged => "unchanged",
-        };
-        results.push(result(&manifest.key, "Synced", format!("{} {word}", manifest.key)));
-    }
-    if prune {
-        let mut extra = comparison.extra.clone();
-        extra.sort_by_key(|k| std::cmp::Reverse(apply_order(&k.kind)));
-        for key in &extra {
-            let live = w.get(key)?;
-            if live.is_some_and(|live| prune_disabled(&live.body)) {
-                results.push(result(key, "PruneSkipped", "ignored (no prune)".to_string()));
-                continue;
+    let mut results = Vec::new();
+    for step in steps {
+        results.push(match step {
+            Step::Apply(manifest) => {
+                let outcome = apply::apply_manifest(w, &manifest, now)?;
+                let word = match outcome {
+                    Outcome::Created => "created",
+                    Outcome::Configured => "configured",
+                    Outcome::Unchanged => "unchanged",
+                };
+                resource_result(&manifest.key, "Synced", format!("{} {word}", manifest.key))
             }
-            objects::delete(w, key, now)?;
-            results.push(result(key, "Pruned", "pruned".to_string()));
-        }
+            Step::Prune(key) => {
+                if w.get(&key)?.is_some_and(|live| prune_disabled(&live.body)) {
+                    resource_result(&key, "PruneSkipped", "ignored (no prune)".to_string())
+                } else {
+                    objects::delete(w, &key, now)?;
+                    resource_result(&key, "Pruned", "pruned".to_string())
+                }
+            }
+        });
     }
     Ok(Ok(results))
 }
