@@ -8,10 +8,10 @@
 
 use crate::apply::{self, Manifest, Outcome};
 use crate::clock::Clock;
-use crate::git::{GitError, GitSource};
 use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::Value as Json;
+use serin_git::{GitError, GitSource};
 use serin_gitops::compare::{Comparison, compare};
 use serin_gitops::source::{Target, manifests, same_revision, target_error};
 use serin_gitops::status::{Finished, record_sync};

@@ -12,7 +12,6 @@ mod downstream;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gc;
-pub mod git;
 pub mod gitops;
 mod http1;
 pub mod images;

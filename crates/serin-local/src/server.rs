@@ -153,7 +153,7 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let _ = first_pass_done.await;
     let routers = proxy.start(&entry_listeners, options.router_threads).context("cannot start the router")?;
     drop(entry_listeners);
-    let git = Arc::new(crate::git::GitCache::new(options.data_dir.join("git")));
+    let git = Arc::new(serin_git::GitCache::new(options.data_dir.join("git")));
     let gitops = Arc::new(crate::gitops::GitOps::new(store.clone(), clock.clone(), git, options.app_resync_ms));
     let gitops_loop = tokio::spawn(gitops.clone().run());
     let traffic = Arc::new(crate::dashboard::TrafficSampler::default());

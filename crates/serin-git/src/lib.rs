@@ -1,9 +1,10 @@
-//! Git for the GitOps controller: fetch a repository into a cache in the data directory,
-//! resolve a branch, tag or commit, and read the files under one directory of that commit.
+//! Git for the GitOps controllers of both platforms: fetch a repository into a cache
+//! directory, resolve a branch, tag or commit, and read the files under one directory of that
+//! commit.
 //!
-//! The controller sees only the [`GitSource`] trait, so its logic is tested without a network;
-//! [`GitCache`] implements it with libgit2 (no git binary needed). Its calls block: run them
-//! on a blocking thread.
+//! A controller sees only the [`GitSource`] trait, so its logic is tested without a network;
+//! [`GitCache`] implements it with libgit2 (no git binary needed, so the controller's image
+//! carries none). Its calls block: run them on a blocking thread.
 
 use git2::{ErrorClass, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use std::path::{Path, PathBuf};
