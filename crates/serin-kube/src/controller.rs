@@ -6,12 +6,12 @@
 //! resourceVersion it was decided from, so a stale decision fails instead of winning.
 
 use crate::cache::Caches;
+use crate::events::Recorder;
 use crate::resources::{self, from_json, to_json};
 use crate::traffic::{Routes, merge_patch};
 use kube::Client;
 use kube::api::{DeleteParams, PostParams};
 use kube::core::DynamicObject;
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -54,8 +54,7 @@ pub fn now() -> Time {
 
 impl Controller {
     pub fn new(client: Client, caches: Arc<Caches>, identity: &str) -> Controller {
-        let reporter = Reporter { controller: "serin-controller".to_string(), instance: Some(identity.to_string()) };
-        Controller { recorder: Recorder::new(client.clone(), reporter), client, caches }
+        Controller { recorder: Recorder::new(client.clone(), "serin-controller", identity), client, caches }
     }
 
     /// Decides every Rollout once; returns how soon the next pass is due.
@@ -277,14 +276,7 @@ impl Controller {
     /// Records an event on the Rollout; a failure to record is logged, not fatal.
     async fn publish(&self, rollout: &DynamicObject, event: &Event) {
         let reference = kube::Resource::object_ref(rollout, &resources::rollouts());
-        let event = KubeEvent {
-            type_: if event.warning { EventType::Warning } else { EventType::Normal },
-            reason: event.reason.clone(),
-            note: Some(event.message.clone()),
-            action: event.reason.clone(),
-            secondary: None,
-        };
-        if let Err(error) = self.recorder.publish(&event, &reference).await {
+        if let Err(error) = self.recorder.publish(event, &reference).await {
             tracing::warn!(%error, reason = %event.reason, "cannot record event");
         }
     }

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod cache;
 pub mod commands;
 pub mod controller;
+pub mod events;
 pub mod lease;
 pub mod resources;
 pub mod serve;
