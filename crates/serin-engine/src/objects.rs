@@ -5,8 +5,8 @@
 //! annotations and owner, exactly as Argo Rollouts would make them.
 
 use crate::state::{
-    AnalysisPhase, AnalysisRunRequest, AnalysisRunState, MANAGED_BY_ANNOTATION, NewReplicaSet, POD_TEMPLATE_HASH_LABEL,
-    PodState, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION,
+    AnalysisPhase, AnalysisRunRequest, AnalysisRunState, Event, MANAGED_BY_ANNOTATION, NewReplicaSet,
+    POD_TEMPLATE_HASH_LABEL, PodState, REVISION_ANNOTATION, ReplicaSetState, SCALE_DOWN_DEADLINE_ANNOTATION,
 };
 use serde_json::{Value as Json, json};
 use serin_model::podtemplate::PodTemplate;
@@ -160,10 +160,17 @@ pub fn set_scale_down_deadline(replica_set: &mut Json, deadline: Option<Time>) {
 }
 
 /// Points a Service at the pods of one revision, marking it as steered by the Rollout named
-/// `rollout`, as Argo does.
-pub fn select_revision(service: &mut Json, hash: &str, rollout: &str) {
+/// `rollout`, as Argo does. When that changes the Service, returns the event Argo records for
+/// it (`SwitchService`, naming the revision the Service selected before, empty if none).
+pub fn select_revision(service: &mut Json, hash: &str, rollout: &str) -> Option<Event> {
+    let before = service["spec"]["selector"][POD_TEMPLATE_HASH_LABEL].as_str().unwrap_or_default().to_string();
+    let managed = service["metadata"]["annotations"][MANAGED_BY_ANNOTATION] == rollout;
     service["spec"]["selector"][POD_TEMPLATE_HASH_LABEL] = hash.into();
     service["metadata"]["annotations"][MANAGED_BY_ANNOTATION] = rollout.into();
+    let name = service["metadata"]["name"].as_str().unwrap_or_default();
+    (before != hash || !managed).then(|| {
+        Event::normal("SwitchService", format!("Switched selector for service '{name}' from '{before}' to '{hash}'"))
+    })
 }
 
 /// Sets the weights of the canary and stable Services in a weighted TraefikService (the
@@ -276,4 +283,31 @@ pub fn analysis_run(
         "spec": spec.spec,
         "status": status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_switched_to_another_revision_says_so_in_argos_words_once() {
+        let mut service = json!({"metadata": {"name": "active"}, "spec": {"selector": {"app": "myapp"}}});
+        let first = select_revision(&mut service, "abc", "web").map(|e| (e.reason, e.message));
+        let said = "Switched selector for service 'active' from '' to 'abc'".to_string();
+        assert_eq!(first, Some(("SwitchService".to_string(), said)));
+        assert_eq!(service["spec"]["selector"], json!({"app": "myapp", POD_TEMPLATE_HASH_LABEL: "abc"}));
+        assert_eq!(service["metadata"]["annotations"][MANAGED_BY_ANNOTATION], "web");
+        assert_eq!(select_revision(&mut service, "abc", "web"), None, "nothing changed, nothing said");
+        let second = select_revision(&mut service, "def", "web").map(|e| e.message);
+        assert_eq!(second.as_deref(), Some("Switched selector for service 'active' from 'abc' to 'def'"));
+    }
+
+    #[test]
+    fn a_service_already_on_the_revision_but_not_yet_managed_is_taken_over_as_argo_does() {
+        let mut service =
+            json!({"metadata": {"name": "active"}, "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: "abc"}}});
+        let event = select_revision(&mut service, "abc", "web").map(|e| e.message);
+        assert_eq!(event.as_deref(), Some("Switched selector for service 'active' from 'abc' to 'abc'"));
+        assert_eq!(service["metadata"]["annotations"][MANAGED_BY_ANNOTATION], "web");
+    }
 }

@@ -115,7 +115,7 @@ impl Controller {
         let mut events = decision.events.clone();
         let mut status = decision.status.clone();
         if let Some(routes) = &routes {
-            written += routes.apply(&body["metadata"], &decision.traffic).await?;
+            written += routes.apply(&body["metadata"], &decision.traffic, &mut events).await?;
             let missing = routes.missing();
             let had = has_condition(&status, CONDITION_TRAFFIC_ROUTING);
             if missing.is_empty() {

@@ -9,7 +9,7 @@ use kube::Client;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value as Json, json};
 use serin_engine::objects;
-use serin_engine::state::{ServedWeights, TrafficIntent};
+use serin_engine::state::{Event, ServedWeights, TrafficIntent};
 use serin_model::rollout::{NginxTrafficRouting, RolloutStrategy};
 use serin_model::traefik::GROUPS;
 
@@ -158,8 +158,14 @@ impl Routes {
     }
 
     /// Points the Services at their revisions and sets the canary weight in every router,
-    /// writing only objects that change; returns how many it wrote.
-    pub async fn apply(&self, rollout_meta: &Json, intent: &TrafficIntent) -> kube::Result<usize> {
+    /// writing only objects that change; returns how many it wrote. Each Service switched
+    /// adds Argo's `SwitchService` event to `events`.
+    pub async fn apply(
+        &self,
+        rollout_meta: &Json,
+        intent: &TrafficIntent,
+        events: &mut Vec<Event>,
+    ) -> kube::Result<usize> {
         let mut written = 0;
         for (service, hash) in
             [(&self.stable_service, &intent.stable_hash), (&self.canary_service, &intent.canary_hash)]
@@ -167,8 +173,9 @@ impl Routes {
             let found = self.services.iter().find(|(name, _)| name == service).and_then(|(_, o)| o.as_ref());
             let (Some(found), Some(hash)) = (found, hash) else { continue };
             let mut edited = found.clone();
-            objects::select_revision(&mut edited, hash, &self.rollout);
+            let switched = objects::select_revision(&mut edited, hash, &self.rollout);
             written += self.replace_if_changed(&resources::services(), found, edited).await?;
+            events.extend(switched);
         }
         let Some(weight) = intent.canary_weight else { return Ok(written) };
         let (canary, stable, max) = (self.canary_service.as_str(), self.stable_service.as_str(), intent.max_weight);

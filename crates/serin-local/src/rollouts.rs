@@ -8,7 +8,7 @@ use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use serin_engine::objects::analysis_run_spec;
-use serin_engine::state::{Action, AnalysisRunState, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World};
+use serin_engine::state::{Action, AnalysisRunState, Event, REVISION_ANNOTATION, ServedWeights, TrafficIntent, World};
 use serin_engine::{antiaffinity, ephemeral};
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
@@ -164,21 +164,21 @@ impl RolloutController {
         });
         let status = serde_json::to_value(&decision.status).unwrap_or_default();
         let status_changed = stored.body.get("status") != Some(&status);
-        self.store.write(|w| {
+        let switched = self.store.write(|w| {
             let mut sets = ReplicaSetEdits::new(replica_sets);
             for action in &decision.actions {
                 self.carry_out(w, &rollout, stored, &mut sets, &pods, action)?;
             }
             sets.write(w)?;
-            apply_traffic(w, &rollout, &decision.traffic)?;
+            let switched = apply_traffic(w, &rollout, &decision.traffic)?;
             if status_changed {
                 let mut body = serde_json::Value::clone(&stored.body);
                 body["status"] = status;
                 w.put(&stored.key, &body, Some(stored.rev))?;
             }
-            Ok(())
+            Ok(switched)
         })?;
-        for event in &decision.events {
+        for event in decision.events.iter().chain(&switched) {
             let record = EventRecord {
                 time: now,
                 kind: if event.warning { "Warning" } else { "Normal" }.to_string(),
@@ -332,24 +332,25 @@ impl ReplicaSetEdits {
 
 /// Points the stable and canary (or active and preview) Services at their ReplicaSets and
 /// sets the TraefikService weights (in every API group that has the TraefikService), writing
-/// only what changed.
-fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent) -> Result<()> {
+/// only what changed; returns Argo's `SwitchService` event for each Service switched.
+fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent) -> Result<Vec<Event>> {
     let namespace = rollout.metadata.namespace();
     let managed_by = rollout.metadata.name();
     let (stable_service, canary_service) = rollout.spec.strategy.services();
+    let mut switched = Vec::new();
     for (service, hash) in [(stable_service, &traffic.stable_hash), (canary_service, &traffic.canary_hash)] {
         let (Some(service), Some(hash)) = (service, hash) else { continue };
         let key = ObjectKey::new("v1", "Service", namespace, service);
         let Some(stored) = w.get(&key)? else { continue };
         let mut body = serde_json::Value::clone(&stored.body);
-        serin_engine::objects::select_revision(&mut body, hash, managed_by);
+        switched.extend(serin_engine::objects::select_revision(&mut body, hash, managed_by));
         if body != *stored.body {
             w.put(&key, &body, Some(stored.rev))?;
         }
     }
-    let Some(canary) = &rollout.spec.strategy.canary else { return Ok(()) };
-    let Some(traefik) = canary.traffic_routing.as_ref().and_then(|t| t.traefik.as_ref()) else { return Ok(()) };
-    let Some(weight) = traffic.canary_weight else { return Ok(()) };
+    let Some(canary) = &rollout.spec.strategy.canary else { return Ok(switched) };
+    let Some(traefik) = canary.traffic_routing.as_ref().and_then(|t| t.traefik.as_ref()) else { return Ok(switched) };
+    let Some(weight) = traffic.canary_weight else { return Ok(switched) };
     let routes = json!({
         "canaryService": canary.canary_service,
         "headerRoutes": traffic.header_routes.iter().map(|r| json!({"name": r.name, "match": r.matches})).collect::<Vec<_>>(),
@@ -382,5 +383,5 @@ fn apply_traffic(w: &mut Writer<'_>, rollout: &Rollout, traffic: &TrafficIntent)
             w.put(&key, &body, Some(stored.rev))?;
         }
     }
-    Ok(())
+    Ok(switched)
 }
