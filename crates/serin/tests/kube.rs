@@ -7,6 +7,7 @@
 mod kubeenv;
 
 use kubeenv::KubeEnv;
+use kubeenv::observe::{pod_uids, ready_pods, replica_sets, selector_hash};
 use kubeenv::seed::{WAIT, apply_seed, cluster, repo, rollout, seed_rollout, serin_ok, set_image, wait_phase};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -15,20 +16,6 @@ use std::time::Duration;
 
 const V1_RS: &str = "canary-rollout-69dc9f5f56";
 const V2_RS: &str = "canary-rollout-95d95c65";
-
-async fn ready_pods(env: &KubeEnv, revision: &str) -> usize {
-    env.list("v1", "Pod", "default")
-        .await
-        .iter()
-        .filter(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == revision)
-        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-        .filter(|p| {
-            p["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-        })
-        .count()
-}
 
 /// (canary-active, canary-preview) weights of the seed's TraefikService in `group`.
 async fn traefik_weights(env: &KubeEnv, group: &str) -> (i64, i64) {
@@ -39,22 +26,6 @@ async fn traefik_weights(env: &KubeEnv, group: &str) -> (i64, i64) {
             .unwrap()
     };
     (weight("canary-active"), weight("canary-preview"))
-}
-
-async fn selector_hash(env: &KubeEnv, service: &str) -> Json {
-    env.get("v1", "Service", "default", service).await.unwrap()["spec"]["selector"]["rollouts-pod-template-hash"]
-        .clone()
-}
-
-async fn replica_sets(env: &KubeEnv) -> Vec<(String, i64)> {
-    let mut sets: Vec<(String, i64)> = env
-        .list("apps/v1", "ReplicaSet", "default")
-        .await
-        .iter()
-        .map(|rs| (rs["metadata"]["name"].as_str().unwrap().to_string(), rs["spec"]["replicas"].as_i64().unwrap()))
-        .collect();
-    sets.sort();
-    sets
 }
 
 /// Healthy at v1 with 10 pods, then v2 paused at step 1: the state the seed prints.
@@ -470,12 +441,7 @@ async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
         (ready_pods(&env, "69dc9f5f56").await == 10).then_some(())
     })
     .await;
-    let uids = |pods: Vec<Json>| {
-        let mut uids: Vec<String> = pods.iter().map(|p| p["metadata"]["uid"].as_str().unwrap().to_string()).collect();
-        uids.sort();
-        uids
-    };
-    let before = uids(env.list("v1", "Pod", "default").await);
+    let before = pod_uids(&env).await;
 
     let _controller = env.controller("a", &["--no-leader-election", "--listen", "127.0.0.1:0"]);
     apply_seed(&env, &[]).await;
@@ -483,7 +449,7 @@ async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
     let rs = env.get("apps/v1", "ReplicaSet", "default", V1_RS).await.unwrap();
     assert_eq!(rs["metadata"]["ownerReferences"][0]["uid"], healthy["metadata"]["uid"]);
     assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10)]);
-    assert_eq!(uids(env.list("v1", "Pod", "default").await), before, "no pod was replaced");
+    assert_eq!(pod_uids(&env).await, before, "no pod was replaced");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@
 //! `serin controller` as a real process, and run kubectl or plain HTTPS requests.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod observe;
 pub mod seed;
 
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
