@@ -69,7 +69,18 @@ impl Output {
     }
 }
 
-pub(crate) fn finish(rollout: &Rollout, mut status: RolloutStatus, out: Output, traffic: TrafficIntent) -> Decision {
+pub(crate) fn finish(
+    rollout: &Rollout,
+    mut status: RolloutStatus,
+    mut out: Output,
+    traffic: TrafficIntent,
+) -> Decision {
+    let was_paused = rollout.status.as_ref().is_some_and(|s| !s.pause_conditions.is_empty());
+    // As Argo's `sendStateChangeEvents`: the controller lifted its own pause (a timed pause
+    // ran out, auto-promotion); an abort also clears the pauses, and is no resumption.
+    if was_paused && status.pause_conditions.is_empty() && status.aborted_at.is_none() {
+        out.events.push(Event::normal("RolloutResumed", "Rollout is resumed"));
+    }
     let (phase, message) = phase(rollout, &status);
     status.phase = Some(phase.to_string());
     status.message = Some(message);

@@ -182,6 +182,13 @@ fn auto_promotion_seconds_promote_after_the_pause() {
     sim.advance(1_000);
     assert_eq!(active(&sim), Some(green.clone()), "promoted 60 s after the pause began");
     assert_eq!((stable(&sim), phase(&sim).0), (Some(green), "Healthy".into()));
+    let events = events(&sim);
+    let pause_events: Vec<&String> =
+        events.iter().filter(|e| e.starts_with("RolloutPaused") || e.starts_with("RolloutResumed")).collect();
+    assert_eq!(
+        pause_events,
+        ["RolloutPaused: Rollout is paused (BlueGreenPause)", "RolloutResumed: Rollout is resumed"]
+    );
 }
 
 #[test]

@@ -117,6 +117,7 @@ fn the_seed_canary_release_in_virtual_time() {
         "Created ReplicaSet canary-rollout-95d95c65 (revision 2)",
         "Rollout step 1/7 completed (setWeight: 10)",
         "Rollout step 2/7 completed (pause: 5m)",
+        "Rollout is resumed",
         "Rollout step 7/7 completed (setWeight: 100)",
         "Rollout completed update to revision 2 (95d95c65): Completed all 7 canary steps",
         "Scaled down ReplicaSet canary-rollout-69dc9f5f56 (revision 1) from 10 to 0",

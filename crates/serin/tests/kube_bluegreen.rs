@@ -3,7 +3,8 @@
 //! A new image comes up behind the preview Service and pauses; `promote` switches the active
 //! Service and the old ReplicaSet goes to zero after `scaleDownDelaySeconds`; `abort` keeps
 //! the active Service on v1 and scales the preview down after `abortScaleDownDelaySeconds`,
-//! and `retry` starts again; a paused blue-green update Argo Rollouts left half done (its
+//! and `retry` starts again; `autoPromotionSeconds` promotes by itself once the preview has
+//! been up that long; a paused blue-green update Argo Rollouts left half done (its
 //! ReplicaSets, Services and status) is continued without replacing a pod. Status, annotations
 //! and Events are checked in Argo's words. Each test has its own cluster and plays kubelet.
 
@@ -56,12 +57,12 @@ fn service(name: &str, hash: Option<&str>) -> Json {
     service
 }
 
-/// The Services and the Rollout applied, Healthy at v1 with every v1 pod Ready.
-async fn healthy_at_v1(env: &KubeEnv) -> Json {
+/// The Services and `rollout` applied, Healthy at v1 with every v1 pod Ready.
+async fn healthy_at_v1(env: &KubeEnv, rollout: Json) -> Json {
     for name in [ACTIVE, PREVIEW] {
         env.apply("default", service(name, None)).await;
     }
-    env.apply("default", blue_green_rollout()).await;
+    env.apply("default", rollout).await;
     let healthy = wait_phase(env, NAME, "Healthy", None).await;
     env.eventually("every v1 pod Ready", WAIT, || async {
         (ready_pods(env, V1).await == REPLICAS as usize).then_some(())
@@ -127,7 +128,7 @@ async fn wait_events(env: &KubeEnv, expected: &[String]) {
 async fn an_update_waits_in_preview_until_promoted_then_the_old_revision_scales_down_after_the_delay() {
     let env = cluster(&[]).await;
     let _controller = env.controller("a", CONTROLLER);
-    let healthy = healthy_at_v1(&env).await;
+    let healthy = healthy_at_v1(&env, blue_green_rollout()).await;
     assert_eq!(healthy["status"]["blueGreen"], json!({"activeSelector": V1, "previewSelector": V1}));
     assert_eq!(
         (healthy["status"]["stableRS"].clone(), healthy["status"]["currentPodHash"].clone()),
@@ -192,7 +193,7 @@ async fn an_update_waits_in_preview_until_promoted_then_the_old_revision_scales_
 async fn an_abort_keeps_v1_active_and_scales_the_preview_down_after_the_delay_and_retry_starts_again() {
     let env = cluster(&[]).await;
     let _controller = env.controller("a", CONTROLLER);
-    healthy_at_v1(&env).await;
+    healthy_at_v1(&env, blue_green_rollout()).await;
     paused_with_v2_in_preview(&env).await;
 
     serin_ok(&env, &["abort", NAME]);
@@ -233,6 +234,34 @@ async fn an_abort_keeps_v1_active_and_scales_the_preview_down_after_the_delay_an
     let done = wait_phase(&env, NAME, "Healthy", None).await;
     assert_eq!(done["status"]["stableRS"], V2);
     assert_eq!(selector_hash(&env, ACTIVE).await, V2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_promotion_switches_by_itself_once_the_preview_has_been_up_for_its_seconds() {
+    let env = cluster(&[]).await;
+    let _controller = env.controller("a", CONTROLLER);
+    let mut auto_promoted = blue_green_rollout();
+    auto_promoted["spec"]["strategy"]["blueGreen"]["autoPromotionEnabled"] = true.into();
+    auto_promoted["spec"]["strategy"]["blueGreen"]["autoPromotionSeconds"] = DELAY_SECONDS.into();
+    healthy_at_v1(&env, auto_promoted).await;
+    let paused = paused_with_v2_in_preview(&env).await;
+    assert_eq!(paused["status"]["message"], "BlueGreenPause");
+    let paused_at = Time::parse(paused["status"]["pauseConditions"][0]["startTime"].as_str().unwrap()).unwrap();
+
+    let promoted = wait_phase(&env, NAME, "Healthy", None).await;
+    let now = serin_kube::controller::now();
+    assert!(now.since(paused_at) >= DELAY_SECONDS * 1000, "promoted at {now}, paused at {paused_at}");
+    assert_eq!(promoted["status"]["stableRS"], V2);
+    assert_eq!(selector_hash(&env, ACTIVE).await, V2);
+    wait_events(
+        &env,
+        &[
+            "RolloutPaused: Rollout is paused (BlueGreenPause)".to_string(),
+            "RolloutResumed: Rollout is resumed".to_string(),
+            format!("SwitchService: Switched selector for service '{ACTIVE}' from '{V1}' to '{V2}'"),
+        ],
+    )
+    .await;
 }
 
 /// A ReplicaSet as Argo Rollouts makes it for the seed's template with `image`, owned by the
