@@ -540,7 +540,13 @@ impl BlueGreen<'_, '_> {
             return None;
         }
         let base = format!("{}-{}-{}-{kind}", self.world.rollout.metadata.name(), self.pod_hash, self.revision);
-        let current = current.filter(|c| is_run_named(&c.name, &base));
+        // A run that failed aborted the update; recorded still while the update is no longer
+        // aborted, the update was retried, and measures afresh in a new run (Argo's
+        // `needsNewAnalysisRun`).
+        let failed = |run: &RolloutAnalysisRunStatus| {
+            matches!(AnalysisPhase::parse(&run.status), Some(AnalysisPhase::Failed | AnalysisPhase::Error))
+        };
+        let current = current.filter(|c| is_run_named(&c.name, &base) && !failed(c));
         let label = if kind == "pre" { "PrePromotion" } else { "PostPromotion" };
         match find_run(self.world.analysis_runs, &base, current.as_ref()) {
             RunLookup::Observed(run) => {

@@ -513,4 +513,26 @@ fn preview_and_active_metadata_follow_the_revisions_roles() {
     assert_eq!(active(&sim), Some(green.clone()));
     assert_eq!(replicas(&sim, &blue), 3, "still within scaleDownDelaySeconds");
     assert_eq!((role(&sim, &green).as_deref(), role(&sim, &blue)), (Some("active"), None));
+
+#[test]
+fn a_retry_after_a_failed_pre_promotion_analysis_measures_again_in_a_new_run() {
+    let mut sim = deployed(&format!("      autoPromotionEnabled: false\n{PRE}"));
+    let (blue, green) = (blue(&sim), green(&sim));
+    sim.analysis_verdict = AnalysisPhase::Failed;
+    set_green(&mut sim);
+    sim.advance(5_000);
+    assert_eq!(phase(&sim).0, "Degraded");
+    sim.advance(30_000);
+    assert_eq!(replicas(&sim, &green), 0, "the preview scaled down after abortScaleDownDelaySeconds");
+
+    sim.analysis_verdict = AnalysisPhase::Successful;
+    run(&mut sim, Command::Retry);
+    sim.advance(5_000);
+    let names: Vec<&str> = sim.analysis_requests.iter().map(|r| r.name.as_str()).collect();
+    let base = format!("rollout-bluegreen-{green}-2-pre");
+    assert_eq!(names, [base.clone(), format!("{base}.1")], "the retry measures afresh");
+    assert_eq!(phase(&sim), ("Paused".into(), "BlueGreenPause".into()));
+    assert_eq!((replicas(&sim, &blue), replicas(&sim, &green)), (3, 3));
+    let pre = sim.rollout.status.clone().unwrap().blue_green.pre_promotion_analysis_run_status.unwrap();
+    assert_eq!((pre.name, pre.status), (format!("{base}.1"), "Successful".to_string()));
 }
