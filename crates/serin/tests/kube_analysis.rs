@@ -9,55 +9,22 @@ mod kubeenv;
 mod prometheus;
 
 use kubeenv::KubeEnv;
-use kubeenv::seed::{ROLLOUTS, WAIT, apply_seed_with, cluster, rollout, seed_rollout, serin_ok, set_image, wait_phase};
+use kubeenv::seed::{
+    ROLLOUTS, WAIT, apply_seed_with, cluster, rollout, run_named, seed_rollout, serin_ok, set_image, wait_phase,
+};
+use kubeenv::web_metric::{data_ok_template, endpoint};
 use prometheus::Prometheus;
 use serde_json::{Value as Json, json};
-use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const CONTROLLER: &[&str] = &["--no-leader-election", "--listen", "127.0.0.1:0"];
 
-/// A web endpoint on 127.0.0.1 answering `{"data":{"ok":<ok>}}` to every request, for as
-/// long as the test process lives; the answer changes when the returned flag does.
-fn endpoint(ok: bool) -> (String, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/check", listener.local_addr().unwrap());
-    let flag = Arc::new(AtomicBool::new(ok));
-    let answer = flag.clone();
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut head = Vec::new();
-            let mut buffer = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let body = format!("{{\"data\":{{\"ok\":{}}}}}", answer.load(Ordering::SeqCst));
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, flag)
-}
-
 /// The seed's canary release with a step analysis of the web metric `data-ok` after
 /// `setWeight: 10`, at v1 and then updated to v2.
 async fn release_with_step_analysis(env: &KubeEnv, url: &str) {
-    env.apply(
-        "default",
-        json!({"apiVersion": ROLLOUTS, "kind": "AnalysisTemplate", "metadata": {"name": "data-ok"},
-            "spec": {"metrics": [{"name": "data-ok", "successCondition": "result == true", "failureLimit": 0,
-                "provider": {"web": {"url": url, "jsonPath": "{$.data.ok}"}}}]}}),
-    )
-    .await;
+    env.apply("default", data_ok_template(url)).await;
     let mut rollout = seed_rollout();
     let steps = rollout["spec"]["strategy"]["canary"]["steps"].as_array_mut().unwrap();
     steps.insert(1, json!({"analysis": {"templates": [{"templateName": "data-ok"}]}}));
@@ -72,13 +39,6 @@ async fn the_run(env: &KubeEnv, phase: &str) -> Json {
         let runs = env.list(ROLLOUTS, "AnalysisRun", "default").await;
         assert!(runs.len() <= 1, "one run, not {runs:#?}");
         runs.into_iter().find(|run| run["status"]["phase"] == phase)
-    })
-    .await
-}
-
-async fn run_named(env: &KubeEnv, name: &str, phase: &str) -> Json {
-    env.eventually(&format!("AnalysisRun {name} {phase}"), WAIT, || async {
-        env.get(ROLLOUTS, "AnalysisRun", "default", name).await.filter(|run| run["status"]["phase"] == phase)
     })
     .await
 }

@@ -4,7 +4,8 @@
 //! Service and the old ReplicaSet goes to zero after `scaleDownDelaySeconds`; `abort` keeps
 //! the active Service on v1 and scales the preview down after `abortScaleDownDelaySeconds`,
 //! and `retry` starts again; `autoPromotionSeconds` promotes by itself once the preview has
-//! been up that long; a paused blue-green update Argo Rollouts left half done (its
+//! been up that long; a failing pre-promotion analysis aborts before the switch and a retry
+//! measures again; a paused blue-green update Argo Rollouts left half done (its
 //! ReplicaSets, Services and status) is continued without replacing a pod. Status, annotations
 //! and Events are checked in Argo's words. Each test has its own cluster and plays kubelet.
 
@@ -12,9 +13,11 @@ mod kubeenv;
 
 use kubeenv::KubeEnv;
 use kubeenv::observe::{events_about, pod_uids, ready_pods, replica_sets, selector_hash};
-use kubeenv::seed::{ROLLOUTS, WAIT, cluster, rollout, seed_rollout, serin_ok, wait_phase};
+use kubeenv::seed::{ROLLOUTS, WAIT, cluster, rollout, run_named, seed_rollout, serin_ok, wait_phase};
+use kubeenv::web_metric::{data_ok_template, endpoint};
 use serde_json::{Value as Json, json};
 use serin_model::Time;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const CONTROLLER: &[&str] = &["--no-leader-election", "--listen", "127.0.0.1:0"];
@@ -71,13 +74,17 @@ async fn healthy_at_v1(env: &KubeEnv, rollout: Json) -> Json {
     healthy
 }
 
-/// The image changed to v2 in the Rollout's spec, as kubectl or a GitOps tool changes it;
-/// returns the Rollout once it pauses before the switch with every v2 pod Ready.
-async fn paused_with_v2_in_preview(env: &KubeEnv) -> Json {
+/// The image changed to v2 in the Rollout's spec, as kubectl or a GitOps tool changes it.
+async fn update_to_v2(env: &KubeEnv) {
     let mut containers = blue_green_rollout()["spec"]["template"]["spec"]["containers"].clone();
     containers[0]["image"] = "ikubernetes/myapp:v2".into();
     let patch = json!({"spec": {"template": {"spec": {"containers": containers}}}});
     env.merge(ROLLOUTS, "Rollout", "default", NAME, patch, false).await;
+}
+
+/// v2 applied; returns the Rollout once it pauses before the switch with every v2 pod Ready.
+async fn paused_with_v2_in_preview(env: &KubeEnv) -> Json {
+    update_to_v2(env).await;
     let paused = wait_phase(env, NAME, "Paused", None).await;
     env.eventually("every v2 pod Ready", WAIT, || async {
         (ready_pods(env, V2).await == REPLICAS as usize).then_some(())
@@ -262,6 +269,48 @@ async fn auto_promotion_switches_by_itself_once_the_preview_has_been_up_for_its_
         ],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_pre_promotion_analysis_aborts_before_the_switch_and_a_retry_measures_again() {
+    let env = cluster(&[]).await;
+    let _controller = env.controller("a", CONTROLLER);
+    let (url, ok) = endpoint(false);
+    env.apply("default", data_ok_template(&url)).await;
+    let mut analysed = blue_green_rollout();
+    analysed["spec"]["strategy"]["blueGreen"]["prePromotionAnalysis"] =
+        json!({"templates": [{"templateName": "data-ok"}]});
+    healthy_at_v1(&env, analysed).await;
+    update_to_v2(&env).await;
+
+    let aborted = wait_phase(&env, NAME, "Degraded", None).await;
+    let message = aborted["status"]["message"].as_str().unwrap();
+    assert!(message.starts_with("RolloutAborted: Rollout aborted update to revision 2: "), "{message}");
+    assert!(message.contains("Metric \"data-ok\" assessed Failed"), "{message}");
+    let run = run_named(&env, "bluegreen-95d95c65-2-pre", "Failed").await;
+    assert_eq!(run["metadata"]["ownerReferences"][0]["name"], NAME);
+    assert_eq!(selector_hash(&env, ACTIVE).await, V1, "the analysis stopped the switch");
+    assert_eq!(aborted["status"]["stableRS"], V1);
+    let deadline = scale_down_deadline(&env, V2_RS).await;
+    scaled_down_at_deadline(&env, V2_RS, deadline).await;
+
+    // The metric recovered: the retry brings the preview back, measures again in a new run,
+    // which passes, and the update waits for promotion.
+    ok.store(true, Ordering::SeqCst);
+    serin_ok(&env, &["retry", "rollout", NAME]);
+    run_named(&env, "bluegreen-95d95c65-2-pre.1", "Successful").await;
+    let paused = wait_phase(&env, NAME, "Paused", None).await;
+    assert_eq!(paused["status"]["message"], "BlueGreenPause");
+    let pre = &paused["status"]["blueGreen"]["prePromotionAnalysisRunStatus"];
+    assert_eq!(
+        (pre["name"].clone(), pre["status"].clone()),
+        (json!("bluegreen-95d95c65-2-pre.1"), json!("Successful"))
+    );
+    assert_eq!(selector_hash(&env, ACTIVE).await, V1);
+    serin_ok(&env, &["promote", NAME]);
+    let promoted = wait_phase(&env, NAME, "Healthy", None).await;
+    assert_eq!(promoted["status"]["stableRS"], V2);
+    assert_eq!(selector_hash(&env, ACTIVE).await, V2);
 }
 
 /// A ReplicaSet as Argo Rollouts makes it for the seed's template with `image`, owned by the

@@ -8,6 +8,7 @@
 
 pub mod observe;
 pub mod seed;
+pub mod web_metric;
 
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;

@@ -1,6 +1,6 @@
 //! The seed's canary release on a test cluster, for every Kubernetes test file: a cluster with
-//! serin's CRDs, the seed's manifests applied, its Rollout waited on and driven through serin's
-//! CLI.
+//! serin's CRDs, the seed's manifests applied, its Rollout and AnalysisRuns waited on and
+//! driven through serin's CLI.
 
 use super::KubeEnv;
 use serde_json::Value as Json;
@@ -71,6 +71,14 @@ pub async fn wait_phase(env: &KubeEnv, name: &str, phase: &str, step: Option<i64
             && status["observedGeneration"].as_str().and_then(|g| g.parse().ok())
                 == rollout["metadata"]["generation"].as_i64())
         .then_some(rollout)
+    })
+    .await
+}
+
+/// Waits until the AnalysisRun `name` reports `phase`.
+pub async fn run_named(env: &KubeEnv, name: &str, phase: &str) -> Json {
+    env.eventually(&format!("AnalysisRun {name} {phase}"), WAIT, || async {
+        env.get(ROLLOUTS, "AnalysisRun", "default", name).await.filter(|run| run["status"]["phase"] == phase)
     })
     .await
 }
