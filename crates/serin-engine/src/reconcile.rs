@@ -31,6 +31,13 @@ pub fn reconcile(world: &World) -> Decision {
     let mut status = rollout.status.clone().unwrap_or_default();
     status.observed_generation = rollout.metadata.generation.map(|g| g.to_string());
     let mut out = Output::default();
+    if let Some(message) = missing_service(rollout, world.missing_services) {
+        // Nothing is created or switched until the Service exists; looked for again soon, as
+        // the Rollout may just have been applied before its Services.
+        set_condition(&mut status, CONDITION_INVALID_SPEC, "True", "InvalidSpec", &message, world.now);
+        out.requeue(MISSING_REFERENCE_RETRY);
+        return finish(rollout, status, out, TrafficIntent::default());
+    }
     if let (None, Some(blue_green)) = (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
         status.conditions.retain(|c| c.kind != CONDITION_INVALID_SPEC);
         let traffic = crate::bluegreen::reconcile(world, blue_green, &mut status, &mut out);
@@ -53,6 +60,28 @@ pub fn reconcile(world: &World) -> Decision {
     crate::ephemeral::reconcile(rollout, &status, world.replica_sets, &mut out);
     crate::antiaffinity::reconcile(rollout, &status, world.replica_sets, &mut out);
     finish(rollout, status, out, traffic)
+}
+
+/// How soon a Rollout whose Service is missing is looked at again (Argo's 20 s).
+const MISSING_REFERENCE_RETRY: i64 = 20_000;
+
+/// The InvalidSpec message Argo writes (`getReferencedServices`) for the first Service the
+/// strategy names that is among `missing`.
+fn missing_service(rollout: &Rollout, missing: &[String]) -> Option<String> {
+    let strategy = &rollout.spec.strategy;
+    let fields = match (&strategy.canary, &strategy.blue_green) {
+        (Some(_), _) => ["spec.strategy.canary.stableService", "spec.strategy.canary.canaryService"],
+        (None, Some(_)) => ["spec.strategy.blueGreen.activeService", "spec.strategy.blueGreen.previewService"],
+        (None, None) => return None,
+    };
+    let (first, second) = strategy.services();
+    fields.into_iter().zip([first, second]).find_map(|(field, name)| {
+        let name = name.filter(|name| missing.iter().any(|m| m == name))?;
+        Some(format!(
+            "The Rollout \"{}\" is invalid: {field}: Invalid value: \"{name}\": service \"{name}\" not found",
+            rollout.metadata.name()
+        ))
+    })
 }
 
 #[derive(Default)]

@@ -18,6 +18,8 @@ pub struct Simulator {
     pub replica_sets: Vec<ReplicaSetState>,
     pub analysis_runs: Vec<AnalysisRunState>,
     pub served: Option<ServedWeights>,
+    /// Services the rollout names that the simulated cluster lacks.
+    pub missing_services: Vec<String>,
     pub traffic: TrafficIntent,
     pub now: Time,
     /// How long a new pod takes to become available.
@@ -37,6 +39,7 @@ impl Simulator {
             replica_sets: Vec::new(),
             analysis_runs: Vec::new(),
             served: None,
+            missing_services: Vec::new(),
             traffic: TrafficIntent::default(),
             now,
             pod_ready_after: 0,
@@ -55,6 +58,7 @@ impl Simulator {
             replica_sets: &self.replica_sets,
             analysis_runs: &self.analysis_runs,
             served_weights: self.served,
+            missing_services: &self.missing_services,
             now: self.now,
         });
         self.apply(&decision);

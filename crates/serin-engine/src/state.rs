@@ -102,6 +102,9 @@ pub struct World<'a> {
     pub analysis_runs: &'a [AnalysisRunState],
     /// `None` when the platform cannot tell (no traffic routing, or nothing applied yet).
     pub served_weights: Option<ServedWeights>,
+    /// Services the strategy names that the platform looked for and does not have (empty
+    /// when it does not look).
+    pub missing_services: &'a [String],
     pub now: Time,
 }
 

@@ -536,3 +536,21 @@ fn a_retry_after_a_failed_pre_promotion_analysis_measures_again_in_a_new_run() {
     let pre = sim.rollout.status.clone().unwrap().blue_green.pre_promotion_analysis_run_status.unwrap();
     assert_eq!((pre.name, pre.status), (format!("{base}.1"), "Successful".to_string()));
 }
+
+#[test]
+fn a_missing_service_is_an_invalid_spec_until_it_exists() {
+    let mut sim = Simulator::new(load(""), Time::from_millis(START));
+    sim.missing_services = vec!["rollout-bluegreen-preview".to_string()];
+    sim.advance(5_000);
+    let message = "The Rollout \"rollout-bluegreen\" is invalid: spec.strategy.blueGreen.previewService: \
+        Invalid value: \"rollout-bluegreen-preview\": service \"rollout-bluegreen-preview\" not found";
+    assert_eq!(phase(&sim), ("Degraded".into(), format!("InvalidSpec: {message}")));
+    assert!(sim.replica_sets.is_empty(), "nothing is created while a Service is missing");
+    assert_eq!(selectors(&sim), (None, None));
+
+    sim.missing_services.clear();
+    sim.advance(25_000);
+    assert_eq!(phase(&sim), ("Healthy".to_string(), String::new()));
+    let status = sim.rollout.status.clone().unwrap();
+    assert!(!status.conditions.iter().any(|c| c.kind == "InvalidSpec"), "{:?}", status.conditions);
+}

@@ -101,11 +101,13 @@ impl Controller {
         let routes =
             Some(Routes::load(&self.client, &namespace, rollout.metadata.name(), &rollout.spec.strategy).await?);
         let now = now();
+        let missing_services = routes.as_ref().map(Routes::missing_services).unwrap_or_default();
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,
             replica_sets: &states,
             analysis_runs: &runs,
             served_weights: routes.as_ref().and_then(Routes::served),
+            missing_services: &missing_services,
             now,
         });
         let mut written = 0;

@@ -135,6 +135,11 @@ impl Routes {
         rest.iter().all(|w| *w == Some(weights)).then_some(ServedWeights { canary: weights.0, stable: weights.1 })
     }
 
+    /// Services the Rollout names that the cluster does not have.
+    pub fn missing_services(&self) -> Vec<String> {
+        self.services.iter().filter(|(_, found)| found.is_none()).map(|(name, _)| name.clone()).collect()
+    }
+
     /// Router objects the Rollout names that the cluster does not have.
     pub fn missing(&self) -> Vec<String> {
         let mut missing = Vec::new();

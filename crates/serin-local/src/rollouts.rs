@@ -160,6 +160,7 @@ impl RolloutController {
             replica_sets: &states,
             analysis_runs: &runs,
             served_weights: served,
+            missing_services: &[],
             now,
         });
         let status = serde_json::to_value(&decision.status).unwrap_or_default();

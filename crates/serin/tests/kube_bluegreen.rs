@@ -5,7 +5,8 @@
 //! the active Service on v1 and scales the preview down after `abortScaleDownDelaySeconds`,
 //! and `retry` starts again; `autoPromotionSeconds` promotes by itself once the preview has
 //! been up that long; a failing pre-promotion analysis aborts before the switch and a retry
-//! measures again; a paused blue-green update Argo Rollouts left half done (its
+//! measures again; a Rollout applied before its preview Service is an InvalidSpec until the
+//! Service exists; a paused blue-green update Argo Rollouts left half done (its
 //! ReplicaSets, Services and status) is continued without replacing a pod. Status, annotations
 //! and Events are checked in Argo's words. Each test has its own cluster and plays kubelet.
 
@@ -311,6 +312,32 @@ async fn a_failing_pre_promotion_analysis_aborts_before_the_switch_and_a_retry_m
     let promoted = wait_phase(&env, NAME, "Healthy", None).await;
     assert_eq!(promoted["status"]["stableRS"], V2);
     assert_eq!(selector_hash(&env, ACTIVE).await, V2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_applied_before_its_preview_service_is_an_invalid_spec_until_the_service_exists() {
+    let env = cluster(&[]).await;
+    let _controller = env.controller("a", CONTROLLER);
+    env.apply("default", service(ACTIVE, None)).await;
+    env.apply("default", blue_green_rollout()).await;
+
+    let invalid = wait_phase(&env, NAME, "Degraded", None).await;
+    let message = format!(
+        "The Rollout \"{NAME}\" is invalid: spec.strategy.blueGreen.previewService: \
+        Invalid value: \"{PREVIEW}\": service \"{PREVIEW}\" not found"
+    );
+    assert_eq!(invalid["status"]["message"], format!("InvalidSpec: {message}"));
+    let conditions = invalid["status"]["conditions"].as_array().unwrap();
+    let condition = conditions.iter().find(|c| c["type"] == "InvalidSpec").expect("an InvalidSpec condition");
+    assert_eq!((condition["status"].clone(), condition["message"].clone()), (json!("True"), json!(message)));
+    assert!(replica_sets(&env).await.is_empty(), "nothing is created while a Service is missing");
+    assert_eq!(selector_hash(&env, ACTIVE).await, Json::Null, "nor is a Service switched");
+
+    env.apply("default", service(PREVIEW, None)).await;
+    let healthy = wait_phase(&env, NAME, "Healthy", None).await;
+    let conditions = healthy["status"]["conditions"].as_array().unwrap();
+    assert!(!conditions.iter().any(|c| c["type"] == "InvalidSpec"), "{conditions:#?}");
+    assert_eq!((selector_hash(&env, ACTIVE).await, selector_hash(&env, PREVIEW).await), (json!(V1), json!(V1)));
 }
 
 /// A ReplicaSet as Argo Rollouts makes it for the seed's template with `image`, owned by the
