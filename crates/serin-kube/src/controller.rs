@@ -117,7 +117,13 @@ impl Controller {
         let mut events = decision.events.clone();
         let mut status = decision.status.clone();
         if let Some(routes) = &routes {
-            written += routes.apply(&body["metadata"], &decision.traffic, &mut events).await?;
+            let mut switched = Vec::new();
+            written += routes.apply(&body["metadata"], &decision.traffic, &mut switched).await?;
+            // Said at once, as Argo does: the Services changed even if the status write below
+            // fails, and the next pass will find nothing left to switch.
+            for event in &switched {
+                self.publish(object, event).await;
+            }
             let missing = routes.missing();
             let had = has_condition(&status, CONDITION_TRAFFIC_ROUTING);
             if missing.is_empty() {
