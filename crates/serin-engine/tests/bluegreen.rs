@@ -513,6 +513,7 @@ fn preview_and_active_metadata_follow_the_revisions_roles() {
     assert_eq!(active(&sim), Some(green.clone()));
     assert_eq!(replicas(&sim, &blue), 3, "still within scaleDownDelaySeconds");
     assert_eq!((role(&sim, &green).as_deref(), role(&sim, &blue)), (Some("active"), None));
+}
 
 #[test]
 fn a_retry_after_a_failed_pre_promotion_analysis_measures_again_in_a_new_run() {
