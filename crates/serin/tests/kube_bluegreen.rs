@@ -7,7 +7,8 @@
 //! been up that long; a failing pre-promotion analysis aborts before the switch and a retry
 //! measures again; a Rollout applied before its preview Service is an InvalidSpec until the
 //! Service exists; a paused blue-green update Argo Rollouts left half done (its
-//! ReplicaSets, Services and status) is continued without replacing a pod. Status, annotations
+//! ReplicaSets, Services and status) is continued without replacing a pod; preview and active
+//! metadata move on live pods and antiAffinity reaches the new template. Status, annotations
 //! and Events are checked in Argo's words. Each test has its own cluster and plays kubelet.
 
 mod kubeenv;
@@ -422,4 +423,78 @@ async fn a_paused_blue_green_update_argo_left_is_continued_without_restarting_po
         .collect();
     assert_eq!(v2_pods.len(), REPLICAS as usize);
     assert!(v2_pods.iter().all(|uid| before.contains(uid)), "the v2 pods Argo started serve on");
+}
+
+/// Each revision's pods and the `role` label they all carry (None when they carry none).
+async fn pod_roles(env: &KubeEnv) -> std::collections::BTreeMap<String, Option<String>> {
+    let mut roles = std::collections::BTreeMap::new();
+    for pod in env.list("v1", "Pod", "default").await {
+        let labels = &pod["metadata"]["labels"];
+        let hash = labels["rollouts-pod-template-hash"].as_str().unwrap_or_default().to_string();
+        let role = labels["role"].as_str().map(str::to_string);
+        let previous = roles.insert(hash.clone(), role.clone());
+        assert!(previous.is_none() || previous == Some(role), "the pods of {hash} disagree on their role");
+    }
+    roles
+}
+
+/// previewMetadata/activeMetadata and antiAffinity on a cluster: the pods of each revision
+/// are patched in place (same uids) as its role changes, the ReplicaSets record what was
+/// injected in Argo's annotation, and v2's template keeps off v1's nodes.
+#[tokio::test(flavor = "multi_thread")]
+async fn ephemeral_labels_follow_the_roles_on_live_pods_and_the_preview_avoids_the_active_nodes() {
+    let env = cluster(&[]).await;
+    let _controller = env.controller("a", CONTROLLER);
+    let mut rollout = blue_green_rollout();
+    let strategy = &mut rollout["spec"]["strategy"]["blueGreen"];
+    strategy["previewMetadata"] = json!({"labels": {"role": "preview"}});
+    strategy["activeMetadata"] = json!({"labels": {"role": "active"}});
+    strategy["antiAffinity"] = json!({"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 30}});
+    healthy_at_v1(&env, rollout).await;
+    let roles = |expected: Vec<(&str, Option<&str>)>| {
+        expected
+            .into_iter()
+            .map(|(h, r)| (h.to_string(), r.map(str::to_string)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    env.eventually("v1's pods labelled active", WAIT, || async {
+        (pod_roles(&env).await == roles(vec![(V1, Some("active"))])).then_some(())
+    })
+    .await;
+
+    paused_with_v2_in_preview(&env).await;
+    env.eventually("v2's pods labelled preview", WAIT, || async {
+        (pod_roles(&env).await == roles(vec![(V1, Some("active")), (V2, Some("preview"))])).then_some(())
+    })
+    .await;
+    let v2_rs = env.get("apps/v1", "ReplicaSet", "default", V2_RS).await.unwrap();
+    assert_eq!(
+        v2_rs["metadata"]["annotations"]["rollout.argoproj.io/ephemeral-metadata"],
+        r#"{"labels":{"role":"preview"}}"#
+    );
+    let term = &v2_rs["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        [0];
+    assert_eq!(term["weight"], 30, "{v2_rs}");
+    assert_eq!(term["podAffinityTerm"]["labelSelector"]["matchExpressions"][0]["values"], json!([V1]));
+    assert_eq!(term["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname");
+    let v2_uids = || async {
+        let pods = env.list("v1", "Pod", "default").await;
+        let mut uids: Vec<String> = pods
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["rollouts-pod-template-hash"] == V2)
+            .map(|p| p["metadata"]["uid"].as_str().unwrap_or_default().to_string())
+            .collect();
+        uids.sort();
+        uids
+    };
+    let v2_pods = v2_uids().await;
+
+    serin_ok(&env, &["promote", NAME]);
+    env.eventually("v2's pods active, v1's without a role", WAIT, || async {
+        (pod_roles(&env).await == roles(vec![(V1, None), (V2, Some("active"))])).then_some(())
+    })
+    .await;
+    assert_eq!(v2_uids().await, v2_pods, "the labels moved without replacing a pod");
+    let v1_rs = env.get("apps/v1", "ReplicaSet", "default", V1_RS).await.unwrap();
+    assert!(v1_rs["metadata"]["annotations"].get("rollout.argoproj.io/ephemeral-metadata").is_none(), "{v1_rs}");
 }
