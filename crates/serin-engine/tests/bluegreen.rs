@@ -555,3 +555,24 @@ fn a_missing_service_is_an_invalid_spec_until_it_exists() {
     let status = sim.rollout.status.clone().unwrap();
     assert!(!status.conditions.iter().any(|c| c.kind == "InvalidSpec"), "{:?}", status.conditions);
 }
+
+/// scaleDownDelayRevisionLimit: of the old revisions waiting for their scale-down delay, only
+/// the newest N stay up; an older one goes down at once, as Argo's limit does.
+#[test]
+fn the_revision_limit_scales_older_waiting_revisions_down_at_once() {
+    let mut sim = deployed("      scaleDownDelaySeconds: 600\n      scaleDownDelayRevisionLimit: 1\n");
+    let (blue, green) = (blue(&sim), green(&sim));
+    set_green(&mut sim);
+    sim.advance(10_000);
+    assert_eq!(active(&sim), Some(green.clone()));
+    assert_eq!(replicas(&sim, &blue), 3, "blue waits for its delay");
+    run(
+        &mut sim,
+        Command::SetImage { container: "rollouts-demo".into(), image: "argoproj/rollouts-demo:yellow".into() },
+    );
+    sim.advance(10_000);
+    let yellow = hash_of(&sim, "argoproj/rollouts-demo:yellow");
+    assert_eq!(active(&sim), Some(yellow));
+    assert_eq!(replicas(&sim, &green), 3, "green, the newest old revision, waits for its delay");
+    assert_eq!(replicas(&sim, &blue), 0, "blue is beyond the limit of one waiting revision");
+}
