@@ -345,6 +345,17 @@ impl Connection {
     }
 
     async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
+        // Routed and forwarded with its dot segments and repeated slashes removed, as Traefik
+        // does: no route is walked around with `..`.
+        let sanitized = serin_router::rule::sanitized_path(request.path);
+        let target;
+        let request = match (&sanitized, request.target.strip_prefix(request.path)) {
+            (Cow::Owned(clean), Some(after_path)) => {
+                target = format!("{clean}{after_path}");
+                &Request { target: &target, path: clean, ..*request }
+            }
+            _ => request,
+        };
         let path = serin_router::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
         let info = RequestInfo {
             host: request.routing_host(),

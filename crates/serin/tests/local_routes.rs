@@ -1,5 +1,6 @@
 //! Header and mirror routes (Argo's setHeaderRoute and setMirrorRoute, which Argo offers only
-//! on Istio) carried out by serin's own router.
+//! on Istio) carried out by serin's own router, and request paths cleaned of `.`/`..` segments
+//! before routing and forwarding, as Traefik cleans them.
 
 mod common;
 
@@ -185,4 +186,56 @@ fn a_servers_transport_sets_the_timeouts_of_the_services_that_name_it() {
         common::tail(&server.log(), 20)
     );
     assert!(server.serin(&["get", "serverstransports"]).contains("quick"));
+}
+
+/// A Rollout of the demo app at `version` behind a Service of the same name.
+fn app(name: &str, version: &str) -> String {
+    let pod = format!("      containers:\n      - name: app\n        image: ikubernetes/myapp:{version}\n");
+    let service = format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n---\n"
+    );
+    common::one_pod_rollout(name, &format!("app: {name}"), &pod) + "\n" + &service
+}
+
+/// `/api/../admin` must not reach the `/api` route's backend: routes see the cleaned path
+/// and backends receive it (Traefik 3 does the same; before, serin routed on the raw path).
+#[test]
+fn dot_segments_cannot_walk_around_a_path_route() {
+    let server = Server::start(10.0);
+    let routes = "apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: paths
+spec:
+  entryPoints: [web]
+  routes:
+  - match: PathPrefix(`/api`)
+    kind: Rule
+    services:
+    - name: api
+      port: 80
+  - match: PathPrefix(`/`)
+    kind: Rule
+    services:
+    - name: site
+      port: 80
+";
+    server.apply_text("paths.yaml", &format!("{}{}{routes}", app("api", "v1"), app("site", "v2")));
+    for name in ["api", "site"] {
+        server.wait_for_rollout(name, "healthy", Duration::from_secs(60), |t| status(t)["availableReplicas"] == 1);
+    }
+    let version = |path: &str| {
+        let (code, body) = server.get("paths.test", path);
+        assert_eq!(code, 200, "{path}: {body}");
+        body.split(" | ").nth(1).unwrap_or(&body).trim().to_string()
+    };
+    assert_eq!(version("/api/x"), "Version: v1");
+    assert_eq!(version("//api//x"), "Version: v1");
+    assert_eq!(version("/x/../api/y"), "Version: v1");
+    for around in ["/api/../admin", "/api/%2e%2e/admin", "/api/./../admin", "/api/x/../../admin?q=1"] {
+        assert_eq!(version(around), "Version: v2", "{around} reached the /api route");
+    }
+    // The backend receives the cleaned path: the demo app names its pod at /hostname.html.
+    let (_, pod) = server.get("paths.test", "/api/../hostname.html");
+    assert!(pod.trim().starts_with("site-"), "{pod}");
 }

