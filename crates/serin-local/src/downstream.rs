@@ -55,8 +55,8 @@ const MAX_KEPT: usize = 64 << 10;
 /// A client's request head, parsed in place: its text is borrowed from the connection's buffer.
 pub struct Request<'a> {
     pub method: &'a str,
-    /// The path and query to forward (of an origin-form or absolute-form target, without a
-    /// fragment; `*` for `OPTIONS *`; empty for an authority-form target).
+    /// The path and query to forward (of an origin-form or absolute-form target; `*` for
+    /// `OPTIONS *`; empty for an authority-form target).
     pub target: &'a str,
     /// The target's path (`/` when it has none), as routing rules see it once decoded.
     pub path: &'a str,
@@ -141,9 +141,9 @@ pub(crate) fn parse_request<'a>(
     if !target.is_ascii() {
         return Err(StatusCode::BAD_REQUEST);
     }
-    let target = target.split_once('#').map_or(target, |(target, _fragment)| target);
-    if target.is_empty() {
-        // `GET #x` would have been routed by an empty authority instead of its Host.
+    // A fragment is never sent in a request target (RFC 9112 section 3.2): one there is refused,
+    // as Traefik refuses it, rather than cut off and routed.
+    if target.is_empty() || target.contains('#') {
         return Err(StatusCode::BAD_REQUEST);
     }
     let (authority, target) = split_target(target);
@@ -345,6 +345,11 @@ impl Connection {
     }
 
     async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
+        if request.target == "*" && request.method == "OPTIONS" {
+            // A question to the server itself, answered here as Traefik (Go's server) answers it.
+            let end = matches!(request.body, RequestBody::Empty).then_some(Next::Buffer(request.len));
+            return self.client.own(request.asked(), StatusCode::OK, "", end).await;
+        }
         // Routed and forwarded with its dot segments and repeated slashes removed, as Traefik
         // does: no route is walked around with `..`.
         let sanitized = serin_router::rule::sanitized_path(request.path);
@@ -765,7 +770,7 @@ mod tests {
 
     #[test]
     fn the_request_head_keeps_host_and_adds_forwarding_headers() {
-        let raw = b"POST /api?x=1#top HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
+        let raw = b"POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nConnection: keep-alive, X-Private\r\nX-Private: secret\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nAccept: */*\r\n\r\n";
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let request = parse_request(raw, &mut slots).unwrap().unwrap();
         assert_eq!((request.body, request.expect_continue, request.keep_alive), (RequestBody::Chunked, true, true));
@@ -822,6 +827,8 @@ mod tests {
             b"GET app/admin HTTP/1.1\r\nHost: app\r\n\r\n",
             b"GET http://a{b}/x HTTP/1.1\r\nHost: app\r\n\r\n",
             b"GET #top HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET /api#frag HTTP/1.1\r\nHost: app\r\n\r\n",
+            b"GET http://app/p?x=1#frag HTTP/1.1\r\nHost: app\r\n\r\n",
             b"GET http:./user@app HTTP/1.1\r\nHost: app\r\n\r\n",
         ];
         for raw in refused {

@@ -197,10 +197,12 @@ fn app(name: &str, version: &str) -> String {
     common::one_pod_rollout(name, &format!("app: {name}"), &pod) + "\n" + &service
 }
 
-/// `/api/../admin` must not reach the `/api` route's backend: routes see the cleaned path
-/// and backends receive it (Traefik 3 does the same; before, serin routed on the raw path).
+/// Request targets as Traefik 3.7 reads them: `/api/../admin` does not reach the `/api`
+/// route's backend (routes see the cleaned path and backends receive it; before, serin routed
+/// on the raw path), a target with a `#fragment` is refused, `OPTIONS *` is answered by the
+/// router itself.
 #[test]
-fn dot_segments_cannot_walk_around_a_path_route() {
+fn request_targets_are_read_as_traefik_reads_them() {
     let server = Server::start(10.0);
     let routes = "apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
@@ -238,4 +240,11 @@ spec:
     // The backend receives the cleaned path: the demo app names its pod at /hostname.html.
     let (_, pod) = server.get("paths.test", "/api/../hostname.html");
     assert!(pod.trim().starts_with("site-"), "{pod}");
+    assert_eq!(server.get("paths.test", "/api#top").0, 400);
+    let mut stream = TcpStream::connect(server.web).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "OPTIONS * HTTP/1.1\r\nHost: paths.test\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert_eq!(common::parse_response(&answer), (200, String::new()), "{answer}");
 }

@@ -148,15 +148,18 @@ pub fn default_priority(rule: &str) -> i64 {
 /// segments and repeated slashes removed as Go's `path.Clean` removes them, a trailing slash
 /// kept. Without it `/api/../admin` matches a `PathPrefix(`/api`)` route and reaches a backend
 /// that cleans it to `/admin`: a path-based route could be walked around. Borrowed when there
-/// is nothing to change, which costs one scan.
+/// is nothing to change, which costs one scan; a target that is not a path (`*`) is left alone.
 pub fn sanitized_path(escaped: &str) -> Cow<'_, str> {
+    if !escaped.starts_with('/') {
+        return Cow::Borrowed(escaped);
+    }
     let bytes = escaped.as_bytes();
     let untouched = bytes.iter().enumerate().all(|(i, b)| match b {
         b'%' => false,
         b'/' => !matches!(bytes.get(i + 1), Some(b'/' | b'.')),
         _ => true,
     });
-    if untouched && escaped.starts_with('/') {
+    if untouched {
         return Cow::Borrowed(escaped);
     }
     let normalized = normalized_escapes(escaped);

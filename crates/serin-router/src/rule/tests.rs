@@ -642,4 +642,5 @@ fn paths_are_sanitized_as_traefik_forwards_them() {
     assert!(matches!(sanitized_path("/a/b"), Cow::Borrowed(_)), "a clean path is not copied");
     assert_eq!(sanitized_path("/caf%C3%A9/./x"), "/caf%C3%A9/x", "non-ASCII escapes stay encoded");
     assert_eq!(sanitized_path("/bad%zz/../x"), "/x");
+    assert!(matches!(sanitized_path("*"), Cow::Borrowed("*")), "OPTIONS * is not a path");
 }
