@@ -5,9 +5,9 @@
 #
 # What it leaves on the machine:
 # - a few Debian packages (below), installed without their recommended packages;
-# - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus unpacked from its
-#   package, the Kubernetes control plane scripts/kube-control-plane/build.sh builds, and the
-#   fuzz targets' build (fuzz-target/, see scripts/fuzz.sh).
+# - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus and kubectl 1.20
+#   unpacked from their packages, the Kubernetes control plane scripts/kube-control-plane/build.sh
+#   builds, and the fuzz targets' build (fuzz-target/, see scripts/fuzz.sh).
 # It enables no system service and starts none: every server the tests use (Prometheus, git,
 # etcd, kube-apiserver, ...) is started by the test that needs it, on loopback, and stopped
 # with it. After installing, it checks that no package enabled a unit (see below).
@@ -78,27 +78,39 @@ if ! mkdir -p "$SERIN_TEST_CACHE" 2>/dev/null || [ ! -w "$SERIN_TEST_CACHE" ]; t
     fail "cannot create $SERIN_TEST_CACHE; set SERIN_TEST_CACHE to a directory you can write to"
 fi
 
+# unpack_deb PACKAGE DIR CHECK...: Debian's PACKAGE unpacked into DIR, never installed, unless
+# the command CHECK (run with DIR as its first argument) finds it there already.
+unpack_deb() {
+  local package=$1 dir=$2 download
+  shift 2
+  if "$@" "$dir" >/dev/null 2>&1; then return 0; fi
+  echo "scripts/test.sh: unpacking Debian's $package package into $dir" >&2
+  download=$(mktemp -d)
+  # As root, apt downloads as its unprivileged user _apt, which must be able to write there.
+  if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$download"; fi
+  if ! (cd "$download" && apt-get -qq download "$package" 2>/dev/null); then
+    apt_get update
+    (cd "$download" && apt-get -qq download "$package") || fail "apt-get could not download Debian's $package package"
+  fi
+  rm -rf "$dir.new"
+  dpkg-deb --extract "$download"/"${package}"_*.deb "$dir.new" || fail "cannot unpack $(ls "$download")"
+  rm -rf "$download"
+  "$@" "$dir.new" >/dev/null || fail "what was unpacked from $package does not run"
+  rm -rf "$dir"
+  mv "$dir.new" "$dir"
+}
+
 # Prometheus, which the analysis tests start themselves (crates/serin/tests/prometheus finds it
 # in the cache). Installing Debian's package would enable prometheus.service, and its
 # recommendations node-exporter, smartd and their timers, so that Prometheus would listen on
 # :9090 at every boot: its .deb is only unpacked here, never installed.
-prometheus=$SERIN_TEST_CACHE/prometheus
-if ! "$prometheus/usr/bin/prometheus" --version >/dev/null 2>&1; then
-  echo "scripts/test.sh: unpacking Debian's prometheus package into $prometheus" >&2
-  download=$(mktemp -d)
-  trap 'rm -rf "$download"' EXIT
-  # As root, apt downloads as its unprivileged user _apt, which must be able to write there.
-  if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$download"; fi
-  if ! (cd "$download" && apt-get -qq download prometheus 2>/dev/null); then
-    apt_get update
-    (cd "$download" && apt-get -qq download prometheus) || fail "apt-get could not download Debian's prometheus package"
-  fi
-  rm -rf "$prometheus.new"
-  dpkg-deb --extract "$download"/prometheus_*.deb "$prometheus.new" || fail "cannot unpack $(ls "$download")"
-  "$prometheus.new/usr/bin/prometheus" --version >/dev/null || fail "the unpacked prometheus does not run"
-  rm -rf "$prometheus"
-  mv "$prometheus.new" "$prometheus"
-fi
+prometheus_runs() { "$1/usr/bin/prometheus" --version; }
+unpack_deb prometheus "$SERIN_TEST_CACHE/prometheus" prometheus_runs
+
+# Debian's kubectl 1.20, whose built-in kustomize is older than newer kubectl's:
+# crates/serin/tests/deploy.rs renders deploy/ with both (the kubectl on PATH may be either).
+kubectl_runs() { "$1/usr/bin/kubectl" version --client; }
+unpack_deb kubernetes-client "$SERIN_TEST_CACHE/kubectl-1.20" kubectl_runs
 
 # A real Kubernetes control plane for the Kubernetes tests: etcd, kube-apiserver and
 # kube-controller-manager 1.20, built from Debian's packages once per machine (6 to 14
