@@ -39,10 +39,12 @@ enabled_units() {
 # System packages the integration tests drive for real (none are needed by unit tests). git
 # ships `git daemon` and `git http-backend`, the GitOps tests' git servers; chromium is the
 # browser the dashboard tests drive (with playwright-core from npm, below); openssl, make and
-# xz-utils are for the Kubernetes control plane (its certificates, and its build).
+# xz-utils are for the Kubernetes control plane (its certificates, and its build); umoci, an
+# OCI image tool, unpacks the image scripts/image.sh builds (crates/serin/tests/image.rs), and
+# binutils' objcopy takes the debug information out of the binary that goes into it.
 # --no-install-recommends: chromium's recommendations alone would add ~100 packages, among
 # them avahi-daemon, upower and udev, each an enabled service.
-packages=(git curl openssl make xz-utils chromium)
+packages=(git curl openssl make xz-utils chromium umoci binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
