@@ -78,7 +78,7 @@ enum Command {
     /// Run serin as the canary controller of a Kubernetes cluster (Argo Rollouts' resources,
     /// ReplicaSets, Services, Traefik / ingress-nginx / Gateway API weights).
     #[command(
-        after_help = "Examples:\n  serin crd | kubectl apply -f -\n  serin controller --kubeconfig ~/.kube/config --no-leader-election\n  kubectl apply -f deploy/   # in the cluster, two replicas with leader election"
+        after_help = "Examples:\n  serin crd | kubectl apply -f -\n  serin controller --kubeconfig ~/.kube/config --no-leader-election\n  kubectl apply -k deploy/   # in the cluster: the CRDs, RBAC, two replicas with leader election"
     )]
     Controller(cluster::ControllerArgs),
     /// Create or update objects from files, like kubectl apply.
