@@ -28,11 +28,11 @@ fn every_broken_manifest_gets_its_located_messages() {
 }
 
 #[test]
-fn the_seed_manifests_are_clean() {
+fn the_examples_are_clean() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let loaded = serin_model::load_path(&examples);
     assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
-    assert_eq!(loaded.documents.len(), 7);
+    assert_eq!(loaded.documents.len(), 11);
     let kinds: Vec<String> = loaded.documents.iter().map(|d| d.object.key().to_string()).collect();
     assert_eq!(
         kinds,
@@ -43,6 +43,10 @@ fn the_seed_manifests_are_clean() {
             "rollout.argoproj.io/canary-rollout",
             "service/canary-active",
             "service/canary-preview",
+            "ingressroute.traefik.io/bluegreen",
+            "rollout.argoproj.io/bluegreen",
+            "service/bluegreen-active",
+            "service/bluegreen-preview",
             "application.argoproj.io/canary",
         ]
     );

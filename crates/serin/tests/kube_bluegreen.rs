@@ -19,6 +19,7 @@ use kubeenv::seed::{ROLLOUTS, WAIT, cluster, rollout, run_named, seed_rollout, s
 use kubeenv::web_metric::{data_ok_template, endpoint};
 use serde_json::{Value as Json, json};
 use serin_model::Time;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -425,15 +426,14 @@ async fn a_paused_blue_green_update_argo_left_is_continued_without_restarting_po
     assert!(v2_pods.iter().all(|uid| before.contains(uid)), "the v2 pods Argo started serve on");
 }
 
-/// Each revision's pods and the `role` label they all carry (None when they carry none).
-async fn pod_roles(env: &KubeEnv) -> std::collections::BTreeMap<String, Option<String>> {
-    let mut roles = std::collections::BTreeMap::new();
+/// The `role` labels each revision's pods carry (None for a pod with none): while the
+/// controller patches them one by one a revision may show two.
+async fn pod_roles(env: &KubeEnv) -> BTreeMap<String, BTreeSet<Option<String>>> {
+    let mut roles: BTreeMap<String, BTreeSet<Option<String>>> = BTreeMap::new();
     for pod in env.list("v1", "Pod", "default").await {
         let labels = &pod["metadata"]["labels"];
         let hash = labels["rollouts-pod-template-hash"].as_str().unwrap_or_default().to_string();
-        let role = labels["role"].as_str().map(str::to_string);
-        let previous = roles.insert(hash.clone(), role.clone());
-        assert!(previous.is_none() || previous == Some(role), "the pods of {hash} disagree on their role");
+        roles.entry(hash).or_default().insert(labels["role"].as_str().map(str::to_string));
     }
     roles
 }
@@ -451,11 +451,8 @@ async fn ephemeral_labels_follow_the_roles_on_live_pods_and_the_preview_avoids_t
     strategy["activeMetadata"] = json!({"labels": {"role": "active"}});
     strategy["antiAffinity"] = json!({"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 30}});
     healthy_at_v1(&env, rollout).await;
-    let roles = |expected: Vec<(&str, Option<&str>)>| {
-        expected
-            .into_iter()
-            .map(|(h, r)| (h.to_string(), r.map(str::to_string)))
-            .collect::<std::collections::BTreeMap<_, _>>()
+    let roles = |expected: Vec<(&str, Option<&str>)>| -> BTreeMap<String, BTreeSet<Option<String>>> {
+        expected.into_iter().map(|(h, r)| (h.to_string(), BTreeSet::from([r.map(str::to_string)]))).collect()
     };
     env.eventually("v1's pods labelled active", WAIT, || async {
         (pod_roles(&env).await == roles(vec![(V1, Some("active"))])).then_some(())

@@ -9,9 +9,9 @@ fn serin() -> Command {
 }
 
 #[test]
-fn lint_accepts_the_seed_and_locates_every_problem() {
+fn lint_accepts_the_examples_and_locates_every_problem() {
     let ok = serin().args(["lint", "-f", "examples/"]).assert().success();
-    assert_eq!(String::from_utf8_lossy(&ok.get_output().stdout), "7 objects checked, no problems found\n");
+    assert_eq!(String::from_utf8_lossy(&ok.get_output().stdout), "11 objects checked, no problems found\n");
 
     let broken = serin()
         .args(["lint", "-f", "crates/serin-model/tests/broken/06-bad-pause-duration.yaml"])
