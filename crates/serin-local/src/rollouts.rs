@@ -155,12 +155,24 @@ impl RolloutController {
         let served = traefik.and_then(|t| {
             self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied()
         });
+        // Services the Rollout names that the store lacks: Argo's InvalidSpec until they exist
+        // (applying them changes this Rollout's inputs, so it is decided again at once).
+        let (first, second) = rollout.spec.strategy.services();
+        let missing_services: Vec<String> = [first, second]
+            .into_iter()
+            .flatten()
+            .filter(|service| {
+                let key = ObjectKey::new("v1", "Service", &namespace, service);
+                self.store.get(&key).ok().flatten().is_none()
+            })
+            .map(str::to_string)
+            .collect();
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,
             replica_sets: &states,
             analysis_runs: &runs,
             served_weights: served,
-            missing_services: &[],
+            missing_services: &missing_services,
             now,
         });
         let status = serde_json::to_value(&decision.status).unwrap_or_default();

@@ -308,3 +308,23 @@ fn argos_blue_green_example_runs_unchanged() {
     assert_eq!(versions(&server, ACTIVE, 10), [("Version: green".to_string(), 10)]);
     wait("green stable", &|t| status(t)["phase"] == "Healthy");
 }
+
+/// As on a cluster (Argo's InvalidSpec): a Rollout applied before a Service it names waits,
+/// Degraded, creating nothing, and goes on as soon as the Service is applied.
+#[test]
+fn a_rollout_whose_preview_service_is_missing_waits_for_it() {
+    let server = Server::start(10.0);
+    let read = |file: &str| std::fs::read_to_string(format!("{EXAMPLE}/{file}")).unwrap();
+    let services = read("services.yaml");
+    let (active, preview) = services.split_once("---\n").unwrap();
+    server.apply_text("first.yaml", &format!("{}---\n{active}", read("rollout.yaml")));
+    let tree = wait(&server, "InvalidSpec", |t| status(t)["phase"] == "Degraded");
+    let message = "InvalidSpec: The Rollout \"bluegreen\" is invalid: spec.strategy.blueGreen.previewService: \
+        Invalid value: \"bluegreen-preview\": service \"bluegreen-preview\" not found";
+    assert_eq!(status(&tree)["message"], message);
+    assert_eq!(tree["replicaSets"].as_array().map(Vec::len), Some(0), "nothing is created meanwhile");
+    server.apply_text("preview.yaml", preview);
+    wait(&server, "healthy once the Service exists", |t| {
+        status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 3
+    });
+}
