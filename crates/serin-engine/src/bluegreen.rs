@@ -383,7 +383,6 @@ impl BlueGreen<'_, '_> {
         }
         self.status.pause_conditions.push(PauseCondition { reason: reason.to_string(), start_time: self.now });
         self.status.controller_pause = true;
-        self.out.events.push(Event::normal("RolloutPaused", format!("Rollout is paused ({reason})")));
     }
 
     /// Argo's `reconcileActiveService`: the active Service moves to the new ReplicaSet once it

@@ -105,10 +105,17 @@ pub(crate) fn finish(
     traffic: TrafficIntent,
 ) -> Decision {
     let was_paused = rollout.status.as_ref().is_some_and(|s| !s.pause_conditions.is_empty());
-    // As Argo's `sendStateChangeEvents`: the controller lifted its own pause (a timed pause
-    // ran out, auto-promotion); an abort also clears the pauses, and is no resumption.
-    if was_paused && status.pause_conditions.is_empty() && status.aborted_at.is_none() {
-        out.events.push(Event::normal("RolloutResumed", "Rollout is resumed"));
+    // As Argo's `sendStateChangeEvents`, on a change between paused and not: paused, with the
+    // first reason; or the controller lifted its own pause (a timed pause ran out,
+    // auto-promotion), where an abort, which also clears the pauses, is no resumption.
+    match status.pause_conditions.first() {
+        Some(first) if !was_paused => {
+            out.events.push(Event::normal("RolloutPaused", format!("Rollout is paused ({})", first.reason)))
+        }
+        None if was_paused && status.aborted_at.is_none() => {
+            out.events.push(Event::normal("RolloutResumed", "Rollout is resumed"))
+        }
+        _ => {}
     }
     let (phase, message) = phase(rollout, &status);
     status.phase = Some(phase.to_string());
@@ -687,7 +694,6 @@ impl<'a, 'w> Reconciler<'a, 'w> {
         }
         self.status.pause_conditions.push(PauseCondition { reason: reason.to_string(), start_time: self.now });
         self.status.controller_pause = true;
-        self.out.events.push(Event::normal("RolloutPaused", format!("Rollout is paused ({reason})")));
     }
 
     fn analysis_run_name(&self, step: Option<usize>) -> String {
