@@ -75,7 +75,8 @@ impl RolloutController {
     /// A fingerprint of everything a decision about this Rollout reads, but the clock: the
     /// Rollout, its ReplicaSets, their pods, its AnalysisRuns (revisions), the Services and
     /// TraefikServices it steers (revisions), and the weights the router serves.
-    fn inputs(&self, stored: &Stored, owned: &Owned<'_>) -> u64 {
+    /// Also returns the Services the Rollout names that the store lacks (read once, here).
+    fn inputs(&self, stored: &Stored, owned: &Owned<'_>) -> (u64, Vec<String>) {
         use std::hash::{Hash, Hasher};
         let (namespace, name) = (stored.key.namespace.as_str(), stored.key.name.as_str());
         let mut hash = std::hash::DefaultHasher::new();
@@ -98,7 +99,7 @@ impl RolloutController {
             &blue_green["previewService"],
         ];
         let mut steered = Vec::new();
-        for service in services.into_iter().filter_map(Json::as_str) {
+        for service in services.into_iter().filter_map(Json::as_str).filter(|s| !s.is_empty()) {
             steered.push(ObjectKey::new("v1", "Service", namespace, service));
         }
         if let Some(split) = canary.pointer("/trafficRouting/traefik/weightedTraefikServiceName").and_then(Json::as_str)
@@ -109,14 +110,19 @@ impl RolloutController {
                 served.map(|w| (w.canary, w.stable)).hash(&mut hash);
             }
         }
+        let mut missing_services = Vec::new();
         for key in steered {
-            self.store.get(&key).ok().flatten().map(|o| o.rev).hash(&mut hash);
+            let rev = self.store.get(&key).ok().flatten().map(|o| o.rev);
+            if rev.is_none() && key.kind == "Service" {
+                missing_services.push(key.name);
+            }
+            rev.hash(&mut hash);
         }
-        hash.finish()
+        (hash.finish(), missing_services)
     }
 
     fn reconcile(&self, stored: &Stored, owned: &Owned<'_>) -> Result<Option<i64>> {
-        let inputs = self.inputs(stored, owned);
+        let (inputs, missing_services) = self.inputs(stored, owned);
         let now = self.clock.now();
         if let Some(settled) = self.settled.lock().get(&stored.key).filter(|s| s.inputs == inputs) {
             match settled.due {
@@ -155,18 +161,8 @@ impl RolloutController {
         let served = traefik.and_then(|t| {
             self.served.read().get(&(namespace.clone(), t.weighted_traefik_service_name.clone())).copied()
         });
-        // Services the Rollout names that the store lacks: Argo's InvalidSpec until they exist
-        // (applying them changes this Rollout's inputs, so it is decided again at once).
-        let (first, second) = rollout.spec.strategy.services();
-        let missing_services: Vec<String> = [first, second]
-            .into_iter()
-            .flatten()
-            .filter(|service| {
-                let key = ObjectKey::new("v1", "Service", &namespace, service);
-                self.store.get(&key).ok().flatten().is_none()
-            })
-            .map(str::to_string)
-            .collect();
+        // A missing Service is Argo's InvalidSpec until it exists (applying it changes this
+        // Rollout's inputs, so it is decided again at once).
         let decision = serin_engine::reconcile(&World {
             rollout: &rollout,
             replica_sets: &states,

@@ -196,19 +196,6 @@ fn actions(rollout: &Rollout, status: &RolloutStatus, revisions: usize) -> Json 
 /// The steps (a canary's, or a blue-green update's stages) with the current one marked, and
 /// when a timed pause ends (server time).
 fn steps(rollout: &Rollout, status: &RolloutStatus, replica_sets: &[ReplicaSetState]) -> (Vec<Json>, Option<Json>) {
-    let marked = |done: &mut dyn Iterator<Item = (String, bool)>| -> Vec<Json> {
-        let mut current_seen = false;
-        done.map(|(text, done)| {
-            let state = match (done, current_seen) {
-                (true, false) => "done",
-                (false, false) => "current",
-                _ => "pending",
-            };
-            current_seen |= state == "current";
-            json!({"text": text, "state": state})
-        })
-        .collect()
-    };
     let (steps, pause_duration) = match (&rollout.spec.strategy.canary, &rollout.spec.strategy.blue_green) {
         (Some(canary), _) => {
             let index = status.current_step_index.unwrap_or(0).max(0) as usize;
@@ -247,6 +234,23 @@ fn steps(rollout: &Rollout, status: &RolloutStatus, replica_sets: &[ReplicaSetSt
         })
     });
     (steps, pause)
+}
+
+/// Each step's text and state: done until the first that is not, which is current; then
+/// pending.
+fn marked(steps: impl Iterator<Item = (String, bool)>) -> Vec<Json> {
+    let mut current_seen = false;
+    steps
+        .map(|(text, done)| {
+            let state = match (done, current_seen) {
+                (true, false) => "done",
+                (false, false) => "current",
+                _ => "pending",
+            };
+            current_seen |= state == "current";
+            json!({"text": text, "state": state})
+        })
+        .collect()
 }
 
 fn pod_view(pod: &Stored) -> Json {

@@ -187,6 +187,7 @@ pub fn sanitized_path(escaped: &str) -> Cow<'_, str> {
 /// `%41` becomes `A` (an unreserved character means the same encoded or not), `%2f` becomes
 /// `%2F`; a malformed escape is left as it is (routing refuses it later).
 fn normalized_escapes(escaped: &str) -> String {
+    use std::fmt::Write;
     let bytes = escaped.as_bytes();
     let mut out = String::with_capacity(escaped.len());
     let mut i = 0;
@@ -198,7 +199,7 @@ fn normalized_escapes(escaped: &str) -> String {
                 i += 3;
             }
             (b'%', Some(value)) => {
-                out.push_str(&format!("%{value:02X}"));
+                let _ = write!(out, "%{value:02X}");
                 i += 3;
             }
             _ => {
