@@ -20,8 +20,8 @@ use controller::Controller;
 use kube::Client;
 use lease::LeaseOptions;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -38,6 +38,8 @@ pub struct Options {
     /// A PEM file of certificate authorities that https metric endpoints may use, besides the
     /// system's.
     pub analysis_ca_file: Option<std::path::PathBuf>,
+    /// How long to wait for the cluster to serve the Rollout CRDs before giving up.
+    pub crd_wait: Duration,
 }
 
 /// A burst of watch events (a ReplicaSet scaled, its pods created) is handled in one pass.
@@ -50,12 +52,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), controller::Error> {
     let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(controller::Error::Invalid)?;
-    check_crds(&client, options.namespace.as_deref()).await?;
-    let changed = Arc::new(Notify::new());
-    let caches = Arc::new(Caches::start(&client, options.namespace.as_deref(), &changed));
     let leader = Arc::new(AtomicBool::new(options.lease.is_none()));
     let health =
-        Arc::new(serve::Health { caches: caches.clone(), ready: AtomicBool::new(false), leader: leader.clone() });
+        Arc::new(serve::Health { caches: OnceLock::new(), ready: AtomicBool::new(false), leader: leader.clone() });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| controller::Error::Invalid(format!("cannot listen on {}: {e}", options.listen)))?;
@@ -66,6 +65,14 @@ pub async fn run(
             tracing::error!(%error, "health and metrics server stopped");
         }
     });
+    tokio::pin!(shutdown);
+    tokio::select! {
+        waited = wait_for_crds(&client, options.namespace.as_deref(), options.crd_wait) => waited?,
+        _ = &mut shutdown => return Ok(()),
+    }
+    let changed = Arc::new(Notify::new());
+    let caches = Arc::new(Caches::start(&client, options.namespace.as_deref(), &changed));
+    let _ = health.caches.set(caches.clone());
     let stop_lease = Arc::new(Notify::new());
     let election = options.lease.clone().map(|lease| {
         tokio::spawn(lease::elect(client.clone(), lease, leader.clone(), changed.clone(), stop_lease.clone()))
@@ -75,7 +82,6 @@ pub async fn run(
     tracing::info!(rollouts = caches.rollouts.state().len(), "caches filled; controller ready");
     let analysis = Analysis::new(client.clone(), caches.clone(), http).await?;
     let controller = Controller::new(client, caches.clone(), &options.identity);
-    tokio::pin!(shutdown);
     let mut next = Duration::ZERO;
     loop {
         tokio::select! {
@@ -97,14 +103,30 @@ pub async fn run(
     Ok(())
 }
 
-/// Fails early, with what to do, when the cluster lacks the Rollout resources.
-async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), controller::Error> {
+const NO_CRDS: &str = "the cluster does not serve argoproj.io/v1alpha1 Rollouts: install the CustomResourceDefinitions with `serin crd | kubectl apply -f -`";
+
+/// Waits until the cluster serves Rollouts, and gives up after `patience` saying what to do.
+/// `kubectl apply -k deploy/` creates the CRDs and the controller together, and an API server
+/// serves a new CRD a moment after it accepts it: a controller that gave up at once would
+/// start its life in a crash loop.
+async fn wait_for_crds(client: &Client, namespace: Option<&str>, patience: Duration) -> Result<(), controller::Error> {
     let api = resources::scoped(client, namespace, &resources::rollouts());
-    match api.list(&kube::api::ListParams::default().limit(1)).await {
-        Ok(_) => Ok(()),
-        Err(e) if resources::is_not_found(&e) => Err(controller::Error::Invalid(
-            "the cluster does not serve argoproj.io/v1alpha1 Rollouts: install the CustomResourceDefinitions with `serin crd | kubectl apply -f -`".to_string(),
-        )),
-        Err(e) => Err(e.into()),
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut warned = false;
+    loop {
+        match api.list(&kube::api::ListParams::default().limit(1)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if resources::is_not_found(&e) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(controller::Error::Invalid(NO_CRDS.to_string()));
+                }
+                if !warned {
+                    tracing::warn!("{NO_CRDS}; waiting up to {}s for them", patience.as_secs());
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }

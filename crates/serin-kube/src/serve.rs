@@ -10,12 +10,13 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::Value as Json;
 use std::fmt::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// What the endpoints report on.
 pub struct Health {
-    pub caches: Arc<Caches>,
+    /// Set once the cluster serves the CRDs and the watches have started.
+    pub caches: OnceLock<Arc<Caches>>,
     pub ready: AtomicBool,
     pub leader: Arc<AtomicBool>,
 }
@@ -28,6 +29,8 @@ pub fn router(health: Arc<Health>) -> Router {
             get(|State(h): State<Arc<Health>>| async move {
                 if h.ready.load(Ordering::SeqCst) {
                     (StatusCode::OK, "ok")
+                } else if h.caches.get().is_none() {
+                    (StatusCode::SERVICE_UNAVAILABLE, "waiting for the cluster to serve argoproj.io/v1alpha1 Rollouts")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "caches are still filling")
                 }
@@ -36,8 +39,13 @@ pub fn router(health: Arc<Health>) -> Router {
         .route(
             "/metrics",
             get(|State(h): State<Arc<Health>>| async move {
-                let rollouts: Vec<Json> = h.caches.rollouts.state().iter().map(|r| to_json(r)).collect();
-                let runs: Vec<Json> = h.caches.analysis_runs.state().iter().map(|r| to_json(r)).collect();
+                let (rollouts, runs): (Vec<Json>, Vec<Json>) = match h.caches.get() {
+                    Some(caches) => (
+                        caches.rollouts.state().iter().map(|r| to_json(r)).collect(),
+                        caches.analysis_runs.state().iter().map(|r| to_json(r)).collect(),
+                    ),
+                    None => Default::default(),
+                };
                 let mut text = metrics(&rollouts, &runs);
                 let leader = u8::from(h.leader.load(Ordering::SeqCst));
                 let _ = writeln!(text, "# HELP serin_controller_leader Whether this replica holds the leader Lease.");

@@ -43,6 +43,10 @@ pub struct ControllerArgs {
     /// use, besides the system's.
     #[arg(long)]
     pub analysis_ca_file: Option<std::path::PathBuf>,
+    /// How long to wait for the cluster to serve the Rollout CRDs (installed with the
+    /// controller, they take a moment) before giving up.
+    #[arg(long, default_value = "30s", value_parser = crate::parse_duration_millis)]
+    pub crd_wait: i64,
 }
 
 /// A client for the cluster the options name.
@@ -78,6 +82,7 @@ pub fn run(args: ControllerArgs) -> Result<std::process::ExitCode> {
         lease,
         identity,
         analysis_ca_file: args.analysis_ca_file,
+        crd_wait: Duration::from_millis(args.crd_wait as u64),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -218,13 +218,18 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn leader_gauge(port: u16) -> Option<String> {
+/// The whole answer (status line, headers, body) of the controller on `port` to `GET path`.
+fn controller_get(port: u16, path: &str) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     use std::io::{Read, Write};
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
-    text.lines().find(|l| l.starts_with("serin_controller_leader ")).map(str::to_string)
+    Some(text)
+}
+
+fn leader_gauge(port: u16) -> Option<String> {
+    controller_get(port, "/metrics")?.lines().find(|l| l.starts_with("serin_controller_leader ")).map(str::to_string)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -452,10 +457,14 @@ async fn a_replica_set_argo_left_is_adopted_without_restarting_pods() {
     assert_eq!(pod_uids(&env).await, before, "no pod was replaced");
 }
 
+/// `kubectl apply -k deploy/` creates the CRDs and the controller together, and the API
+/// server serves a new CRD a moment later: a controller that starts first waits for them, alive
+/// and not ready, and goes on once they are served; one that waits in vain says how to install
+/// them.
 #[tokio::test(flavor = "multi_thread")]
-async fn without_the_crds_the_controller_says_how_to_install_them() {
+async fn without_the_crds_the_controller_waits_for_them_then_says_how_to_install_them() {
     let env = KubeEnv::start().await;
-    let output = env.serin(&["controller", "--no-leader-election", "--listen", "127.0.0.1:0"]);
+    let output = env.serin(&["controller", "--no-leader-election", "--listen", "127.0.0.1:0", "--crd-wait", "1s"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
@@ -463,4 +472,26 @@ async fn without_the_crds_the_controller_says_how_to_install_them() {
             && stderr.contains("serin crd | kubectl apply -f -"),
         "{stderr}"
     );
+
+    let port = free_port();
+    let _controller = env.controller("a", &["--no-leader-election", "--listen", &format!("127.0.0.1:{port}")]);
+    env.eventually("a controller alive and waiting for the CRDs", WAIT, || async {
+        let (health, ready) = (controller_get(port, "/healthz")?, controller_get(port, "/readyz")?);
+        (health.starts_with("HTTP/1.0 200")
+            && ready.starts_with("HTTP/1.0 503")
+            && ready.ends_with("waiting for the cluster to serve argoproj.io/v1alpha1 Rollouts"))
+        .then_some(())
+    })
+    .await;
+    let crds = std::process::Command::new(env!("CARGO_BIN_EXE_serin")).arg("crd").output().unwrap();
+    env.apply_yaml("default", &String::from_utf8(crds.stdout).unwrap()).await;
+    env.eventually("the controller ready once the CRDs are served", WAIT, || async {
+        controller_get(port, "/readyz")?.starts_with("HTTP/1.0 200").then_some(())
+    })
+    .await;
+    for group in ["traefik.io", "traefik.containo.us"] {
+        env.apply_file("default", &repo().join(format!("tests/kube/traefik-crds-{group}.yaml"))).await;
+    }
+    apply_seed(&env, &[]).await;
+    wait_phase(&env, "canary-rollout", "Healthy", None).await;
 }
