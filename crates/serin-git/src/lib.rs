@@ -9,7 +9,9 @@
 use git2::{ErrorClass, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 use std::path::{Path, PathBuf};
 
+use serin_gitops::refresh::Read;
 pub use serin_gitops::source::Snapshot;
+use serin_gitops::source::{Target, manifests};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
@@ -30,6 +32,32 @@ pub trait GitSource: Send + Sync {
 
     /// Whether `ancestor` is `commit` or in its history, as last fetched from `url`.
     fn descends_from(&self, url: &str, commit: &str, ancestor: &str) -> Result<bool, GitError>;
+}
+
+/// Reads an Application's source at its target revision into the manifests it selects,
+/// noting whether the commit descends from the one last synced.
+pub fn load_target(git: &dyn GitSource, read: &Read) -> Target {
+    let source = &read.source;
+    let dir = source.path.as_deref().unwrap_or(".");
+    let revision = source.target_revision.as_deref().unwrap_or("HEAD");
+    let snapshot = match git.snapshot(&source.repo_url, revision, dir) {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            let commit = match &error {
+                GitError::PathNotFound { commit, .. } => Some(commit.clone()),
+                _ => None,
+            };
+            return Target::Failed { commit, message: error.to_string() };
+        }
+    };
+    let fast_forward = match &read.last_synced {
+        Some(previous) => git.descends_from(&source.repo_url, &snapshot.commit, previous).unwrap_or(true),
+        None => true,
+    };
+    match manifests(source, &snapshot, &read.namespace) {
+        Ok(manifests) => Target::Loaded { commit: snapshot.commit, manifests, fast_forward },
+        Err(message) => Target::Failed { commit: Some(snapshot.commit), message },
+    }
 }
 
 /// Bare clones under one directory, one per repository URL.

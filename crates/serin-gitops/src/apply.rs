@@ -3,8 +3,9 @@
 //! new one. Fields the user never wrote (Service selector hashes, TraefikService weights,
 //! status) survive a re-apply; fields the user removed are removed.
 //!
-//! Lists whose items all have a `name` merge item by item (as kubectl's strategic merge does
-//! for containers and ports), so a weight serin set inside `weighted.services[]` is kept.
+//! Lists whose items all carry a merge key (`name`, a port, a mount path) merge item by item,
+//! as kubectl's strategic merge does, so a weight serin set inside `weighted.services[]` and
+//! a default the API server set inside a Service's port are kept.
 
 use serde_json::{Map, Value as Json};
 use serin_model::{Diagnostic, Document, ObjectKey, Time};
@@ -106,10 +107,13 @@ pub fn merge(live: Option<&Json>, applied: &Json, uid: &str, now: Time) -> (Json
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or(Json::Null);
     let mut merged = three_way(Some(live), &last, &applied);
-    let generation = live.pointer("/metadata/generation").and_then(Json::as_i64).unwrap_or(1);
+    // Kinds whose objects have no generation (a Kubernetes Service) get none.
+    let generation = live.pointer("/metadata/generation").and_then(Json::as_i64);
     let spec_changed = merged.get("spec") != live.get("spec");
     stamp(&mut merged, &applied, |meta| {
-        meta.insert("generation".into(), (generation + i64::from(spec_changed)).into());
+        if let Some(generation) = generation {
+            meta.insert("generation".into(), (generation + i64::from(spec_changed)).into());
+        }
     });
     if merged == *live { (merged, Outcome::Unchanged) } else { (merged, Outcome::Configured) }
 }
@@ -139,32 +143,52 @@ fn three_way(live: Option<&Json>, last: &Json, applied: &Json) -> Json {
             }
             Json::Object(out)
         }
-        (Some(Json::Array(live)), Json::Array(applied)) if named(applied) && named(live) => {
-            let name = |v: &Json| v.get("name").cloned();
-            let last_items = last.as_array().cloned().unwrap_or_default();
-            let mut out: Vec<Json> = applied
-                .iter()
-                .map(|item| {
-                    let live_item = live.iter().find(|l| name(l) == name(item));
-                    let last_item = last_items.iter().find(|l| name(l) == name(item)).cloned().unwrap_or(Json::Null);
-                    three_way(live_item, &last_item, item)
-                })
-                .collect();
-            for item in live {
-                let in_applied = applied.iter().any(|a| name(a) == name(item));
-                let in_last = last_items.iter().any(|l| name(l) == name(item));
-                if !in_applied && !in_last {
-                    out.push(item.clone());
+        (Some(Json::Array(live)), Json::Array(applied)) => match merge_key(live, applied) {
+            Some(field) => {
+                let key = |v: &Json| v.get(field).cloned();
+                let last_items = last.as_array().cloned().unwrap_or_default();
+                let mut out: Vec<Json> = applied
+                    .iter()
+                    .map(|item| {
+                        let live_item = live.iter().find(|l| key(l) == key(item));
+                        let last_item = last_items.iter().find(|l| key(l) == key(item)).cloned().unwrap_or(Json::Null);
+                        three_way(live_item, &last_item, item)
+                    })
+                    .collect();
+                for item in live {
+                    let in_applied = applied.iter().any(|a| key(a) == key(item));
+                    let in_last = last_items.iter().any(|l| key(l) == key(item));
+                    if !in_applied && !in_last {
+                        out.push(item.clone());
+                    }
                 }
+                Json::Array(out)
             }
-            Json::Array(out)
-        }
+            None => Json::Array(applied.clone()),
+        },
         _ => applied.clone(),
     }
 }
 
-fn named(items: &[Json]) -> bool {
-    !items.is_empty() && items.iter().all(|i| i.get("name").is_some_and(Json::is_string))
+/// The fields that identify an item of a list, as Kubernetes' strategic merge keys them:
+/// `name` (containers, env, volumes, weighted services), `containerPort` (a container's
+/// ports), `port` (a Service's ports), `mountPath` (volume mounts), `ip` (host aliases).
+const MERGE_KEYS: [&str; 5] = ["name", "containerPort", "port", "mountPath", "ip"];
+
+/// The merge key every item of both lists has, with no value twice in either; `None` makes
+/// the list atomic (git's list replaces the live one). So a server default inside an item
+/// (a port's `protocol: TCP`) survives a re-apply and is no drift.
+fn merge_key(live: &[Json], applied: &[Json]) -> Option<&'static str> {
+    let keyed_by = |items: &[Json], field: &str| {
+        let mut seen = std::collections::HashSet::new();
+        items
+            .iter()
+            .all(|i| i.get(field).is_some_and(|v| v.is_string() || v.is_number()) && seen.insert(i[field].to_string()))
+    };
+    if applied.is_empty() {
+        return None;
+    }
+    MERGE_KEYS.into_iter().find(|field| keyed_by(applied, field) && keyed_by(live, field))
 }
 
 #[cfg(test)]
@@ -205,6 +229,29 @@ mod tests {
         assert_eq!(merged["spec"]["selector"]["rollouts-pod-template-hash"], "69dc9f5f56");
         assert_eq!(merged["spec"]["ports"][0]["port"], 8080);
         assert_eq!(merged["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn server_defaults_in_unnamed_ports_are_not_drift() {
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                             "spec": {"ports": [{"port": 80}, {"port": 443}]}});
+        let (mut live, _) = merge(None, &service, "u", Time(0));
+        for port in live["spec"]["ports"].as_array_mut().unwrap() {
+            port["protocol"] = json!("TCP");
+            port["targetPort"] = port["port"].clone();
+        }
+        assert_eq!(merge(Some(&live), &service, "u", Time(1)).1, Outcome::Unchanged);
+        let mut changed = service.clone();
+        changed["spec"]["ports"] = json!([{"port": 80}]);
+        let (merged, outcome) = merge(Some(&live), &changed, "u", Time(1));
+        assert_eq!(outcome, Outcome::Configured);
+        assert_eq!(merged["spec"]["ports"], json!([{"port": 80, "protocol": "TCP", "targetPort": 80}]));
+        // Items without a common key are replaced as a whole.
+        let args = json!({"metadata": {"name": "a"}, "spec": {"args": ["a", "b"]}});
+        let (live, _) = merge(None, &args, "u", Time(0));
+        let (merged, _) =
+            merge(Some(&live), &json!({"metadata": {"name": "a"}, "spec": {"args": ["c"]}}), "u", Time(1));
+        assert_eq!(merged["spec"]["args"], json!(["c"]));
     }
 
     #[test]

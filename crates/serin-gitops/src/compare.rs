@@ -109,6 +109,41 @@ pub fn compare<E>(
     Ok(comparison)
 }
 
+/// One object that git and the live state disagree on.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Difference {
+    pub key: ObjectKey,
+    /// The live object, `None` when it is missing.
+    pub live: Option<Json>,
+    /// What a sync would make of it, `None` when a sync would prune it.
+    pub target: Option<Json>,
+}
+
+/// For `app diff`: each object whose live state a sync would change, as kubectl's three-way
+/// merge would write it, and each live object of the Application that git no longer has.
+pub fn differences<E>(
+    instance: &str,
+    manifests: &[Manifest],
+    mut live: impl FnMut(&ObjectKey) -> Result<Option<Json>, E>,
+    tracked: Vec<(ObjectKey, Json)>,
+) -> Result<Vec<Difference>, E> {
+    let mut out = Vec::new();
+    for manifest in manifests {
+        let desired = tracked_manifest(instance, manifest);
+        let live = live(&desired.key)?;
+        let (merged, outcome) = merge(live.as_ref(), &desired.body, "", Time::default());
+        if outcome != Outcome::Unchanged {
+            out.push(Difference { key: desired.key, live, target: Some(merged) });
+        }
+    }
+    for (key, live) in tracked {
+        if !manifests.iter().any(|m| m.key == key) {
+            out.push(Difference { key, live: Some(live), target: None });
+        }
+    }
+    Ok(out)
+}
+
 /// The API version of a kind in a group (`v1`, `v1alpha1`), as serin reads it.
 pub fn version_of(key: &ObjectKey) -> Option<String> {
     KINDS.iter().find_map(|(api_version, kind, _)| {

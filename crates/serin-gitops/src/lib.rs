@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod compare;
+pub mod refresh;
 pub mod source;
 pub mod status;
 pub mod sync;

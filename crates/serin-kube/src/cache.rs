@@ -59,7 +59,8 @@ impl Caches {
     }
 }
 
-fn reflect(
+/// A watched copy of `resource` (in `namespace`, with `labels`), notifying `changed` on every event.
+pub(crate) fn reflect(
     client: &Client,
     namespace: Option<&str>,
     resource: ApiResource,

@@ -98,3 +98,19 @@ pub async fn run_command(client: &Client, namespace: &str, name: &str, command: 
     }
     Err(Error::Invalid(format!("rollout '{name}' kept changing; try again")))
 }
+
+/// The Applications of a namespace, as `{"items": [...]}`.
+pub async fn applications(client: &Client, namespace: &str) -> Result<Json, Error> {
+    let api = resources::namespaced(client, namespace, &resources::applications());
+    let list = api.list(&ListParams::default()).await?;
+    Ok(json!({"items": list.items.iter().map(to_json).collect::<Vec<_>>()}))
+}
+
+/// Asks the controller to sync an Application now, as `argocd app sync` does: an
+/// `operation` on the Application, which the controller carries out and removes.
+pub async fn request_sync(client: &Client, namespace: &str, name: &str, prune: bool) -> Result<(), Error> {
+    let api = resources::namespaced(client, namespace, &resources::applications());
+    let patch = json!({"operation": {"sync": {"prune": prune}, "initiatedBy": {"username": "serin"}}});
+    api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod commands;
 pub mod controller;
 pub mod events;
+pub mod gitops;
 pub mod lease;
 pub mod resources;
 pub mod serve;
@@ -40,6 +41,8 @@ pub struct Options {
     pub analysis_ca_file: Option<std::path::PathBuf>,
     /// How long to wait for the cluster to serve the Rollout CRDs before giving up.
     pub crd_wait: Duration,
+    /// Sync Argo CD's Applications from git, or leave them to Argo CD.
+    pub gitops: Option<gitops::Options>,
 }
 
 /// A burst of watch events (a ReplicaSet scaled, its pods created) is handled in one pass.
@@ -81,6 +84,11 @@ pub async fn run(
     health.ready.store(true, Ordering::SeqCst);
     tracing::info!(rollouts = caches.rollouts.state().len(), "caches filled; controller ready");
     let analysis = Analysis::new(client.clone(), caches.clone(), http).await?;
+    let gitops = options.gitops.as_ref().map(|gitops| {
+        let gitops =
+            Arc::new(gitops::GitOps::start(client.clone(), options.namespace.as_deref(), gitops, &options.identity));
+        tokio::spawn(gitops.run(leader.clone()))
+    });
     let controller = Controller::new(client, caches.clone(), &options.identity);
     let mut next = Duration::ZERO;
     loop {
@@ -95,6 +103,9 @@ pub async fn run(
         } else {
             controller::RESYNC
         };
+    }
+    if let Some(gitops) = gitops {
+        gitops.abort();
     }
     if let Some(election) = election {
         stop_lease.notify_one();

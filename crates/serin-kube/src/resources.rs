@@ -26,6 +26,14 @@ pub fn cluster_analysis_templates() -> ApiResource {
     resource("argoproj.io", "v1alpha1", "ClusterAnalysisTemplate", "clusteranalysistemplates")
 }
 
+pub fn applications() -> ApiResource {
+    resource("argoproj.io", "v1alpha1", "Application", "applications")
+}
+
+pub fn namespaces() -> ApiResource {
+    resource("", "v1", "Namespace", "namespaces")
+}
+
 pub fn replica_sets() -> ApiResource {
     resource("apps", "v1", "ReplicaSet", "replicasets")
 }

@@ -11,29 +11,22 @@ use crate::clock::Clock;
 use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
 use serde_json::Value as Json;
-use serin_git::{GitError, GitSource};
-use serin_gitops::compare::{Comparison, compare};
-use serin_gitops::source::{Target, manifests, same_revision, target_error};
+use serin_git::{GitSource, load_target};
+pub use serin_gitops::compare::Difference;
+use serin_gitops::compare::{Comparison, compare, differences};
+use serin_gitops::refresh::{Read, Refreshes};
+use serin_gitops::source::{Target, target_error};
 use serin_gitops::status::{Finished, record_sync};
 pub use serin_gitops::sync::SELF_HEAL_DELAY_MS;
-use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
+use serin_gitops::sync::{Next, Step, next, prune_disabled, resource_result, steps};
 pub use serin_gitops::tracking::TRACKING_ANNOTATION;
-use serin_gitops::tracking::{instance_name, tracked_by, tracked_manifest};
-use serin_model::application::{Application, ApplicationSource, ResourceResult};
+use serin_gitops::tracking::{instance_name, tracked_by};
+use serin_model::application::{Application, ResourceResult};
 use serin_model::object::KINDS;
 use serin_model::{ObjectKey, Time};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-
-struct Fetched {
-    source: ApplicationSource,
-    /// The destination namespace the manifests were read for (it fills in theirs).
-    namespace: String,
-    target: Target,
-    at: Time,
-    next_poll: Time,
-}
 
 pub struct GitOps {
     store: Arc<Store>,
@@ -42,8 +35,7 @@ pub struct GitOps {
     /// The longest time between two refreshes of one Application (virtual milliseconds);
     /// each wait is drawn between two thirds of it and all of it.
     resync_ms: i64,
-    fetched: parking_lot::Mutex<HashMap<ObjectKey, Fetched>>,
-    requested: parking_lot::Mutex<HashSet<ObjectKey>>,
+    refreshes: parking_lot::Mutex<Refreshes>,
     wake: tokio::sync::Notify,
 }
 
@@ -54,15 +46,14 @@ impl GitOps {
             clock,
             git,
             resync_ms: resync_ms.max(1),
-            fetched: Default::default(),
-            requested: Default::default(),
+            refreshes: Default::default(),
             wake: tokio::sync::Notify::new(),
         }
     }
 
     /// Reads the Application's source from git again at once (a webhook, `app sync`).
     pub fn request_refresh(&self, app: ObjectKey) {
-        self.requested.lock().insert(app);
+        self.refreshes.lock().request(app);
         self.wake.notify_one();
     }
 
@@ -89,13 +80,14 @@ impl GitOps {
 
     async fn step(&self) -> Result<Option<i64>> {
         let apps = self.store.list(Some("argoproj.io"), "Application", None)?;
-        self.fetched.lock().retain(|key, _| apps.iter().any(|a| a.key == *key));
+        self.refreshes.lock().retain(|key| apps.iter().any(|a| a.key == *key));
         for stored in &apps {
             let Ok(app) = serde_json::from_value::<Application>(serde_json::Value::clone(&stored.body)) else {
                 continue;
             };
-            if self.refresh_due(&stored.key, &app) {
-                self.refresh(&stored.key, &app).await;
+            let due = self.refreshes.lock().due(&stored.key, &app, self.clock.now());
+            if let Some(read) = due {
+                self.refresh(&stored.key, read).await;
             }
         }
         let mut due: Option<i64> = None;
@@ -108,51 +100,23 @@ impl GitOps {
                 Err(e) => return Err(e),
             }
         }
-        let now = self.clock.now();
-        for fetched in self.fetched.lock().values() {
-            soonest(fetched.next_poll.since(now).max(0));
+        if let Some(after) = self.refreshes.lock().next_poll(self.clock.now()) {
+            soonest(after);
         }
         Ok(due)
     }
 
-    fn refresh_due(&self, key: &ObjectKey, app: &Application) -> bool {
-        if self.requested.lock().contains(key) || app.operation.is_some() {
-            return true;
-        }
-        match (self.fetched.lock().get(key), &app.spec.source) {
-            (Some(fetched), Some(source)) => {
-                fetched.source != *source
-                    || fetched.namespace != destination_namespace(app)
-                    || self.clock.now() >= fetched.next_poll
-            }
-            (None, Some(_)) => true,
-            (_, None) => false,
-        }
-    }
-
-    /// Fetches the source on a blocking thread and keeps what it found.
-    async fn refresh(&self, key: &ObjectKey, app: &Application) {
-        self.requested.lock().remove(key);
-        let Some(source) = app.spec.source.clone() else { return };
+    /// Reads the source on a blocking thread and keeps what it found.
+    async fn refresh(&self, key: &ObjectKey, read: Read) {
         let git = self.git.clone();
-        let namespace = destination_namespace(app);
-        let last_synced = app
-            .status
-            .as_ref()
-            .and_then(|s| s.history.last())
-            .filter(|h| h.source.as_ref().is_none_or(|s| same_revision(s, &source)))
-            .map(|h| h.revision.clone());
-        let (task_source, task_namespace) = (source.clone(), namespace.clone());
-        let target =
-            tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_source, &task_namespace, last_synced))
-                .await
-                .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
+        let task_read = read.clone();
+        let target = tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read))
+            .await
+            .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
         if let Target::Failed { message, .. } = &target {
             tracing::warn!(application = %key, %message, "gitops refresh");
         }
-        let at = self.clock.now();
-        let next_poll = at.plus_millis(jittered(self.resync_ms));
-        self.fetched.lock().insert(key.clone(), Fetched { source, namespace, target, at, next_poll });
+        self.refreshes.lock().record(key.clone(), read, target, self.clock.now(), self.resync_ms);
     }
 
     /// Compares one Application with the store, syncs when it should, writes its status;
@@ -162,10 +126,7 @@ impl GitOps {
             tracing::warn!(application = %stored.key, "stored application does not decode; skipped");
             return Ok(None);
         };
-        let (target, reconciled_at) = match self.fetched.lock().get(&stored.key) {
-            Some(fetched) => (fetched.target.clone(), fetched.at),
-            None => return Ok(None),
-        };
+        let Some((target, reconciled_at)) = self.refreshes.lock().target(&stored.key) else { return Ok(None) };
         let now = self.clock.now();
         let instance = instance_name(&stored.key);
         let tracked = tracked_objects(&self.store, &instance)?;
@@ -246,39 +207,18 @@ impl GitOps {
     /// For `serin app diff`: each object whose live state differs from git, as (key, live,
     /// what a sync would make of it); `None` for an object that is missing or would be pruned.
     pub fn diff(&self, key: &ObjectKey) -> Result<std::result::Result<Vec<Difference>, String>> {
-        let target = match self.fetched.lock().get(key) {
-            Some(fetched) => fetched.target.clone(),
-            None => return Ok(Err("the application has not been read from git yet".to_string())),
+        let Some((target, _)) = self.refreshes.lock().target(key) else {
+            return Ok(Err("the application has not been read from git yet".to_string()));
         };
         let Target::Loaded { manifests, .. } = &target else {
             return Ok(Err(target_error(&target)));
         };
         let instance = instance_name(key);
-        let now = self.clock.now();
-        let mut out = Vec::new();
-        for manifest in manifests {
-            let desired = tracked_manifest(&instance, manifest);
-            let live = self.store.get(&desired.key)?.map(|l| std::sync::Arc::unwrap_or_clone(l.body));
-            let (merged, outcome) = apply::merge(live.as_ref(), &desired.body, "", now);
-            if outcome != Outcome::Unchanged {
-                out.push(Difference { key: desired.key, live, target: Some(merged) });
-            }
-        }
-        for (key, live) in tracked_objects(&self.store, &instance)? {
-            if !manifests.iter().any(|m| m.key == key) {
-                out.push(Difference { key, live: Some(live), target: None });
-            }
-        }
-        Ok(Ok(out))
+        let live = |key: &ObjectKey| -> Result<Option<Json>> {
+            Ok(self.store.get(key)?.map(|l| Arc::unwrap_or_clone(l.body)))
+        };
+        differences(&instance, manifests, live, tracked_objects(&self.store, &instance)?).map(Ok)
     }
-}
-
-/// One object that git and the store disagree on.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Difference {
-    pub key: ObjectKey,
-    pub live: Option<Json>,
-    pub target: Option<Json>,
 }
 
 /// Every live object carrying this Application's tracking id.
@@ -295,43 +235,6 @@ fn tracked_objects(store: &Store, instance: &str) -> Result<Vec<(ObjectKey, Json
         out.extend(tracked.map(|o| (o.key, Arc::unwrap_or_clone(o.body))));
     }
     Ok(out)
-}
-
-/// A wait of between two thirds of `max` and `max`, so Applications do not poll in step.
-fn jittered(max: i64) -> i64 {
-    use std::hash::{BuildHasher, Hasher};
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    let floor = max * 2 / 3;
-    floor + (random % (max - floor + 1) as u64) as i64
-}
-
-/// Reads the source at its target revision into manifests (blocking: git).
-fn load_target(
-    git: &dyn GitSource,
-    source: &ApplicationSource,
-    namespace: &str,
-    last_synced: Option<String>,
-) -> Target {
-    let dir = source.path.as_deref().unwrap_or(".");
-    let revision = source.target_revision.as_deref().unwrap_or("HEAD");
-    let snapshot = match git.snapshot(&source.repo_url, revision, dir) {
-        Ok(snapshot) => snapshot,
-        Err(error) => {
-            let commit = match &error {
-                GitError::PathNotFound { commit, .. } => Some(commit.clone()),
-                _ => None,
-            };
-            return Target::Failed { commit, message: error.to_string() };
-        }
-    };
-    let fast_forward = match last_synced {
-        Some(previous) => git.descends_from(&source.repo_url, &snapshot.commit, &previous).unwrap_or(true),
-        None => true,
-    };
-    match manifests(source, &snapshot, namespace) {
-        Ok(manifests) => Target::Loaded { commit: snapshot.commit, manifests, fast_forward },
-        Err(message) => Target::Failed { commit: Some(snapshot.commit), message },
-    }
 }
 
 /// The writes of one sync inside its transaction (`steps`). A store error fails the whole

@@ -1,34 +1,109 @@
 //! `serin app`: Argo CD's `argocd app` verbs (list, get, sync, diff, history) for the
 //! Applications the local platform syncs from git, printed in the argocd CLI's layouts.
 
-use crate::client::{Client, ClientOptions, encode};
+use crate::client::{Backend, Client, ClientOptions, encode};
 use crate::view::table;
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use serin_kube::controller::Error as KubeError;
 use serin_model::application::{Application, ApplicationStatus};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-/// An Application found by name: as `namespace/name`, in the namespace `-n` names, else in
-/// any namespace.
-fn find(client: &Client, options: &ClientOptions, name: &str) -> Result<Application> {
-    let list = client.get("/api/v1/objects?kind=Application&group=argoproj.io")?;
-    let (namespace, name) = name.split_once('/').map_or((options.namespace.as_deref(), name), |(ns, n)| (Some(ns), n));
-    let found: Vec<&Value> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|i| i["metadata"]["name"] == name && namespace.is_none_or(|ns| i["metadata"]["namespace"] == ns))
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(serde_json::from_value((*one).clone())?),
-        [] => match namespace {
-            Some(namespace) => bail!("application '{name}' not found in namespace {namespace}"),
-            None => bail!("application '{name}' not found"),
-        },
-        many => {
-            let names: Vec<String> = many.iter().map(|a| qualified(&a["metadata"])).collect();
-            bail!("several applications are named '{name}': {}; name one as NAMESPACE/NAME", names.join(", "))
+/// Where the Applications are: a serin server, or a cluster, where `app` commands look in
+/// Argo CD's namespace unless `-n` or `NAMESPACE/NAME` names another (as `argocd` does).
+enum Apps {
+    Server(Client),
+    Cluster { client: kube::Client, runtime: tokio::runtime::Runtime },
+}
+
+/// Argo CD's namespace, where its CLI looks for Applications on a cluster.
+const ARGOCD_NAMESPACE: &str = "argocd";
+
+impl Apps {
+    fn connect(options: &ClientOptions) -> Result<Apps> {
+        Ok(match Backend::connect(options)? {
+            Backend::Server(client) => Apps::Server(client),
+            Backend::Cluster { client, runtime } => Apps::Cluster { client, runtime },
+        })
+    }
+
+    fn cluster<T>(runtime: &tokio::runtime::Runtime, call: impl Future<Output = Result<T, KubeError>>) -> Result<T> {
+        runtime.block_on(call).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The Applications in `namespace` (on a server without one: in every namespace).
+    fn list(&self, namespace: Option<&str>) -> Result<Vec<Value>> {
+        let list = match self {
+            Apps::Server(client) => {
+                let list = client.get("/api/v1/objects?kind=Application&group=argoproj.io")?;
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                return Ok(items
+                    .into_iter()
+                    .filter(|i| namespace.is_none_or(|ns| i["metadata"]["namespace"] == ns))
+                    .collect());
+            }
+            Apps::Cluster { client, runtime } => {
+                let namespace = namespace.unwrap_or(ARGOCD_NAMESPACE);
+                Self::cluster(runtime, serin_kube::commands::applications(client, namespace))?
+            }
+        };
+        Ok(list["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// An Application found by name: as `namespace/name`, in the namespace `-n` names, else
+    /// (on a server) in any namespace.
+    fn find(&self, options: &ClientOptions, name: &str) -> Result<Application> {
+        let (namespace, name) =
+            name.split_once('/').map_or((options.namespace.as_deref(), name), |(ns, n)| (Some(ns), n));
+        let items = self.list(namespace)?;
+        let found: Vec<&Value> = items.iter().filter(|i| i["metadata"]["name"] == name).collect();
+        let namespace = match self {
+            Apps::Cluster { .. } => namespace.or(Some(ARGOCD_NAMESPACE)),
+            Apps::Server(_) => namespace,
+        };
+        match found.as_slice() {
+            [one] => Ok(serde_json::from_value((*one).clone())?),
+            [] => match namespace {
+                Some(namespace) => bail!("application '{name}' not found in namespace {namespace}"),
+                None => bail!("application '{name}' not found"),
+            },
+            many => {
+                let names: Vec<String> = many.iter().map(|a| qualified(&a["metadata"])).collect();
+                bail!("several applications are named '{name}': {}; name one as NAMESPACE/NAME", names.join(", "))
+            }
+        }
+    }
+
+    /// The Application as it is now.
+    fn reread(&self, app: &Application) -> Result<Application> {
+        let (namespace, name) = (app.metadata.namespace(), app.metadata.name());
+        let items = self.list(Some(namespace))?;
+        match items.into_iter().find(|i| i["metadata"]["name"] == name) {
+            Some(found) => Ok(serde_json::from_value(found)?),
+            None => bail!("application '{name}' not found in namespace {namespace}"),
+        }
+    }
+
+    fn request_sync(&self, app: &Application, prune: bool) -> Result<()> {
+        match self {
+            Apps::Server(client) => client.post(&app_path(app, "sync"), &json!({"prune": prune})).map(|_| ()),
+            Apps::Cluster { client, runtime } => {
+                let (namespace, name) = (app.metadata.namespace(), app.metadata.name());
+                Self::cluster(runtime, serin_kube::commands::request_sync(client, namespace, name, prune))
+            }
+        }
+    }
+
+    /// What a sync would change, as `{"items": [{key, live, target}]}`.
+    fn diff(&self, app: &Application) -> Result<Value> {
+        match self {
+            Apps::Server(client) => client.get(&app_path(app, "diff")),
+            Apps::Cluster { client, runtime } => {
+                let cache = tempfile::Builder::new().prefix("serin-app-diff-").tempdir()?;
+                let found = Self::cluster(runtime, serin_kube::gitops::diff(client, app, cache.path().to_path_buf()))?;
+                Ok(json!({"items": found.map_err(anyhow::Error::msg)?}))
+            }
         }
     }
 }
@@ -60,8 +135,8 @@ fn cluster(app: &Application) -> String {
 
 /// `argocd app list`'s columns.
 pub fn list(options: &ClientOptions) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let list = client.get("/api/v1/objects?kind=Application&group=argoproj.io")?;
+    let apps = Apps::connect(options)?;
+    let items = apps.list(options.namespace.as_deref())?;
     let mut rows = vec![
         [
             "NAME",
@@ -79,7 +154,7 @@ pub fn list(options: &ClientOptions) -> Result<ExitCode> {
         .map(String::from)
         .to_vec(),
     ];
-    for item in list["items"].as_array().into_iter().flatten() {
+    for item in &items {
         let app: Application = serde_json::from_value(item.clone())?;
         let status = status(&app);
         let source = app.spec.source.clone().unwrap_or_default();
@@ -196,8 +271,8 @@ fn render(app: &Application, with_operation: bool) -> String {
 }
 
 pub fn get(options: &ClientOptions, name: &str) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    print!("{}", render(&find(&client, options, name)?, true));
+    let apps = Apps::connect(options)?;
+    print!("{}", render(&apps.find(options, name)?, true));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -207,17 +282,12 @@ fn app_path(app: &Application, what: &str) -> String {
 
 /// `argocd app sync`: reads `targetRevision` from git, applies it, waits for the result.
 pub fn sync(options: &ClientOptions, name: &str, prune: bool, timeout: Duration) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let app = find(&client, options, name)?;
-    client.post(&app_path(&app, "sync"), &json!({"prune": prune}))?;
-    let path = format!(
-        "/api/v1/object?group=argoproj.io&kind=Application&namespace={}&name={}",
-        encode(app.metadata.namespace()),
-        encode(app.metadata.name())
-    );
+    let apps = Apps::connect(options)?;
+    let app = apps.find(options, name)?;
+    apps.request_sync(&app, prune)?;
     let deadline = Instant::now() + timeout;
     loop {
-        let current: Application = serde_json::from_value(client.get(&path)?)?;
+        let current = apps.reread(&app)?;
         let state = status(&current);
         // The operation's result is written first, the comparison with git just after: wait
         // for both, so the status printed (and the next command's) is the synced commit's.
@@ -241,8 +311,7 @@ pub fn sync(options: &ClientOptions, name: &str, prune: bool, timeout: Duration)
 
 /// `argocd app history`.
 pub fn history(options: &ClientOptions, name: &str) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let app = find(&client, options, name)?;
+    let app = Apps::connect(options)?.find(options, name)?;
     let mut rows = vec![["ID", "DATE", "REVISION"].map(String::from).to_vec()];
     for entry in status(&app).history {
         let target = entry.source.and_then(|s| s.target_revision).unwrap_or_else(|| "HEAD".to_string());
@@ -256,9 +325,9 @@ pub fn history(options: &ClientOptions, name: &str) -> Result<ExitCode> {
 /// change (`<` live, `>` after the sync). Exits 1 when there are differences (and, from
 /// `main`, 2 on an error), like argocd.
 pub fn diff(options: &ClientOptions, name: &str) -> Result<ExitCode> {
-    let client = Client::connect(options)?;
-    let app = find(&client, options, name)?;
-    let differences = client.get(&app_path(&app, "diff"))?;
+    let apps = Apps::connect(options)?;
+    let app = apps.find(options, name)?;
+    let differences = apps.diff(&app)?;
     let items = differences["items"].as_array().cloned().unwrap_or_default();
     for item in &items {
         let key = &item["key"];

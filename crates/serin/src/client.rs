@@ -146,7 +146,7 @@ impl Client {
     pub fn connect(options: &ClientOptions) -> Result<Client> {
         if options.wants_cluster() {
             bail!(
-                "this command works against a serin server; against a cluster, serin runs get rollout, list rollouts, status, promote, abort, retry, undo, pause, restart and set image (use kubectl for the rest)"
+                "this command works against a serin server; against a cluster, serin runs get rollout, list rollouts, status, promote, abort, retry, undo, pause, restart, set image and app list/get/sync/diff/history (use kubectl for the rest)"
             );
         }
         let data_dir = options.data_dir.clone().unwrap_or_else(serin_local::datadir::default_data_dir);

@@ -47,6 +47,17 @@ pub struct ControllerArgs {
     /// controller, they take a moment) before giving up.
     #[arg(long, default_value = "30s", value_parser = crate::parse_duration_millis)]
     pub crd_wait: i64,
+    /// Also sync Argo CD's Applications from git, as Argo CD's application controller does
+    /// (leave this off while Argo CD runs on the cluster).
+    #[arg(long)]
+    pub gitops: bool,
+    /// With --gitops: the longest time between two reads of an Application's repository.
+    #[arg(long, default_value = "3m", value_parser = crate::parse_duration_millis)]
+    pub app_resync: i64,
+    /// With --gitops: where clones of the Applications' repositories are kept (default: a
+    /// directory under the system's temporary directory).
+    #[arg(long)]
+    pub git_cache: Option<PathBuf>,
 }
 
 /// A client for the cluster the options name.
@@ -83,6 +94,10 @@ pub fn run(args: ControllerArgs) -> Result<std::process::ExitCode> {
         identity,
         analysis_ca_file: args.analysis_ca_file,
         crd_wait: Duration::from_millis(args.crd_wait as u64),
+        gitops: args.gitops.then(|| serin_kube::gitops::Options {
+            git_cache: args.git_cache.clone().unwrap_or_else(|| std::env::temp_dir().join("serin-git")),
+            resync: Duration::from_millis(args.app_resync as u64),
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

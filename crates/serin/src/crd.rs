@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 /// Heads the stream, so that a copy kept in a file (deploy/crds.yaml) says what it is.
 const HEADER: &str = "\
-# The CustomResourceDefinitions of Argo Rollouts' resources (argoproj.io/v1alpha1) that serin's
-# controller reads and writes, as printed by `serin crd`.
+# The CustomResourceDefinitions of Argo Rollouts' resources and Argo CD's Application
+# (argoproj.io/v1alpha1) that serin's controller reads and writes, as printed by `serin crd`.
 ";
 
-/// The four CRDs, each document starting with `---`.
+/// The CRDs, each document starting with `---`.
 fn stream() -> String {
     let documents: String =
         serin_model::crd::definitions().iter().map(|crd| format!("---\n{}", to_yaml(crd))).collect();

@@ -280,8 +280,8 @@ enum Command {
         command: AppCommand,
     },
     /// Print the CustomResourceDefinitions of Rollout, AnalysisTemplate,
-    /// ClusterAnalysisTemplate and AnalysisRun (argoproj.io/v1alpha1, named as Argo Rollouts
-    /// names them), as YAML to install on a cluster.
+    /// ClusterAnalysisTemplate, AnalysisRun and Application (argoproj.io/v1alpha1, named as
+    /// Argo Rollouts and Argo CD name them), as YAML to install on a cluster.
     #[command(after_help = "Example:\n  serin crd | kubectl apply -f -")]
     Crd,
     /// Print a shell completion script: `serin completion bash > /etc/bash_completion.d/serin`.

@@ -1,8 +1,8 @@
 //! `serin crd` against a real kube-apiserver v1.20 (kubeenv): the CRDs install with a
-//! client-side `kubectl apply` and are structural; the seed's Rollout and the maximal
-//! manifests of serin-model's CRD tests are stored exactly as sent (nothing pruned); the
-//! status and scale subresources work; a Rollout with a field of the wrong type is refused by
-//! the API server itself.
+//! client-side `kubectl apply` and are structural; the seed's Rollout and Application and
+//! the maximal manifests of serin-model's CRD tests are stored exactly as sent (nothing
+//! pruned); the status and scale subresources work; a Rollout with a field of the wrong type
+//! is refused by the API server itself.
 
 mod kubeenv;
 
@@ -57,8 +57,8 @@ fn assert_stored_as_sent(sent: &Value, stored: &Value, what: &str) {
 fn object_path(crds: &[Value], object: &Value) -> String {
     let crd = crds.iter().find(|c| c["spec"]["names"]["kind"] == object["kind"]).expect("a kind of serin crd");
     let namespace = match crd["spec"]["scope"].as_str() {
-        Some("Namespaced") => "namespaces/default/",
-        _ => "",
+        Some("Namespaced") => format!("namespaces/{}/", object["metadata"]["namespace"].as_str().unwrap_or("default")),
+        _ => String::new(),
     };
     format!(
         "/apis/argoproj.io/v1alpha1/{namespace}{}/{}",
@@ -92,7 +92,7 @@ async fn crds_install_on_kubernetes_1_20_and_keep_every_field() {
     assert!(printed.status.success(), "serin crd: {}", stderr(&printed));
     let stream = String::from_utf8(printed.stdout).unwrap();
     let crds = documents(&stream);
-    assert_eq!(crds.len(), 4);
+    assert_eq!(crds.len(), 5);
     let applied = kube.kubectl(&["apply", "-f", "-"], &stream);
     assert!(applied.status.success(), "kubectl apply of serin crd: {}", stderr(&applied));
     for crd in &crds {
@@ -108,8 +108,12 @@ async fn crds_install_on_kubernetes_1_20_and_keep_every_field() {
         assert!(annotation.is_string(), "{name} was applied client-side");
     }
 
-    // What serin reads, the API server keeps as it is.
+    // What serin reads, the API server keeps as it is (the seed's Application lives in
+    // Argo CD's namespace).
+    let argocd = kube.kubectl(&["create", "namespace", "argocd"], "");
+    assert!(argocd.status.success(), "{}", stderr(&argocd));
     for (file, text) in [
+        repo_file("examples/canary.yaml"),
         repo_file("examples/argo-demo/argorollout-canary/rollout.yaml"),
         repo_file("crates/serin-model/tests/crd/maximal-rollout.yaml"),
         repo_file("crates/serin-model/tests/crd/maximal-analysis.yaml"),

@@ -1,13 +1,14 @@
-//! The CustomResourceDefinitions of the four argoproj.io kinds serin reads (Rollout,
-//! AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun), as `serin crd` prints them.
+//! The CustomResourceDefinitions of the argoproj.io kinds serin reads: Argo Rollouts' four
+//! (Rollout, AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun) and Argo CD's
+//! Application, as `serin crd` prints them.
 //!
 //! They live in this crate rather than in the binary or a crate of their own because their
 //! schemas are derived from this crate's serde types (module `shape`): a field added to the
 //! model reaches the CRDs without a second edit. The pod template's part comes from the table
 //! serin-podtemplate checks and hashes templates with, through [`serin_podtemplate::openapi_schema`].
 //!
-//! Names, short names, scopes, printer columns and subresources are Argo Rollouts' own, so
-//! kubectl, Argo CD and the tools written for Argo Rollouts see the same resources. The schemas are structural
+//! Names, short names, scopes, printer columns and subresources are Argo Rollouts' and Argo
+//! CD's own, so kubectl, Argo CD and the tools written for Argo see the same resources. The schemas are structural
 //! and carry no descriptions, keeping each CRD small enough for a client-side `kubectl apply`
 //! (whose last-applied-configuration annotation must stay under 256 KiB), and no
 //! `x-kubernetes-validations`, which API servers before 1.25 drop or reject. Plain strings
@@ -18,6 +19,7 @@
 mod shape;
 
 use crate::analysis::{AnalysisRun, AnalysisTemplate};
+use crate::application::Application;
 use crate::rollout::Rollout;
 use serde_json::{Map, Value, json};
 use shape::{Shape, shape_of};
@@ -97,9 +99,22 @@ const DEFINITIONS: &[Definition] = &[
         subresources: None,
         shape: shape_of::<AnalysisRun>,
     },
+    // Argo CD's: its controller writes status on the object itself, with no subresource.
+    Definition {
+        kind: "Application",
+        plural: "applications",
+        short_name: "app",
+        namespaced: true,
+        columns: &[
+            Column { name: "Sync Status", ty: "string", json_path: ".status.sync.status" },
+            Column { name: "Health Status", ty: "string", json_path: ".status.health.status" },
+        ],
+        subresources: None,
+        shape: shape_of::<Application>,
+    },
 ];
 
-/// The four `apiextensions.k8s.io/v1` CustomResourceDefinitions.
+/// The `apiextensions.k8s.io/v1` CustomResourceDefinitions.
 pub fn definitions() -> Vec<Value> {
     DEFINITIONS.iter().map(definition).collect()
 }

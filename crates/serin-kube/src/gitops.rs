@@ -1,0 +1,538 @@
+//! Argo CD's Application on a cluster, run by `serin controller --gitops`: the Kubernetes
+//! API's adapter of `serin_gitops`, which decides everything a sync does (the local
+//! platform's store is its other adapter).
+//!
+//! For each Application it reads `spec.source` from git (on a poll, on request), lists the
+//! live objects of the kinds the Application has or had in the namespaces they live in,
+//! compares, writes the status Argo CD writes, and syncs when an operation asks or the
+//! automated policy says so. A sync applies as kubectl does: a three-way merge with the
+//! configuration last applied, then a replace conditional on the resourceVersion merged
+//! with. So a field git never set, such as the pod-template-hash the rollout controller adds
+//! to a Service's selector or the weights it writes into a TraefikService, is never reset;
+//! a server-side apply by Argo CD takes the whole of a Service's selector, which is atomic.
+
+use crate::cache::reflect;
+use crate::controller::{Error, now};
+use crate::events::Recorder;
+use crate::resources::{self, from_json, to_json};
+use kube::Client;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::core::{DynamicObject, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::runtime::reflector::Store;
+use serde_json::{Value as Json, json};
+use serin_engine::state::Event;
+use serin_git::{GitSource, load_target};
+use serin_gitops::apply::{Manifest, Outcome, merge};
+use serin_gitops::compare::{Comparison, Difference, compare, differences};
+use serin_gitops::refresh::{Read, Refreshes};
+use serin_gitops::source::{Target, target_error};
+use serin_gitops::status::{Finished, record_sync};
+use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
+use serin_gitops::tracking::{instance_name, tracked_by};
+use serin_model::ObjectKey;
+use serin_model::application::{Application, ResourceResult};
+use std::collections::{BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How GitOps runs on the cluster.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the bare clones of Applications' repositories are kept.
+    pub git_cache: std::path::PathBuf,
+    /// The longest time between two reads of an Application's repository (Argo CD's
+    /// `timeout.reconciliation`); a webhook or `serin app sync` reads it at once.
+    pub resync: Duration,
+}
+
+/// How often live objects are compared with what git last said, between reads of git:
+/// drift shows this soon, and selfHeal repairs it after its own delay.
+pub const COMPARE_EVERY: Duration = Duration::from_secs(3);
+
+/// Where serin's sync events come from, as Argo CD's come from its application controller.
+const REPORTER: &str = "serin-controller";
+
+/// The syncOptions of an Application that change how it syncs.
+const CREATE_NAMESPACE: &str = "CreateNamespace=true";
+
+pub struct GitOps {
+    client: Client,
+    applications: Store<DynamicObject>,
+    changed: Arc<Notify>,
+    git: Arc<dyn GitSource>,
+    resync_ms: i64,
+    refreshes: parking_lot::Mutex<Refreshes>,
+    cluster: Cluster,
+    recorder: Recorder,
+}
+
+/// The cluster as a sync sees it: any kind, found by discovery once.
+pub struct Cluster {
+    client: Client,
+    kinds: tokio::sync::Mutex<HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>>,
+}
+
+impl GitOps {
+    /// Starts watching Applications (in `namespace`, or everywhere).
+    pub fn start(client: Client, namespace: Option<&str>, options: &Options, identity: &str) -> GitOps {
+        let changed = Arc::new(Notify::new());
+        let applications = reflect(&client, namespace, resources::applications(), None, changed.clone());
+        GitOps {
+            recorder: Recorder::new(client.clone(), REPORTER, identity),
+            client: client.clone(),
+            applications,
+            changed,
+            git: Arc::new(serin_git::GitCache::new(options.git_cache.clone())),
+            resync_ms: options.resync.as_millis() as i64,
+            refreshes: Default::default(),
+            cluster: Cluster::new(client.clone()),
+        }
+    }
+
+    /// Reads an Application's repository again at once (a webhook, `serin app sync`).
+    pub fn request_refresh(&self, app: ObjectKey) {
+        self.refreshes.lock().request(app);
+        self.changed.notify_one();
+    }
+
+    /// Reconciles every Application while this replica leads, until the task is aborted.
+    pub async fn run(self: Arc<Self>, leader: Arc<AtomicBool>) {
+        let _ = self.applications.wait_until_ready().await;
+        loop {
+            let next = if leader.load(Ordering::SeqCst) { self.pass().await } else { COMPARE_EVERY };
+            tokio::select! {
+                _ = self.changed.notified() => tokio::time::sleep(Duration::from_millis(50)).await,
+                _ = tokio::time::sleep(next) => {}
+            }
+        }
+    }
+
+    /// Reads git where due and reconciles every Application once; returns when to look again.
+    async fn pass(&self) -> Duration {
+        let apps = self.applications.state();
+        let keys: Vec<ObjectKey> = apps.iter().map(|a| key_of(a)).collect();
+        self.refreshes.lock().retain(|key| keys.contains(key));
+        let mut next = COMPARE_EVERY;
+        for (object, key) in apps.iter().zip(&keys) {
+            let app: Application = match serde_json::from_value(to_json(object)) {
+                Ok(app) => app,
+                Err(error) => {
+                    tracing::warn!(application = %key, %error, "application does not decode; skipped");
+                    continue;
+                }
+            };
+            let due = self.refreshes.lock().due(key, &app, now());
+            if let Some(read) = due {
+                self.refresh(key, &app, read).await;
+            }
+            match self.reconcile(object, key, &app).await {
+                Ok(Some(after)) => next = next.min(Duration::from_millis(after.max(0) as u64)),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(application = %key, %error, "gitops reconcile failed; retrying");
+                    next = next.min(Duration::from_secs(1));
+                }
+            }
+        }
+        if let Some(after) = self.refreshes.lock().next_poll(now()) {
+            next = next.min(Duration::from_millis(after as u64));
+        }
+        next
+    }
+
+    /// Reads the source on a blocking thread (git blocks) and keeps what it found; an
+    /// Application whose spec serin cannot sync is not read, and says why.
+    async fn refresh(&self, key: &ObjectKey, app: &Application, read: Read) {
+        let target = match spec_problems(app) {
+            Some(problems) => Target::Failed { commit: None, message: problems },
+            None => {
+                let (git, task_read) = (self.git.clone(), read.clone());
+                tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read))
+                    .await
+                    .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") })
+            }
+        };
+        if let Target::Failed { message, .. } = &target {
+            tracing::warn!(application = %key, %message, "gitops refresh");
+        }
+        self.refreshes.lock().record(key.clone(), read, target, now(), self.resync_ms);
+    }
+
+    /// Compares one Application with the cluster, syncs when it should, writes its status;
+    /// returns when it wants to be looked at again.
+    async fn reconcile(
+        &self,
+        object: &DynamicObject,
+        key: &ObjectKey,
+        app: &Application,
+    ) -> Result<Option<i64>, Error> {
+        let Some((target, reconciled_at)) = self.refreshes.lock().target(key) else { return Ok(None) };
+        let instance = instance_name(key);
+        let live = self.cluster.live_objects(app, &target).await?;
+        let lookup = |key: &ObjectKey| Ok::<_, Infallible>(live.get(key).cloned());
+        let Ok(comparison) = compare(&instance, &target, lookup, tracked(&live, &instance));
+        match next(app, &target, &comparison, reconciled_at, now()) {
+            Next::Sync { prune, initiated_by } => {
+                self.sync(object, key, app, &target, &comparison, prune, initiated_by).await?;
+                Ok(Some(0))
+            }
+            Next::Report { status, requeue } => {
+                if app.status.as_ref() != Some(&*status) {
+                    let patch = json!({"status": status_patch(app, &status)});
+                    self.api(object).patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                }
+                Ok(requeue)
+            }
+        }
+    }
+
+    /// Applies the target in dependency order, prunes (when asked) what this Application
+    /// created and git no longer has, and records the operation on the Application.
+    #[allow(clippy::too_many_arguments)]
+    async fn sync(
+        &self,
+        object: &DynamicObject,
+        key: &ObjectKey,
+        app: &Application,
+        target: &Target,
+        comparison: &Comparison,
+        prune: bool,
+        initiated_by: Option<Json>,
+    ) -> Result<(), Error> {
+        let started = now();
+        let (commit, result) = match target {
+            Target::Loaded { commit, manifests, .. } => {
+                (commit.clone(), self.apply_target(app, &instance_name(key), manifests, comparison, prune).await)
+            }
+            Target::Failed { commit, message } => {
+                (commit.clone().unwrap_or_default(), Err(format!("ComparisonError: {message}")))
+            }
+        };
+        let mut status = app.status.clone().unwrap_or_default();
+        let Finished { phase, message } = record_sync(&mut status, app, &commit, result, initiated_by, started);
+        let patch = json!({"operation": null, "status": status_patch(app, &status)});
+        self.api(object).patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        let short = &commit[..commit.len().min(7)];
+        let text = format!("Sync operation to {short} {}: {message}", phase.to_lowercase());
+        let event = if phase == "Succeeded" {
+            Event::normal("OperationCompleted", text)
+        } else {
+            Event { warning: true, reason: "OperationCompleted".into(), message: text }
+        };
+        let reference = kube::Resource::object_ref(object, &resources::applications());
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            tracing::warn!(%error, "cannot record event");
+        }
+        tracing::info!(application = %key, revision = %short, %phase, %message, "sync");
+        Ok(())
+    }
+
+    /// The writes of one sync, in order. A refusal made before anything was written, or the
+    /// first write the API server refuses, fails the sync with its reason.
+    async fn apply_target(
+        &self,
+        app: &Application,
+        instance: &str,
+        manifests: &[Manifest],
+        comparison: &Comparison,
+        prune: bool,
+    ) -> Result<Vec<ResourceResult>, String> {
+        let steps = steps(instance, manifests, comparison, prune)?;
+        let mut results = Vec::new();
+        let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
+        if options.iter().any(|o| o == CREATE_NAMESPACE) {
+            let namespace = destination_namespace(app);
+            if let Some(result) =
+                self.create_namespace(&namespace).await.map_err(|e| format!("namespace {namespace}: {e}"))?
+            {
+                results.push(result);
+            }
+        }
+        for step in steps {
+            let result = match &step {
+                Step::Apply(manifest) => self.apply(manifest).await.map(|outcome| {
+                    let word = match outcome {
+                        Outcome::Created => "created",
+                        Outcome::Configured => "configured",
+                        Outcome::Unchanged => "unchanged",
+                    };
+                    resource_result(&manifest.key, "Synced", format!("{} {word}", manifest.key))
+                }),
+                Step::Prune(key) => self.prune(app, key).await,
+            };
+            match result {
+                Ok(result) => results.push(result),
+                Err(error) => {
+                    let key = match &step {
+                        Step::Apply(manifest) => &manifest.key,
+                        Step::Prune(key) => key,
+                    };
+                    return Err(format!("one or more objects failed to apply, reason: {key}: {error}"));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Applies one manifest as `kubectl apply` does.
+    async fn apply(&self, manifest: &Manifest) -> Result<Outcome, Error> {
+        let api_version = manifest.body["apiVersion"].as_str().unwrap_or_default();
+        let api = self.cluster.api_for(api_version, &manifest.key).await?;
+        let live = match api.get(&manifest.key.name).await {
+            Ok(live) => Some(to_json(&live)),
+            Err(e) if resources::is_not_found(&e) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let (mut merged, outcome) = merge(live.as_ref(), &manifest.body, "", now());
+        if let Some(metadata) = merged["metadata"].as_object_mut() {
+            // The API server sets these; managedFields left out keeps its own.
+            for field in ["uid", "creationTimestamp", "generation", "managedFields"] {
+                metadata.remove(field);
+            }
+        }
+        let object = from_json(merged).map_err(|e| Error::Invalid(format!("{}: {e}", manifest.key)))?;
+        match outcome {
+            Outcome::Created => {
+                api.create(&PostParams::default(), &object).await?;
+            }
+            // The merge kept the live resourceVersion: a change made since fails the write.
+            Outcome::Configured => {
+                api.replace(&manifest.key.name, &PostParams::default(), &object).await?;
+            }
+            Outcome::Unchanged => {}
+        }
+        Ok(outcome)
+    }
+
+    async fn prune(&self, app: &Application, key: &ObjectKey) -> Result<ResourceResult, Error> {
+        let version = app
+            .status
+            .as_ref()
+            .and_then(|s| s.resources.iter().find(|r| r.group == key.group && r.kind == key.kind))
+            .and_then(|r| r.version.clone())
+            .unwrap_or_else(|| "v1".to_string());
+        let api_version = if key.group.is_empty() { version } else { format!("{}/{version}", key.group) };
+        let api = self.cluster.api_for(&api_version, key).await?;
+        match api.get(&key.name).await {
+            Ok(live) if prune_disabled(&to_json(&live)) => {
+                return Ok(resource_result(key, "PruneSkipped", "ignored (no prune)".to_string()));
+            }
+            Ok(_) => {}
+            Err(e) if resources::is_not_found(&e) => return Ok(resource_result(key, "Pruned", "pruned".to_string())),
+            Err(e) => return Err(e.into()),
+        }
+        let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+        match api.delete(&key.name, &params).await {
+            Ok(_) => Ok(resource_result(key, "Pruned", "pruned".to_string())),
+            Err(e) if resources::is_not_found(&e) => Ok(resource_result(key, "Pruned", "pruned".to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the destination namespace when it is missing (syncOption CreateNamespace).
+    async fn create_namespace(&self, name: &str) -> Result<Option<ResourceResult>, Error> {
+        let api: kube::Api<DynamicObject> = kube::Api::all_with(self.client.clone(), &resources::namespaces());
+        if api.get_opt(name).await?.is_some() {
+            return Ok(None);
+        }
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        let namespace = from_json(namespace).map_err(|e| Error::Invalid(e.to_string()))?;
+        api.create(&PostParams::default(), &namespace).await?;
+        let key = ObjectKey::new("v1", "Namespace", "", name);
+        Ok(Some(resource_result(&key, "Synced", format!("{key} created"))))
+    }
+
+    fn api(&self, application: &DynamicObject) -> kube::Api<DynamicObject> {
+        let namespace = application.metadata.namespace.as_deref().unwrap_or("default");
+        resources::namespaced(&self.client, namespace, &resources::applications())
+    }
+}
+
+impl Cluster {
+    pub fn new(client: Client) -> Cluster {
+        Cluster { client, kinds: Default::default() }
+    }
+
+    /// Every live object of the kinds the Application's manifests have or its status lists,
+    /// in the namespaces they name and its destination's.
+    async fn live_objects(&self, app: &Application, target: &Target) -> Result<HashMap<ObjectKey, Json>, Error> {
+        let mut kinds: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut namespaces: BTreeSet<String> = BTreeSet::from([destination_namespace(app)]);
+        if let Target::Loaded { manifests, .. } = target {
+            for manifest in manifests {
+                let api_version = manifest.body["apiVersion"].as_str().unwrap_or_default().to_string();
+                kinds.insert((api_version, manifest.key.kind.clone()));
+                namespaces.insert(manifest.key.namespace.clone());
+            }
+        }
+        for resource in app.status.iter().flat_map(|s| &s.resources) {
+            let version = resource.version.clone().unwrap_or_else(|| "v1".to_string());
+            let api_version = if resource.group.is_empty() { version } else { format!("{}/{version}", resource.group) };
+            kinds.insert((api_version, resource.kind.clone()));
+            namespaces.insert(resource.namespace.clone());
+        }
+        namespaces.remove("");
+        let mut live = HashMap::new();
+        for (api_version, kind) in kinds {
+            let Some((resource, capabilities)) = self.discover(&api_version, &kind).await? else { continue };
+            let apis: Vec<kube::Api<DynamicObject>> = match capabilities.scope {
+                Scope::Cluster => vec![kube::Api::all_with(self.client.clone(), &resource)],
+                Scope::Namespaced => {
+                    namespaces.iter().map(|ns| resources::namespaced(&self.client, ns, &resource)).collect()
+                }
+            };
+            for api in apis {
+                for object in api.list(&ListParams::default()).await?.items {
+                    let key = ObjectKey {
+                        group: resource.group.clone(),
+                        kind: kind.clone(),
+                        namespace: object.metadata.namespace.clone().unwrap_or_default(),
+                        name: object.metadata.name.clone().unwrap_or_default(),
+                    };
+                    // A list's items of built-in kinds come without their type; a GET has it.
+                    let mut body = to_json(&object);
+                    body["apiVersion"] = resource.api_version.clone().into();
+                    body["kind"] = resource.kind.clone().into();
+                    live.insert(key, body);
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    /// The resource of a kind, or `None` when the cluster does not serve it.
+    async fn discover(&self, api_version: &str, kind: &str) -> Result<Option<(ApiResource, ApiCapabilities)>, Error> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let mut kinds = self.kinds.lock().await;
+        if let Some(found) = kinds.get(&gvk) {
+            return Ok(Some(found.clone()));
+        }
+        match kube::discovery::pinned_kind(&self.client, &gvk).await {
+            Ok(found) => {
+                kinds.insert(gvk, found.clone());
+                Ok(Some(found))
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(kube::Error::Discovery(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The API of an object, refused with the API server's words when it does not serve
+    /// the kind.
+    async fn api_for(&self, api_version: &str, key: &ObjectKey) -> Result<kube::Api<DynamicObject>, Error> {
+        let Some((resource, capabilities)) = self.discover(api_version, &key.kind).await? else {
+            return Err(Error::Invalid(format!(
+                "the server could not find the requested resource: {api_version} {}",
+                key.kind
+            )));
+        };
+        Ok(match capabilities.scope {
+            Scope::Cluster => kube::Api::all_with(self.client.clone(), &resource),
+            Scope::Namespaced => resources::namespaced(&self.client, &key.namespace, &resource),
+        })
+    }
+}
+
+/// For `serin app diff` on a cluster: reads the Application's source from git here (into
+/// `git_cache`) and compares it with the live objects as the controller does; the inner
+/// error says why git gave nothing to compare.
+pub async fn diff(
+    client: &Client,
+    app: &Application,
+    git_cache: std::path::PathBuf,
+) -> Result<Result<Vec<Difference>, String>, Error> {
+    if let Some(problems) = spec_problems(app) {
+        return Ok(Err(problems));
+    }
+    let Some(source) = app.spec.source.clone() else { return Ok(Err("the application has no source".into())) };
+    let read = Read { source, namespace: destination_namespace(app), last_synced: None };
+    let target = tokio::task::spawn_blocking(move || load_target(&serin_git::GitCache::new(git_cache), &read))
+        .await
+        .map_err(|e| Error::Invalid(format!("reading git failed: {e}")))?;
+    let Target::Loaded { manifests, .. } = &target else { return Ok(Err(target_error(&target))) };
+    let live = Cluster::new(client.clone()).live_objects(app, &target).await?;
+    let instance = instance_name(&key_of_app(app));
+    let lookup = |key: &ObjectKey| Ok::<_, Infallible>(live.get(key).cloned());
+    let Ok(found) = differences(&instance, manifests, lookup, tracked(&live, &instance));
+    Ok(Ok(found))
+}
+
+/// The live objects carrying `instance`'s tracking id.
+fn tracked(live: &HashMap<ObjectKey, Json>, instance: &str) -> Vec<(ObjectKey, Json)> {
+    live.iter()
+        .filter(|(key, body)| tracked_by(key, body) == Some(instance))
+        .map(|(key, body)| (key.clone(), body.clone()))
+        .collect()
+}
+
+fn key_of_app(app: &Application) -> ObjectKey {
+    ObjectKey::new("argoproj.io/v1alpha1", "Application", app.metadata.namespace(), app.metadata.name())
+}
+
+fn key_of(application: &DynamicObject) -> ObjectKey {
+    ObjectKey::new(
+        "argoproj.io/v1alpha1",
+        "Application",
+        application.metadata.namespace.as_deref().unwrap_or_default(),
+        application.metadata.name.as_deref().unwrap_or_default(),
+    )
+}
+
+/// What in an Application's spec serin cannot sync (another cluster, a Helm chart...), as
+/// its lint says it, or `None`.
+fn spec_problems(app: &Application) -> Option<String> {
+    let issues = serin_model::validate::validate(&serin_model::Object::Application(Box::new(app.clone())));
+    let problems: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect();
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// A JSON merge patch that turns the status serin last read into `status`: changed fields
+/// set, fields gone set to null. Only fields serin's model knows are compared, so what
+/// another writer (Argo CD) keeps in the status beside them stays.
+fn status_patch(app: &Application, status: &serin_model::application::ApplicationStatus) -> Json {
+    let old = serde_json::to_value(app.status.clone().unwrap_or_default()).unwrap_or_default();
+    let new = serde_json::to_value(status).unwrap_or_default();
+    merge_patch_between(&old, &new)
+}
+
+fn merge_patch_between(old: &Json, new: &Json) -> Json {
+    match (old, new) {
+        (Json::Object(old), Json::Object(new)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, value) in new {
+                match old.get(key) {
+                    Some(before) if before == value => {}
+                    Some(before) if before.is_object() && value.is_object() => {
+                        patch.insert(key.clone(), merge_patch_between(before, value));
+                    }
+                    _ => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                patch.insert(key.clone(), Json::Null);
+            }
+            Json::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_patch_sets_what_changed_and_clears_what_went() {
+        let old = json!({"sync": {"status": "OutOfSync", "revision": "a"}, "conditions": [{"type": "SyncError"}]});
+        let new = json!({"sync": {"status": "Synced", "revision": "a"}});
+        assert_eq!(merge_patch_between(&old, &new), json!({"sync": {"status": "Synced"}, "conditions": null}));
+    }
+}

@@ -1,0 +1,228 @@
+//! The seed's whole system on a cluster: its `canary.yaml` Application, pointed at a real git
+//! server (`git daemon`), applied to a real kube-apiserver, synced by `serin controller
+//! --gitops` with nothing of Argo CD installed. A pushed image tag starts the canary; a
+//! commit unrelated to it syncs without touching what the rollout controller set; prune,
+//! selfHeal, manual sync, diff and history work as `argocd app` users know them.
+
+#[path = "common/git_server.rs"]
+#[allow(dead_code)]
+mod git_server;
+mod kubeenv;
+
+use git_server::{GitDaemon, Repo, seed_application, seed_repo};
+use kubeenv::KubeEnv;
+use kubeenv::seed::{ROLLOUTS, WAIT, cluster, rollout, serin_ok, wait_phase};
+use serde_json::Value as Json;
+
+const ARGOCD: &str = "argocd";
+const ROLLOUT_FILE: &str = "argorollout-canary/rollout.yaml";
+const SERVICE_FILE: &str = "argorollout-canary/service.yaml";
+
+/// A cluster with serin's CRDs (Application included), Traefik's, the `argocd` namespace, a
+/// git server with the seed's repository, and `serin controller --gitops` reading it.
+struct GitOpsCluster {
+    env: KubeEnv,
+    repo: Repo,
+    daemon: GitDaemon,
+    _controller: kubeenv::Controller,
+}
+
+impl GitOpsCluster {
+    async fn start() -> GitOpsCluster {
+        let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+        let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD}});
+        env.apply("", namespace).await;
+        let repo = seed_repo();
+        let daemon = GitDaemon::serve(repo.root.path());
+        let cache = env.dir.path().join("git-cache");
+        let controller = env.controller(
+            "gitops",
+            &[
+                "--no-leader-election",
+                "--listen",
+                "127.0.0.1:0",
+                "--gitops",
+                "--app-resync",
+                "1s",
+                "--git-cache",
+                cache.to_str().unwrap(),
+            ],
+        );
+        GitOpsCluster { env, repo, daemon, _controller: controller }
+    }
+
+    /// The seed's Application, its policy replaced by `sync_policy` (YAML under `syncPolicy:`).
+    async fn apply_application(&self, sync_policy: Option<&str>) {
+        let mut text = seed_application(&self.daemon.url());
+        if let Some(policy) = sync_policy {
+            let start = text.find("  syncPolicy:").unwrap();
+            text.replace_range(start.., &format!("  syncPolicy:\n{policy}"));
+        }
+        self.env.apply_yaml(ARGOCD, &text).await;
+    }
+
+    /// Waits until the Application has created the seed's Rollout and the Rollout is Healthy.
+    async fn wait_healthy_rollout(&self) {
+        let env = &self.env;
+        env.eventually("the Rollout synced from git", WAIT, || {
+            env.get(ROLLOUTS, "Rollout", "default", "canary-rollout")
+        })
+        .await;
+        wait_phase(env, "canary-rollout", "Healthy", None).await;
+    }
+
+    async fn application(&self) -> Json {
+        self.env.get(ROLLOUTS, "Application", ARGOCD, "canary").await.expect("the Application exists")
+    }
+
+    /// Waits until the Application is compared with `commit` and shows `sync` and `health`.
+    async fn wait_app(&self, commit: &str, sync: &str, health: &str) -> Json {
+        let what = format!("application Synced={sync} Health={health} at {}", &commit[..7]);
+        self.env
+            .eventually(&what, WAIT, || async {
+                let app = self.application().await;
+                let status = &app["status"];
+                (status["sync"]["revision"] == commit
+                    && status["sync"]["status"] == sync
+                    && status["health"]["status"] == health)
+                    .then_some(app)
+            })
+            .await
+    }
+
+    fn serin(&self, args: &[&str]) -> String {
+        serin_ok(&self.env, args)
+    }
+
+    fn head(&self) -> String {
+        git_server::git(&self.repo.work, &["rev-parse", "HEAD"])
+    }
+
+    /// Changes the seed's image in git and pushes it; returns the commit.
+    fn push_image(&self, tag: &str) -> String {
+        let text = self.repo.read(ROLLOUT_FILE);
+        let current = text.lines().find_map(|l| l.trim().strip_prefix("image: ")).unwrap().to_string();
+        self.repo.write(ROLLOUT_FILE, &text.replace(&current, &format!("ikubernetes/myapp:{tag}")));
+        self.repo.commit_and_push(&format!("myapp {tag}"))
+    }
+}
+
+async fn traefik_weights(env: &KubeEnv, group: &str) -> Vec<(String, i64)> {
+    let service = env.get(&format!("{group}/v1alpha1"), "TraefikService", "default", "canary-service").await.unwrap();
+    let services = service["spec"]["weighted"]["services"].as_array().unwrap();
+    services.iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["weight"].as_i64().unwrap_or(-1))).collect()
+}
+
+async fn selector(env: &KubeEnv, service: &str) -> Json {
+    env.get("v1", "Service", "default", service).await.unwrap()["spec"]["selector"].clone()
+}
+
+fn app_row<'a>(list: &'a str, name: &str) -> &'a str {
+    list.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no row {name}:\n{list}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() {
+    let gitops = GitOpsCluster::start().await;
+    let env = &gitops.env;
+    gitops.apply_application(None).await;
+    let first = gitops.head();
+    gitops.wait_healthy_rollout().await;
+    gitops.wait_app(&first, "Synced", "Healthy").await;
+    let service = env.get("v1", "Service", "default", "canary-active").await.unwrap();
+    assert_eq!(
+        service["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
+        "canary:/Service:default/canary-active"
+    );
+    let list = gitops.serin(&["app", "list"]);
+    let row = app_row(&list, "argocd/canary");
+    for column in
+        ["https://kubernetes.default.svc", "default", "Synced", "Healthy", "Auto", "argorollout-canary", "main"]
+    {
+        assert!(row.contains(column), "{column} missing from:\n{list}");
+    }
+
+    // A new image tag pushed to git starts the canary: step 1 of 7, 11 pods.
+    let v2 = gitops.push_image("v2");
+    let paused = wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
+    assert_eq!(paused["status"]["replicas"], 11);
+    let app = gitops.wait_app(&v2, "Synced", "Suspended").await;
+    assert_eq!(app["status"]["history"].as_array().unwrap().len(), 2);
+    let list = gitops.serin(&["app", "list"]);
+    assert!(app_row(&list, "argocd/canary").contains("Suspended"), "{list}");
+    assert!(!list.contains("OutOfSync"), "{list}");
+    let tree = gitops.serin(&["get", "rollout", "canary-rollout"]);
+    assert!(tree.contains("Step:") && tree.contains("1/7"), "{tree}");
+
+    // An unrelated commit (a label on a Service) syncs without resetting what the rollout
+    // controller owns: the weights (the seed's canary Service is canary-active) and the
+    // pod-template-hash in both Services' selectors.
+    let weights = traefik_weights(env, "traefik.io").await;
+    assert_eq!(weights, [("canary-active".to_string(), 10), ("canary-preview".to_string(), 90)]);
+    let selectors = [selector(env, "canary-active").await, selector(env, "canary-preview").await];
+    assert!(selectors.iter().all(|s| s["rollouts-pod-template-hash"].is_string()), "{selectors:?}");
+    assert_ne!(selectors[0], selectors[1]);
+    let services = gitops.repo.read(SERVICE_FILE);
+    let labelled = services.replacen("  name: canary-active\n", "  name: canary-active\n  labels:\n    team: web\n", 1);
+    gitops.repo.write(SERVICE_FILE, &labelled);
+    let label_commit = gitops.repo.commit_and_push("label the canary service");
+    gitops.wait_app(&label_commit, "Synced", "Suspended").await;
+    let service = env.get("v1", "Service", "default", "canary-active").await.unwrap();
+    assert_eq!(service["metadata"]["labels"]["team"], "web");
+    assert_eq!([selector(env, "canary-active").await, selector(env, "canary-preview").await], selectors);
+    assert_eq!(traefik_weights(env, "traefik.io").await, weights);
+    assert_eq!(traefik_weights(env, "traefik.containo.us").await, weights);
+    let still = rollout(env, "canary-rollout").await;
+    assert_eq!(still["status"]["currentStepIndex"], 1);
+
+    let history = gitops.serin(&["app", "history", "canary"]);
+    for commit in [&first, &v2, &label_commit] {
+        assert!(history.contains(commit.as_str()), "{commit} missing from:\n{history}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
+    let gitops = GitOpsCluster::start().await;
+    let env = &gitops.env;
+    gitops.apply_application(Some("    automated:\n      prune: true\n      selfHeal: true\n")).await;
+    let first = gitops.head();
+    gitops.wait_healthy_rollout().await;
+    gitops.wait_app(&first, "Synced", "Healthy").await;
+
+    // selfHeal: a hand edit of a field git sets is reverted; one git never set stays.
+    let patch = serde_json::json!({"metadata": {"annotations": {"note": "by hand"}}, "spec": {"ports": [{"name": "http", "port": 8080}]}});
+    env.merge("v1", "Service", "default", "canary-preview", patch, false).await;
+    env.eventually("selfHeal reverts the hand edit", WAIT, || async {
+        let service = env.get("v1", "Service", "default", "canary-preview").await?;
+        (service["spec"]["ports"][0]["port"] == 80 && service["metadata"]["annotations"]["note"] == "by hand")
+            .then_some(())
+    })
+    .await;
+
+    // prune: an object git no longer has is deleted.
+    let ingress = gitops.repo.read("argorollout-canary/ingress.yaml");
+    let without_route = ingress.split("\n---\n").filter(|d| !d.contains("kind: IngressRoute")).collect::<Vec<_>>();
+    gitops.repo.write("argorollout-canary/ingress.yaml", &without_route.join("\n---\n"));
+    let pruned = gitops.repo.commit_and_push("drop the IngressRoute");
+    gitops.wait_app(&pruned, "Synced", "Healthy").await;
+    assert!(env.get("traefik.io/v1alpha1", "IngressRoute", "default", "myapp-canary").await.is_none());
+
+    // A manual Application: a push only shows OutOfSync, diff tells what, sync applies it.
+    gitops.apply_application(Some("    syncOptions: []\n")).await;
+    // Replacing the Application cleared its status: once it shows again, the change is seen.
+    gitops.wait_app(&pruned, "Synced", "Healthy").await;
+    let v2 = gitops.push_image("v2");
+    gitops.wait_app(&v2, "OutOfSync", "Healthy").await;
+    let diff = env.serin(&["app", "diff", "canary"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", String::from_utf8_lossy(&diff.stderr));
+    let diff = String::from_utf8(diff.stdout).unwrap();
+    assert!(diff.contains("===== argoproj.io/Rollout default/canary-rollout"), "{diff}");
+    assert!(diff.contains("< ") && diff.contains("ikubernetes/myapp:v1") && diff.contains("> "), "{diff}");
+    assert!(diff.contains("ikubernetes/myapp:v2"), "{diff}");
+    let synced = gitops.serin(&["app", "sync", "argocd/canary"]);
+    assert!(synced.contains("Phase:") && synced.contains("Succeeded"), "{synced}");
+    wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
+    let diff = env.serin(&["app", "diff", "canary"]);
+    assert_eq!(diff.status.code(), Some(0), "{}", String::from_utf8_lossy(&diff.stdout));
+}
