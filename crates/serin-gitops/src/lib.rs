@@ -15,3 +15,4 @@ pub mod source;
 pub mod status;
 pub mod sync;
 pub mod tracking;
+pub mod webhook;

@@ -30,6 +30,7 @@ use serin_gitops::source::{Target, target_error};
 use serin_gitops::status::{Finished, record_sync};
 use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
 use serin_gitops::tracking::{instance_name, tracked_by};
+use serin_gitops::webhook::{Received, Refused, WebhookSecrets, concerns, read_request};
 use serin_model::ObjectKey;
 use serin_model::application::{Application, ResourceResult};
 use std::collections::{BTreeSet, HashMap};
@@ -47,6 +48,8 @@ pub struct Options {
     /// The longest time between two reads of an Application's repository (Argo CD's
     /// `timeout.reconciliation`); a webhook or `serin app sync` reads it at once.
     pub resync: Duration,
+    /// What push webhooks (`POST /api/webhook`) must prove, per forge.
+    pub webhook_secrets: WebhookSecrets,
 }
 
 /// How often live objects are compared with what git last said, between reads of git:
@@ -68,6 +71,7 @@ pub struct GitOps {
     refreshes: parking_lot::Mutex<Refreshes>,
     cluster: Cluster,
     recorder: Recorder,
+    webhook_secrets: WebhookSecrets,
 }
 
 /// The cluster as a sync sees it: any kind, found by discovery once.
@@ -90,13 +94,28 @@ impl GitOps {
             resync_ms: options.resync.as_millis() as i64,
             refreshes: Default::default(),
             cluster: Cluster::new(client.clone()),
+            webhook_secrets: options.webhook_secrets.clone(),
         }
     }
 
-    /// Reads an Application's repository again at once (a webhook, `serin app sync`).
-    pub fn request_refresh(&self, app: ObjectKey) {
-        self.refreshes.lock().request(app);
+    /// A git push webhook (its headers by lower-case name, its body): every Application the
+    /// push concerns is read from git at once; answers which, as `{"refreshed": [...]}`.
+    pub fn webhook<'a>(&self, header: impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> Result<Json, Refused> {
+        let push = match read_request(&self.webhook_secrets, header, body)? {
+            Received::Push(push) => push,
+            Received::Ignored(why) => return Ok(json!({"ignored": why})),
+        };
+        let mut refreshed = Vec::new();
+        for object in self.applications.state() {
+            let Ok(app) = serde_json::from_value::<Application>(to_json(&object)) else { continue };
+            if app.spec.source.as_ref().is_some_and(|source| concerns(&push, source)) {
+                let key = key_of(&object);
+                refreshed.push(format!("{}/{}", key.namespace, key.name));
+                self.refreshes.lock().request(key);
+            }
+        }
         self.changed.notify_one();
+        Ok(json!({"refreshed": refreshed}))
     }
 
     /// Reconciles every Application while this replica leads, until the task is aborted.

@@ -56,8 +56,12 @@ pub async fn run(
 ) -> Result<(), controller::Error> {
     let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(controller::Error::Invalid)?;
     let leader = Arc::new(AtomicBool::new(options.lease.is_none()));
-    let health =
-        Arc::new(serve::Health { caches: OnceLock::new(), ready: AtomicBool::new(false), leader: leader.clone() });
+    let health = Arc::new(serve::Health {
+        caches: OnceLock::new(),
+        gitops: OnceLock::new(),
+        ready: AtomicBool::new(false),
+        leader: leader.clone(),
+    });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| controller::Error::Invalid(format!("cannot listen on {}: {e}", options.listen)))?;
@@ -87,6 +91,7 @@ pub async fn run(
     let gitops = options.gitops.as_ref().map(|gitops| {
         let gitops =
             Arc::new(gitops::GitOps::start(client.clone(), options.namespace.as_deref(), gitops, &options.identity));
+        let _ = health.gitops.set(gitops.clone());
         tokio::spawn(gitops.run(leader.clone()))
     });
     let controller = Controller::new(client, caches.clone(), &options.identity);

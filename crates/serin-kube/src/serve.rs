@@ -1,13 +1,18 @@
 //! The controller's own HTTP endpoints: `/healthz` (the process answers), `/readyz` (its
-//! caches are filled and it can act), and `/metrics` in Prometheus' text format with Argo
-//! Rollouts' metric names, read straight from the caches, so a scrape costs no API call.
+//! caches are filled and it can act), `/metrics` in Prometheus' text format with Argo
+//! Rollouts' metric names, read straight from the caches, so a scrape costs no API call, and
+//! with `--gitops` Argo CD's push webhook, `POST /api/webhook`.
 
 use crate::cache::Caches;
+use crate::gitops::GitOps;
 use crate::resources::to_json;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde_json::Value as Json;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +22,8 @@ use std::sync::{Arc, OnceLock};
 pub struct Health {
     /// Set once the cluster serves the CRDs and the watches have started.
     pub caches: OnceLock<Arc<Caches>>,
+    /// Set when the controller syncs Applications (`--gitops`): it takes push webhooks.
+    pub gitops: OnceLock<Arc<GitOps>>,
     pub ready: AtomicBool,
     pub leader: Arc<AtomicBool>,
 }
@@ -53,7 +60,23 @@ pub fn router(health: Arc<Health>) -> Router {
                 ([("content-type", "text/plain; version=0.0.4")], text)
             }),
         )
+        .route("/api/webhook", post(webhook))
         .with_state(health)
+}
+
+/// A git push webhook, as `serin server` and Argo CD take it: it only ever triggers a read of
+/// git, so it is open unless a secret is set for the forge.
+async fn webhook(State(h): State<Arc<Health>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(gitops) = h.gitops.get() else {
+        return (StatusCode::NOT_FOUND, "this controller does not sync Applications (start it with --gitops)")
+            .into_response();
+    };
+    match gitops.webhook(|name| headers.get(name).and_then(|v| v.to_str().ok()), &body) {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(refused) => {
+            (StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST), refused.message).into_response()
+        }
+    }
 }
 
 const PHASES: [&str; 4] = ["Progressing", "Paused", "Healthy", "Degraded"];

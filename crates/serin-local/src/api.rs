@@ -6,6 +6,7 @@ use crate::apply;
 use crate::clock::Clock;
 use crate::objects::{self, owned_by};
 use crate::store::{Store, StoreError};
+use crate::webhook::Received;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -451,29 +452,15 @@ fn application_key(namespace: &str, name: &str) -> ObjectKey {
 /// A git push (GitHub, GitLab or Gitea payload): every Application it concerns is read from
 /// git at once. Open like Argo CD's webhook: it only ever triggers a refresh.
 async fn webhook(State(state): Shared, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<Value>, ApiError> {
-    // JSON only: a web page can send text/plain or a form to any address without asking, but
-    // not application/json.
-    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) {
-        return Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("the webhook takes Content-Type application/json, got {content_type:?}"),
-        ));
-    }
-    state
-        .webhook_secrets
-        .verify(|name| headers.get(name).and_then(|v| v.to_str().ok()), &body)
-        .map_err(|why| error(StatusCode::UNAUTHORIZED, format!("webhook refused: {why}")))?;
-    let event = ["x-github-event", "x-gitlab-event", "x-gitea-event", "x-gogs-event"]
-        .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()));
-    if let Some(event) = event.filter(|e| !e.to_lowercase().starts_with("push")) {
-        return Ok(Json(json!({"ignored": format!("event {event:?} is not a push")})));
-    }
-    let payload: Value = serde_json::from_slice(&body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the webhook payload is not JSON: {e}")))?;
-    let push = crate::webhook::parse_push(&payload)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "the webhook payload names no repository"))?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let push = match crate::webhook::read_request(&state.webhook_secrets, header, &body) {
+        Ok(Received::Push(push)) => push,
+        Ok(Received::Ignored(why)) => return Ok(Json(json!({"ignored": why}))),
+        Err(refused) => {
+            let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::BAD_REQUEST);
+            return Err(error(status, refused.message));
+        }
+    };
     let mut refreshed = Vec::new();
     for stored in state.store.list(Some("argoproj.io"), "Application", None)? {
         let Ok(app) = serde_json::from_value::<serin_model::application::Application>(std::sync::Arc::unwrap_or_clone(

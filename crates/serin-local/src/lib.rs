@@ -27,5 +27,5 @@ pub mod server;
 pub mod store;
 pub mod upstream;
 pub mod usage;
-pub mod webhook;
+pub use serin_gitops::webhook;
 pub mod window;

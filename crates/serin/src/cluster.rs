@@ -17,6 +17,33 @@ pub struct KubeOptions {
     pub context: Option<String>,
 }
 
+/// What git push webhooks must prove, per forge (`serin server` and `serin controller --gitops`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct WebhookSecretArgs {
+    /// The secret GitHub signs push webhooks with (X-Hub-Signature-256); once set, GitHub
+    /// pushes without a valid signature are refused. Argo CD's webhook.github.secret.
+    #[arg(long, env = "SERIN_WEBHOOK_GITHUB_SECRET", hide_env_values = true)]
+    pub webhook_github_secret: Option<String>,
+    /// The token GitLab sends with push webhooks (X-Gitlab-Token). Argo CD's
+    /// webhook.gitlab.secret.
+    #[arg(long, env = "SERIN_WEBHOOK_GITLAB_SECRET", hide_env_values = true)]
+    pub webhook_gitlab_secret: Option<String>,
+    /// The secret Gitea (or Gogs) signs push webhooks with (X-Gitea-Signature). Argo CD's
+    /// webhook.gogs.secret.
+    #[arg(long, env = "SERIN_WEBHOOK_GITEA_SECRET", hide_env_values = true)]
+    pub webhook_gitea_secret: Option<String>,
+}
+
+impl WebhookSecretArgs {
+    pub fn secrets(&self) -> serin_gitops::webhook::WebhookSecrets {
+        serin_gitops::webhook::WebhookSecrets {
+            github: self.webhook_github_secret.clone(),
+            gitlab: self.webhook_gitlab_secret.clone(),
+            gitea: self.webhook_gitea_secret.clone(),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct ControllerArgs {
     #[command(flatten)]
@@ -58,6 +85,9 @@ pub struct ControllerArgs {
     /// directory under the system's temporary directory).
     #[arg(long)]
     pub git_cache: Option<PathBuf>,
+    /// With --gitops: push webhooks are taken on POST /api/webhook of --listen.
+    #[command(flatten)]
+    pub webhook: WebhookSecretArgs,
 }
 
 /// A client for the cluster the options name.
@@ -97,6 +127,7 @@ pub fn run(args: ControllerArgs) -> Result<std::process::ExitCode> {
         gitops: args.gitops.then(|| serin_kube::gitops::Options {
             git_cache: args.git_cache.clone().unwrap_or_else(|| std::env::temp_dir().join("serin-git")),
             resync: Duration::from_millis(args.app_resync as u64),
+            webhook_secrets: args.webhook.secrets(),
         }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

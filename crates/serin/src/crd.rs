@@ -5,7 +5,7 @@ use crate::yaml_out::to_yaml;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Heads the stream, so that a copy kept in a file (deploy/crds.yaml) says what it is.
+/// Heads the stream, so that a copy kept in a file (deploy/crds/crds.yaml) says what it is.
 const HEADER: &str = "\
 # The CustomResourceDefinitions of Argo Rollouts' resources and Argo CD's Application
 # (argoproj.io/v1alpha1) that serin's controller reads and writes, as printed by `serin crd`.

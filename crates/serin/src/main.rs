@@ -416,18 +416,8 @@ struct ServerArgs {
     /// use, besides the system's.
     #[arg(long)]
     analysis_ca_file: Option<PathBuf>,
-    /// The secret GitHub signs push webhooks with (X-Hub-Signature-256); once set, GitHub
-    /// pushes without a valid signature are refused. Argo CD's webhook.github.secret.
-    #[arg(long, env = "SERIN_WEBHOOK_GITHUB_SECRET", hide_env_values = true)]
-    webhook_github_secret: Option<String>,
-    /// The token GitLab sends with push webhooks (X-Gitlab-Token). Argo CD's
-    /// webhook.gitlab.secret.
-    #[arg(long, env = "SERIN_WEBHOOK_GITLAB_SECRET", hide_env_values = true)]
-    webhook_gitlab_secret: Option<String>,
-    /// The secret Gitea (or Gogs) signs push webhooks with (X-Gitea-Signature). Argo CD's
-    /// webhook.gogs.secret.
-    #[arg(long, env = "SERIN_WEBHOOK_GITEA_SECRET", hide_env_values = true)]
-    webhook_gitea_secret: Option<String>,
+    #[command(flatten)]
+    webhook: cluster::WebhookSecretArgs,
 }
 
 fn parse_duration_millis(text: &str) -> Result<i64, String> {
@@ -532,11 +522,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     set
                 },
                 analysis_ca_file: args.analysis_ca_file,
-                webhook_secrets: serin_local::webhook::WebhookSecrets {
-                    github: args.webhook_github_secret,
-                    gitlab: args.webhook_gitlab_secret,
-                    gitea: args.webhook_gitea_secret,
-                },
+                webhook_secrets: args.webhook.secrets(),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(serin_local::server::run(options))?;

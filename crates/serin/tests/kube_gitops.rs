@@ -24,31 +24,25 @@ struct GitOpsCluster {
     env: KubeEnv,
     repo: Repo,
     daemon: GitDaemon,
+    /// Where the controller serves /healthz and the push webhook.
+    port: u16,
     _controller: kubeenv::Controller,
 }
 
 impl GitOpsCluster {
-    async fn start() -> GitOpsCluster {
+    /// `resync`: how long the controller waits between two reads of git (`--app-resync`).
+    async fn start(resync: &str) -> GitOpsCluster {
         let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
         let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD}});
         env.apply("", namespace).await;
         let repo = seed_repo();
         let daemon = GitDaemon::serve(repo.root.path());
         let cache = env.dir.path().join("git-cache");
-        let controller = env.controller(
-            "gitops",
-            &[
-                "--no-leader-election",
-                "--listen",
-                "127.0.0.1:0",
-                "--gitops",
-                "--app-resync",
-                "1s",
-                "--git-cache",
-                cache.to_str().unwrap(),
-            ],
-        );
-        GitOpsCluster { env, repo, daemon, _controller: controller }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let flags = ["--no-leader-election", "--listen", &listen, "--gitops", "--app-resync", resync, "--git-cache"];
+        let controller = env.controller("gitops", &[&flags[..], &[cache.to_str().unwrap()]].concat());
+        GitOpsCluster { env, repo, daemon, port, _controller: controller }
     }
 
     /// The seed's Application, its policy replaced by `sync_policy` (YAML under `syncPolicy:`).
@@ -94,6 +88,29 @@ impl GitOpsCluster {
         serin_ok(&self.env, args)
     }
 
+    /// A GitHub push webhook for the repository's main branch, as its host would send it;
+    /// returns the controller's answer.
+    fn push_webhook(&self) -> String {
+        let payload =
+            format!(r#"{{"ref": "refs/heads/main", "repository": {{"clone_url": "{}"}}}}"#, self.daemon.url());
+        let url = format!("http://127.0.0.1:{}/api/webhook", self.port);
+        let output = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                &url,
+                "-H",
+                "X-GitHub-Event: push",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args(["-d", &payload])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "webhook: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
     fn head(&self) -> String {
         git_server::git(&self.repo.work, &["rev-parse", "HEAD"])
     }
@@ -123,7 +140,8 @@ fn app_row<'a>(list: &'a str, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() {
-    let gitops = GitOpsCluster::start().await;
+    // Git is read only when the Application is new or a webhook says so.
+    let gitops = GitOpsCluster::start("10m").await;
     let env = &gitops.env;
     gitops.apply_application(None).await;
     let first = gitops.head();
@@ -142,8 +160,10 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
         assert!(row.contains(column), "{column} missing from:\n{list}");
     }
 
-    // A new image tag pushed to git starts the canary: step 1 of 7, 11 pods.
+    // A new image tag pushed to git, and the git host's webhook, start the canary: step 1 of
+    // 7, 11 pods.
     let v2 = gitops.push_image("v2");
+    assert_eq!(gitops.push_webhook(), r#"{"refreshed":["argocd/canary"]}"#);
     let paused = wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
     assert_eq!(paused["status"]["replicas"], 11);
     let app = gitops.wait_app(&v2, "Synced", "Suspended").await;
@@ -166,6 +186,7 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
     let labelled = services.replacen("  name: canary-active\n", "  name: canary-active\n  labels:\n    team: web\n", 1);
     gitops.repo.write(SERVICE_FILE, &labelled);
     let label_commit = gitops.repo.commit_and_push("label the canary service");
+    gitops.push_webhook();
     gitops.wait_app(&label_commit, "Synced", "Suspended").await;
     let service = env.get("v1", "Service", "default", "canary-active").await.unwrap();
     assert_eq!(service["metadata"]["labels"]["team"], "web");
@@ -183,7 +204,7 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
-    let gitops = GitOpsCluster::start().await;
+    let gitops = GitOpsCluster::start("1s").await;
     let env = &gitops.env;
     gitops.apply_application(Some("    automated:\n      prune: true\n      selfHeal: true\n")).await;
     let first = gitops.head();

@@ -87,6 +87,46 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// What a webhook request turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A push: refresh the Applications it concerns.
+    Push(Push),
+    /// Another event (a ping, an issue), answered and otherwise ignored.
+    Ignored(String),
+}
+
+/// Why a webhook request is refused: an HTTP status and what to tell the sender.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Reads a webhook request, given its headers (lower-case names) and body: JSON only (a web
+/// page can send text/plain or a form to any address without asking, but not
+/// application/json), proven when a secret is set for its forge, a push naming a repository.
+pub fn read_request<'a>(
+    secrets: &WebhookSecrets,
+    header: impl Fn(&str) -> Option<&'a str>,
+    body: &[u8],
+) -> Result<Received, Refused> {
+    let refused = |status: u16, message: String| Refused { status, message };
+    let content_type = header("content-type").unwrap_or_default();
+    if !content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) {
+        return Err(refused(415, format!("the webhook takes Content-Type application/json, got {content_type:?}")));
+    }
+    secrets.verify(&header, body).map_err(|why| refused(401, format!("webhook refused: {why}")))?;
+    let event = ["x-github-event", "x-gitlab-event", "x-gitea-event", "x-gogs-event"].iter().find_map(|h| header(h));
+    if let Some(event) = event.filter(|e| !e.to_lowercase().starts_with("push")) {
+        return Ok(Received::Ignored(format!("event {event:?} is not a push")));
+    }
+    let payload: Json =
+        serde_json::from_slice(body).map_err(|e| refused(400, format!("the webhook payload is not JSON: {e}")))?;
+    let push = parse_push(&payload).ok_or_else(|| refused(400, "the webhook payload names no repository".into()))?;
+    Ok(Received::Push(push))
+}
+
 /// Where the three forges put the pushed repository's URLs.
 const URL_FIELDS: [&str; 13] = [
     "/repository/html_url",
@@ -248,5 +288,26 @@ mod tests {
         assert!(concerns(&gitea, &source("http://gitea.local/o/r", "dev")));
         assert!(!concerns(&gitea, &source("http://gitea.local/o/r", "main")));
         assert_eq!(parse_push(&json!({"zen": "ping"})), None);
+    }
+
+    #[test]
+    fn a_request_is_json_proven_and_a_push() {
+        let open = WebhookSecrets::default();
+        let body = br#"{"ref": "refs/heads/main", "repository": {"clone_url": "https://host/org/repo.git"}}"#;
+        let headers = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        let form = read_request(&open, headers(&[("content-type", "application/x-www-form-urlencoded")]), body);
+        assert_eq!(form.unwrap_err().status, 415);
+        let ping = headers(&[("content-type", "application/json"), ("x-github-event", "ping")]);
+        assert_eq!(read_request(&open, ping, body), Ok(Received::Ignored("event \"ping\" is not a push".into())));
+        let push = headers(&[("content-type", "application/json; charset=utf-8"), ("x-github-event", "push")]);
+        let Ok(Received::Push(push)) = read_request(&open, push, body) else { panic!("a push") };
+        assert_eq!(push.repositories, ["host/org/repo"]);
+        let json = headers(&[("content-type", "application/json")]);
+        assert_eq!(read_request(&open, json, b"{}").unwrap_err().status, 400);
+        let signed = WebhookSecrets { github: Some("s".into()), ..Default::default() };
+        let unsigned = headers(&[("content-type", "application/json"), ("x-github-event", "push")]);
+        assert_eq!(read_request(&signed, unsigned, body).unwrap_err().status, 401);
     }
 }
