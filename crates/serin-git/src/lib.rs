@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serin_gitops::refresh::Read;
 pub use serin_gitops::source::Snapshot;
-use serin_gitops::source::{Target, manifests};
+use serin_gitops::source::{Kinds, Target, manifests};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
@@ -34,9 +34,9 @@ pub trait GitSource: Send + Sync {
     fn descends_from(&self, url: &str, commit: &str, ancestor: &str) -> Result<bool, GitError>;
 }
 
-/// Reads an Application's source at its target revision into the manifests it selects,
-/// noting whether the commit descends from the one last synced.
-pub fn load_target(git: &dyn GitSource, read: &Read) -> Target {
+/// Reads an Application's source at its target revision into the manifests (of `kinds`) it
+/// selects, noting whether the commit descends from the one last synced.
+pub fn load_target(git: &dyn GitSource, read: &Read, kinds: Kinds) -> Target {
     let source = &read.source;
     let dir = source.path.as_deref().unwrap_or(".");
     let revision = source.target_revision.as_deref().unwrap_or("HEAD");
@@ -54,7 +54,7 @@ pub fn load_target(git: &dyn GitSource, read: &Read) -> Target {
         Some(previous) => git.descends_from(&source.repo_url, &snapshot.commit, previous).unwrap_or(true),
         None => true,
     };
-    match manifests(source, &snapshot, &read.namespace) {
+    match manifests(source, &snapshot, &read.namespace, kinds) {
         Ok(manifests) => Target::Loaded { commit: snapshot.commit, manifests, fast_forward },
         Err(message) => Target::Failed { commit: Some(snapshot.commit), message },
     }

@@ -46,6 +46,21 @@ impl Manifest {
     }
 }
 
+impl Manifest {
+    /// An object of a kind serin does not model, applied as written (where the platform is a
+    /// cluster, whose API server validates it): namespaced unless the cluster says otherwise.
+    pub fn from_unmodelled(object: &serin_model::Unmodelled, default_namespace: &str) -> Manifest {
+        let mut body = object.body.clone();
+        let namespace =
+            body.pointer("/metadata/namespace").and_then(Json::as_str).unwrap_or(default_namespace).to_string();
+        body["metadata"]["namespace"] = namespace.clone().into();
+        let group = object.api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        let key =
+            ObjectKey { group: group.to_string(), kind: object.kind.clone(), namespace, name: object.name.clone() };
+        Manifest { key, body }
+    }
+}
+
 /// Documents whose own namespace differs from the one asked for (`apply -n`): kubectl refuses
 /// them rather than let either win unseen.
 pub fn namespace_conflicts(documents: &[Document], given: &str) -> Vec<Diagnostic> {

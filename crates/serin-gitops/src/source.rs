@@ -47,9 +47,23 @@ pub fn target_error(target: &Target) -> String {
     }
 }
 
+/// Which kinds a platform applies from git.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kinds {
+    /// Only those serin models (the local platform runs what it applies).
+    Modelled,
+    /// Any: a cluster's API server validates the kinds serin does not model.
+    Any,
+}
+
 /// The manifests of a snapshot that the source's directory settings select, validated as
 /// `serin apply` validates them; any problem in any file means none is used.
-pub fn manifests(source: &ApplicationSource, snapshot: &Snapshot, namespace: &str) -> Result<Vec<Manifest>, String> {
+pub fn manifests(
+    source: &ApplicationSource,
+    snapshot: &Snapshot,
+    namespace: &str,
+    kinds: Kinds,
+) -> Result<Vec<Manifest>, String> {
     let directory = source.directory.clone().unwrap_or_default();
     let recurse = directory.recurse == Some(true);
     let include = directory.include.as_deref().filter(|p| !p.is_empty()).map(glob);
@@ -73,18 +87,29 @@ pub fn manifests(source: &ApplicationSource, snapshot: &Snapshot, namespace: &st
         }
     }
     let short = &snapshot.commit[..snapshot.commit.len().min(7)];
-    let documents =
-        crate::apply::load_files(files.iter().map(|(name, text)| (name.as_str(), *text))).map_err(|problems| {
-            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            format!("invalid manifests at {short}; nothing is applied from this commit: {}", problems.join("; "))
-        })?;
+    let mut loaded = serin_model::Loaded::default();
+    for (name, text) in &files {
+        loaded.extend(serin_model::load_str(name, text));
+    }
+    let problems = match kinds {
+        Kinds::Modelled => loaded.problems(),
+        Kinds::Any => loaded.diagnostics.clone(),
+    };
+    if !problems.is_empty() {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "invalid manifests at {short}; nothing is applied from this commit: {}",
+            problems.join("; ")
+        ));
+    }
+    let modelled = loaded.documents.iter().map(|d| (d.file.clone(), Manifest::from_document(d, namespace)));
+    let unmodelled = loaded.unmodelled.iter().map(|u| (u.file.clone(), Manifest::from_unmodelled(u, namespace)));
     let mut manifests: Vec<(String, Manifest)> = Vec::new();
-    for document in &documents {
-        let manifest = Manifest::from_document(document, namespace);
+    for (file, manifest) in modelled.chain(unmodelled) {
         if let Some((first, _)) = manifests.iter().find(|(_, m)| m.key == manifest.key) {
-            return Err(format!("{} is defined twice, in {first} and in {}", manifest.key, document.file));
+            return Err(format!("{} is defined twice, in {first} and in {file}", manifest.key));
         }
-        manifests.push((document.file.clone(), manifest));
+        manifests.push((file, manifest));
     }
     let mut manifests: Vec<Manifest> = manifests.into_iter().map(|(_, m)| m).collect();
     manifests.sort_by_key(|m| apply_order(&m.key.kind));
@@ -114,13 +139,23 @@ fn glob(pattern: &str) -> regex::Regex {
         .unwrap_or_else(|_| regex::Regex::new(&format!("^{}$", regex::escape(pattern))).expect("escaped"))
 }
 
-/// Objects others refer to go first: templates, then Services (and the ServersTransports
-/// they are reached with), then the TraefikServices over them, then the IngressRoutes and
-/// Rollouts that use those.
+/// Objects others refer to go first: namespaces and definitions, then what pods read
+/// (accounts, RBAC, configuration, claims) and templates, then Services (and the
+/// ServersTransports they are reached with), then the TraefikServices over them, then the
+/// IngressRoutes and Rollouts that use those, then everything else.
 pub fn apply_order(kind: &str) -> u8 {
     match kind {
-        "Namespace" => 0,
-        "AnalysisTemplate" | "ClusterAnalysisTemplate" => 1,
+        "Namespace" | "CustomResourceDefinition" => 0,
+        "ServiceAccount"
+        | "Secret"
+        | "ConfigMap"
+        | "PersistentVolumeClaim"
+        | "ClusterRole"
+        | "ClusterRoleBinding"
+        | "Role"
+        | "RoleBinding"
+        | "AnalysisTemplate"
+        | "ClusterAnalysisTemplate" => 1,
         "Service" | "ServersTransport" => 2,
         "TraefikService" => 3,
         "IngressRoute" => 4,
@@ -158,14 +193,17 @@ mod tests {
     #[test]
     fn directory_settings_select_files_as_argo_cd_does() {
         let files = snapshot(&["a.yaml", "b.json", "notes.txt", "sub/c.yml"]);
-        assert_eq!(names(manifests(&source(Default::default()), &files, "ns")), ["a-yaml", "b-json"]);
+        assert_eq!(names(manifests(&source(Default::default()), &files, "ns", Kinds::Modelled)), ["a-yaml", "b-json"]);
         let recurse = DirectorySource { recurse: Some(true), ..Default::default() };
-        assert_eq!(names(manifests(&source(recurse.clone()), &files, "ns")), ["a-yaml", "b-json", "sub-c-yml"]);
+        assert_eq!(
+            names(manifests(&source(recurse.clone()), &files, "ns", Kinds::Modelled)),
+            ["a-yaml", "b-json", "sub-c-yml"]
+        );
         let include = DirectorySource { include: Some("{*.yml,a.*}".into()), ..recurse.clone() };
-        assert_eq!(names(manifests(&source(include), &files, "ns")), ["a-yaml", "sub-c-yml"]);
+        assert_eq!(names(manifests(&source(include), &files, "ns", Kinds::Modelled)), ["a-yaml", "sub-c-yml"]);
         let exclude = DirectorySource { exclude: Some("sub/*".into()), ..recurse };
-        assert_eq!(names(manifests(&source(exclude), &files, "ns")), ["a-yaml", "b-json"]);
-        let manifest = manifests(&source(Default::default()), &files, "ns").unwrap().remove(0);
+        assert_eq!(names(manifests(&source(exclude), &files, "ns", Kinds::Modelled)), ["a-yaml", "b-json"]);
+        let manifest = manifests(&source(Default::default()), &files, "ns", Kinds::Modelled).unwrap().remove(0);
         assert_eq!(manifest.key.namespace, "ns");
     }
 
@@ -176,7 +214,7 @@ mod tests {
             "b.yaml".into(),
             b"apiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  port: 1\n".to_vec(),
         ));
-        let error = manifests(&source(Default::default()), &files, "ns").unwrap_err();
+        let error = manifests(&source(Default::default()), &files, "ns", Kinds::Modelled).unwrap_err();
         assert!(error.starts_with("invalid manifests at 0123456; nothing is applied"), "{error}");
         assert!(error.contains("app/b.yaml:6:3: spec.port: unknown field \"port\""), "{error}");
     }

@@ -26,7 +26,7 @@ use serin_git::{GitSource, load_target};
 use serin_gitops::apply::{Manifest, Outcome, merge};
 use serin_gitops::compare::{Comparison, Difference, compare, differences};
 use serin_gitops::refresh::{Read, Refreshes};
-use serin_gitops::source::{Target, target_error};
+use serin_gitops::source::{Kinds, Target, target_error};
 use serin_gitops::status::{Finished, record_sync};
 use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
 use serin_gitops::tracking::{instance_name, tracked_by};
@@ -170,11 +170,12 @@ impl GitOps {
             Some(problems) => Target::Failed { commit: None, message: problems },
             None => {
                 let (git, task_read) = (self.git.clone(), read.clone());
-                tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read))
+                tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read, Kinds::Any))
                     .await
                     .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") })
             }
         };
+        let target = self.cluster.scoped(target).await;
         if let Target::Failed { message, .. } = &target {
             tracing::warn!(application = %key, %message, "gitops refresh");
         }
@@ -376,6 +377,24 @@ impl Cluster {
         Cluster { client, kinds: Default::default() }
     }
 
+    /// The target with each manifest of a cluster-scoped kind (a ClusterRole, say, which
+    /// serin does not model) out of any namespace, as the cluster's discovery says.
+    async fn scoped(&self, target: Target) -> Target {
+        let Target::Loaded { commit, mut manifests, fast_forward } = target else { return target };
+        for manifest in &mut manifests {
+            let api_version = manifest.body["apiVersion"].as_str().unwrap_or_default().to_string();
+            if let Ok(Some((_, capabilities))) = self.discover(&api_version, &manifest.key.kind).await
+                && capabilities.scope == Scope::Cluster
+            {
+                manifest.key.namespace.clear();
+                if let Some(metadata) = manifest.body["metadata"].as_object_mut() {
+                    metadata.remove("namespace");
+                }
+            }
+        }
+        Target::Loaded { commit, manifests, fast_forward }
+    }
+
     /// Every live object of the kinds the Application's manifests have or its status lists,
     /// in the namespaces they name and its destination's.
     async fn live_objects(&self, app: &Application, target: &Target) -> Result<HashMap<ObjectKey, Json>, Error> {
@@ -471,11 +490,14 @@ pub async fn diff(
     }
     let Some(source) = app.spec.source.clone() else { return Ok(Err("the application has no source".into())) };
     let read = Read { source, namespace: destination_namespace(app), last_synced: None };
-    let target = tokio::task::spawn_blocking(move || load_target(&serin_git::GitCache::new(git_cache), &read))
-        .await
-        .map_err(|e| Error::Invalid(format!("reading git failed: {e}")))?;
+    let target =
+        tokio::task::spawn_blocking(move || load_target(&serin_git::GitCache::new(git_cache), &read, Kinds::Any))
+            .await
+            .map_err(|e| Error::Invalid(format!("reading git failed: {e}")))?;
+    let cluster = Cluster::new(client.clone());
+    let target = cluster.scoped(target).await;
     let Target::Loaded { manifests, .. } = &target else { return Ok(Err(target_error(&target))) };
-    let live = Cluster::new(client.clone()).live_objects(app, &target).await?;
+    let live = cluster.live_objects(app, &target).await?;
     let instance = instance_name(&key_of_app(app));
     let lookup = |key: &ObjectKey| Ok::<_, Infallible>(live.get(key).cloned());
     let Ok(found) = differences(&instance, manifests, lookup, tracked(&live, &instance));

@@ -15,7 +15,7 @@ use serin_git::{GitSource, load_target};
 pub use serin_gitops::compare::Difference;
 use serin_gitops::compare::{Comparison, compare, differences};
 use serin_gitops::refresh::{Read, Refreshes};
-use serin_gitops::source::{Target, target_error};
+use serin_gitops::source::{Kinds, Target, target_error};
 use serin_gitops::status::{Finished, record_sync};
 pub use serin_gitops::sync::SELF_HEAL_DELAY_MS;
 use serin_gitops::sync::{Next, Step, next, prune_disabled, resource_result, steps};
@@ -110,7 +110,7 @@ impl GitOps {
     async fn refresh(&self, key: &ObjectKey, read: Read) {
         let git = self.git.clone();
         let task_read = read.clone();
-        let target = tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read))
+        let target = tokio::task::spawn_blocking(move || load_target(git.as_ref(), &task_read, Kinds::Modelled))
             .await
             .unwrap_or_else(|e| Target::Failed { commit: None, message: format!("reading git failed: {e}") });
         if let Target::Failed { message, .. } = &target {

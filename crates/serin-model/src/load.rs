@@ -53,6 +53,8 @@ pub struct Unmodelled {
     pub api_version: String,
     pub kind: String,
     pub name: String,
+    /// The object as written, for a platform that applies any kind (a cluster).
+    pub body: serde_json::Value,
 }
 
 impl Unmodelled {
@@ -76,6 +78,7 @@ impl Unmodelled {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
             name: name.to_string(),
+            body: root.to_json(),
         })
     }
 }
@@ -89,7 +92,8 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn extend(&mut self, other: Loaded) {
+    /// Adds what another text held.
+    pub fn extend(&mut self, other: Loaded) {
         self.documents.extend(other.documents);
         self.diagnostics.extend(other.diagnostics);
         self.unmodelled.extend(other.unmodelled);

@@ -17,6 +17,24 @@ use serde_json::Value as Json;
 const ARGOCD: &str = "argocd";
 const ROLLOUT_FILE: &str = "argorollout-canary/rollout.yaml";
 const SERVICE_FILE: &str = "argorollout-canary/service.yaml";
+const CONFIG_FILE: &str = "argorollout-canary/config.yaml";
+/// Objects of kinds serin does not model: one namespaced, one cluster-scoped.
+const CONFIG: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: myapp-config
+data:
+  greeting: hello
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: myapp-reader
+rules:
+- apiGroups: [\"\"]
+  resources: [configmaps]
+  verbs: [get]
+";
 
 /// A cluster with serin's CRDs (Application included), Traefik's, the `argocd` namespace, a
 /// git server with the seed's repository, and `serin controller --gitops` reading it.
@@ -206,10 +224,16 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
 async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     let gitops = GitOpsCluster::start("1s").await;
     let env = &gitops.env;
+    // Kinds serin does not model go to the API server as written, namespaced or not.
+    gitops.repo.write(CONFIG_FILE, CONFIG);
+    let first = gitops.repo.commit_and_push("configuration");
     gitops.apply_application(Some("    automated:\n      prune: true\n      selfHeal: true\n")).await;
-    let first = gitops.head();
     gitops.wait_healthy_rollout().await;
     gitops.wait_app(&first, "Synced", "Healthy").await;
+    let config = env.get("v1", "ConfigMap", "default", "myapp-config").await.expect("the ConfigMap");
+    assert_eq!(config["data"]["greeting"], "hello");
+    let role = env.get("rbac.authorization.k8s.io/v1", "ClusterRole", "", "myapp-reader").await;
+    assert_eq!(role.expect("the ClusterRole")["rules"][0]["resources"][0], "configmaps");
 
     // selfHeal: a hand edit of a field git sets is reverted; one git never set stays.
     let patch = serde_json::json!({"metadata": {"annotations": {"note": "by hand"}}, "spec": {"ports": [{"name": "http", "port": 8080}]}});
@@ -221,13 +245,16 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     })
     .await;
 
-    // prune: an object git no longer has is deleted.
+    // prune: objects git no longer has are deleted.
     let ingress = gitops.repo.read("argorollout-canary/ingress.yaml");
     let without_route = ingress.split("\n---\n").filter(|d| !d.contains("kind: IngressRoute")).collect::<Vec<_>>();
     gitops.repo.write("argorollout-canary/ingress.yaml", &without_route.join("\n---\n"));
-    let pruned = gitops.repo.commit_and_push("drop the IngressRoute");
+    gitops.repo.remove(CONFIG_FILE);
+    let pruned = gitops.repo.commit_and_push("drop the IngressRoute and the configuration");
     gitops.wait_app(&pruned, "Synced", "Healthy").await;
     assert!(env.get("traefik.io/v1alpha1", "IngressRoute", "default", "myapp-canary").await.is_none());
+    assert!(env.get("v1", "ConfigMap", "default", "myapp-config").await.is_none());
+    assert!(env.get("rbac.authorization.k8s.io/v1", "ClusterRole", "", "myapp-reader").await.is_none());
 
     // A manual Application: a push only shows OutOfSync, diff tells what, sync applies it.
     gitops.apply_application(Some("    syncOptions: []\n")).await;

@@ -166,8 +166,9 @@ impl KubeEnv {
         }
     }
 
+    /// An object by name; `namespace` empty for one of a cluster-scoped kind.
     pub async fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Json> {
-        let api = self.api(api_version, kind, Some(namespace)).await;
+        let api = self.api(api_version, kind, (!namespace.is_empty()).then_some(namespace)).await;
         api.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap())
     }
 
