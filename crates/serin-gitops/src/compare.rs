@@ -5,6 +5,7 @@
 use crate::apply::{Manifest, Outcome, merge};
 use crate::source::Target;
 use crate::tracking::{tracked_by, tracked_manifest};
+use crate::waves::is_hook;
 use serde_json::Value as Json;
 use serin_model::application::{HealthStatus, ResourceStatus};
 use serin_model::object::KINDS;
@@ -43,8 +44,10 @@ pub fn compare<E>(
         Target::Loaded { manifests, .. } => manifests,
         Target::Failed { .. } => &[],
     };
+    // Hooks are created by a sync and are not the Application's resources.
+    let manifests: Vec<&Manifest> = manifests.iter().filter(|m| !is_hook(m)).collect();
     let mut entries: Vec<(ObjectKey, Option<Json>, &'static str, bool)> = Vec::new();
-    for manifest in manifests {
+    for manifest in &manifests {
         let desired = tracked_manifest(instance, manifest);
         let live = live(&desired.key)?;
         if let Some(owner) = live.as_ref().and_then(|l| tracked_by(&desired.key, l)).filter(|owner| *owner != instance)
@@ -128,7 +131,8 @@ pub fn differences<E>(
     tracked: Vec<(ObjectKey, Json)>,
 ) -> Result<Vec<Difference>, E> {
     let mut out = Vec::new();
-    for manifest in manifests {
+    let manifests: Vec<&Manifest> = manifests.iter().filter(|m| !is_hook(m)).collect();
+    for manifest in &manifests {
         let desired = tracked_manifest(instance, manifest);
         let live = live(&desired.key)?;
         let (merged, outcome) = merge(live.as_ref(), &desired.body, "", Time::default());

@@ -15,4 +15,5 @@ pub mod source;
 pub mod status;
 pub mod sync;
 pub mod tracking;
+pub mod waves;
 pub mod webhook;

@@ -61,19 +61,37 @@ pub struct Finished {
     pub message: String,
 }
 
-/// Records a sync of `commit` that ended with `result` (the resources it touched, or why it
-/// applied nothing) into `status`.
+/// A sync of `commit` that has started and not finished: `Running`, with no result yet.
+pub fn start_sync(app: &Application, commit: &str, operation: Operation, now: Time) -> OperationState {
+    OperationState {
+        operation: Some(operation),
+        phase: "Running".to_string(),
+        message: None,
+        sync_result: Some(SyncResult {
+            revision: commit.to_string(),
+            resources: Vec::new(),
+            source: app.spec.source.clone(),
+        }),
+        started_at: Some(now),
+        finished_at: None,
+    }
+}
+
+/// Records a sync of `commit` that touched `resources` and ended with `outcome` (or why it
+/// failed) into `status`; a sync that was Running keeps the time it started.
 pub fn record_sync(
     status: &mut ApplicationStatus,
     app: &Application,
     commit: &str,
-    result: Result<Vec<ResourceResult>, String>,
+    (resources, outcome): (Vec<ResourceResult>, Result<(), String>),
     initiated_by: Option<Json>,
     now: Time,
 ) -> Finished {
     let source = app.spec.source.clone();
-    let (finished, resources) = match result {
-        Ok(resources) => {
+    let running = status.operation_state.as_ref().filter(|s| s.phase == "Running");
+    let started_at = running.and_then(|s| s.started_at).unwrap_or(now);
+    let finished = match outcome {
+        Ok(()) => {
             let id = status.history.last().map_or(0, |h| h.id + 1);
             status.history.push(RevisionHistory {
                 id,
@@ -86,9 +104,9 @@ pub fn record_sync(
             let limit = app.spec.revision_history_limit.map_or(HISTORY_LIMIT, |l| l.max(1) as usize);
             let excess = status.history.len().saturating_sub(limit);
             status.history.drain(..excess);
-            (Finished { phase: "Succeeded", message: "successfully synced (all tasks run)".to_string() }, resources)
+            Finished { phase: "Succeeded", message: "successfully synced (all tasks run)".to_string() }
         }
-        Err(message) => (Finished { phase: "Failed", message }, Vec::new()),
+        Err(message) => Finished { phase: "Failed", message },
     };
     let operation = app.operation.clone().unwrap_or_default();
     status.operation_state = Some(OperationState {
@@ -96,7 +114,7 @@ pub fn record_sync(
         phase: finished.phase.to_string(),
         message: Some(finished.message.clone()),
         sync_result: Some(SyncResult { revision: commit.to_string(), resources, source }),
-        started_at: Some(now),
+        started_at: Some(started_at),
         finished_at: Some(now),
     });
     finished
@@ -112,12 +130,12 @@ mod tests {
         app.spec.revision_history_limit = Some(2);
         let mut status = ApplicationStatus::default();
         for (i, commit) in ["c1", "c2", "c3"].iter().enumerate() {
-            let done = record_sync(&mut status, &app, commit, Ok(Vec::new()), None, Time(i as i64));
+            let done = record_sync(&mut status, &app, commit, (Vec::new(), Ok(())), None, Time(i as i64));
             assert_eq!(done.phase, "Succeeded");
         }
         let kept: Vec<(i64, &str)> = status.history.iter().map(|h| (h.id, h.revision.as_str())).collect();
         assert_eq!(kept, [(1, "c2"), (2, "c3")]);
-        let failed = record_sync(&mut status, &app, "c4", Err("boom".into()), None, Time(9));
+        let failed = record_sync(&mut status, &app, "c4", (Vec::new(), Err("boom".into())), None, Time(9));
         assert_eq!(failed, Finished { phase: "Failed", message: "boom".into() });
         assert_eq!(status.history.len(), 2);
         let state = status.operation_state.unwrap();

@@ -62,9 +62,10 @@ pub enum Step {
     Prune(ObjectKey),
 }
 
-/// The writes of a sync in order: every manifest in dependency order, then (with `prune`) the
-/// Application's objects that git no longer has, dependents first. Refused, with the reason,
-/// when git has an object another Application owns: nothing is applied.
+/// The writes of a one-step sync in order: every manifest but hooks by wave and in dependency
+/// order, then (with `prune`) the Application's objects that git no longer has, dependents
+/// first. Refused, with the reason, when git has an object another Application owns or an
+/// annotation that is not Argo CD's: nothing is applied.
 pub fn steps(
     instance: &str,
     manifests: &[Manifest],
@@ -74,7 +75,10 @@ pub fn steps(
     if let Some(key) = comparison.foreign.first() {
         return Err(format!("{key} belongs to another application; nothing was applied"));
     }
-    let mut steps: Vec<Step> = manifests.iter().map(|m| Step::Apply(tracked_manifest(instance, m))).collect();
+    // In the order of their waves; hooks need a platform that runs Jobs (a cluster).
+    let tasks = crate::waves::tasks(manifests)?;
+    let resources = tasks.iter().filter(|t| t.hook.is_none());
+    let mut steps: Vec<Step> = resources.map(|t| Step::Apply(tracked_manifest(instance, &t.manifest))).collect();
     if prune {
         let mut extra = comparison.extra.clone();
         extra.sort_by_key(|k| std::cmp::Reverse(apply_order(&k.kind)));
@@ -94,6 +98,8 @@ pub fn resource_result(key: &ObjectKey, status: &str, message: String) -> Resour
         status: Some(status.to_string()),
         message: Some(message),
         sync_phase: Some("Sync".to_string()),
+        hook_type: None,
+        hook_phase: None,
     }
 }
 

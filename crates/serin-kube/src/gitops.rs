@@ -27,12 +27,13 @@ use serin_gitops::apply::{Manifest, Outcome, merge};
 use serin_gitops::compare::{Comparison, Difference, compare, differences};
 use serin_gitops::refresh::{Read, Refreshes};
 use serin_gitops::source::{Kinds, Target, target_error};
-use serin_gitops::status::{Finished, record_sync};
+use serin_gitops::status::{Finished, record_sync, start_sync};
 use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
-use serin_gitops::tracking::{instance_name, tracked_by};
+use serin_gitops::tracking::{instance_name, tracked_by, tracked_manifest};
+use serin_gitops::waves::{self, DeletePolicy, Phase, Progress, Task, TaskState};
 use serin_gitops::webhook::{Received, Refused, WebhookSecrets, concerns, read_request};
 use serin_model::ObjectKey;
-use serin_model::application::{Application, ResourceResult};
+use serin_model::application::{Application, Operation, ResourceResult, SyncOperation};
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -197,8 +198,7 @@ impl GitOps {
         let Ok(comparison) = compare(&instance, &target, lookup, tracked(&live, &instance));
         match next(app, &target, &comparison, reconciled_at, now()) {
             Next::Sync { prune, initiated_by } => {
-                self.sync(object, key, app, &target, &comparison, prune, initiated_by).await?;
-                Ok(Some(0))
+                self.sync(object, key, app, &target, &comparison, &live, prune, initiated_by).await
             }
             Next::Report { status, requeue } => {
                 if app.status.as_ref() != Some(&*status) {
@@ -210,8 +210,10 @@ impl GitOps {
         }
     }
 
-    /// Applies the target in dependency order, prunes (when asked) what this Application
-    /// created and git no longer has, and records the operation on the Application.
+    /// Carries the sync one step on: starts it (a Running operation pinned to the commit),
+    /// applies each wave once the one before is complete, and finishes it (history, event, the
+    /// operation removed) once every wave and hook is done or one failed. A sync that waits
+    /// keeps its operation on the Application and goes on in a later pass, after a restart too.
     #[allow(clippy::too_many_arguments)]
     async fn sync(
         &self,
@@ -220,20 +222,45 @@ impl GitOps {
         app: &Application,
         target: &Target,
         comparison: &Comparison,
+        live: &HashMap<ObjectKey, Json>,
         prune: bool,
         initiated_by: Option<Json>,
-    ) -> Result<(), Error> {
-        let started = now();
-        let (commit, result) = match target {
-            Target::Loaded { commit, manifests, .. } => {
-                (commit.clone(), self.apply_target(app, &instance_name(key), manifests, comparison, prune).await)
-            }
-            Target::Failed { commit, message } => {
-                (commit.clone().unwrap_or_default(), Err(format!("ComparisonError: {message}")))
+    ) -> Result<Option<i64>, Error> {
+        let mut status = app.status.clone().unwrap_or_default();
+        let operation = app.operation.clone().unwrap_or_else(|| Operation {
+            sync: Some(SyncOperation { prune: Some(prune), ..Default::default() }),
+            initiated_by: initiated_by.clone(),
+            ..Default::default()
+        });
+        let (commit, manifests) = match target {
+            Target::Loaded { commit, manifests, .. } => (commit.clone(), manifests.as_slice()),
+            Target::Failed { commit, .. } => (commit.clone().unwrap_or_default(), &[][..]),
+        };
+        let running = status.operation_state.as_ref().filter(|s| s.phase == "Running");
+        if running.and_then(|s| s.sync_result.as_ref()).is_none_or(|r| r.revision != commit) {
+            status.operation_state = Some(start_sync(app, &commit, operation.clone(), now()));
+        }
+        let state = status.operation_state.as_mut().expect("started");
+        let advanced = match target {
+            Target::Failed { message, .. } => Advance::Finished(Err(format!("ComparisonError: {message}"))),
+            Target::Loaded { .. } => {
+                let results = &mut state.sync_result.get_or_insert_with(Default::default).resources;
+                self.advance(app, &instance_name(key), manifests, comparison, live, prune, results).await
             }
         };
-        let mut status = app.status.clone().unwrap_or_default();
-        let Finished { phase, message } = record_sync(&mut status, app, &commit, result, initiated_by, started);
+        let outcome = match advanced {
+            Advance::Wait(message) => {
+                state.message = Some(message);
+                let patch = json!({"operation": operation, "status": status_patch(app, &status)});
+                self.api(object).patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                return Ok(Some(1000));
+            }
+            Advance::Finished(outcome) => outcome,
+        };
+        let resources = state.sync_result.as_ref().map(|r| r.resources.clone()).unwrap_or_default();
+        let initiated_by = operation.initiated_by.clone();
+        let Finished { phase, message } =
+            record_sync(&mut status, app, &commit, (resources, outcome), initiated_by, now());
         let patch = json!({"operation": null, "status": status_patch(app, &status)});
         self.api(object).patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         let short = &commit[..commit.len().min(7)];
@@ -248,54 +275,155 @@ impl GitOps {
             tracing::warn!(%error, "cannot record event");
         }
         tracing::info!(application = %key, revision = %short, %phase, %message, "sync");
-        Ok(())
+        Ok(Some(0))
     }
 
-    /// The writes of one sync, in order. A refusal made before anything was written, or the
-    /// first write the API server refuses, fails the sync with its reason.
-    async fn apply_target(
+    /// Applies waves until one must be waited for, the sync is done (then prunes, when asked,
+    /// what this Application created and git no longer has) or fails (then creates the
+    /// SyncFail hooks). `results` are the operation's so far, and grow.
+    #[allow(clippy::too_many_arguments)]
+    async fn advance(
         &self,
         app: &Application,
         instance: &str,
         manifests: &[Manifest],
         comparison: &Comparison,
+        live: &HashMap<ObjectKey, Json>,
         prune: bool,
-    ) -> Result<Vec<ResourceResult>, String> {
-        let steps = steps(instance, manifests, comparison, prune)?;
-        let mut results = Vec::new();
+        results: &mut Vec<ResourceResult>,
+    ) -> Advance {
+        let failed = |key: &ObjectKey, error: Error| {
+            Advance::Finished(Err(format!("one or more objects failed to apply, reason: {key}: {error}")))
+        };
+        let (tasks, prunes) = match (waves::tasks(manifests), steps(instance, manifests, comparison, prune)) {
+            (Ok(tasks), Ok(steps)) => {
+                let prunes: Vec<ObjectKey> = steps
+                    .into_iter()
+                    .filter_map(|s| match s {
+                        Step::Prune(key) => Some(key),
+                        Step::Apply(_) => None,
+                    })
+                    .collect();
+                (tasks, prunes)
+            }
+            (Err(refused), _) | (_, Err(refused)) => return Advance::Finished(Err(refused)),
+        };
         let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
-        if options.iter().any(|o| o == CREATE_NAMESPACE) {
+        if results.is_empty() && options.iter().any(|o| o == CREATE_NAMESPACE) {
             let namespace = destination_namespace(app);
-            if let Some(result) =
-                self.create_namespace(&namespace).await.map_err(|e| format!("namespace {namespace}: {e}"))?
-            {
-                results.push(result);
+            match self.create_namespace(&namespace).await {
+                Ok(Some(result)) => results.push(result),
+                Ok(None) => {}
+                Err(error) => return failed(&ObjectKey::new("v1", "Namespace", "", &namespace), error),
             }
         }
-        for step in steps {
-            let result = match &step {
-                Step::Apply(manifest) => self.apply(manifest).await.map(|outcome| {
-                    let word = match outcome {
-                        Outcome::Created => "created",
-                        Outcome::Configured => "configured",
-                        Outcome::Unchanged => "unchanged",
-                    };
-                    resource_result(&manifest.key, "Synced", format!("{} {word}", manifest.key))
-                }),
-                Step::Prune(key) => self.prune(app, key).await,
-            };
-            match result {
-                Ok(result) => results.push(result),
-                Err(error) => {
-                    let key = match &step {
-                        Step::Apply(manifest) => &manifest.key,
-                        Step::Prune(key) => key,
-                    };
-                    return Err(format!("one or more objects failed to apply, reason: {key}: {error}"));
+        self.follow_hooks(&tasks, live, results).await;
+        loop {
+            let state = |task: &Task| task_state(task, results, live);
+            match waves::progress(&tasks, state) {
+                Progress::Apply(indexes) => {
+                    for task in indexes.into_iter().map(|i| &tasks[i]) {
+                        let key = &task.manifest.key;
+                        let result = match task.hook {
+                            Some(policy) => self.create_hook(task, policy).await,
+                            None => self.apply(&tracked_manifest(instance, &task.manifest)).await.map(|outcome| {
+                                Some(resource_result(key, "Synced", format!("{key} {}", outcome_word(outcome))))
+                            }),
+                        };
+                        match result {
+                            Ok(Some(mut result)) => {
+                                result.sync_phase = Some(task.phase.name().to_string());
+                                results.push(result);
+                            }
+                            Ok(None) => return Advance::Wait(format!("waiting for the earlier {key} to be deleted")),
+                            Err(error) => return failed(key, error),
+                        }
+                    }
+                }
+                Progress::Wait(message) => return Advance::Wait(message),
+                Progress::Done => {
+                    for key in &prunes {
+                        match self.prune(app, key).await {
+                            Ok(result) => results.push(result),
+                            Err(error) => return failed(key, error),
+                        }
+                    }
+                    return Advance::Finished(Ok(()));
+                }
+                Progress::Failed(message) => {
+                    for task in tasks.iter().filter(|t| t.phase == Phase::SyncFail) {
+                        match self.create_hook(task, task.hook.unwrap_or_default()).await {
+                            Ok(Some(mut result)) => {
+                                result.sync_phase = Some(Phase::SyncFail.name().to_string());
+                                results.push(result);
+                            }
+                            Ok(None) => {}
+                            Err(error) => {
+                                tracing::warn!(hook = %task.manifest.key, %error, "SyncFail hook not created")
+                            }
+                        }
+                    }
+                    return Advance::Finished(Err(message));
                 }
             }
         }
-        Ok(results)
+    }
+
+    /// Notes which running hooks finished, and deletes those their delete policy says to.
+    async fn follow_hooks(&self, tasks: &[Task], live: &HashMap<ObjectKey, Json>, results: &mut [ResourceResult]) {
+        for task in tasks {
+            let (Some(policy), key) = (task.hook, &task.manifest.key) else { continue };
+            let Some(index) = waves::recorded(task, results) else { continue };
+            let result = &mut results[index];
+            if result.hook_phase.as_deref() != Some("Running") {
+                continue;
+            }
+            let Some(outcome) = live.get(key).and_then(|body| waves::hook_outcome(key, body)) else { continue };
+            let delete = match &outcome {
+                Ok(()) => policy.on_success,
+                Err(_) => policy.on_failure,
+            };
+            result.hook_phase = Some(if outcome.is_ok() { "Succeeded" } else { "Failed" }.to_string());
+            result.message = Some(match outcome {
+                Ok(()) => format!("{key} succeeded"),
+                Err(why) => why,
+            });
+            if delete && let Err(error) = self.delete(task, key).await {
+                tracing::warn!(hook = %key, %error, "finished hook not deleted");
+            }
+        }
+    }
+
+    /// Creates a hook, after deleting the one of an earlier sync (BeforeHookCreation); `None`
+    /// while that one is still being deleted.
+    async fn create_hook(&self, task: &Task, policy: DeletePolicy) -> Result<Option<ResourceResult>, Error> {
+        let manifest = &task.manifest;
+        let api = self.cluster.api_for(manifest.body["apiVersion"].as_str().unwrap_or_default(), &manifest.key).await?;
+        if let Some(earlier) = api.get_opt(&manifest.key.name).await? {
+            if earlier.metadata.deletion_timestamp.is_none() && policy.before_creation {
+                self.delete(task, &manifest.key).await?;
+            }
+            if earlier.metadata.deletion_timestamp.is_some() || policy.before_creation {
+                return Ok(None);
+            }
+        } else {
+            let hook =
+                from_json(manifest.body.clone()).map_err(|e| Error::Invalid(format!("{}: {e}", manifest.key)))?;
+            api.create(&PostParams::default(), &hook).await?;
+        }
+        let mut result = resource_result(&manifest.key, "Synced", format!("{} created", manifest.key));
+        result.hook_type = Some(task.phase.name().to_string());
+        result.hook_phase = Some("Running".to_string());
+        Ok(Some(result))
+    }
+
+    async fn delete(&self, task: &Task, key: &ObjectKey) -> Result<(), Error> {
+        let api = self.cluster.api_for(task.manifest.body["apiVersion"].as_str().unwrap_or_default(), key).await?;
+        let params = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+        match api.delete(&key.name, &params).await {
+            Err(e) if !resources::is_not_found(&e) => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Applies one manifest as `kubectl apply` does.
@@ -510,6 +638,32 @@ fn tracked(live: &HashMap<ObjectKey, Json>, instance: &str) -> Vec<(ObjectKey, J
         .filter(|(key, body)| tracked_by(key, body) == Some(instance))
         .map(|(key, body)| (key.clone(), body.clone()))
         .collect()
+}
+
+/// Where a sync stands after a pass.
+enum Advance {
+    Wait(String),
+    Finished(Result<(), String>),
+}
+
+/// How an applied task stands: a hook as recorded, a resource as its live object is.
+fn task_state(task: &Task, results: &[ResourceResult], live: &HashMap<ObjectKey, Json>) -> TaskState {
+    let Some(result) = waves::recorded(task, results).map(|i| &results[i]) else { return TaskState::Pending };
+    let key = &task.manifest.key;
+    match (task.hook, result.hook_phase.as_deref()) {
+        (Some(_), Some("Succeeded")) => TaskState::Done,
+        (Some(_), Some("Failed")) => TaskState::Failed(result.message.clone().unwrap_or_default()),
+        (Some(_), _) => TaskState::Running(format!("waiting for completion of hook {key}")),
+        (None, _) => waves::resource_state(key, live.get(key)),
+    }
+}
+
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Created => "created",
+        Outcome::Configured => "configured",
+        Outcome::Unchanged => "unchanged",
+    }
 }
 
 fn key_of_app(app: &Application) -> ObjectKey {

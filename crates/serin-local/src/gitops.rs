@@ -177,6 +177,10 @@ impl GitOps {
                     (commit.clone().unwrap_or_default(), Err(format!("ComparisonError: {message}")))
                 }
             };
+            let result = match result {
+                Ok(resources) => (resources, Ok(())),
+                Err(message) => (Vec::new(), Err(message)),
+            };
             let finished = record_sync(&mut status, app, &commit, result, initiated_by, now);
             // The sync may have applied this Application's own manifest (an application that
             // manages itself, as in app-of-apps): the status goes onto what it wrote.

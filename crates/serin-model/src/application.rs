@@ -238,6 +238,10 @@ pub struct ResourceResult {
     pub status: Option<String>,
     pub message: Option<String>,
     pub sync_phase: Option<String>,
+    /// For a hook: its type (`PreSync`, `Sync`, `PostSync`, `SyncFail`) and how it went
+    /// (`Running`, `Succeeded`, `Failed`).
+    pub hook_type: Option<String>,
+    pub hook_phase: Option<String>,
 }
 
 /// One object of the Application, with its sync and health status.

@@ -130,24 +130,6 @@ async fn job_of(env: &KubeEnv, name: &str) -> Json {
     env.eventually(&format!("the Job {job}"), WAIT, || env.get("batch/v1", "Job", "default", &job)).await
 }
 
-/// Plays kubelet for the Job's pod: its container ran and exited with `code`.
-async fn finish_pod(env: &KubeEnv, job: &Json, code: i64) {
-    let uid = job["metadata"]["uid"].clone();
-    let pod = env
-        .eventually("the Job's pod", WAIT, || async {
-            let pods = env.list("v1", "Pod", "default").await;
-            pods.into_iter().find(|p| p["metadata"]["ownerReferences"][0]["uid"] == uid)
-        })
-        .await;
-    let now = serin_kube::controller::now().to_string();
-    let phase = if code == 0 { "Succeeded" } else { "Failed" };
-    let name = pod["metadata"]["name"].as_str().unwrap();
-    let status = json!({"status": {"phase": phase, "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}],
-        "containerStatuses": [{"name": "smoke", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": code, "startedAt": now, "finishedAt": now}}}]}});
-    env.merge("v1", "Pod", "default", name, status, true).await;
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn job_metrics_run_as_kubernetes_jobs() {
     let env = cluster(&[]).await;
@@ -183,7 +165,7 @@ async fn job_metrics_run_as_kubernetes_jobs() {
     assert_eq!(measurement["metadata"]["job-name"], metadata["name"]);
     assert!(measurement["finishedAt"].is_null());
 
-    finish_pod(&env, &job, 0).await;
+    env.finish_job_pod(&job, 0).await;
     let passed = run_named(&env, "passes", "Successful").await;
     let result = &passed["status"]["metricResults"][0];
     assert_eq!((result["phase"].clone(), result["successful"].clone()), (json!("Successful"), json!(1)));
@@ -191,7 +173,7 @@ async fn job_metrics_run_as_kubernetes_jobs() {
     assert_eq!(result["measurements"][0]["metadata"]["job-name"], metadata["name"]);
 
     let job = job_of(&env, "fails").await;
-    finish_pod(&env, &job, 1).await;
+    env.finish_job_pod(&job, 1).await;
     let failed = run_named(&env, "fails", "Failed").await;
     assert_eq!(failed["status"]["metricResults"][0]["measurements"][0]["phase"], "Failed");
 

@@ -274,3 +274,97 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     let diff = env.serin(&["app", "diff", "canary"]);
     assert_eq!(diff.status.code(), Some(0), "{}", String::from_utf8_lossy(&diff.stdout));
 }
+
+/// A hook Job, `phase` its hook annotation, with `extra` annotations (YAML lines).
+fn hook_job(name: &str, phase: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {name}
+  annotations:
+    argocd.argoproj.io/hook: {phase}
+{extra}spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: {name}
+        image: busybox
+        command: [sh, -c, 'exit 0']
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waves_and_hooks_run_in_order_and_a_failed_hook_fails_the_sync() {
+    let gitops = GitOpsCluster::start("1s").await;
+    let env = &gitops.env;
+    gitops.repo.write("argorollout-canary/migrate.yaml", &hook_job("migrate", "PreSync", ""));
+    let smoke = hook_job("smoke", "PostSync", "    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n");
+    gitops.repo.write("argorollout-canary/smoke.yaml", &smoke);
+    let late = CONFIG.split("---").next().unwrap().replace(
+        "  name: myapp-config\n",
+        "  name: myapp-config\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n",
+    );
+    gitops.repo.write(CONFIG_FILE, &late);
+    let first = gitops.repo.commit_and_push("hooks and waves");
+    gitops.apply_application(Some("    automated: {}\n")).await;
+
+    // PreSync: the migration runs alone; the sync waits for it.
+    let migrate = env.eventually("the PreSync Job", WAIT, || env.get("batch/v1", "Job", "default", "migrate")).await;
+    let running = gitops.application().await;
+    assert_eq!(running["status"]["operationState"]["phase"], "Running");
+    assert_eq!(running["status"]["operationState"]["message"], "waiting for completion of hook job.batch/migrate");
+    assert!(env.get(ROLLOUTS, "Rollout", "default", "canary-rollout").await.is_none());
+    env.finish_job_pod(&migrate, 0).await;
+
+    // Sync, wave 0 then wave 1 once wave 0 is healthy, then PostSync.
+    gitops.wait_healthy_rollout().await;
+    let smoke = env.eventually("the PostSync Job", WAIT, || env.get("batch/v1", "Job", "default", "smoke")).await;
+    assert!(env.get("v1", "ConfigMap", "default", "myapp-config").await.is_some(), "wave 1 before PostSync");
+    env.finish_job_pod(&smoke, 0).await;
+    let app = gitops.wait_app(&first, "Synced", "Healthy").await;
+    let state = &app["status"]["operationState"];
+    assert_eq!(state["phase"], "Succeeded", "{state}");
+    let phases: Vec<(String, String)> = state["syncResult"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["hookType"].is_string())
+        .map(|r| (r["name"].as_str().unwrap().to_string(), r["hookPhase"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        phases,
+        [("migrate".to_string(), "Succeeded".to_string()), ("smoke".to_string(), "Succeeded".to_string())]
+    );
+    env.eventually("the PostSync Job deleted (HookSucceeded)", WAIT, || async {
+        env.get("batch/v1", "Job", "default", "smoke").await.is_none().then_some(())
+    })
+    .await;
+    assert!(env.get("batch/v1", "Job", "default", "migrate").await.is_some(), "no delete policy but the default");
+    let resources = app["status"]["resources"].as_array().unwrap();
+    assert!(!resources.iter().any(|r| r["kind"] == "Job"), "hooks are not the Application's resources: {resources:?}");
+
+    // A failing PreSync hook (a new one: the old is deleted before it is created) fails the
+    // sync before anything of the new commit is applied.
+    let v2 = gitops.push_image("v2");
+    let migrate = env
+        .eventually("the new PreSync Job", WAIT, || async {
+            let job = env.get("batch/v1", "Job", "default", "migrate").await?;
+            (job["metadata"]["uid"] != migrate["metadata"]["uid"]).then_some(job)
+        })
+        .await;
+    env.finish_job_pod(&migrate, 1).await;
+    let failed = env
+        .eventually("the sync failed", WAIT, || async {
+            let app = gitops.application().await;
+            let state = app["status"]["operationState"].clone();
+            (state["phase"] == "Failed" && state["syncResult"]["revision"] == v2).then_some(state)
+        })
+        .await;
+    assert!(failed["message"].as_str().unwrap().starts_with("job.batch/migrate failed"), "{failed}");
+    let rollout = rollout(env, "canary-rollout").await;
+    assert_eq!(rollout["spec"]["template"]["spec"]["containers"][0]["image"], "ikubernetes/myapp:v1");
+}

@@ -223,6 +223,24 @@ impl KubeEnv {
         out
     }
 
+    /// Plays kubelet for a Job's pod: its container ran and exited with `code`.
+    pub async fn finish_job_pod(&self, job: &Json, code: i64) {
+        let (uid, namespace) = (job["metadata"]["uid"].clone(), job["metadata"]["namespace"].as_str().unwrap());
+        let pod = self
+            .eventually("the Job's pod", Duration::from_secs(60), || async {
+                let pods = self.list("v1", "Pod", namespace).await;
+                pods.into_iter().find(|p| p["metadata"]["ownerReferences"][0]["uid"] == uid)
+            })
+            .await;
+        let now = serin_kube::controller::now().to_string();
+        let phase = if code == 0 { "Succeeded" } else { "Failed" };
+        let container = &pod["spec"]["containers"][0];
+        let status = json!({"status": {"phase": phase, "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}],
+            "containerStatuses": [{"name": container["name"], "image": container["image"], "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"terminated": {"exitCode": code, "startedAt": now, "finishedAt": now}}}]}});
+        self.merge("v1", "Pod", namespace, pod["metadata"]["name"].as_str().unwrap(), status, true).await;
+    }
+
     /// Starts `serin controller` against this cluster; `name` tells its log apart.
     pub fn controller(&self, name: &str, args: &[&str]) -> Controller {
         self.controller_with(name, &self.kubeconfig, args)
