@@ -143,6 +143,40 @@ fn stamp(object: &mut Json, applied: &Json, system: impl FnOnce(&mut Map<String,
     }
 }
 
+/// What a server-side apply must carry over from the live object so as not to take from the
+/// rollout controller what it owns and git never sets: the `rollouts-pod-template-hash` in a
+/// Service's selector (a selector is one atomic field to server-side apply) and the weights in
+/// a TraefikService's `weighted.services` (a list without keys, so atomic too). A three-way
+/// merge keeps them by itself; an apply that owns whole fields must be told.
+pub fn carry_rollout_fields(desired: &mut Json, live: &Json) {
+    const HASH: &str = "rollouts-pod-template-hash";
+    match desired["kind"].as_str() {
+        Some("Service") => {
+            let hash = live.pointer("/spec/selector").and_then(|s| s.get(HASH)).cloned();
+            if let (Some(hash), Some(selector)) =
+                (hash, desired.pointer_mut("/spec/selector").and_then(Json::as_object_mut))
+                && !selector.contains_key(HASH)
+            {
+                selector.insert(HASH.to_string(), hash);
+            }
+        }
+        Some("TraefikService") => {
+            let live_services = live.pointer("/spec/weighted/services").and_then(Json::as_array);
+            let services = desired.pointer_mut("/spec/weighted/services").and_then(Json::as_array_mut);
+            for service in services.into_iter().flatten() {
+                let weight =
+                    live_services.into_iter().flatten().find(|l| l["name"] == service["name"]).map(|l| &l["weight"]);
+                if let (Some(weight), Some(object)) = (weight.filter(|w| !w.is_null()), service.as_object_mut())
+                    && !object.contains_key("weight")
+                {
+                    object.insert("weight".to_string(), weight.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn three_way(live: Option<&Json>, last: &Json, applied: &Json) -> Json {
     match (live, applied) {
         (Some(Json::Object(live)), Json::Object(applied)) => {
@@ -267,6 +301,23 @@ mod tests {
         let (merged, _) =
             merge(Some(&live), &json!({"metadata": {"name": "a"}, "spec": {"args": ["c"]}}), "u", Time(1));
         assert_eq!(merged["spec"]["args"], json!(["c"]));
+    }
+
+    #[test]
+    fn a_server_side_apply_carries_what_the_rollout_controller_owns() {
+        let mut service = json!({"kind": "Service", "spec": {"selector": {"app": "myapp"}}});
+        let live = json!({"spec": {"selector": {"app": "myapp", "rollouts-pod-template-hash": "69dc9f5f56"}}});
+        carry_rollout_fields(&mut service, &live);
+        assert_eq!(service["spec"]["selector"], live["spec"]["selector"]);
+        let mut weighted = traefik_service();
+        let mut live = traefik_service();
+        live["spec"]["weighted"]["services"][0]["weight"] = json!(90);
+        live["spec"]["weighted"]["services"][1]["weight"] = json!(10);
+        weighted["spec"]["weighted"]["services"][1]["weight"] = json!(50);
+        carry_rollout_fields(&mut weighted, &live);
+        let weights: Vec<&Json> =
+            weighted["spec"]["weighted"]["services"].as_array().unwrap().iter().map(|s| &s["weight"]).collect();
+        assert_eq!(weights, [&json!(90), &json!(50)], "a weight git sets is git's");
     }
 
     #[test]

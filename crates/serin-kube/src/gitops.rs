@@ -23,7 +23,7 @@ use kube::runtime::reflector::Store;
 use serde_json::{Value as Json, json};
 use serin_engine::state::Event;
 use serin_git::{GitSource, load_target};
-use serin_gitops::apply::{Manifest, Outcome, merge};
+use serin_gitops::apply::{LAST_APPLIED, Manifest, Outcome, carry_rollout_fields, merge};
 use serin_gitops::compare::{Comparison, Difference, compare, differences};
 use serin_gitops::refresh::{Read, Refreshes};
 use serin_gitops::source::{Kinds, Target, target_error};
@@ -62,6 +62,9 @@ const REPORTER: &str = "serin-controller";
 
 /// The syncOptions of an Application that change how it syncs.
 const CREATE_NAMESPACE: &str = "CreateNamespace=true";
+const SERVER_SIDE_APPLY: &str = "ServerSideApply=true";
+/// The field manager of a server-side apply, Argo CD's.
+const SERVER_SIDE_MANAGER: &str = "argocd-controller";
 
 pub struct GitOps {
     client: Client,
@@ -309,6 +312,7 @@ impl GitOps {
             (Err(refused), _) | (_, Err(refused)) => return Advance::Finished(Err(refused)),
         };
         let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.as_slice()).unwrap_or_default();
+        let server_side = options.iter().any(|o| o == SERVER_SIDE_APPLY);
         if results.is_empty() && options.iter().any(|o| o == CREATE_NAMESPACE) {
             let namespace = destination_namespace(app);
             match self.create_namespace(&namespace).await {
@@ -326,9 +330,11 @@ impl GitOps {
                         let key = &task.manifest.key;
                         let result = match task.hook {
                             Some(policy) => self.create_hook(task, policy).await,
-                            None => self.apply(&tracked_manifest(instance, &task.manifest)).await.map(|outcome| {
-                                Some(resource_result(key, "Synced", format!("{key} {}", outcome_word(outcome))))
-                            }),
+                            None => self.apply(&tracked_manifest(instance, &task.manifest), server_side).await.map(
+                                |outcome| {
+                                    Some(resource_result(key, "Synced", format!("{key} {}", outcome_word(outcome))))
+                                },
+                            ),
                         };
                         match result {
                             Ok(Some(mut result)) => {
@@ -426,8 +432,10 @@ impl GitOps {
         }
     }
 
-    /// Applies one manifest as `kubectl apply` does.
-    async fn apply(&self, manifest: &Manifest) -> Result<Outcome, Error> {
+    /// Applies one manifest as `kubectl apply` does, or (`server_side`, the syncOption
+    /// ServerSideApply=true) as Argo CD's server-side apply does, forced, as field manager
+    /// `argocd-controller`, carrying over the fields the rollout controller owns.
+    async fn apply(&self, manifest: &Manifest, server_side: bool) -> Result<Outcome, Error> {
         let api_version = manifest.body["apiVersion"].as_str().unwrap_or_default();
         let api = self.cluster.api_for(api_version, &manifest.key).await?;
         let live = match api.get(&manifest.key.name).await {
@@ -436,6 +444,30 @@ impl GitOps {
             Err(e) => return Err(e.into()),
         };
         let (mut merged, outcome) = merge(live.as_ref(), &manifest.body, "", now());
+        if outcome == Outcome::Unchanged {
+            return Ok(outcome);
+        }
+        if server_side {
+            let mut desired = manifest.body.clone();
+            // The configuration applied, where kubectl keeps it, so the next comparison's
+            // three-way merge reads it as a client-side apply would have left it.
+            let applied = merged.pointer(&format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1")));
+            desired["metadata"]["annotations"][LAST_APPLIED] = applied.cloned().unwrap_or_default();
+            if let Some(live) = &live {
+                carry_rollout_fields(&mut desired, live);
+            }
+            // A Service port's protocol is part of its key to server-side apply; API servers
+            // before 1.22 refuse a port without one instead of defaulting it to TCP.
+            if manifest.key.group.is_empty() && manifest.key.kind == "Service" {
+                let ports = desired.pointer_mut("/spec/ports").and_then(Json::as_array_mut);
+                for port in ports.into_iter().flatten().filter(|p| p.get("protocol").is_none()) {
+                    port["protocol"] = "TCP".into();
+                }
+            }
+            let params = PatchParams::apply(SERVER_SIDE_MANAGER).force();
+            api.patch(&manifest.key.name, &params, &Patch::Apply(&desired)).await?;
+            return Ok(outcome);
+        }
         if let Some(metadata) = merged["metadata"].as_object_mut() {
             // The API server sets these; managedFields left out keeps its own.
             for field in ["uid", "creationTimestamp", "generation", "managedFields"] {

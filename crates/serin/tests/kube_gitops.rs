@@ -235,15 +235,20 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     let role = env.get("rbac.authorization.k8s.io/v1", "ClusterRole", "", "myapp-reader").await;
     assert_eq!(role.expect("the ClusterRole")["rules"][0]["resources"][0], "configmaps");
 
+    let hashed = env.get("v1", "Service", "default", "canary-preview").await.unwrap()["spec"]["selector"].clone();
+    assert!(hashed["rollouts-pod-template-hash"].is_string(), "{hashed}");
+
     // selfHeal: a hand edit of a field git sets is reverted; one git never set stays.
     let patch = serde_json::json!({"metadata": {"annotations": {"note": "by hand"}}, "spec": {"ports": [{"name": "http", "port": 8080}]}});
     env.merge("v1", "Service", "default", "canary-preview", patch, false).await;
-    env.eventually("selfHeal reverts the hand edit", WAIT, || async {
-        let service = env.get("v1", "Service", "default", "canary-preview").await?;
-        (service["spec"]["ports"][0]["port"] == 80 && service["metadata"]["annotations"]["note"] == "by hand")
-            .then_some(())
-    })
-    .await;
+    let healed = env
+        .eventually("selfHeal reverts the hand edit", WAIT, || async {
+            let service = env.get("v1", "Service", "default", "canary-preview").await?;
+            (service["spec"]["ports"][0]["port"] == 80 && service["metadata"]["annotations"]["note"] == "by hand")
+                .then_some(service)
+        })
+        .await;
+    assert_eq!(healed["spec"]["selector"], hashed, "the rollout controller's hash survives the re-apply");
 
     // prune: objects git no longer has are deleted.
     let ingress = gitops.repo.read("argorollout-canary/ingress.yaml");
@@ -256,10 +261,15 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     assert!(env.get("v1", "ConfigMap", "default", "myapp-config").await.is_none());
     assert!(env.get("rbac.authorization.k8s.io/v1", "ClusterRole", "", "myapp-reader").await.is_none());
 
-    // A manual Application: a push only shows OutOfSync, diff tells what, sync applies it.
-    gitops.apply_application(Some("    syncOptions: []\n")).await;
+    // A manual Application that applies server-side: a push only shows OutOfSync, diff tells
+    // what, sync applies it.
+    gitops.apply_application(Some("    syncOptions:\n    - ServerSideApply=true\n")).await;
     // Replacing the Application cleared its status: once it shows again, the change is seen.
     gitops.wait_app(&pruned, "Synced", "Healthy").await;
+    let services = gitops.repo.read(SERVICE_FILE);
+    let labelled =
+        services.replacen("  name: canary-preview\n", "  name: canary-preview\n  labels:\n    team: web\n", 1);
+    gitops.repo.write(SERVICE_FILE, &labelled);
     let v2 = gitops.push_image("v2");
     gitops.wait_app(&v2, "OutOfSync", "Healthy").await;
     let diff = env.serin(&["app", "diff", "canary"]);
@@ -271,6 +281,13 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     let synced = gitops.serin(&["app", "sync", "argocd/canary"]);
     assert!(synced.contains("Phase:") && synced.contains("Succeeded"), "{synced}");
     wait_phase(env, "canary-rollout", "Paused", Some(1)).await;
+    // Applied server-side as Argo CD's field manager, leaving the rollout controller its hash.
+    let service = env.get("v1", "Service", "default", "canary-preview").await.unwrap();
+    let managers: Vec<&str> =
+        service["metadata"]["managedFields"].as_array().unwrap().iter().filter_map(|m| m["manager"].as_str()).collect();
+    assert!(managers.contains(&"argocd-controller"), "{managers:?}");
+    assert_eq!(service["metadata"]["labels"]["team"], "web");
+    assert_eq!(service["spec"]["selector"], hashed, "the stable Service still selects v1's pods");
     let diff = env.serin(&["app", "diff", "canary"]);
     assert_eq!(diff.status.code(), Some(0), "{}", String::from_utf8_lossy(&diff.stdout));
 }
