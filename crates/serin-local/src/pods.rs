@@ -186,8 +186,11 @@ impl PodController {
             })?,
         };
         let port = pod_port(body).ok_or("the pod has no port")?;
+        // POD_IP is the pods' address here (the demo app listens on it), so that one inherited
+        // from the server's own environment cannot move them off loopback.
         let mut env = vec![
             ("PORT".to_string(), port.to_string()),
+            ("POD_IP".to_string(), "127.0.0.1".to_string()),
             ("POD_NAME".to_string(), name.clone()),
             ("HOSTNAME".to_string(), name.clone()),
             ("POD_NAMESPACE".to_string(), pod.key.namespace.clone()),

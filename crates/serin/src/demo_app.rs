@@ -1,8 +1,9 @@
 //! `serin demo-app`: the stand-in for the seed's `ikubernetes/myapp` image. It answers like
 //! that image (`Hello MyApp | Version: v1 | <a href="hostname.html">Pod Name</a>`, and the pod
-//! name at `/hostname.html`), listening on `$PORT`. For tests and demos it also reads
-//! `FAIL_PERCENT` (that exact share of requests answers 500) and `LATENCY_MS`, and tells how many
-//! requests it answered at `/__serin/served`.
+//! name at `/hostname.html`), listening on `$POD_IP:$PORT` (127.0.0.1 unless `POD_IP` says
+//! otherwise: the local platform's pods share loopback, a test cluster's pods have addresses of
+//! their own). For tests and demos it also reads `FAIL_PERCENT` (that exact share of requests
+//! answers 500) and `LATENCY_MS`, and tells how many requests it answered at `/__serin/served`.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -31,6 +32,10 @@ fn env_number(name: &str) -> Result<u64> {
 pub fn run(version: &str) -> Result<std::process::ExitCode> {
     let port: u16 =
         std::env::var("PORT").unwrap_or_else(|_| "80".into()).parse().context("PORT is not a port number")?;
+    let address: std::net::IpAddr = std::env::var("POD_IP")
+        .unwrap_or_else(|_| "127.0.0.1".into())
+        .parse()
+        .context("POD_IP is not an IP address")?;
     let app = Arc::new(App {
         version: version.to_string(),
         pod: std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| "localhost".into()),
@@ -40,8 +45,8 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
     });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("cannot listen on port {port}"))?;
-        eprintln!("demo app {} listening on 127.0.0.1:{port}", app.version);
+        let listener = tokio::net::TcpListener::bind((address, port)).await.with_context(|| format!("cannot listen on {address}:{port}"))?;
+        eprintln!("demo app {} listening on {address}:{port}", app.version);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
