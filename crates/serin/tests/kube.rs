@@ -6,9 +6,9 @@
 
 mod kubeenv;
 
-use kubeenv::KubeEnv;
-use kubeenv::observe::{pod_uids, ready_pods, replica_sets, selector_hash};
+use kubeenv::observe::{pod_uids, ready_pods, replica_sets, selector_hash, traefik_weights};
 use kubeenv::seed::{WAIT, apply_seed, cluster, repo, rollout, seed_rollout, serin_ok, set_image, wait_phase};
+use kubeenv::{KubeEnv, free_port};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,17 +16,6 @@ use std::time::Duration;
 
 const V1_RS: &str = "canary-rollout-69dc9f5f56";
 const V2_RS: &str = "canary-rollout-95d95c65";
-
-/// (canary-active, canary-preview) weights of the seed's TraefikService in `group`.
-async fn traefik_weights(env: &KubeEnv, group: &str) -> (i64, i64) {
-    let split = env.get(&format!("{group}/v1alpha1"), "TraefikService", "default", "canary-service").await.unwrap();
-    let weight = |name: &str| {
-        split["spec"]["weighted"]["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["weight"]
-            .as_i64()
-            .unwrap()
-    };
-    (weight("canary-active"), weight("canary-preview"))
-}
 
 /// Healthy at v1 with 10 pods, then v2 paused at step 1: the state the seed prints.
 async fn at_step_one(env: &KubeEnv) {
@@ -212,10 +201,6 @@ async fn a_restarted_controller_resumes_from_the_status_it_wrote() {
     wait_phase(&env, "canary-rollout", "Paused", Some(3)).await;
     assert_eq!(traefik_weights(&env, "traefik.io").await, (30, 70));
     assert_eq!(replica_sets(&env).await, [(V1_RS.to_string(), 10), (V2_RS.to_string(), 3)]);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The whole answer (status line, headers, body) of the controller on `port` to `GET path`.

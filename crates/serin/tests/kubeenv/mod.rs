@@ -1,19 +1,24 @@
 //! A real Kubernetes control plane for the tests, one per test: etcd, kube-apiserver and
 //! kube-controller-manager v1.20 on loopback, built from Debian's packages by
 //! `scripts/kube-control-plane/build.sh` and started by its `start.sh`. The test plays
-//! kubelet: every pod the ReplicaSet controller creates is marked
-//! Running and Ready, as KWOK does. Helpers apply YAML, read and patch objects, run
-//! `serin controller` as a real process, and run kubectl or plain HTTPS requests.
+//! kubelet (kubelet.rs): every pod the ReplicaSet controller creates is marked Running and
+//! Ready, as KWOK does, or, for a test that opts in, really run in a pod network. Helpers apply
+//! YAML, read and patch objects, run `serin controller` as a real process, and run kubectl or
+//! plain HTTPS requests.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
+pub mod kubelet;
 pub mod observe;
+pub mod pod_network;
 pub mod seed;
+pub mod traefik;
 pub mod web_metric;
 
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
-use serde_json::{Value as Json, json};
+use kubelet::Kubelet;
+use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,12 +41,22 @@ pub struct KubeEnv {
     pub ca: PathBuf,
     pub client: kube::Client,
     resources: Mutex<HashMap<(String, String), ApiResource>>,
-    kubelet: tokio::task::JoinHandle<()>,
+    kubelet: Kubelet,
 }
 
 impl KubeEnv {
-    /// Starts a fresh cluster and the fake kubelet.
+    /// Starts a fresh cluster whose kubelet marks pods Ready without running them.
     pub async fn start() -> KubeEnv {
+        Self::start_with(false).await
+    }
+
+    /// Starts a fresh cluster whose kubelet runs every pod in a pod network of the test's own,
+    /// which the host reaches (kubelet.rs).
+    pub async fn start_running_pods() -> KubeEnv {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(running_pods: bool) -> KubeEnv {
         let scripts = scripts_dir();
         let dir = tempfile::Builder::new().prefix("serin-kube-").tempdir().unwrap();
         let output = Command::new("bash").arg(scripts.join("start.sh")).arg(dir.path()).output().unwrap();
@@ -61,7 +76,11 @@ impl KubeEnv {
         };
         let (server, token, ca) = (var("SERIN_KUBE_SERVER"), var("SERIN_KUBE_TOKEN"), var("SERIN_KUBE_CA").into());
         let client = client_for(&kubeconfig).await;
-        let kubelet = tokio::spawn(play_kubelet(client.clone()));
+        let kubelet = if running_pods {
+            Kubelet::running_pods(client.clone(), dir.path().to_path_buf()).await
+        } else {
+            Kubelet::marking_pods_ready(client.clone())
+        };
         KubeEnv { dir, kubeconfig, server, token, ca, client, resources: Mutex::default(), kubelet }
     }
 
@@ -205,12 +224,13 @@ impl KubeEnv {
         }
     }
 
-    /// The logs of every controller this test started, for failure messages.
+    /// The logs of every controller, kubelet and Traefik this test started, for failure
+    /// messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
         for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with("controller-") {
+            if ["controller-", "kubelet.", "traefik."].iter().any(|prefix| name.starts_with(prefix)) {
                 let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(40).collect();
                 out += &format!("--- {name} (last lines)\n");
@@ -277,7 +297,6 @@ impl KubeEnv {
 
 impl Drop for KubeEnv {
     fn drop(&mut self) {
-        self.kubelet.abort();
         let _ = Command::new("bash").arg(scripts_dir().join("stop.sh")).arg(self.dir.path()).output();
     }
 }
@@ -321,47 +340,7 @@ async fn client_for(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-/// Marks every pod that is not Ready as Running and Ready, as a kubelet would once its
-/// containers started and passed their readiness probe; a pod that finished (a Job's, marked
-/// Succeeded or Failed by its test) stays as it is.
-async fn play_kubelet(client: kube::Client) {
-    let pods: kube::Api<DynamicObject> = kube::Api::all_with(client.clone(), &serin_kube::resources::pods());
-    loop {
-        if let Ok(list) = pods.list(&ListParams::default()).await {
-            for pod in list.items {
-                let pod = serde_json::to_value(&pod).unwrap();
-                let ready = pod["status"]["conditions"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
-                let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
-                if ready || finished || pod["metadata"]["deletionTimestamp"].is_string() {
-                    continue;
-                }
-                let (namespace, name) =
-                    (pod["metadata"]["namespace"].as_str().unwrap(), pod["metadata"]["name"].as_str().unwrap());
-                let now = serin_kube::controller::now().to_string();
-                let containers: Vec<Json> = pod["spec"]["containers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| {
-                        json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true,
-                            "restartCount": 0, "state": {"running": {"startedAt": now}}})
-                    })
-                    .collect();
-                let status = json!({"status": {
-                    "phase": "Running", "podIP": "10.1.0.7", "startTime": now,
-                    "conditions": [
-                        {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
-                    ],
-                    "containerStatuses": containers,
-                }});
-                let api: kube::Api<DynamicObject> =
-                    kube::Api::namespaced_with(client.clone(), namespace, &serin_kube::resources::pods());
-                let _ = api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

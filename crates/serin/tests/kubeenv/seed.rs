@@ -25,7 +25,15 @@ pub fn seed_rollout() -> Json {
 
 /// A cluster with serin's CRDs and the Traefik CRDs of `traefik_groups`.
 pub async fn cluster(traefik_groups: &[&str]) -> KubeEnv {
-    let env = KubeEnv::start().await;
+    install_crds(KubeEnv::start().await, traefik_groups).await
+}
+
+/// The same, whose pods run for real in a pod network (`KubeEnv::start_running_pods`).
+pub async fn cluster_running_pods(traefik_groups: &[&str]) -> KubeEnv {
+    install_crds(KubeEnv::start_running_pods().await, traefik_groups).await
+}
+
+async fn install_crds(env: KubeEnv, traefik_groups: &[&str]) -> KubeEnv {
     // `serin crd` only prints: it takes no kubeconfig.
     let crds = std::process::Command::new(env!("CARGO_BIN_EXE_serin")).arg("crd").output().unwrap();
     assert!(crds.status.success(), "serin crd failed: {}", String::from_utf8_lossy(&crds.stderr));
