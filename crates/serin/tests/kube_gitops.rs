@@ -11,10 +11,14 @@ mod kubeenv;
 
 use git_server::{GitDaemon, Repo, seed_application, seed_repo};
 use kubeenv::KubeEnv;
-use kubeenv::seed::{ROLLOUTS, WAIT, cluster, rollout, serin_ok, wait_phase};
+use kubeenv::observe::traefik_weights;
+use kubeenv::seed::{ROLLOUTS, WAIT, cluster, cluster_running_pods, rollout, serin_ok, wait_phase};
+use kubeenv::traefik::{Traefik, v2_in_each_ten, wait_until_traefik_routes};
 use serde_json::Value as Json;
 
 const ARGOCD: &str = "argocd";
+/// The seed holds a TraefikService in each of Traefik's groups.
+const TRAEFIK_GROUPS: [&str; 2] = ["traefik.io", "traefik.containo.us"];
 const ROLLOUT_FILE: &str = "argorollout-canary/rollout.yaml";
 const SERVICE_FILE: &str = "argorollout-canary/service.yaml";
 const CONFIG_FILE: &str = "argorollout-canary/config.yaml";
@@ -50,7 +54,11 @@ struct GitOpsCluster {
 impl GitOpsCluster {
     /// `resync`: how long the controller waits between two reads of git (`--app-resync`).
     async fn start(resync: &str) -> GitOpsCluster {
-        let env = cluster(&["traefik.io", "traefik.containo.us"]).await;
+        GitOpsCluster::on(cluster(&TRAEFIK_GROUPS).await, resync).await
+    }
+
+    /// The same on `env` (a cluster whose pods really run, say).
+    async fn on(env: KubeEnv, resync: &str) -> GitOpsCluster {
         let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGOCD}});
         env.apply("", namespace).await;
         let repo = seed_repo();
@@ -142,12 +150,6 @@ impl GitOpsCluster {
     }
 }
 
-async fn traefik_weights(env: &KubeEnv, group: &str) -> Vec<(String, i64)> {
-    let service = env.get(&format!("{group}/v1alpha1"), "TraefikService", "default", "canary-service").await.unwrap();
-    let services = service["spec"]["weighted"]["services"].as_array().unwrap();
-    services.iter().map(|s| (s["name"].as_str().unwrap().to_string(), s["weight"].as_i64().unwrap_or(-1))).collect()
-}
-
 async fn selector(env: &KubeEnv, service: &str) -> Json {
     env.get("v1", "Service", "default", service).await.unwrap()["spec"]["selector"].clone()
 }
@@ -158,13 +160,17 @@ fn app_row<'a>(list: &'a str, name: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() {
-    // Git is read only when the Application is new or a webhook says so.
-    let gitops = GitOpsCluster::start("10m").await;
+    // Git is read only when the Application is new or a webhook says so. The pods run, and a
+    // real Traefik routes to them as the seed's IngressRoute and TraefikService say.
+    let gitops = GitOpsCluster::on(cluster_running_pods(&TRAEFIK_GROUPS).await, "10m").await;
     let env = &gitops.env;
+    let traefik = Traefik::start(env).await;
     gitops.apply_application(None).await;
     let first = gitops.head();
     gitops.wait_healthy_rollout().await;
     gitops.wait_app(&first, "Synced", "Healthy").await;
+    wait_until_traefik_routes(env, &traefik, (0, 100)).await;
+    assert_eq!(v2_in_each_ten(&traefik), [0; 10], "v1 alone");
     let service = env.get("v1", "Service", "default", "canary-active").await.unwrap();
     assert_eq!(
         service["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"],
@@ -191,12 +197,14 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
     assert!(!list.contains("OutOfSync"), "{list}");
     let tree = gitops.serin(&["get", "rollout", "canary-rollout"]);
     assert!(tree.contains("Step:") && tree.contains("1/7"), "{tree}");
+    wait_until_traefik_routes(env, &traefik, (10, 90)).await;
+    assert_eq!(v2_in_each_ten(&traefik), [1; 10], "1 of each 10 requests through Traefik reaches v2");
 
     // An unrelated commit (a label on a Service) syncs without resetting what the rollout
     // controller owns: the weights (the seed's canary Service is canary-active) and the
     // pod-template-hash in both Services' selectors.
     let weights = traefik_weights(env, "traefik.io").await;
-    assert_eq!(weights, [("canary-active".to_string(), 10), ("canary-preview".to_string(), 90)]);
+    assert_eq!(weights, (10, 90), "(canary-active, canary-preview)");
     let selectors = [selector(env, "canary-active").await, selector(env, "canary-preview").await];
     assert!(selectors.iter().all(|s| s["rollouts-pod-template-hash"].is_string()), "{selectors:?}");
     assert_ne!(selectors[0], selectors[1]);
@@ -211,6 +219,8 @@ async fn the_seeds_application_syncs_the_canary_from_git_and_a_push_starts_it() 
     assert_eq!([selector(env, "canary-active").await, selector(env, "canary-preview").await], selectors);
     assert_eq!(traefik_weights(env, "traefik.io").await, weights);
     assert_eq!(traefik_weights(env, "traefik.containo.us").await, weights);
+    wait_until_traefik_routes(env, &traefik, (10, 90)).await;
+    assert_eq!(v2_in_each_ten(&traefik), [1; 10], "still 10 of 100 through Traefik after the sync");
     let still = rollout(env, "canary-rollout").await;
     assert_eq!(still["status"]["currentStepIndex"], 1);
 

@@ -6,76 +6,13 @@
 
 mod kubeenv;
 
-use kubeenv::KubeEnv;
-use kubeenv::observe::{endpoint_ips, ready_pod_ips, selector_hash, traefik_weights};
+use kubeenv::observe::ready_pod_ips;
 use kubeenv::seed::{WAIT, apply_seed, cluster_running_pods, serin_ok, set_image, wait_phase};
-use kubeenv::traefik::Traefik;
+use kubeenv::traefik::{Traefik, v2_in_each_ten, wait_until_traefik_routes};
 use std::time::Duration;
 
-/// The seed IngressRoute's host.
-const HOST: &str = "canary.myapp.com";
-const SERVICES: [&str; 2] = ["canary-active", "canary-preview"];
 /// The `rollouts-pod-template-hash` of the seed's v2 template.
 const V2: &str = "95d95c65";
-
-/// Waits until Traefik routes what the cluster holds: the seed's TraefikService at `weights`
-/// (canary-active, canary-preview), and each of its Services' Endpoints holding exactly the
-/// addresses of the Ready pods of the revision it selects, as Traefik's servers. No request
-/// goes through Traefik meanwhile: Traefik builds a new balancer at each configuration it loads,
-/// so the next request is the first of that balancer's cycle.
-async fn wait_until_traefik_routes(env: &KubeEnv, traefik: &Traefik, weights: (i64, i64)) {
-    let what = format!("Traefik routing at {weights:?} to each Service's Ready pods");
-    env.eventually(&what, WAIT, || async {
-        if traefik_weights(env, "traefik.io").await != weights {
-            return None;
-        }
-        let split = traefik.service("default-canary-service@kubernetescrd")?;
-        let loaded: Vec<(String, i64)> = split["weighted"]["services"]
-            .as_array()?
-            .iter()
-            .map(|s| (s["name"].as_str().unwrap().to_string(), s["weight"].as_i64().unwrap_or(1)))
-            .collect();
-        let wanted: Vec<(String, i64)> =
-            SERVICES.iter().map(|s| format!("default-{s}-80")).zip([weights.0, weights.1]).collect();
-        if loaded != wanted {
-            return None;
-        }
-        for service in SERVICES {
-            let revision = selector_hash(env, service).await;
-            let pods = ready_pod_ips(env, revision.as_str()?).await;
-            if endpoint_ips(env, service).await != (pods.clone(), vec![]) {
-                return None;
-            }
-            let servers = traefik.service(&format!("default-{service}-80@kubernetescrd"))?;
-            let mut urls: Vec<&str> =
-                servers["loadBalancer"]["servers"].as_array()?.iter().map(|s| s["url"].as_str().unwrap()).collect();
-            urls.sort();
-            let wanted: Vec<String> = pods.iter().map(|ip| format!("http://{ip}:80")).collect();
-            if urls != wanted {
-                return None;
-            }
-        }
-        Some(())
-    })
-    .await;
-}
-
-/// How many of each 10 of 100 consecutive requests through Traefik v2 answered (the others
-/// v1; any other answer fails the test).
-fn v2_in_each_ten(traefik: &Traefik) -> Vec<usize> {
-    let versions: Vec<&str> = (0..100)
-        .map(|_| {
-            let (status, body) = traefik.get(HOST, "/");
-            assert_eq!(status, 200, "{body}");
-            match body.as_str() {
-                b if b.contains("| Version: v1 |") => "v1",
-                b if b.contains("| Version: v2 |") => "v2",
-                other => panic!("not the demo app's answer: {other}"),
-            }
-        })
-        .collect();
-    versions.chunks(10).map(|ten| ten.iter().filter(|v| **v == "v2").count()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn traefik_sends_each_step_its_exact_share() {

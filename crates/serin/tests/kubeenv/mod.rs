@@ -18,7 +18,7 @@ use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use kubelet::Kubelet;
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
