@@ -21,6 +21,17 @@ pub enum Outcome {
     Unchanged,
 }
 
+impl Outcome {
+    /// kubectl's word for it: `service/x configured`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
 /// Fields the server owns in `metadata`.
 const SYSTEM_METADATA: [&str; 5] = ["uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"];
 

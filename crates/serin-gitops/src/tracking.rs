@@ -11,6 +11,11 @@ pub const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
 /// Argo CD's namespace; Applications elsewhere are named `<namespace>_<name>` in tracking ids.
 pub const CONTROL_NAMESPACE: &str = "argocd";
 
+/// The key of the Application `name` in `namespace`.
+pub fn application_key(namespace: &str, name: &str) -> ObjectKey {
+    ObjectKey::new("argoproj.io/v1alpha1", "Application", namespace, name)
+}
+
 /// Argo CD's name for an Application in tracking ids.
 pub fn instance_name(app: &ObjectKey) -> String {
     if app.namespace == CONTROL_NAMESPACE { app.name.clone() } else { format!("{}_{}", app.namespace, app.name) }

@@ -29,7 +29,7 @@ use serin_gitops::refresh::{Read, Refreshes};
 use serin_gitops::source::{Kinds, Target, target_error};
 use serin_gitops::status::{Finished, record_sync, start_sync};
 use serin_gitops::sync::{Next, Step, destination_namespace, next, prune_disabled, resource_result, steps};
-use serin_gitops::tracking::{instance_name, tracked_by, tracked_manifest};
+use serin_gitops::tracking::{application_key, instance_name, tracked_by, tracked_manifest};
 use serin_gitops::waves::{self, DeletePolicy, Phase, Progress, Task, TaskState};
 use serin_gitops::webhook::{Received, Refused, WebhookSecrets, concerns, read_request};
 use serin_model::ObjectKey;
@@ -331,9 +331,7 @@ impl GitOps {
                         let result = match task.hook {
                             Some(policy) => self.create_hook(task, policy).await,
                             None => self.apply(&tracked_manifest(instance, &task.manifest), server_side).await.map(
-                                |outcome| {
-                                    Some(resource_result(key, "Synced", format!("{key} {}", outcome_word(outcome))))
-                                },
+                                |outcome| Some(resource_result(key, "Synced", format!("{key} {}", outcome.word()))),
                             ),
                         };
                         match result {
@@ -690,25 +688,13 @@ fn task_state(task: &Task, results: &[ResourceResult], live: &HashMap<ObjectKey,
     }
 }
 
-fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Created => "created",
-        Outcome::Configured => "configured",
-        Outcome::Unchanged => "unchanged",
-    }
-}
-
 fn key_of_app(app: &Application) -> ObjectKey {
-    ObjectKey::new("argoproj.io/v1alpha1", "Application", app.metadata.namespace(), app.metadata.name())
+    application_key(app.metadata.namespace(), app.metadata.name())
 }
 
 fn key_of(application: &DynamicObject) -> ObjectKey {
-    ObjectKey::new(
-        "argoproj.io/v1alpha1",
-        "Application",
-        application.metadata.namespace.as_deref().unwrap_or_default(),
-        application.metadata.name.as_deref().unwrap_or_default(),
-    )
+    let metadata = &application.metadata;
+    application_key(metadata.namespace.as_deref().unwrap_or_default(), metadata.name.as_deref().unwrap_or_default())
 }
 
 /// What in an Application's spec serin cannot sync (another cluster, a Helm chart...), as

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use serin_engine::command::{Command, CommandRequest, apply_command};
 use serin_engine::state::ReplicaSetState;
+use serin_gitops::tracking::application_key;
 use serin_model::ObjectKey;
 use serin_model::rollout::Rollout;
 use std::sync::Arc;
@@ -443,10 +444,6 @@ async fn pod_logs(
         ("serin-container-running", running.to_string()),
     ];
     Ok((headers, axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file))))
-}
-
-fn application_key(namespace: &str, name: &str) -> ObjectKey {
-    ObjectKey::new("argoproj.io/v1alpha1", "Application", namespace, name)
 }
 
 /// A git push (GitHub, GitLab or Gitea payload): every Application it concerns is read from

@@ -6,7 +6,7 @@
 //! the comparison gives, and syncs when told to: the sync's steps run in one transaction with
 //! the Application's new status, so a killed server never leaves half a sync.
 
-use crate::apply::{self, Manifest, Outcome};
+use crate::apply::{self, Manifest};
 use crate::clock::Clock;
 use crate::objects;
 use crate::store::{EventRecord, Result, Store, StoreError, Stored, Writer};
@@ -261,12 +261,7 @@ fn apply_target(
         results.push(match step {
             Step::Apply(manifest) => {
                 let outcome = apply::apply_manifest(w, &manifest, now)?;
-                let word = match outcome {
-                    Outcome::Created => "created",
-                    Outcome::Configured => "configured",
-                    Outcome::Unchanged => "unchanged",
-                };
-                resource_result(&manifest.key, "Synced", format!("{} {word}", manifest.key))
+                resource_result(&manifest.key, "Synced", format!("{} {}", manifest.key, outcome.word()))
             }
             Step::Prune(key) => {
                 if w.get(&key)?.is_some_and(|live| prune_disabled(&live.body)) {

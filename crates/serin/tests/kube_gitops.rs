@@ -22,6 +22,16 @@ const TRAEFIK_GROUPS: [&str; 2] = ["traefik.io", "traefik.containo.us"];
 const ROLLOUT_FILE: &str = "argorollout-canary/rollout.yaml";
 const SERVICE_FILE: &str = "argorollout-canary/service.yaml";
 const CONFIG_FILE: &str = "argorollout-canary/config.yaml";
+/// A ConfigMap NAME that asks a sync never to prune it.
+const KEPT: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: NAME
+  annotations:
+    argocd.argoproj.io/sync-options: Prune=false
+data:
+  a: b
+";
 /// Objects of kinds serin does not model: one namespaced, one cluster-scoped.
 const CONFIG: &str = "apiVersion: v1
 kind: ConfigMap
@@ -73,12 +83,17 @@ impl GitOpsCluster {
 
     /// The seed's Application, its policy replaced by `sync_policy` (YAML under `syncPolicy:`).
     async fn apply_application(&self, sync_policy: Option<&str>) {
+        self.env.apply_yaml(ARGOCD, &self.application_text(sync_policy)).await;
+    }
+
+    /// The seed's Application for this git server, with `sync_policy` in place of its own.
+    fn application_text(&self, sync_policy: Option<&str>) -> String {
         let mut text = seed_application(&self.daemon.url());
         if let Some(policy) = sync_policy {
             let start = text.find("  syncPolicy:").unwrap();
             text.replace_range(start.., &format!("  syncPolicy:\n{policy}"));
         }
-        self.env.apply_yaml(ARGOCD, &text).await;
+        text
     }
 
     /// Waits until the Application has created the seed's Rollout and the Rollout is Healthy.
@@ -92,15 +107,24 @@ impl GitOpsCluster {
     }
 
     async fn application(&self) -> Json {
-        self.env.get(ROLLOUTS, "Application", ARGOCD, "canary").await.expect("the Application exists")
+        self.named_application("canary").await
     }
 
-    /// Waits until the Application is compared with `commit` and shows `sync` and `health`.
+    async fn named_application(&self, name: &str) -> Json {
+        self.env.get(ROLLOUTS, "Application", ARGOCD, name).await.expect("the Application exists")
+    }
+
+    /// Waits until the seed's Application is compared with `commit` and shows `sync` and
+    /// `health`.
     async fn wait_app(&self, commit: &str, sync: &str, health: &str) -> Json {
-        let what = format!("application Synced={sync} Health={health} at {}", &commit[..7]);
+        self.wait_named_app("canary", commit, sync, health).await
+    }
+
+    async fn wait_named_app(&self, name: &str, commit: &str, sync: &str, health: &str) -> Json {
+        let what = format!("application {name} Synced={sync} Health={health} at {}", &commit[..7]);
         self.env
             .eventually(&what, WAIT, || async {
-                let app = self.application().await;
+                let app = self.named_application(name).await;
                 let status = &app["status"];
                 (status["sync"]["revision"] == commit
                     && status["sync"]["status"] == sync
@@ -271,11 +295,35 @@ async fn prune_and_self_heal_and_a_manual_sync_work_on_a_cluster() {
     assert!(env.get("v1", "ConfigMap", "default", "myapp-config").await.is_none());
     assert!(env.get("rbac.authorization.k8s.io/v1", "ClusterRole", "", "myapp-reader").await.is_none());
 
+    // A second Application, into a namespace that does not exist yet (CreateNamespace=true),
+    // with a ConfigMap that asks not to be pruned (Prune=false).
+    gitops.repo.write("extras/kept.yaml", &KEPT.replace("NAME", "kept"));
+    let extras_first = gitops.repo.commit_and_push("extras");
+    let extras = gitops
+        .application_text(Some("    automated:\n      prune: true\n    syncOptions:\n    - CreateNamespace=true\n"))
+        .replacen("  name: canary\n", "  name: extras\n", 1)
+        .replace("path: argorollout-canary", "path: extras")
+        .replace("    namespace: default\n", "    namespace: extras\n");
+    env.apply_yaml(ARGOCD, &extras).await;
+    gitops.wait_named_app("extras", &extras_first, "Synced", "Healthy").await;
+    assert!(env.get("v1", "Namespace", "", "extras").await.is_some());
+    let got = gitops.serin(&["app", "get", "extras"]);
+    assert!(got.contains("Name:               argocd/extras") && got.contains("Namespace:          extras"), "{got}");
+    assert!(got.contains("ConfigMap") && got.contains("kept") && got.contains("Synced"), "{got}");
+    gitops.repo.remove("extras/kept.yaml");
+    gitops.repo.write("extras/other.yaml", &KEPT.replace("NAME", "other"));
+    let extras_second = gitops.repo.commit_and_push("extras: kept goes from git");
+    let app = gitops.wait_named_app("extras", &extras_second, "OutOfSync", "Healthy").await;
+    let results = app["status"]["operationState"]["syncResult"]["resources"].as_array().unwrap();
+    let kept = results.iter().find(|r| r["name"] == "kept").expect("a result for kept");
+    assert_eq!(kept["status"], "PruneSkipped", "{results:?}");
+    assert!(env.get("v1", "ConfigMap", "extras", "kept").await.is_some(), "Prune=false kept it");
+
     // A manual Application that applies server-side: a push only shows OutOfSync, diff tells
     // what, sync applies it.
     gitops.apply_application(Some("    syncOptions:\n    - ServerSideApply=true\n")).await;
     // Replacing the Application cleared its status: once it shows again, the change is seen.
-    gitops.wait_app(&pruned, "Synced", "Healthy").await;
+    gitops.wait_app(&gitops.head(), "Synced", "Healthy").await;
     let services = gitops.repo.read(SERVICE_FILE);
     let labelled =
         services.replacen("  name: canary-preview\n", "  name: canary-preview\n  labels:\n    team: web\n", 1);
