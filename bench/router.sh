@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# serin's router against nginx and HAProxy in the same run, on this machine: the same pods
-# behind each (serin runs them: ten v1 and one v2 of the seed), split 90/10, each proxy alone
-# on core 0 with the same CPU quota (half the core), wrk and the pods on core 1. Prints req/s and p50/p99/p99.9 per proxy and, last,
-# `ratio serin/nginx=X.XX serin/haproxy=Y.YY`. Run from the repository root, no arguments.
+# serin's router against nginx, HAProxy and Traefik in the same run, on this machine: the same
+# pods behind each (serin runs them: ten v1 and one v2 of the seed), split 90/10, each proxy
+# alone on core 0 with the same CPU quota (half the core), wrk and the pods on core 1. Prints
+# req/s and p50/p99/p99.9 per proxy and, last,
+# `ratio serin/nginx=X.XX serin/haproxy=Y.YY serin/traefik=Z.ZZ`. Run from the repository
+# root, no arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/prepare.sh
 prepare nginx:nginx-light haproxy:haproxy wrk:wrk
+prepare_traefik
 exec python3 - "$@" <<'PYTHON'
 import os, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, get, haproxy, limit, nginx, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, get, haproxy, limit, nginx, traefik, wait_listening
 
 ROUNDS, DURATION, THREADS, CONNECTIONS = 5, 10, 2, 64
 bench = Serin(cpu=0)
@@ -19,13 +22,15 @@ try:
     canary_hash = status["currentPodHash"]
     assert len(stable) == 10 and len(canary) == 1, pods
 
-    # nginx and HAProxy: one worker, no access log, keep-alive pools larger than the clients.
-    nginx_port, haproxy_port = 18080, 18081
+    # nginx and HAProxy: one worker, no access log, keep-alive pools larger than the clients;
+    # Traefik: the seed's weighted service of two Services, one thread for Go code.
+    nginx_port, haproxy_port, traefik_port = 18080, 18081, 18082
     servers = [(p, 9) for p in stable] + [(canary[0], 10)]
     nginx_proc, _ = nginx(bench, nginx_port, servers, cpu=0)
     haproxy_proc, _ = haproxy(bench, haproxy_port, servers, cpu=0)
-    wait_listening(nginx_port), wait_listening(haproxy_port)
-    limit(bench.pid, nginx_proc.pid, *children(nginx_proc.pid), haproxy_proc.pid)
+    traefik_proc = traefik(bench, traefik_port, stable, canary, cpu=0)
+    wait_listening(nginx_port), wait_listening(haproxy_port), wait_listening(traefik_port)
+    limit(bench.pid, nginx_proc.pid, *children(nginx_proc.pid), haproxy_proc.pid, traefik_proc.pid)
     report = os.path.join(bench.dir, "report.lua")
     open(report, "w").write("""done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %f %d %d %d %d\\n", summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -38,7 +43,7 @@ end
             counts[h] = counts.get(h, 0) + int(get(f"http://127.0.0.1:{port}/__serin/served"))
         return counts
 
-    targets = [("serin", bench.web, bench.pid), ("nginx", f"127.0.0.1:{nginx_port}", nginx_proc.pid), ("haproxy", f"127.0.0.1:{haproxy_port}", haproxy_proc.pid), ("direct", f"127.0.0.1:{stable[0]}", None)]
+    targets = [("serin", bench.web, bench.pid), ("nginx", f"127.0.0.1:{nginx_port}", nginx_proc.pid), ("haproxy", f"127.0.0.1:{haproxy_port}", haproxy_proc.pid), ("traefik", f"127.0.0.1:{traefik_port}", traefik_proc.pid), ("direct", f"127.0.0.1:{stable[0]}", None)]
     results = {name: [] for name, _, _ in targets}
     for round_ in range(ROUNDS):
         for name, addr, pid in targets:
@@ -67,10 +72,10 @@ end
         print(f"{name:10}{m['rps']:>10.0f}{m['p50']:>9.2f}{m['p99']:>9.2f}{m['p999']:>10.2f}{m['canary']:>10.2f}{m['cpu']:>8.1f}{per_cpu}{len(counted):>8}")
     # The rounds' own ratios too: each pairs serin with a peer measured a minute apart, so the
     # machine's mood (which moves whole rounds by a quarter) cancels more than in the medians.
-    for peer in ("nginx", "haproxy"):
+    for peer in ("nginx", "haproxy", "traefik"):
         per_round = [s["rps"] / p["rps"] for s, p in zip(results["serin"], results[peer])]
         print(f"per round serin/{peer}: " + " ".join(f"{r:.2f}" for r in per_round) + f" (median {statistics.median(per_round):.2f})")
-    print(f"ratio serin/nginx={medians['serin']['rps'] / medians['nginx']['rps']:.2f} serin/haproxy={medians['serin']['rps'] / medians['haproxy']['rps']:.2f}")
+    print("ratio " + " ".join(f"serin/{peer}={medians['serin']['rps'] / medians[peer]['rps']:.2f}" for peer in ("nginx", "haproxy", "traefik")))
 finally:
     bench.stop()
 PYTHON

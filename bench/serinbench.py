@@ -198,6 +198,28 @@ backend pods
     return bench.start([*pin, "haproxy", *args, "-f", cfg], "haproxy"), cfg
 
 
+def traefik(bench, port, stable, canary, cpu=None):
+    """Traefik as the seed configures it, through its file provider: a router for the seed's
+    host to a weighted service of the stable and canary Services (90/10), each a load balancer
+    over its pods; no access log, one thread for Go code (GOMAXPROCS=1), as the others have
+    one worker. `stable` and `canary` are pod ports."""
+    pods = lambda ports: {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{p}"} for p in ports]}}
+    dynamic = {"http": {
+        "routers": {"canary": {"rule": f"Host(`{HOST}`)", "entryPoints": ["web"], "service": "split"}},
+        "services": {
+            "split": {"weighted": {"services": [{"name": "stable", "weight": 90}, {"name": "canary", "weight": 10}]}},
+            "stable": pods(stable),
+            "canary": pods(canary),
+        },
+    }}
+    config = os.path.join(bench.dir, f"traefik-{port}.yaml")  # JSON is YAML
+    open(config, "w").write(json.dumps(dynamic))
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    args = [os.environ["SERIN_BENCH_TRAEFIK"], f"--entryPoints.web.address=127.0.0.1:{port}",
+            f"--providers.file.filename={config}", "--log.level=ERROR"]
+    return bench.start([*pin, *args], "traefik", env={**os.environ, "GOMAXPROCS": "1"})
+
+
 def wait_listening(port, timeout=10):
     import socket
     deadline = time.time() + timeout
