@@ -235,18 +235,18 @@ impl GitOps {
             initiated_by: initiated_by.clone(),
             ..Default::default()
         });
-        let (commit, manifests) = match target {
-            Target::Loaded { commit, manifests, .. } => (commit.clone(), manifests.as_slice()),
-            Target::Failed { commit, .. } => (commit.clone().unwrap_or_default(), &[][..]),
+        let (commit, manifests, unreadable) = match target {
+            Target::Loaded { commit, manifests, .. } => (commit.clone(), manifests.as_slice(), None),
+            Target::Failed { commit, message } => (commit.clone().unwrap_or_default(), &[][..], Some(message)),
         };
         let running = status.operation_state.as_ref().filter(|s| s.phase == "Running");
         if running.and_then(|s| s.sync_result.as_ref()).is_none_or(|r| r.revision != commit) {
             status.operation_state = Some(start_sync(app, &commit, operation.clone(), now()));
         }
         let state = status.operation_state.as_mut().expect("started");
-        let advanced = match target {
-            Target::Failed { message, .. } => Advance::Finished(Err(format!("ComparisonError: {message}"))),
-            Target::Loaded { .. } => {
+        let advanced = match unreadable {
+            Some(message) => Advance::Finished(Err(format!("ComparisonError: {message}"))),
+            None => {
                 let results = &mut state.sync_result.get_or_insert_with(Default::default).resources;
                 self.advance(app, &instance_name(key), manifests, comparison, live, prune, results).await
             }
@@ -487,13 +487,9 @@ impl GitOps {
     }
 
     async fn prune(&self, app: &Application, key: &ObjectKey) -> Result<ResourceResult, Error> {
-        let version = app
-            .status
-            .as_ref()
-            .and_then(|s| s.resources.iter().find(|r| r.group == key.group && r.kind == key.kind))
-            .and_then(|r| r.version.clone())
-            .unwrap_or_else(|| "v1".to_string());
-        let api_version = if key.group.is_empty() { version } else { format!("{}/{version}", key.group) };
+        let recorded =
+            app.status.as_ref().and_then(|s| s.resources.iter().find(|r| r.group == key.group && r.kind == key.kind));
+        let api_version = api_version(&key.group, recorded.and_then(|r| r.version.as_deref()));
         let api = self.cluster.api_for(&api_version, key).await?;
         match api.get(&key.name).await {
             Ok(live) if prune_disabled(&to_json(&live)) => {
@@ -566,9 +562,7 @@ impl Cluster {
             }
         }
         for resource in app.status.iter().flat_map(|s| &s.resources) {
-            let version = resource.version.clone().unwrap_or_else(|| "v1".to_string());
-            let api_version = if resource.group.is_empty() { version } else { format!("{}/{version}", resource.group) };
-            kinds.insert((api_version, resource.kind.clone()));
+            kinds.insert((api_version(&resource.group, resource.version.as_deref()), resource.kind.clone()));
             namespaces.insert(resource.namespace.clone());
         }
         namespaces.remove("");
@@ -686,6 +680,12 @@ fn task_state(task: &Task, results: &[ResourceResult], live: &HashMap<ObjectKey,
         (Some(_), _) => TaskState::Running(format!("waiting for completion of hook {key}")),
         (None, _) => waves::resource_state(key, live.get(key)),
     }
+}
+
+/// The apiVersion of a group at the version an Application's status recorded (`v1` if none).
+fn api_version(group: &str, version: Option<&str>) -> String {
+    let version = version.unwrap_or("v1");
+    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
 }
 
 fn key_of_app(app: &Application) -> ObjectKey {
