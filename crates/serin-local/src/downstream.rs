@@ -351,15 +351,25 @@ impl Connection {
             return self.client.own(request.asked(), StatusCode::OK, "", end).await;
         }
         // Routed and forwarded with its dot segments and repeated slashes removed, as Traefik
-        // does: no route is walked around with `..`.
+        // does: no route is walked around with `..`. A `;` in the query is forwarded as the `&`
+        // Traefik turns it into, so that the pod reads the parameters the rules read.
         let sanitized = serin_router::rule::sanitized_path(request.path);
+        let query = if request.query.contains(';') {
+            Cow::Owned(request.query.replace(';', "&"))
+        } else {
+            Cow::Borrowed(request.query)
+        };
         let target;
-        let request = match (&sanitized, request.target.strip_prefix(request.path)) {
-            (Cow::Owned(clean), Some(after_path)) => {
-                target = format!("{clean}{after_path}");
-                &Request { target: &target, path: clean, ..*request }
+        let request = match (&sanitized, &query) {
+            (Cow::Borrowed(_), Cow::Borrowed(_)) => request,
+            (path, query) if request.target.len() > request.path.len() => {
+                target = format!("{path}?{query}");
+                &Request { target: &target, path, query, ..*request }
             }
-            _ => request,
+            (path, _) => {
+                target = path.to_string();
+                &Request { target: &target, path, ..*request }
+            }
         };
         let path = serin_router::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
         let info = RequestInfo {
@@ -895,6 +905,21 @@ mod tests {
             prop_assert_eq!(parse(raw.as_bytes()), Ok(Some(RequestBody::Empty)));
             let cut = cut.index(raw.len());
             prop_assert_eq!(parse(&raw.as_bytes()[..cut]), Ok(None));
+        }
+    }
+
+    /// As Traefik forwards them: dot segments removed from the path, a `;` of the query (not of
+    /// the path) turned into `&`.
+    #[tokio::test]
+    async fn cleaned_paths_and_query_semicolons_reach_the_pod_as_traefik_sends_them() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        for (sent, forwarded) in
+            [("/a/../b?x=1;y=2", "/b?x=1&y=2"), ("/a/./b;c?q", "/a/b;c?q"), ("/x?a;b", "/x?a&b"), ("/a//b", "/a/b")]
+        {
+            let request = format!("GET {sent} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n");
+            let answer = talk(router, &[request.as_bytes()]).await;
+            assert!(answer.contains(&format!("GET {forwarded}\n")), "{sent}: {answer}");
         }
     }
 

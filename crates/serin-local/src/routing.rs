@@ -13,7 +13,7 @@ use crate::store::Stored;
 use serde_json::Value as Json;
 use serin_engine::state::POD_TEMPLATE_HASH_LABEL;
 use serin_model::rollout::{HeaderRoutingMatch, RouteMatch, StringMatch};
-use serin_router::rule::{RequestInfo, Rule};
+use serin_router::rule::{RequestInfo, Rule, Syntax, parse_with};
 use serin_router::weighted::Schedule;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -231,7 +231,8 @@ pub fn build(
         {
             let name = format!("{namespace}/{}#{index}", route.key.name);
             let rule_text = spec["match"].as_str().unwrap_or_default();
-            let rule = match serin_router::rule::parse(rule_text) {
+            let syntax = Syntax::of_route(group, spec["syntax"].as_str());
+            let rule = match syntax.and_then(|syntax| parse_with(rule_text, syntax).map_err(|e| e.to_string())) {
                 Ok(rule) => rule,
                 Err(error) => {
                     builder.report.problems.push(format!("IngressRoute {name}: rule {rule_text:?}: {error}"));

@@ -16,6 +16,7 @@ use crate::rollout::{
 };
 use crate::service::Service;
 use crate::traefik::{IngressRoute, ServersTransport, TraefikService, WeightedService, traefik_duration_millis};
+use serin_router::rule::{Syntax, parse_with};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
@@ -785,11 +786,18 @@ fn ingress_route(issues: &mut Issues, r: &IngressRoute) {
     issues.check(!r.spec.routes.is_empty(), &routes, "required: at least one route");
     for (i, route) in r.spec.routes.iter().enumerate() {
         let at = routes.index(i);
-        issues.check(
-            !route.r#match.trim().is_empty(),
-            &at.key("match"),
-            "required: a rule such as Host(`example.com`)",
-        );
+        let syntax = Syntax::of_route(crate::object::group_of(&r.api_version), route.syntax.as_deref());
+        match syntax {
+            Err(e) => issues.at(&at.key("syntax"), e),
+            Ok(_) if route.r#match.trim().is_empty() => {
+                issues.at(&at.key("match"), "required: a rule such as Host(`example.com`)");
+            }
+            Ok(syntax) => {
+                if let Err(e) = parse_with(&route.r#match, syntax) {
+                    issues.at(&at.key("match"), format!("Traefik {} rule: {e}", syntax.name()));
+                }
+            }
+        }
         if let Some(kind) = &route.kind {
             issues.check(kind == "Rule", &at.key("kind"), format!("kind must be Rule, got {kind:?}"));
         }

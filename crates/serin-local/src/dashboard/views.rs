@@ -20,6 +20,7 @@ use serin_engine::state::{POD_TEMPLATE_HASH_LABEL, ReplicaSetState};
 use serin_model::Time;
 use serin_model::application::Application;
 use serin_model::rollout::{Rollout, RolloutStatus, StepKind};
+use serin_router::rule::{Syntax, parse_with};
 use std::collections::BTreeMap;
 
 /// Events shown on a rollout's page (the newest).
@@ -424,7 +425,8 @@ pub fn routes(store: &Store, entrypoints: &BTreeMap<String, String>) -> Result<J
                         .unwrap_or_else(|| serin_router::rule::default_priority(rule));
                     let services: Vec<Json> =
                         spec["services"].as_array().into_iter().flatten().map(|s| service_ref(s, namespace)).collect();
-                    let problem = serin_router::rule::parse(rule).err().map(|e| e.to_string());
+                    let syntax = Syntax::of_route(api_group(route), spec["syntax"].as_str());
+                    let problem = syntax.and_then(|s| parse_with(rule, s).map(drop).map_err(|e| e.to_string())).err();
                     json!({"match": rule, "priority": priority, "services": services, "problem": problem})
                 })
                 .collect();

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::Syntax;
 use super::matcher::MatcherKind;
 
 /// A rule that cannot be parsed. `offset` counts characters (not bytes) from the start of the
@@ -31,8 +32,10 @@ pub enum RuleErrorKind {
     SingleQuotedString,
     /// A double-quoted string whose `\x`/octal escapes do not form UTF-8.
     InvalidUtf8String,
-    /// A name that is not a matcher.
-    UnknownMatcher { name: String, suggestion: Option<&'static str> },
+    /// A name that is not a matcher of the rule's syntax.
+    UnknownMatcher { name: String, suggestion: Option<&'static str>, syntax: Syntax },
+    /// A matcher of Traefik's other syntax (`Headers` in a v3 rule, `Header` in a v2 one).
+    OtherSyntaxMatcher { matcher: &'static str, instead: &'static str, syntax: Syntax },
     /// A matcher name not followed by `(`.
     ExpectedOpenParen { matcher: &'static str },
     /// A `(` without its `)`.
@@ -69,8 +72,8 @@ impl RuleError {
     }
 }
 
-fn names_list() -> String {
-    MatcherKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+fn names_list(syntax: Syntax) -> String {
+    MatcherKind::ALL.iter().filter(|k| k.exists_in(syntax)).map(|k| k.name()).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for RuleError {
@@ -96,12 +99,23 @@ impl fmt::Display for RuleError {
                 ("single-quoted string".into(), ", quote arguments with backticks (`...`) or double quotes".into())
             }
             InvalidUtf8String => ("string escapes do not form valid UTF-8".into(), String::new()),
-            UnknownMatcher { name, suggestion } => {
-                let mut tail = format!(", expected one of {}", names_list());
+            UnknownMatcher { name, suggestion, syntax } => {
+                let mut tail = format!(", expected one of {}", names_list(*syntax));
                 if let Some(s) = suggestion {
                     tail.push_str(&format!(" (did you mean {s}?)"));
                 }
                 (format!("unknown matcher {name:?}"), tail)
+            }
+            OtherSyntaxMatcher { matcher, instead, syntax } => {
+                let other = syntax.other();
+                (
+                    format!("{matcher} is Traefik {} syntax, not {}", other.name(), syntax.name()),
+                    format!(
+                        ": write {instead}, or read the rule as {} (a route's `syntax: {}`)",
+                        other.name(),
+                        other.name()
+                    ),
+                )
             }
             ExpectedOpenParen { matcher } => (format!("expected \"(\" after {matcher}"), String::new()),
             UnclosedParenthesis => ("unclosed parenthesis".into(), String::new()),
@@ -114,7 +128,13 @@ impl fmt::Display for RuleError {
             ),
             ArgumentCount { matcher, expected, got } => {
                 let plural = if expected.ends_with(" 1") || *expected == "1" { "" } else { "s" };
-                (format!("{matcher} expects {expected} argument{plural}, got {got}"), String::new())
+                // Traefik v2 took several values per matcher; v3 takes one.
+                let hint = if *expected == "1" && *got > 1 {
+                    format!(": join one {matcher}(...) per value with ||")
+                } else {
+                    String::new()
+                };
+                (format!("{matcher} expects {expected} argument{plural}, got {got}"), hint)
             }
             EmptyArgument { matcher } => (format!("empty argument for {matcher}"), String::new()),
             InvalidArgument { matcher, reason } => (format!("invalid {matcher} argument"), format!(": {reason}")),

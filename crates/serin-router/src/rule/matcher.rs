@@ -1,7 +1,8 @@
 //! The matchers of Traefik's HTTP rules: what each accepts as arguments and how each tests a
-//! request. Traefik v3 syntax is the base; Traefik v2's matchers (`HostHeader`, `Headers`,
-//! `HeadersRegexp`), its multi-argument forms (`Host(`a`, `b`)`, `PathPrefix(`/a`, `/b`)`, ...) and
-//! its `Query(`key=value`)` form are accepted too, so rules written for either syntax parse.
+//! request, in either of Traefik's syntaxes. v3 matchers take one argument (two for `Header`,
+//! one or two for `Query`) and read regexps; v2 matchers (`HostHeader`, `Headers`,
+//! `HeadersRegexp` are v2 only) take several arguments, any of which may match, and read
+//! gorilla/mux templates (see [`super::template`]).
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -10,7 +11,8 @@ use std::net::IpAddr;
 use regex::Regex;
 
 use super::error::RuleErrorKind;
-use super::{RequestInfo, goregex};
+use super::template::{self, Place};
+use super::{RequestInfo, Syntax, goregex};
 
 /// The matcher names, in the order error messages list them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +82,39 @@ impl MatcherKind {
         })
     }
 
-    /// The closest matcher name to an unknown one, when it is close enough to be a typo.
-    pub(crate) fn suggest(name: &str) -> Option<&'static str> {
+    /// Whether the matcher is part of a syntax: v3 dropped `HostHeader`, `Headers` and
+    /// `HeadersRegexp`, and added `PathRegexp`, `Header`, `HeaderRegexp` and `QueryRegexp`.
+    pub(crate) fn exists_in(self, syntax: Syntax) -> bool {
+        use MatcherKind as K;
+        match self {
+            K::PathRegexp | K::Header | K::HeaderRegexp | K::QueryRegexp => syntax == Syntax::V3,
+            K::HostHeader | K::Headers | K::HeadersRegexp => syntax == Syntax::V2,
+            _ => true,
+        }
+    }
+
+    /// What to write instead of this matcher in the other syntax.
+    pub(crate) fn counterpart(self) -> &'static str {
+        use MatcherKind as K;
+        match self {
+            K::HostHeader => "Host",
+            K::Headers => "Header(`name`, `value`) once per pair",
+            K::HeadersRegexp => "HeaderRegexp(`name`, `regexp`) once per pair",
+            K::PathRegexp => "Path(`/{name:regexp}`) with a template",
+            K::Header => "Headers",
+            K::HeaderRegexp => "HeadersRegexp",
+            K::QueryRegexp => "Query(`key={name:regexp}`) with a template",
+            other => other.name(),
+        }
+    }
+
+    /// The closest matcher name of a syntax to an unknown one, when it is close enough to be a
+    /// typo.
+    pub(crate) fn suggest(name: &str, syntax: Syntax) -> Option<&'static str> {
         let lower = name.to_lowercase();
         Self::ALL
             .into_iter()
+            .filter(|kind| kind.exists_in(syntax))
             .map(|kind| (edit_distance(&lower, &kind.name().to_ascii_lowercase()), kind.name()))
             .filter(|&(d, canonical)| d <= 2.min(canonical.len() / 3 + 1))
             .min_by_key(|&(d, _)| d)
@@ -122,23 +152,28 @@ pub(crate) struct Arg {
 /// A matcher with its arguments checked and compiled.
 #[derive(Debug, Clone)]
 pub(crate) enum Matcher {
-    /// `Host`/`HostHeader`: lowercase host expressions, any of which may match.
+    /// `Host`/`HostHeader`: lowercase host expressions, any of which may match. With
+    /// `wildcards` (v3), `*` matches every request and `*.a.b` one label before `.a.b`.
     Host {
-        kind: MatcherKind,
         hosts: Vec<String>,
+        wildcards: bool,
     },
-    HostRegexp(Vec<Regex>),
-    Path(Vec<String>),
-    PathPrefix(Vec<String>),
-    PathRegexp(Regex),
+    /// `HostRegexp`: v3's regexp tests the canonical host; v2's templates test the host as the
+    /// client sent it, port removed (they ignore case themselves).
+    HostRegexp {
+        res: Vec<Regex>,
+        as_sent: bool,
+    },
+    /// `Path`, `PathPrefix`, `PathRegexp` and v2's path templates: any one test may pass.
+    Path(Vec<PathTest>),
     /// Uppercase methods, compared with the request's method as it is.
     Method(Vec<String>),
     /// `Header`/`Headers`: every (name, value) pair must be present.
     Headers(Vec<(String, String)>),
     /// `HeaderRegexp`/`HeadersRegexp`: every name must have a value matching its regexp.
     HeadersRegexp(Vec<(String, Regex)>),
-    /// `Query(key)`, `Query(key, value)`, `QueryRegexp(key)`: some value of `key` equals `value`
-    /// (the empty string when not given).
+    /// v3's `Query(key)`, `Query(key, value)`, `QueryRegexp(key)`: some value of `key` equals
+    /// `value` (the empty string when not given).
     Query {
         key: String,
         value: String,
@@ -147,10 +182,28 @@ pub(crate) enum Matcher {
         key: String,
         re: Regex,
     },
-    /// Traefik v2's `Query(`key=value`, ...)`: every key's first value equals its value, or the
-    /// key is present when the value is empty.
-    QueryPairs(Vec<(String, String)>),
+    /// v2's `Query(`key=template`, ...)`: for every key, `key=` and its first value match the
+    /// template.
+    QueryTemplates(Vec<(String, Regex)>),
     ClientIp(IpSet),
+}
+
+/// One way a path may match.
+#[derive(Debug, Clone)]
+pub(crate) enum PathTest {
+    Exact(String),
+    Prefix(String),
+    Pattern(Regex),
+}
+
+impl PathTest {
+    fn passes(&self, path: &str) -> bool {
+        match self {
+            PathTest::Exact(p) => path == p,
+            PathTest::Prefix(p) => path.starts_with(p.as_str()),
+            PathTest::Pattern(re) => re.is_match(path),
+        }
+    }
 }
 
 fn invalid(kind: MatcherKind, offset: usize, reason: impl Into<String>) -> (usize, RuleErrorKind) {
@@ -161,30 +214,66 @@ fn regexp(kind: MatcherKind, arg: &Arg) -> Result<Regex, (usize, RuleErrorKind)>
     goregex::compile(&arg.value).map_err(|e| invalid(kind, arg.offset, format!("regexp {:?}: {e}", arg.value)))
 }
 
-/// Characters a host expression may contain; anything else (a `/`, a space, ...) cannot be a
-/// host name and is refused, as recent Traefik versions do.
+fn template(kind: MatcherKind, arg: &Arg, place: Place) -> Result<Regex, (usize, RuleErrorKind)> {
+    template::compile(&arg.value, place).map_err(|e| invalid(kind, arg.offset, e))
+}
+
+/// Characters a host expression may contain; anything else (a `/`, a space, ...) cannot be in a
+/// request's host, so the rule could never match (Traefik accepts it and never routes to it).
 fn is_host_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '*' | ':' | '[' | ']')
 }
 
+/// A `Host` argument, lowercased, or why it can never match a request.
+fn host_expression(kind: MatcherKind, arg: &Arg, syntax: Syntax) -> Result<String, (usize, RuleErrorKind)> {
+    let value = &arg.value;
+    if !value.is_ascii() {
+        let reason = format!("{value:?} has non-ASCII characters, write the host name in its punycode form");
+        return Err(invalid(kind, arg.offset, reason));
+    }
+    if let Some(bad) = value.chars().find(|&c| !is_host_char(c)) {
+        return Err(invalid(kind, arg.offset, format!("{value:?} is not a host name ({bad:?})")));
+    }
+    let rest = match syntax {
+        Syntax::V3 if value == "*" => "",
+        Syntax::V3 => value.strip_prefix("*.").unwrap_or(value),
+        Syntax::V2 => value,
+    };
+    if rest.contains('*') {
+        let reason = match syntax {
+            Syntax::V3 => "never matches: `*` is a wildcard alone or as the first label (`*.example.com`, one label)",
+            Syntax::V2 => {
+                "never matches: Traefik v2's Host has no wildcards (write HostRegexp(`{sub:[a-z]+}.example.com`))"
+            }
+        };
+        return Err(invalid(kind, arg.offset, format!("{value:?} {reason}")));
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
 impl Matcher {
-    /// Checks the arguments of a call and builds the matcher. `call_offset` is where the
-    /// matcher's name starts. Errors carry character offsets.
+    /// Checks the arguments of a call and builds the matcher, as Traefik does for the rule's
+    /// syntax. `call_offset` is where the matcher's name starts. Errors carry character offsets.
     pub(crate) fn build(
         kind: MatcherKind,
+        syntax: Syntax,
         call_offset: usize,
         args: &[Arg],
     ) -> Result<Matcher, (usize, RuleErrorKind)> {
         use MatcherKind as K;
-        let v2_query = matches!(kind, K::Query) && args.first().is_some_and(|a| a.value.contains('='));
-        let (ok, expected) = match kind {
-            K::PathRegexp => (args.len() == 1, "1"),
-            K::Header | K::HeaderRegexp => (args.len() == 2, "2"),
-            K::Query | K::QueryRegexp if !v2_query => ((1..=2).contains(&args.len()), "1 or 2"),
-            K::Headers | K::HeadersRegexp => {
+        // v2's Query takes `key=value` arguments, or keys and values in turn: counted in halves.
+        let query_halves = args.iter().map(|a| if a.value.contains('=') { 2 } else { 1 }).sum::<usize>();
+        let (ok, expected) = match (syntax, kind) {
+            (Syntax::V3, K::Header | K::HeaderRegexp) => (args.len() == 2, "2"),
+            (Syntax::V3, K::Query | K::QueryRegexp) => ((1..=2).contains(&args.len()), "1 or 2"),
+            (Syntax::V3, _) => (args.len() == 1, "1"),
+            (Syntax::V2, K::Headers | K::HeadersRegexp) => {
                 (!args.is_empty() && args.len().is_multiple_of(2), "an even number (name, value pairs) of")
             }
-            _ => (!args.is_empty(), "at least 1"),
+            (Syntax::V2, K::Query) => {
+                (!args.is_empty() && query_halves.is_multiple_of(2), "`key=value` or (key, value) pairs of")
+            }
+            (Syntax::V2, _) => (!args.is_empty(), "at least 1"),
         };
         if !ok {
             return Err((
@@ -200,43 +289,36 @@ impl Matcher {
         };
         Ok(match kind {
             K::Host | K::HostHeader => {
-                let mut hosts = Vec::with_capacity(args.len());
-                for arg in args {
-                    if !arg.value.is_ascii() {
-                        return Err(invalid(
-                            kind,
-                            arg.offset,
-                            format!(
-                                "{:?} has non-ASCII characters, write the host name in its punycode form",
-                                arg.value
-                            ),
-                        ));
-                    }
-                    if let Some(bad) = arg.value.chars().find(|&c| !is_host_char(c)) {
-                        return Err(invalid(kind, arg.offset, format!("{:?} is not a host name ({bad:?})", arg.value)));
-                    }
-                    hosts.push(arg.value.to_ascii_lowercase());
-                }
-                Matcher::Host { kind, hosts }
+                let hosts = args.iter().map(|arg| host_expression(kind, arg, syntax)).collect::<Result<_, _>>()?;
+                Matcher::Host { hosts, wildcards: syntax == Syntax::V3 }
             }
             K::HostRegexp => {
-                let mut res = Vec::with_capacity(args.len());
-                for arg in args {
-                    if !arg.value.is_ascii() {
-                        return Err(invalid(kind, arg.offset, format!("{:?} has non-ASCII characters", arg.value)));
-                    }
-                    res.push(regexp(kind, arg)?);
+                if let Some(arg) = args.iter().find(|a| !a.value.is_ascii()) {
+                    return Err(invalid(kind, arg.offset, format!("{:?} has non-ASCII characters", arg.value)));
                 }
-                Matcher::HostRegexp(res)
+                let res = match syntax {
+                    Syntax::V3 => args.iter().map(|arg| regexp(kind, arg)).collect::<Result<_, _>>()?,
+                    Syntax::V2 => args.iter().map(|arg| template(kind, arg, Place::Host)).collect::<Result<_, _>>()?,
+                };
+                Matcher::HostRegexp { res, as_sent: syntax == Syntax::V2 }
             }
             K::Path | K::PathPrefix => {
                 if let Some(bad) = args.iter().find(|a| !a.value.starts_with('/')) {
                     return Err(invalid(kind, bad.offset, format!("path {:?} does not start with \"/\"", bad.value)));
                 }
-                let paths = args.iter().map(|a| a.value.clone()).collect();
-                if kind == K::Path { Matcher::Path(paths) } else { Matcher::PathPrefix(paths) }
+                let prefix = kind == K::PathPrefix;
+                let mut tests = Vec::with_capacity(args.len());
+                for arg in args {
+                    tests.push(match (syntax == Syntax::V2 && template::has_variables(&arg.value), prefix) {
+                        (true, false) => PathTest::Pattern(template(kind, arg, Place::Path)?),
+                        (true, true) => PathTest::Pattern(template(kind, arg, Place::PathPrefix)?),
+                        (false, false) => PathTest::Exact(arg.value.clone()),
+                        (false, true) => PathTest::Prefix(arg.value.clone()),
+                    });
+                }
+                Matcher::Path(tests)
             }
-            K::PathRegexp => Matcher::PathRegexp(regexp(kind, &args[0])?),
+            K::PathRegexp => Matcher::Path(vec![PathTest::Pattern(regexp(kind, &args[0])?)]),
             K::Method => Matcher::Method(args.iter().map(|a| a.value.to_uppercase()).collect()),
             K::Header | K::Headers => Matcher::Headers(pairs(args)),
             K::HeaderRegexp | K::HeadersRegexp => {
@@ -246,22 +328,21 @@ impl Matcher {
                 }
                 Matcher::HeadersRegexp(res)
             }
-            K::Query if v2_query => {
-                let mut res = Vec::with_capacity(args.len());
-                for arg in args {
-                    let Some((key, value)) = arg.value.split_once('=') else {
-                        return Err(invalid(
-                            kind,
-                            arg.offset,
-                            format!("{:?} mixes a bare key with Traefik v2's `key=value` arguments", arg.value),
-                        ));
-                    };
-                    if key.is_empty() {
-                        return Err(invalid(kind, arg.offset, format!("{:?} has an empty key", arg.value)));
-                    }
-                    res.push((key.to_string(), value.to_string()));
+            K::Query if syntax == Syntax::V2 => {
+                let halves: Vec<&str> = args
+                    .iter()
+                    .flat_map(|a| match a.value.split_once('=') {
+                        Some((key, value)) => vec![key, value],
+                        None => vec![a.value.as_str()],
+                    })
+                    .collect();
+                let mut templates = Vec::with_capacity(halves.len() / 2);
+                for pair in halves.chunks(2) {
+                    let text = format!("{}={}", pair[0], pair[1]);
+                    let re = template::compile(&text, Place::Query).map_err(|e| invalid(kind, call_offset, e))?;
+                    templates.push((pair[0].to_string(), re));
                 }
-                Matcher::QueryPairs(res)
+                Matcher::QueryTemplates(templates)
             }
             K::Query | K::QueryRegexp if args.len() == 1 => {
                 Matcher::Query { key: args[0].value.clone(), value: String::new() }
@@ -278,28 +359,23 @@ impl Matcher {
         })
     }
 
-    /// The lowercase host expressions of a `Host` matcher (not `HostHeader`, as in Traefik's
-    /// domain extraction).
-    pub(crate) fn host_values(&self) -> &[String] {
-        match self {
-            Matcher::Host { kind: MatcherKind::Host, hosts } => hosts,
-            _ => &[],
-        }
-    }
-
     pub(crate) fn matches(&self, req: &Request<'_, '_>) -> bool {
         match self {
-            Matcher::Host { hosts, .. } => {
+            Matcher::Host { hosts, wildcards, .. } => {
                 let host = req.host();
-                !host.is_empty() && hosts.iter().any(|expr| host_matches(host, expr))
+                hosts.iter().any(|expr| {
+                    (*wildcards && expr == "*") || (!host.is_empty() && host_matches(host, expr, *wildcards))
+                })
             }
-            Matcher::HostRegexp(res) => {
+            Matcher::HostRegexp { res, as_sent: false } => {
                 let host = req.host();
                 res.iter().any(|re| re.is_match(host))
             }
-            Matcher::Path(paths) => paths.iter().any(|p| req.info.path == p),
-            Matcher::PathPrefix(paths) => paths.iter().any(|p| req.info.path.starts_with(p.as_str())),
-            Matcher::PathRegexp(re) => re.is_match(req.info.path),
+            Matcher::HostRegexp { res, as_sent: true } => {
+                let host = split_host_port(req.info.host).unwrap_or(req.info.host);
+                res.iter().any(|re| re.is_match(host))
+            }
+            Matcher::Path(tests) => tests.iter().any(|test| test.passes(req.info.path)),
             Matcher::Method(methods) => methods.iter().any(|m| req.info.method == m),
             Matcher::Headers(pairs) => pairs.iter().all(|(name, value)| req.header_values(name).any(|v| v == value)),
             Matcher::HeadersRegexp(pairs) => {
@@ -307,12 +383,9 @@ impl Matcher {
             }
             Matcher::Query { key, value } => query_values(req.info.query, key).any(|v| v == value.as_str()),
             Matcher::QueryRegexp { key, re } => query_values(req.info.query, key).any(|v| re.is_match(&v)),
-            Matcher::QueryPairs(pairs) => {
-                pairs.iter().all(|(key, value)| match first_query_value(req.info.query, key) {
-                    Some(found) => value.is_empty() || found == value.as_str(),
-                    None => false,
-                })
-            }
+            Matcher::QueryTemplates(templates) => templates.iter().all(|(key, re)| {
+                query_values(req.info.query, key).next().is_some_and(|first| re.is_match(&format!("{key}={first}")))
+            }),
             Matcher::ClientIp(set) => req.info.client_ip.is_some_and(|ip| set.contains(ip)),
         }
     }
@@ -382,38 +455,18 @@ fn split_host_port(s: &str) -> Option<&str> {
 }
 
 /// Traefik's host test, with its trailing-dot leniency both ways.
-fn host_matches(host: &str, expr: &str) -> bool {
-    if host_expression_matches(host, expr) {
-        return true;
-    }
-    if let Some(stripped) = expr.strip_suffix('.')
-        && host_expression_matches(host, stripped)
-    {
-        return true;
-    }
-    if let Some(stripped) = host.strip_suffix('.')
-        && host_expression_matches(stripped, expr)
-    {
-        return true;
-    }
-    false
-}
-
-/// `example.com` matches itself; `*.example.com` matches exactly one label before
-/// `.example.com`; `**.example.com` matches one or more labels before it. Neither wildcard
-/// matches `example.com` itself.
-fn host_expression_matches(host: &str, expr: &str) -> bool {
-    if let Some(suffix) = expr.strip_prefix("**.") {
-        let (h, s) = (host.as_bytes(), suffix.as_bytes());
-        return h.len() > s.len() + 1
-            && h[h.len() - s.len() - 1] == b'.'
-            && h[h.len() - s.len()..].eq_ignore_ascii_case(s);
-    }
-    if let Some(rest) = expr.strip_prefix('*') {
-        let after_first_label = host.find('.').map_or("", |i| &host[i..]);
-        return after_first_label.eq_ignore_ascii_case(rest);
-    }
-    host.eq_ignore_ascii_case(expr)
+fn host_matches(host: &str, expr: &str, wildcards: bool) -> bool {
+    let test = |host: &str, expr: &str| {
+        if wildcards && let Some(rest) = expr.strip_prefix('*') {
+            // `*.example.com`: the host's first label replaced by `*` is the expression.
+            let after_first_label = host.find('.').map_or("", |i| &host[i..]);
+            return after_first_label.eq_ignore_ascii_case(rest);
+        }
+        host.eq_ignore_ascii_case(expr)
+    };
+    test(host, expr)
+        || expr.strip_suffix('.').is_some_and(|expr| test(host, expr))
+        || host.strip_suffix('.').is_some_and(|host| test(host, expr))
 }
 
 /// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` on a bad escape. Bytes that
@@ -446,33 +499,18 @@ fn query_unescape(s: &str) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
-/// The values of `key` in a raw query string, as Go's `url.ParseQuery` reads it: pairs split on
-/// `&`, a pair holding a `;` dropped, a pair with a bad escape dropped, a key without `=` has
-/// the empty value.
+/// The values of `key` in a raw query string, as Traefik reads them: `;` separates pairs like
+/// `&` (Traefik's entry points rewrite one into the other before routing), then Go's
+/// `url.ParseQuery` applies: a pair with a bad escape is dropped, a key without `=` has the
+/// empty value.
 fn query_values<'q>(query: &'q str, key: &'q str) -> impl Iterator<Item = Cow<'q, str>> + 'q {
-    query.split('&').filter(|seg| !seg.is_empty() && !seg.contains(';')).filter_map(move |seg| {
+    query.split(['&', ';']).filter(|seg| !seg.is_empty()).filter_map(move |seg| {
         let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
         if query_unescape(k)? != key {
             return None;
         }
         query_unescape(v)
     })
-}
-
-/// The first value of `key` as Traefik v2's router (gorilla/mux) finds it: pairs split on `&` or
-/// `;`, and a bad escape in the value ends the search.
-fn first_query_value<'q>(query: &'q str, key: &str) -> Option<Cow<'q, str>> {
-    for seg in query.split(['&', ';']) {
-        if seg.is_empty() {
-            continue;
-        }
-        let (k, v) = seg.split_once('=').unwrap_or((seg, ""));
-        match query_unescape(k) {
-            Some(k) if k == key => return query_unescape(v),
-            _ => continue,
-        }
-    }
-    None
 }
 
 /// IP addresses and CIDR ranges, compared in canonical form (IPv4-mapped IPv6 as IPv4, zones
@@ -567,11 +605,13 @@ mod tests {
 
     #[test]
     fn suggestions_catch_typos_only() {
-        assert_eq!(MatcherKind::suggest("Hots"), Some("Host"));
-        assert_eq!(MatcherKind::suggest("hOST"), Some("Host"));
-        assert_eq!(MatcherKind::suggest("PathPrefx"), Some("PathPrefix"));
-        assert_eq!(MatcherKind::suggest("HostRegex"), Some("HostRegexp"));
-        assert_eq!(MatcherKind::suggest("Banana"), None);
+        assert_eq!(MatcherKind::suggest("Hots", Syntax::V3), Some("Host"));
+        assert_eq!(MatcherKind::suggest("hOST", Syntax::V3), Some("Host"));
+        assert_eq!(MatcherKind::suggest("PathPrefx", Syntax::V3), Some("PathPrefix"));
+        assert_eq!(MatcherKind::suggest("HostRegex", Syntax::V3), Some("HostRegexp"));
+        assert_eq!(MatcherKind::suggest("Banana", Syntax::V3), None);
+        assert_eq!(MatcherKind::suggest("Headrs", Syntax::V2), Some("Headers"));
+        assert_eq!(MatcherKind::suggest("Headrs", Syntax::V3), Some("Header"));
     }
 
     #[test]
@@ -587,19 +627,13 @@ mod tests {
 
     #[test]
     fn host_expressions() {
-        assert!(host_expression_matches("foo.example.com", "*.example.com"));
-        assert!(!host_expression_matches("bar.foo.example.com", "*.example.com"));
-        assert!(!host_expression_matches("example.com", "*.example.com"));
-        assert!(host_expression_matches("bar.foo.example.com", "**.example.com"));
-        assert!(host_expression_matches("foo.example.com", "**.example.com"));
-        assert!(!host_expression_matches("example.com", "**.example.com"));
-        assert!(!host_expression_matches(".example.com", "**.example.com"));
-        assert!(!host_expression_matches("fooexample.com", "**.example.com"));
-        assert!(host_expression_matches("localhost", "*"));
-        assert!(!host_expression_matches("a.b", "*"));
-        // Byte slicing must not split a multi-byte character.
-        assert!(!host_expression_matches("éé.example.com", "**.xample.com"));
-        assert!(!host_expression_matches("é", "**.a"));
+        assert!(host_matches("foo.example.com", "*.example.com", true));
+        assert!(host_matches("foo.example.com.", "*.example.com", true));
+        assert!(!host_matches("foo.example.com", "*.example.com", false), "v2 has no wildcards");
+        assert!(!host_matches("bar.foo.example.com", "*.example.com", true));
+        assert!(!host_matches("example.com", "*.example.com", true));
+        assert!(!host_matches("é.example.com", "*.xample.com", true));
+        assert!(host_matches("Example.com", "example.com.", false));
     }
 
     #[test]
@@ -609,11 +643,10 @@ mod tests {
         assert_eq!(values("q", "q"), [""]);
         assert_eq!(values("q=a+b%21", "q"), ["a b!"]);
         assert_eq!(values("q%3D=x", "q="), ["x"]);
-        assert_eq!(values("q=a;b&q=c", "q"), ["c"]);
+        assert_eq!(values("q=a;b&q=c", "q"), ["a", "c"]);
+        assert_eq!(values("a=1;q=2&q=3", "q"), ["2", "3"]);
         assert_eq!(values("q=%zz&q=d", "q"), ["d"]);
         assert_eq!(values("&&q=e&", "q"), ["e"]);
-        assert_eq!(first_query_value("a=1;q=2&q=3", "q").as_deref(), Some("2"));
-        assert_eq!(first_query_value("a=1", "q"), None);
     }
 
     #[test]

@@ -3,15 +3,16 @@
 //!
 //! The syntax is Traefik's, which is a subset of Go expressions: matchers called with Go string
 //! literals (backtick or double quoted), combined with `&&`, `||`, `!` and parentheses, with Go's
-//! precedence (`!` over `&&` over `||`). Matcher behaviour follows Traefik v3
-//! (`pkg/muxer/http/matcher.go`), including the `*.`/`**.` wildcards of `Host`; Traefik v2's
-//! matchers and multi-argument forms are accepted too (see [`parse`]).
+//! precedence (`!` over `&&` over `||`). Traefik has two sets of matchers, v3 (its default) and
+//! v2 (what Traefik 2 and `ruleSyntax: v2` routers read); [`Syntax`] chooses, and each matcher
+//! behaves as in Traefik 3.7's `pkg/muxer/http` for that syntax.
 
 mod error;
 mod goregex;
 mod lexer;
 mod matcher;
 mod parser;
+mod template;
 #[cfg(test)]
 mod tests;
 
@@ -57,31 +58,83 @@ pub struct Rule {
     source_len: usize,
 }
 
-/// Parses a Traefik rule.
+/// Which of Traefik's two rule languages a rule is written in.
+///
+/// Traefik 3 reads rules as v3 unless a router says `ruleSyntax: v2` (on an IngressRoute route,
+/// `syntax: v2`); Traefik 2 knows only v2, so the routes of `traefik.containo.us` IngressRoutes
+/// are v2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Syntax {
+    #[default]
+    V3,
+    V2,
+}
+
+impl Syntax {
+    /// `v3` or `v2`, as Traefik spells them.
+    pub fn from_name(name: &str) -> Option<Syntax> {
+        match name {
+            "v3" => Some(Syntax::V3),
+            "v2" => Some(Syntax::V2),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Syntax::V3 => "v3",
+            Syntax::V2 => "v2",
+        }
+    }
+
+    /// The syntax of an IngressRoute's route: its `syntax` field when it has one, else its API
+    /// group's (Traefik 2's `traefik.containo.us` is v2, Traefik 3's `traefik.io` v3).
+    pub fn of_route(api_group: &str, field: Option<&str>) -> Result<Syntax, String> {
+        match field {
+            Some(name) => Syntax::from_name(name).ok_or_else(|| format!("syntax must be v3 or v2, got {name:?}")),
+            None if api_group == "traefik.containo.us" => Ok(Syntax::V2),
+            None => Ok(Syntax::V3),
+        }
+    }
+
+    pub(crate) fn other(self) -> Syntax {
+        match self {
+            Syntax::V3 => Syntax::V2,
+            Syntax::V2 => Syntax::V3,
+        }
+    }
+}
+
+/// Parses a Traefik v3 rule; see [`parse_with`].
+pub fn parse(rule: &str) -> Result<Rule, RuleError> {
+    parse_with(rule, Syntax::V3)
+}
+
+/// Parses a Traefik rule in the given syntax.
 ///
 /// Matchers (each name also accepted all lowercase, all uppercase, or capitalised lowercase, as
 /// Traefik does):
 ///
-/// | matcher | arguments | matches when |
-/// |---|---|---|
-/// | `Host`, `HostHeader` | host, ... | the host (port removed) equals one, case-insensitively; `*.a.b` matches one label before `.a.b`, `**.a.b` one or more; a trailing dot on either side is ignored |
-/// | `HostRegexp` | regexp, ... | the host matches one (Go syntax, unanchored: write `^...$`) |
-/// | `Path` | path, ... | the path equals one |
-/// | `PathPrefix` | path, ... | the path starts with one (`/api` also matches `/apis`, as in Traefik) |
-/// | `PathRegexp` | regexp | the path matches |
-/// | `Method` | method, ... | the method equals one (arguments are upper-cased) |
-/// | `Header` | name, value | some value of that header equals `value` |
-/// | `HeaderRegexp` | name, regexp | some value of that header matches |
-/// | `Headers`, `HeadersRegexp` | name, value, ... | every (name, value) pair holds, as `Header`/`HeaderRegexp` |
-/// | `Query` | key [, value] | some value of `key` equals `value` (empty when omitted: `?key` or `?key=`) |
-/// | `Query` | `key=value`, ... | Traefik v2 form: every key's first value equals its value (any value when empty) |
-/// | `QueryRegexp` | key, regexp | some value of `key` matches |
-/// | `ClientIP` | IP or CIDR, ... | the client address is one of them or inside one |
+/// | matcher | v3 arguments | v2 arguments | matches when |
+/// |---|---|---|---|
+/// | `Host` | host | host, ... | the host (port removed) equals one, case-insensitively, a trailing dot on either side ignored; in v3 `*` matches every request and `*.a.b` one label before `.a.b` |
+/// | `HostHeader` | - | host, ... | as `Host` |
+/// | `HostRegexp` | regexp | template, ... | v3: the host matches the regexp (Go syntax, unanchored: write `^...$`); v2: the whole host matches a template such as `{sub:[a-z]+}.example.com`, ignoring case |
+/// | `Path` | path | path or template, ... | the path equals one (v2: or matches its template) |
+/// | `PathPrefix` | path | path or template, ... | the path starts with one (`/api` also matches `/apis`) |
+/// | `PathRegexp` | regexp | - | the path matches |
+/// | `Method` | method | method, ... | the method equals one (arguments are upper-cased) |
+/// | `Header` | name, value | - | some value of that header equals `value` |
+/// | `HeaderRegexp` | name, regexp | - | some value of that header matches |
+/// | `Headers`, `HeadersRegexp` | - | name, value, ... | every (name, value) pair holds, as `Header`/`HeaderRegexp` |
+/// | `Query` | key [, value] | `key=template`, ... | v3: some value of `key` equals `value` (empty when omitted); v2: for every key, its first value matches the template (any value when empty) |
+/// | `QueryRegexp` | key, regexp | - | some value of `key` matches |
+/// | `ClientIP` | IP or CIDR | IP or CIDR, ... | the client address is one of them or inside one |
 ///
-/// Matchers taking "..." accept several arguments (Traefik v2 style) and match when any one does.
-/// Empty arguments are refused, as Traefik refuses them.
-pub fn parse(rule: &str) -> Result<Rule, RuleError> {
-    Ok(Rule { expr: parser::parse(rule)?, source_len: rule.len() })
+/// Empty arguments are refused, as Traefik refuses them; so are host expressions that could
+/// never match a request (Traefik accepts those and never routes to them).
+pub fn parse_with(rule: &str, syntax: Syntax) -> Result<Rule, RuleError> {
+    Ok(Rule { expr: parser::parse(rule, syntax)?, source_len: rule.len() })
 }
 
 impl FromStr for Rule {
@@ -99,18 +152,9 @@ impl Rule {
         eval(&self.expr, &Request::new(req))
     }
 
-    /// The host expressions of the `Host` matchers that are not negated, lowercased: the
-    /// domains the rule serves, as Traefik extracts them for certificates and priorities.
-    pub fn hosts(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        collect_hosts(&self.expr, false, &mut out);
-        out
-    }
-
     /// Traefik's default priority of this rule; see [`default_priority`].
     pub fn default_priority(&self) -> i64 {
-        let penalty = self.hosts().iter().filter(|h| h.starts_with("**.")).count() * 2;
-        self.source_len as i64 - penalty as i64
+        self.source_len as i64
     }
 }
 
@@ -123,24 +167,10 @@ fn eval(expr: &Expr, req: &Request<'_, '_>) -> bool {
     }
 }
 
-fn collect_hosts<'r>(expr: &'r Expr, negated: bool, out: &mut Vec<&'r str>) {
-    match expr {
-        Expr::Match(m) if !negated => out.extend(m.host_values().iter().map(String::as_str)),
-        Expr::Match(_) => {}
-        Expr::Not(inner) => collect_hosts(inner, !negated, out),
-        Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect_hosts(e, negated, out)),
-    }
-}
-
 /// The priority Traefik gives a router without an explicit one: the length of its rule in
-/// bytes, less 2 for each non-negated `Host(`**.domain`)` so that a double wildcard ranks below
-/// the single wildcard and exact hosts it covers. Routers are tried from the highest priority
-/// down. A rule that does not parse gets its plain length.
+/// bytes. Routers are tried from the highest priority down.
 pub fn default_priority(rule: &str) -> i64 {
-    match parse(rule) {
-        Ok(parsed) => parsed.default_priority(),
-        Err(_) => rule.len() as i64,
-    }
+    rule.len() as i64
 }
 
 /// The request path as Traefik (3.x) routes and forwards it: percent-encodings of unreserved

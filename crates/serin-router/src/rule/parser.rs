@@ -10,10 +10,10 @@
 //! primary = "(" or ")" | NAME "(" [ STRING { "," STRING } [ "," ] ] ")"
 //! ```
 
-use super::MAX_NESTING;
 use super::error::{RuleError, RuleErrorKind};
 use super::lexer::{Lexer, Tok, Token};
 use super::matcher::{Arg, Matcher, MatcherKind};
+use super::{MAX_NESTING, Syntax};
 
 /// A parsed rule: matchers combined by the boolean operators.
 #[derive(Debug, Clone)]
@@ -29,15 +29,16 @@ struct Parser<'a> {
     lexer: Lexer<'a>,
     peeked: Option<Token<'a>>,
     depth: usize,
+    syntax: Syntax,
 }
 
 const A_MATCHER: &str = "a matcher such as Host(`example.com`)";
 
-pub(crate) fn parse(src: &str) -> Result<Expr, RuleError> {
+pub(crate) fn parse(src: &str, syntax: Syntax) -> Result<Expr, RuleError> {
     if src.trim().is_empty() {
         return Err(RuleError::at(0, RuleErrorKind::EmptyRule));
     }
-    let mut parser = Parser { src, lexer: Lexer::new(src), peeked: None, depth: 0 };
+    let mut parser = Parser { src, lexer: Lexer::new(src), peeked: None, depth: 0, syntax };
     let expr = parser.or()?;
     let token = parser.next()?;
     match token.tok {
@@ -134,10 +135,15 @@ impl<'a> Parser<'a> {
     }
 
     fn call(&mut self, name: &str, start: usize) -> Result<Expr, RuleError> {
+        let syntax = self.syntax;
         let Some(kind) = MatcherKind::lookup(name) else {
-            let suggestion = MatcherKind::suggest(name);
-            return Err(self.error(start, RuleErrorKind::UnknownMatcher { name: name.to_string(), suggestion }));
+            let suggestion = MatcherKind::suggest(name, syntax);
+            return Err(self.error(start, RuleErrorKind::UnknownMatcher { name: name.to_string(), suggestion, syntax }));
         };
+        if !kind.exists_in(syntax) {
+            let kind = RuleErrorKind::OtherSyntaxMatcher { matcher: kind.name(), instead: kind.counterpart(), syntax };
+            return Err(self.error(start, kind));
+        }
         let open = self.next()?;
         if open.tok != Tok::LParen {
             return Err(self.error(open.start, RuleErrorKind::ExpectedOpenParen { matcher: kind.name() }));
@@ -180,7 +186,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let matcher = Matcher::build(kind, self.chars_before(start), &args)
+        let matcher = Matcher::build(kind, syntax, self.chars_before(start), &args)
             .map_err(|(offset, kind)| RuleError::at(offset, kind))?;
         Ok(Expr::Match(matcher))
     }

@@ -7,6 +7,17 @@ fn rule(text: &str) -> Rule {
     parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
+fn rule_v2(text: &str) -> Rule {
+    parse_with(text, Syntax::V2).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+fn err_v2(text: &str) -> RuleError {
+    match parse_with(text, Syntax::V2) {
+        Ok(r) => panic!("{text} parsed as v2: {r:?}"),
+        Err(e) => e,
+    }
+}
+
 fn err(text: &str) -> RuleError {
     match parse(text) {
         Ok(r) => panic!("{text} parsed: {r:?}"),
@@ -85,20 +96,37 @@ fn host_wildcards() {
     assert!(one.matches(&host("FOO.example.com:80")));
     assert!(!one.matches(&host("bar.foo.example.com")));
     assert!(!one.matches(&host("example.com")));
-    let many = rule("Host(`**.example.com`)");
-    assert!(many.matches(&host("foo.example.com")));
-    assert!(many.matches(&host("bar.foo.example.com")));
-    assert!(!many.matches(&host("example.com")));
-    assert!(!many.matches(&host("fooexample.com")));
+    // `*` alone matches every request, even one without a host, as in Traefik 3.7.
+    let any = rule("Host(`*`)");
+    assert!(any.matches(&host("a.b.c")));
+    assert!(any.matches(&host("")));
+    // In v2, `*` is not a wildcard: such a rule could never match and is refused.
+    assert!(matches!(err_v2("Host(`*.example.com`)").kind, RuleErrorKind::InvalidArgument { .. }));
 }
 
 #[test]
-fn host_multiple_arguments_and_host_header() {
-    let r = rule("Host(`a.example.com`, `b.example.com`)");
+fn v2_host_takes_several_arguments_and_has_host_header() {
+    let r = rule_v2("Host(`a.example.com`, `b.example.com`)");
     assert!(r.matches(&host("a.example.com")));
-    assert!(r.matches(&host("b.example.com")));
+    assert!(r.matches(&host("B.example.com.")));
     assert!(!r.matches(&host("c.example.com")));
-    assert!(rule("HostHeader(`example.com`)").matches(&host("example.com:1")));
+    assert!(rule_v2("HostHeader(`example.com`)").matches(&host("example.com:1")));
+}
+
+#[test]
+fn v2_host_regexp_reads_templates_anchored_and_ignoring_case() {
+    let r = rule_v2(r"HostRegexp(`{sub:[a-z]+}.example.com`, `example.org`)");
+    for h in ["www.example.com", "WWW.example.com:8080", "example.org", "Example.ORG"] {
+        assert!(r.matches(&host(h)), "{h}");
+    }
+    for h in ["a.b.example.com", "example.com", "www.example.com.evil", "exampleXorg"] {
+        assert!(!r.matches(&host(h)), "{h}");
+    }
+    // Traefik's own cases: literal text outside braces, capturing groups inside.
+    assert!(!rule_v2("HostRegexp(`(example.com`)").matches(&host("example.com")));
+    let group = rule_v2(r"HostRegexp(`{subdomain:(foo\.)?bar\.com}`)");
+    assert!(group.matches(&host("foo.bar.com")) && group.matches(&host("bar.com")));
+    assert!(!group.matches(&host("fooubar.com")));
 }
 
 #[test]
@@ -115,7 +143,6 @@ fn host_regexp_is_go_syntax_and_unanchored() {
     assert!(!rule(r"HostRegexp(`^[A-Z]+\.com$`)").matches(&host("EXAMPLE.com")));
     // A Traefik v2 template is literal text in v3's Go regexp, and here.
     assert!(!rule(r"HostRegexp(`{domain:[a-zA-Z-]+\.com}`)").matches(&host("example.com")));
-    assert!(rule(r"HostRegexp(`^a\.com$`, `^b\.com$`)").matches(&host("b.com")));
     // Go's \d is ASCII only.
     assert!(!rule(r"HostRegexp(`^\d+$`)").matches(&host("\u{663}")));
 }
@@ -127,7 +154,23 @@ fn path_is_exact() {
     for p in ["/", "/html", "/css/", "/css/main.css", "/CSS"] {
         assert!(!r.matches(&path(p)), "{p}");
     }
-    assert!(rule("Path(`/a`, `/b`)").matches(&path("/b")));
+    assert!(rule_v2("Path(`/a`, `/b`)").matches(&path("/b")));
+}
+
+#[test]
+fn v2_paths_read_templates() {
+    let r = rule_v2("Path(`/users/{id:[0-9]+}`, `/css{path:(/.*)?}`)");
+    for p in ["/users/42", "/css", "/css/a/b.css"] {
+        assert!(r.matches(&path(p)), "{p}");
+    }
+    for p in ["/users/x", "/users/42/", "/css.css"] {
+        assert!(!r.matches(&path(p)), "{p}");
+    }
+    let prefix = rule_v2("PathPrefix(`/css-{name:[0-9]?}`)");
+    assert!(prefix.matches(&path("/css-333333/components/c.css")));
+    assert!(!prefix.matches(&path("/css.css")));
+    // In v3, braces are literal text.
+    assert!(rule("Path(`/users/{id}`)").matches(&path("/users/{id}")));
 }
 
 #[test]
@@ -139,7 +182,7 @@ fn path_prefix_is_a_string_prefix() {
     for p in ["/", "/html", "/CSS"] {
         assert!(!r.matches(&path(p)), "{p}");
     }
-    assert!(rule("PathPrefix(`/a`, `/b`)").matches(&path("/b/c")));
+    assert!(rule_v2("PathPrefix(`/a`, `/b`)").matches(&path("/b/c")));
 }
 
 #[test]
@@ -165,7 +208,7 @@ fn method_upper_cases_the_argument_only() {
         assert!(!r.matches(&RequestInfo { method: "POST", ..req() }), "{text}");
         assert!(!r.matches(&RequestInfo { method: "get", ..req() }), "{text}");
     }
-    assert!(rule("Method(`GET`, `POST`)").matches(&RequestInfo { method: "POST", ..req() }));
+    assert!(rule_v2("Method(`GET`, `post`)").matches(&RequestInfo { method: "POST", ..req() }));
 }
 
 #[test]
@@ -203,10 +246,10 @@ fn header_regexp() {
 
 #[test]
 fn v2_headers_need_every_pair() {
-    let r = rule("Headers(`X-Canary`, `always`, `X-Team`, `a`)");
+    let r = rule_v2("Headers(`X-Canary`, `always`, `X-Team`, `a`)");
     assert!(r.matches(&headers(&[("X-Team", "a"), ("X-Canary", "always")])));
     assert!(!r.matches(&headers(&[("X-Canary", "always")])));
-    let re = rule("HeadersRegexp(`X-Canary`, `^(always|yes)$`, `X-Team`, `^a`)");
+    let re = rule_v2("HeadersRegexp(`X-Canary`, `^(always|yes)$`, `X-Team`, `^a`)");
     assert!(re.matches(&headers(&[("x-canary", "yes"), ("x-team", "ab")])));
     assert!(!re.matches(&headers(&[("x-canary", "no"), ("x-team", "ab")])));
 }
@@ -217,9 +260,14 @@ fn query_key_and_value() {
     for q in ["q=traefik", "rel=ddg&q=traefik", "q=traefik&q=proxy", "q=awesome&q=traefik", "q=traef%69k"] {
         assert!(r.matches(&query(q)), "{q}");
     }
-    for q in ["", "q=nginx", "rel=ddg", "q=TRAEFIK", "Q=traefik", "rel=traefik", "q=traefik;x=1"] {
+    for q in ["", "q=nginx", "rel=ddg", "q=TRAEFIK", "Q=traefik", "rel=traefik", "q=traefik,x"] {
         assert!(!r.matches(&query(q)), "{q}");
     }
+    // `;` separates pairs, as `&` does: Traefik's entry points turn one into the other.
+    assert!(r.matches(&query("x=1;q=traefik")));
+    // In v3, `key=value` is a key: the v2 form means something else.
+    assert!(!rule("Query(`q=traefik`)").matches(&query("q=traefik")));
+    assert!(rule("Query(`q=traefik`)").matches(&query("q%3Dtraefik")));
     assert!(rule("Query(`q`, `a b`)").matches(&query("q=a+b")));
 }
 
@@ -247,13 +295,17 @@ fn query_regexp() {
 
 #[test]
 fn v2_query_pairs() {
-    let r = rule("Query(`canary=true`, `team=a`)");
+    let r = rule_v2("Query(`canary=true`, `team=a`)");
     assert!(r.matches(&query("team=a&canary=true")));
     assert!(!r.matches(&query("canary=true")));
     // Traefik v2 looks at the first value of each key only.
-    assert!(!rule("Query(`canary=true`)").matches(&query("canary=false&canary=true")));
+    assert!(!rule_v2("Query(`canary=true`)").matches(&query("canary=false&canary=true")));
+    // Values are templates; keys and values may also come as separate arguments.
+    assert!(rule_v2("Query(`id={id:[0-9]+}`)").matches(&query("id=42")));
+    assert!(!rule_v2("Query(`id={id:[0-9]+}`)").matches(&query("id=4x")));
+    assert!(rule_v2("Query(`canary`, `true`)").matches(&query("canary=true")));
     // An empty value asks for the key, with any value.
-    let present = rule("Query(`debug=`)");
+    let present = rule_v2("Query(`debug=`)");
     assert!(present.matches(&query("debug=1")));
     assert!(present.matches(&query("debug")));
     assert!(!present.matches(&query("x=1")));
@@ -270,7 +322,7 @@ fn client_ip_and_cidr() {
     let exact = rule("ClientIP(`127.0.0.1`)");
     assert!(exact.matches(&ip("127.0.0.1")));
     assert!(!exact.matches(&ip("192.168.1.1")));
-    let v6 = rule("ClientIP(`2001:db8::/32`, `10.0.0.1`)");
+    let v6 = rule_v2("ClientIP(`2001:db8::/32`, `10.0.0.1`)");
     assert!(v6.matches(&ip("2001:db8::1")));
     assert!(v6.matches(&ip("10.0.0.1")));
     assert!(!v6.matches(&ip("2001:db9::1")));
@@ -374,7 +426,10 @@ fn double_negation_and_long_chains() {
 fn error_unknown_matcher() {
     let e = err("Hots(`example.com`)");
     assert_eq!(e.offset, 0);
-    assert_eq!(e.kind, RuleErrorKind::UnknownMatcher { name: "Hots".into(), suggestion: Some("Host") });
+    assert_eq!(
+        e.kind,
+        RuleErrorKind::UnknownMatcher { name: "Hots".into(), suggestion: Some("Host"), syntax: Syntax::V3 }
+    );
     let text = e.to_string();
     assert!(
         text.starts_with("unknown matcher \"Hots\" at offset 0, expected one of Host, HostRegexp, Path, PathPrefix,"),
@@ -383,10 +438,37 @@ fn error_unknown_matcher() {
     assert!(text.ends_with("(did you mean Host?)"), "{text}");
     let e = err("Path(`/`) && Banana(`x`)");
     assert_eq!(e.offset, 13);
-    assert_eq!(e.kind, RuleErrorKind::UnknownMatcher { name: "Banana".into(), suggestion: None });
+    assert_eq!(e.kind, RuleErrorKind::UnknownMatcher { name: "Banana".into(), suggestion: None, syntax: Syntax::V3 });
     // Offsets count characters, not bytes.
     let e = err("Path(`/é`) || hOST(`x`)");
     assert_eq!(e.offset, 14);
+}
+
+#[test]
+fn error_matcher_of_the_other_syntax() {
+    let e = err("Path(`/`) && Headers(`X-A`, `1`)");
+    assert_eq!(e.offset, 13);
+    assert_eq!(
+        e.to_string(),
+        "Headers is Traefik v2 syntax, not v3 at offset 13: write Header(`name`, `value`) once per pair, \
+         or read the rule as v2 (a route's `syntax: v2`)"
+    );
+    assert!(err("HostHeader(`a`)").to_string().contains("write Host,"));
+    let e = err_v2("PathRegexp(`^/a`)");
+    assert_eq!(
+        e.kind,
+        RuleErrorKind::OtherSyntaxMatcher {
+            matcher: "PathRegexp",
+            instead: "Path(`/{name:regexp}`) with a template",
+            syntax: Syntax::V2
+        }
+    );
+    for v3_only in ["Header(`a`, `b`)", "HeaderRegexp(`a`, `b`)", "QueryRegexp(`a`, `b`)"] {
+        assert!(matches!(err_v2(v3_only).kind, RuleErrorKind::OtherSyntaxMatcher { .. }), "{v3_only}");
+    }
+    // A v2 rule's unknown matcher lists v2's matchers.
+    let text = err_v2("Hots(`a`)").to_string();
+    assert!(text.contains("HostHeader") && !text.contains("PathRegexp"), "{text}");
 }
 
 #[test]
@@ -408,24 +490,35 @@ fn error_unmatched_closing_parenthesis() {
 
 #[test]
 fn error_argument_count() {
-    let cases: [(&str, &str, &str, usize); 9] = [
-        ("Host()", "Host", "at least 1", 0),
+    let cases: [(&str, &str, &str, usize); 8] = [
+        ("Host()", "Host", "1", 0),
+        ("Host(`a.com`, `b.com`)", "Host", "1", 2),
+        ("Method(`GET`, `POST`)", "Method", "1", 2),
         ("PathRegexp(`/a`, `/b`)", "PathRegexp", "1", 2),
-        ("PathRegexp()", "PathRegexp", "1", 0),
         ("Header(`X-Forwarded-Host`)", "Header", "2", 1),
         ("HeaderRegexp(`a`, `b`, `c`)", "HeaderRegexp", "2", 3),
         ("Query(`q`, `traefik`, `proxy`)", "Query", "1 or 2", 3),
         ("QueryRegexp()", "QueryRegexp", "1 or 2", 0),
-        ("Headers(`a`, `b`, `c`)", "Headers", "an even number (name, value pairs) of", 3),
-        ("ClientIP()", "ClientIP", "at least 1", 0),
     ];
     for (text, matcher, expected, got) in cases {
         let e = err(text);
         assert_eq!(e.kind, RuleErrorKind::ArgumentCount { matcher, expected, got }, "{text}");
         assert_eq!(e.offset, 0, "{text}");
     }
-    assert_eq!(err("PathRegexp(`/a`, `/b`)").to_string(), "PathRegexp expects 1 argument, got 2 at offset 0");
-    assert_eq!(err("Host()").to_string(), "Host expects at least 1 argument, got 0 at offset 0");
+    let v2_cases: [(&str, &str, &str, usize); 4] = [
+        ("Host()", "Host", "at least 1", 0),
+        ("Headers(`a`, `b`, `c`)", "Headers", "an even number (name, value pairs) of", 3),
+        ("Query(`a`)", "Query", "`key=value` or (key, value) pairs of", 1),
+        ("Query(`a`, `b=c`)", "Query", "`key=value` or (key, value) pairs of", 2),
+    ];
+    for (text, matcher, expected, got) in v2_cases {
+        assert_eq!(err_v2(text).kind, RuleErrorKind::ArgumentCount { matcher, expected, got }, "{text}");
+    }
+    assert_eq!(
+        err("PathRegexp(`/a`, `/b`)").to_string(),
+        "PathRegexp expects 1 argument, got 2 at offset 0: join one PathRegexp(...) per value with ||"
+    );
+    assert_eq!(err_v2("Host()").to_string(), "Host expects at least 1 argument, got 0 at offset 0");
 }
 
 #[test]
@@ -448,18 +541,19 @@ fn error_empty_argument() {
 
 #[test]
 fn error_invalid_arguments() {
-    let cases: [(&str, &str, usize, &str); 11] = [
+    let cases: [(&str, &str, usize, &str); 12] = [
         ("Path(`css`)", "Path", 5, "does not start with \"/\""),
-        ("PathPrefix(`/a`, `b`)", "PathPrefix", 17, "does not start with \"/\""),
         ("Host(`🦭.com`)", "Host", 5, "non-ASCII"),
         ("Host(`/`)", "Host", 5, "is not a host name"),
+        ("Host(`**.example.com`)", "Host", 5, "never matches"),
+        ("Host(`a.*.example.com`)", "Host", 5, "never matches"),
         ("HostRegexp(`🦭.com`)", "HostRegexp", 11, "non-ASCII"),
         ("HostRegexp(`(example.com`)", "HostRegexp", 11, "unclosed group"),
         ("PathRegexp(`/(css`)", "PathRegexp", 11, "unclosed group"),
         ("HeaderRegexp(`X-Forwarded-Host`,`(example.com`)", "HeaderRegexp", 32, "unclosed group"),
         ("QueryRegexp(`q`, `(traefik`)", "QueryRegexp", 17, "unclosed group"),
         ("ClientIP(`1`)", "ClientIP", 9, "neither an IP address nor a CIDR range"),
-        ("Query(`a=1`, `b`)", "Query", 13, "bare key"),
+        ("PathPrefix(`a`)", "PathPrefix", 11, "does not start with \"/\""),
     ];
     for (text, matcher, offset, needle) in cases {
         let e = err(text);
@@ -476,7 +570,18 @@ fn error_invalid_arguments() {
         err("Path(`css`)").to_string(),
         "invalid Path argument at offset 5: path \"css\" does not start with \"/\""
     );
-    assert!(matches!(err("Query(`=1`)").kind, RuleErrorKind::InvalidArgument { .. }));
+    for (text, needle) in [
+        ("HostRegexp(`{a`)", "unbalanced braces"),
+        ("HostRegexp(`{:x}`)", "missing name or pattern"),
+        ("Path(`/{id:[0-9}`)", "variable \"id\""),
+        ("PathPrefix(`/a`, `b`)", "does not start with"),
+    ] {
+        let e = err_v2(text);
+        assert!(
+            matches!(&e.kind, RuleErrorKind::InvalidArgument { reason, .. } if reason.contains(needle)),
+            "{text}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -586,24 +691,6 @@ fn default_priority_is_the_rule_length() {
     // A rule that does not parse still gets its length.
     assert_eq!(default_priority("Hots(`x`)"), 9);
     assert_eq!(rule("Path(`/api`)").default_priority(), 12);
-}
-
-#[test]
-fn double_wildcard_ranks_below_what_it_covers() {
-    let exact = default_priority("Host(`a.example.com`)");
-    let single = default_priority("Host(`*.example.com`)");
-    let double = default_priority("Host(`**.example.com`)");
-    assert_eq!((exact, single, double), (21, 21, 20));
-    // Negated hosts are not domains of the rule and cost nothing.
-    assert_eq!(default_priority("!Host(`**.example.com`)"), 23);
-    assert_eq!(default_priority("!!Host(`**.example.com`)"), 24 - 2);
-}
-
-#[test]
-fn hosts_are_the_positive_host_matchers() {
-    let r =
-        rule("(Host(`A.com`) || Host(`b.com`, `c.com`)) && !Host(`d.com`) && !(!Host(`e.com`)) && HostHeader(`f.com`)");
-    assert_eq!(r.hosts(), ["a.com", "b.com", "c.com", "e.com"]);
 }
 
 #[test]
