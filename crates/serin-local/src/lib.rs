@@ -1,6 +1,7 @@
 //! serin's embedded platform: one process that keeps state in SQLite, runs pods as supervised
 //! processes, routes traffic with a Traefik-compatible router, and drives the canary engine.
 
+pub mod access_log;
 pub mod analysis;
 pub mod api;
 pub mod api_server;

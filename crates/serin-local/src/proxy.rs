@@ -8,6 +8,7 @@
 //! [`crate::downstream`] and requests go to pods through [`crate::upstream`], both on the task
 //! that accepted the client.
 
+use crate::access_log::AccessLog;
 use crate::downstream::CLIENT_TIMEOUT;
 use crate::routing::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
 use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
@@ -62,6 +63,8 @@ pub struct Proxy {
     open_connections: Arc<AtomicUsize>,
     /// Room for mirror copies in flight.
     mirror_room: Arc<tokio::sync::Semaphore>,
+    /// Where each answered request is recorded, if anywhere (`--access-log`).
+    pub(crate) access_log: Option<AccessLog>,
 }
 
 /// The answer to a connection beyond the limit, written without waiting, before it is closed.
@@ -77,15 +80,16 @@ impl Drop for Counted {
 }
 
 /// What the router answers a request with.
-pub(crate) enum Reply {
-    /// A pod's answer; its status line and headers are already in the output buffer.
-    Pod(Answer),
+pub(crate) enum Reply<'t> {
+    /// A pod's answer (and the endpoint that gave it); its status line and headers are already
+    /// in the output buffer.
+    Pod(Answer, &'t Endpoint),
     /// An answer of the router's own: a status and a plain text body.
     Own(StatusCode, &'static str),
 }
 
 impl Proxy {
-    pub fn new(limits: Limits) -> Arc<Proxy> {
+    pub fn new(limits: Limits, access_log: Option<AccessLog>) -> Arc<Proxy> {
         Arc::new(Proxy {
             table: ArcSwap::from_pointee(RouteTable::default()),
             pool: Pool::with_timeouts(limits.forwarding),
@@ -93,6 +97,7 @@ impl Proxy {
             limits,
             open_connections: Arc::default(),
             mirror_room: Arc::new(tokio::sync::Semaphore::new(MIRRORS_IN_FLIGHT)),
+            access_log,
         })
     }
 
@@ -178,13 +183,13 @@ impl Proxy {
 
     /// Sends a request to a pod of its route, retrying on another pod while no response has
     /// begun and the request may be sent again. The pod's status line and headers go to `out`.
-    pub(crate) async fn forward(
+    pub(crate) async fn forward<'t>(
         self: &Arc<Self>,
-        route: &CompiledRoute,
+        route: &'t CompiledRoute,
         info: &RequestInfo<'_>,
         request: &Outgoing<'_>,
         out: &mut Vec<u8>,
-    ) -> Reply {
+    ) -> Reply<'t> {
         let mut failed: Vec<SocketAddr> = Vec::new();
         for attempt in 0..CONNECT_ATTEMPTS {
             let mut mirrors = Vec::new();
@@ -202,7 +207,7 @@ impl Proxy {
             match self.pool.send_with(endpoint.addr, request, out, timeouts).await {
                 Ok(answer) => {
                     self.metrics.record(endpoint, answer.status, started.elapsed());
-                    return Reply::Pod(answer);
+                    return Reply::Pod(answer, endpoint);
                 }
                 // No response had begun. A failed connect never reached the pod; an idempotent
                 // request may be sent again (the pod died, or a pooled connection was closed).
@@ -495,6 +500,7 @@ mod tests {
             revision: "abc".into(),
             stats: metrics.stats("rs", "abc"),
             timeouts: Default::default(),
+            service: "app".into(),
         };
         for (status, millis) in [(200, 0), (200, 3), (503, 30), (200, 9000)] {
             metrics.record(&endpoint, StatusCode::from_u16(status).unwrap(), Duration::from_millis(millis));
@@ -531,13 +537,14 @@ mod tests {
             }
         });
         let forwarding = Timeouts { response_header: Duration::from_millis(300), ..Timeouts::default() };
-        let proxy = Proxy::new(Limits { forwarding, ..Limits::new(usize::MAX) });
+        let proxy = Proxy::new(Limits { forwarding, ..Limits::new(usize::MAX) }, None);
         let endpoint = Endpoint {
             addr,
             pod: "mirror".into(),
             revision: "m".into(),
             stats: proxy.metrics.stats("m", "m"),
             timeouts: Default::default(),
+            service: "app".into(),
         };
         let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"" };
         for _ in 0..MIRRORS_IN_FLIGHT + 36 {

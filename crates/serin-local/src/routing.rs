@@ -36,9 +36,44 @@ impl RouteTable {
 pub struct CompiledRoute {
     /// `namespace/ingressroute#index`, for logs.
     pub name: String,
+    /// The route's names in Traefik's terms, for the access log.
+    pub names: Arc<TraefikNames>,
     pub rule: Rule,
     pub priority: i64,
     pub target: Arc<Target>,
+}
+
+/// What Traefik's Kubernetes CRD provider calls a route's router and the service it sends to,
+/// so that serin's access log names them as Traefik's does.
+#[derive(Debug, Default)]
+pub struct TraefikNames {
+    pub router: String,
+    pub service: String,
+}
+
+impl TraefikNames {
+    /// The router is `namespace-ingressroute-<the rule's SHA-256, first 10 bytes in hex>`; its
+    /// service is the TraefikService it names alone (`namespace-name`), else one of the
+    /// router's own name. Both end in `@kubernetescrd`.
+    pub fn of_route(namespace: &str, ingress_route: &str, rule: &str, services: &[&Json]) -> TraefikNames {
+        let digest = ring::digest::digest(&ring::digest::SHA256, rule.as_bytes());
+        let hash: String = digest.as_ref()[..10].iter().map(|b| format!("{b:02x}")).collect();
+        let router = traefik_normalized(&format!("{namespace}-{ingress_route}-{hash}"));
+        let service = match services {
+            [one] if one["kind"].as_str() == Some("TraefikService") => {
+                let name = one["name"].as_str().unwrap_or_default();
+                traefik_normalized(&format!("{namespace}-{name}"))
+            }
+            _ => router.clone(),
+        };
+        TraefikNames { router: format!("{router}@kubernetescrd"), service: format!("{service}@kubernetescrd") }
+    }
+}
+
+/// Traefik's name normalization: runs of characters that are neither letters nor digits
+/// become one `-`, and none is left at either end.
+fn traefik_normalized(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric()).filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
 }
 
 pub enum Target {
@@ -68,6 +103,8 @@ pub struct Endpoint {
     pub stats: Arc<crate::proxy::BackendStats>,
     /// The forwarding timeouts of the ServersTransport the Service was referred to with.
     pub timeouts: TimeoutOverrides,
+    /// What Traefik calls the Service this endpoint was reached through, for the access log.
+    pub service: Arc<str>,
 }
 
 /// A ServersTransport's `forwardingTimeouts`: each one set replaces the server's own
@@ -244,13 +281,17 @@ pub fn build(
                 .filter(|p| *p != 0)
                 .unwrap_or_else(|| serin_router::rule::default_priority(rule_text));
             let services: Vec<&Json> = spec["services"].as_array().into_iter().flatten().collect();
+            let names = Arc::new(TraefikNames::of_route(namespace, &route.key.name, rule_text, &services));
             let target = match services.as_slice() {
+                // Traefik gives a route's lone Service the router's name.
+                [one] if one["kind"] != "TraefikService" => builder.service_reference(namespace, one, &names.service),
                 [one] => builder.reference(namespace, group, one, 0),
                 many => Arc::new(builder.weighted_of(&name, namespace, group, many, &Json::Null, 0)),
             };
             for entrypoint in &entrypoints {
                 table.entrypoints.entry(entrypoint.clone()).or_default().push(CompiledRoute {
                     name: name.clone(),
+                    names: names.clone(),
                     rule: rule.clone(),
                     priority,
                     target: target.clone(),
@@ -333,6 +374,19 @@ impl Builder<'_, '_> {
         if reference["kind"] == "TraefikService" {
             return self.traefik_service(namespace, group, name, depth);
         }
+        // Traefik's name for a Service reached through a weighted service: `namespace-name-port`.
+        let port = match &reference["port"] {
+            Json::String(port) => port.clone(),
+            port => port.to_string(),
+        };
+        let traefik_name = format!("{}@kubernetescrd", traefik_normalized(&format!("{namespace}-{name}-{port}")));
+        self.service_reference(namespace, reference, &traefik_name)
+    }
+
+    /// A reference to a Service, which the access log calls `traefik_name`.
+    fn service_reference(&mut self, namespace: &str, reference: &Json, traefik_name: &str) -> Arc<Target> {
+        let name = reference["name"].as_str().unwrap_or_default();
+        let namespace = reference["namespace"].as_str().unwrap_or(namespace);
         let timeouts = match reference["serversTransport"].as_str().filter(|t| !t.is_empty()) {
             None => TimeoutOverrides::default(),
             Some(transport) => match self.servers_transport(namespace, transport) {
@@ -346,7 +400,7 @@ impl Builder<'_, '_> {
                 }
             },
         };
-        Arc::new(self.service(namespace, name, timeouts))
+        Arc::new(self.service(namespace, name, timeouts, traefik_name.into()))
     }
 
     /// A ServersTransport as a service reference names it: `name` in the referring object's
@@ -362,7 +416,7 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn service(&mut self, namespace: &str, name: &str, timeouts: TimeoutOverrides) -> Target {
+    fn service(&mut self, namespace: &str, name: &str, timeouts: TimeoutOverrides, traefik_name: Arc<str>) -> Target {
         let Some(service) = self.index.services.get(&(namespace, name)) else {
             self.report.problems.push(format!("Service {namespace}/{name} does not exist"));
             return Target::Missing(format!("{namespace}/{name}"));
@@ -384,6 +438,7 @@ impl Builder<'_, '_> {
                     stats: self.metrics.stats(replica_set, &revision),
                     revision,
                     timeouts,
+                    service: traefik_name.clone(),
                 })
             })
             .collect();
@@ -591,6 +646,21 @@ mod tests {
         assert!(mirrored.is_empty());
         let (served, _) = send(&[("entry", outer), ("inner", inner)], 1000);
         assert_eq!(served, counts(&[("a-pod", 450), ("b-pod", 50), ("c-pod", 500)]));
+    }
+
+    /// Names as Traefik's Kubernetes CRD provider gives them (its own tests expect
+    /// `default-test-route-6b204d94623b3df4370c` for this rule).
+    #[test]
+    fn routes_are_named_as_traefik_names_them() {
+        let rule = "Host(`foo.com`) && PathPrefix(`/bar`)";
+        let service = json!({"name": "whoami", "port": 80});
+        let names = TraefikNames::of_route("default", "test.route", rule, &[&service]);
+        assert_eq!(names.router, "default-test-route-6b204d94623b3df4370c@kubernetescrd");
+        assert_eq!(names.service, names.router);
+        let weighted = json!({"name": "canary-service", "kind": "TraefikService"});
+        let names = TraefikNames::of_route("default", "myapp-canary", "Host(`canary.myapp.com`)", &[&weighted]);
+        assert_eq!(names.router, "default-myapp-canary-314e264ecce1db156d4b@kubernetescrd");
+        assert_eq!(names.service, "default-canary-service@kubernetescrd");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct ServerOptions {
     pub forwarding: crate::upstream::Timeouts,
     /// Proxies whose forwarding headers the router keeps.
     pub trusted_ips: serin_router::rule::IpSet,
+    /// Where the router records each request it answers (Traefik's JSON access log format).
+    pub access_log: Option<PathBuf>,
     /// Certificate authorities (PEM) that https metric endpoints may use, besides the system's.
     pub analysis_ca_file: Option<PathBuf>,
     /// What git push webhooks must prove, per forge (none: open, as Argo CD's).
@@ -142,7 +144,8 @@ pub async fn run(options: ServerOptions) -> Result<()> {
         trusted_ips: options.trusted_ips.clone(),
         ..crate::proxy::Limits::new(max_connections)
     };
-    let proxy = crate::proxy::Proxy::new(limits);
+    let access_log = options.access_log.as_deref().map(crate::access_log::AccessLog::open).transpose()?;
+    let proxy = crate::proxy::Proxy::new(limits, access_log);
     let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(anyhow::Error::msg)?;
     let analysis =
         Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone(), http));

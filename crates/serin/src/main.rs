@@ -412,6 +412,10 @@ struct ServerArgs {
     /// forwardedHeaders.trustedIPs).
     #[arg(long, value_delimiter = ',')]
     trusted_ips: Vec<String>,
+    /// A file where the router records every request it answers, one JSON object per line
+    /// with the fields of Traefik's JSON access log (RouterName, DownstreamStatus, ...).
+    #[arg(long)]
+    access_log: Option<PathBuf>,
     /// A PEM file of certificate authorities that https metric endpoints (Prometheus, web) may
     /// use, besides the system's.
     #[arg(long)]
@@ -521,6 +525,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     }
                     set
                 },
+                access_log: args.access_log,
                 analysis_ca_file: args.analysis_ca_file,
                 webhook_secrets: args.webhook.secrets(),
             };

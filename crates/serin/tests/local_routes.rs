@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{SEED, Server, status};
+use common::{SEED, Server, app, status};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -186,15 +186,6 @@ fn a_servers_transport_sets_the_timeouts_of_the_services_that_name_it() {
         common::tail(&server.log(), 20)
     );
     assert!(server.serin(&["get", "serverstransports"]).contains("quick"));
-}
-
-/// A Rollout of the demo app at `version` behind a Service of the same name.
-fn app(name: &str, version: &str) -> String {
-    let pod = format!("      containers:\n      - name: app\n        image: ikubernetes/myapp:{version}\n");
-    let service = format!(
-        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n---\n"
-    );
-    common::one_pod_rollout(name, &format!("app: {name}"), &pod) + "\n" + &service
 }
 
 /// Request targets as Traefik 3.7 reads them: `/api/../admin` does not reach the `/api`

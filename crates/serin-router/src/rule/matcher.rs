@@ -232,7 +232,7 @@ fn host_expression(kind: MatcherKind, arg: &Arg, syntax: Syntax) -> Result<Strin
         return Err(invalid(kind, arg.offset, reason));
     }
     if let Some(bad) = value.chars().find(|&c| !is_host_char(c)) {
-        return Err(invalid(kind, arg.offset, format!("{value:?} is not a host name ({bad:?})")));
+        return Err(invalid(kind, arg.offset, format!("{value:?} is not a host name ({bad:?}): it never matches")));
     }
     let rest = match syntax {
         Syntax::V3 if value == "*" => "",

