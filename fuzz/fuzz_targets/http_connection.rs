@@ -1,4 +1,4 @@
-//! Fuzzes the router's client connection loop (crates/serin-local/src/downstream.rs `serve`)
+//! Fuzzes the router's client connection loop (crates/serin-router/src/downstream.rs `serve`)
 //! end to end: the input is what a client sends on one connection (any bytes: pipelined
 //! requests, bodies, garbage) before it closes its side; the router routes `Host: app` to a pod
 //! on loopback and answers the rest itself. Checks that the router always finishes the
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serin_local::fuzzing::{BodyEnd, BodyFraming, body};
+use serin_router::fuzzing::{BodyEnd, BodyFraming, body};
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,7 +29,7 @@ fn router() -> &'static Router {
             let pod = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let pod_addr = pod.local_addr().unwrap();
             tokio::spawn(serve_pod(pod));
-            let proxy = serin_local::fuzzing::router(pod_addr, Duration::from_secs(2));
+            let proxy = serin_router::fuzzing::router(pod_addr, Duration::from_secs(2));
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             tokio::spawn(proxy.serve("web".into(), listener));

@@ -1,5 +1,5 @@
-//! Fuzzes the router's HTTP/1.1 request-head parser (crates/serin-local/src/downstream.rs,
-//! through serin_local::fuzzing) with arbitrary bytes, and checks what it accepts:
+//! Fuzzes the router's HTTP/1.1 request-head parser (crates/serin-router/src/downstream.rs,
+//! through serin_router::fuzzing) with arbitrary bytes, and checks what it accepts:
 //! - the head written back from its parsed parts parses to the same request;
 //! - the head the router sends a pod for it is a request the router itself would take, for the
 //!   same method, path and query and host, framed by one Content-Length and nothing else, with
@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serin_local::fuzzing::{ParsedRequest, request};
+use serin_router::fuzzing::{ParsedRequest, request};
 
 fuzz_target!(|data: &[u8]| {
     // The last byte picks the body length and whether the client is a trusted proxy.

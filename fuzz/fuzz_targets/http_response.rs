@@ -1,5 +1,5 @@
-//! Fuzzes the router's parser of pods' HTTP/1.1 responses (crates/serin-local/src/upstream.rs)
-//! and its body decoding (crates/serin-local/src/http1.rs), through serin_local::fuzzing, with
+//! Fuzzes the router's parser of pods' HTTP/1.1 responses (crates/serin-router/src/upstream.rs)
+//! and its body decoding (crates/serin-router/src/http1.rs), through serin_router::fuzzing, with
 //! arbitrary bytes. For a head it accepts it checks that:
 //! - what it passes on to the client is a well-formed status line and headers with the same
 //!   status, without Content-Length or any hop-by-hop header (the router writes the framing);
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serin_local::fuzzing::{BodyEnd, BodyFraming, body, response};
+use serin_router::fuzzing::{BodyEnd, BodyFraming, body, response};
 
 fuzz_target!(|data: &[u8]| {
     let (&knob, input) = data.split_last().unwrap_or((&0, &[]));

@@ -6,7 +6,6 @@
 //! Inconclusive pauses it.
 
 use crate::clock::Clock;
-use crate::proxy::Proxy;
 use crate::store::{Result, Store, StoreError, Stored};
 use serde_json::json;
 use serin_analysis::object::{self, Pass};
@@ -14,6 +13,7 @@ use serin_analysis::{Measurement, RunSpec};
 use serin_model::ObjectKey;
 use serin_model::analysis::Metric;
 use serin_providers::{Http, Outcome, Reading};
+use serin_router::proxy::Proxy;
 use std::collections::HashSet;
 use std::sync::Arc;
 

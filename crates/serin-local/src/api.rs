@@ -27,7 +27,7 @@ pub struct ApiState {
     pub clock: Arc<dyn Clock>,
     pub token: String,
     pub data_dir: std::path::PathBuf,
-    pub proxy: Arc<crate::proxy::Proxy>,
+    pub proxy: Arc<serin_router::proxy::Proxy>,
     pub gitops: Arc<crate::gitops::GitOps>,
     /// The weights the router serves, which an abort waits for.
     pub served: Arc<crate::rollouts::ServedTable>,

@@ -1,7 +1,6 @@
 //! serin's embedded platform: one process that keeps state in SQLite, runs pods as supervised
 //! processes, routes traffic with a Traefik-compatible router, and drives the canary engine.
 
-pub mod access_log;
 pub mod analysis;
 pub mod api;
 pub mod api_server;
@@ -9,24 +8,17 @@ pub mod apply;
 pub mod clock;
 pub mod dashboard;
 pub mod datadir;
-mod downstream;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod gc;
 pub mod gitops;
-mod http1;
 pub mod images;
 pub mod native;
 pub mod objects;
 pub mod pods;
-pub mod proxy;
 pub mod redact;
 pub mod replicasets;
 pub mod rollouts;
 pub mod routing;
 pub mod server;
 pub mod store;
-pub mod upstream;
 pub mod usage;
 pub use serin_gitops::webhook;
-pub mod window;

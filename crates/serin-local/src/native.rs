@@ -3,10 +3,10 @@
 //! system. Kubernetes has no such router; there the provider is an error that says to use
 //! Prometheus.
 
-use crate::proxy::Metrics;
 use serde_json::{Value as Json, json};
 use serin_analysis::MetricValue;
 use serin_providers::{Outcome, Reading};
+use serin_router::proxy::Metrics;
 
 /// serin's own provider: `metric` is success-rate (default), error-rate, request-count or
 /// latency-pNN (milliseconds), over the last `window` (default 10s) of the revision's traffic.

@@ -1,7 +1,8 @@
-//! The router's configuration, built from the store: each entry point's IngressRoutes (in
-//! priority order, as Traefik orders them), and behind each route a tree of targets: Services
-//! (their ready pods, with the forwarding timeouts of the ServersTransport the reference names),
-//! weighted TraefikServices (an exact, precomputed split) and mirrors.
+//! The router's configuration, built from the store: serin_router's route table, with each
+//! entry point's IngressRoutes (in priority order, as Traefik orders them), and behind each
+//! route a tree of targets: Services (their ready pods, with the forwarding timeouts of the
+//! ServersTransport the reference names), weighted TraefikServices (an exact, precomputed
+//! split) and mirrors.
 //!
 //! Building is pure: objects in, a table out, plus the weights it serves (which the rollout
 //! controller reports as ActualWeight) and the problems it found (a missing Service, a bad
@@ -13,215 +14,17 @@ use crate::store::Stored;
 use serde_json::Value as Json;
 use serin_engine::state::POD_TEMPLATE_HASH_LABEL;
 use serin_model::rollout::{HeaderRoutingMatch, RouteMatch, StringMatch};
-use serin_router::rule::{RequestInfo, Rule, Syntax, parse_with};
+use serin_router::proxy::Metrics;
+use serin_router::rule::{Syntax, parse_with};
+use serin_router::table::{
+    CompiledRoute, Endpoint, HeaderRoute, MirrorBackend, MirrorRule, RequestMatch, RouteTable, ServiceBackend, Target,
+    TimeoutOverrides, TraefikNames, ValueMatch, WeightedBackend, traefik_normalized,
+};
 use serin_router::weighted::Schedule;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-
-/// Everything the router serves.
-#[derive(Default)]
-pub struct RouteTable {
-    pub entrypoints: HashMap<String, Vec<CompiledRoute>>,
-}
-
-impl RouteTable {
-    /// The first of an entry point's routes (they are in priority order) whose rule matches.
-    pub fn route(&self, entrypoint: &str, request: &RequestInfo<'_>) -> Option<&CompiledRoute> {
-        self.entrypoints.get(entrypoint)?.iter().find(|route| route.rule.matches(request))
-    }
-}
-
-pub struct CompiledRoute {
-    /// `namespace/ingressroute#index`, for logs.
-    pub name: String,
-    /// The route's names in Traefik's terms, for the access log.
-    pub names: Arc<TraefikNames>,
-    pub rule: Rule,
-    pub priority: i64,
-    pub target: Arc<Target>,
-}
-
-/// What Traefik's Kubernetes CRD provider calls a route's router and the service it sends to,
-/// so that serin's access log names them as Traefik's does.
-#[derive(Debug, Default)]
-pub struct TraefikNames {
-    pub router: String,
-    pub service: String,
-}
-
-impl TraefikNames {
-    /// The router is `namespace-ingressroute-<the rule's SHA-256, first 10 bytes in hex>`; its
-    /// service is the TraefikService it names alone (`namespace-name`), else one of the
-    /// router's own name. Both end in `@kubernetescrd`.
-    pub fn of_route(namespace: &str, ingress_route: &str, rule: &str, services: &[&Json]) -> TraefikNames {
-        let digest = ring::digest::digest(&ring::digest::SHA256, rule.as_bytes());
-        let hash: String = digest.as_ref()[..10].iter().map(|b| format!("{b:02x}")).collect();
-        let router = traefik_normalized(&format!("{namespace}-{ingress_route}-{hash}"));
-        let service = match services {
-            [one] if one["kind"].as_str() == Some("TraefikService") => {
-                let name = one["name"].as_str().unwrap_or_default();
-                traefik_normalized(&format!("{namespace}-{name}"))
-            }
-            _ => router.clone(),
-        };
-        TraefikNames { router: format!("{router}@kubernetescrd"), service: format!("{service}@kubernetescrd") }
-    }
-}
-
-/// Traefik's name normalization: runs of characters that are neither letters nor digits
-/// become one `-`, and none is left at either end.
-fn traefik_normalized(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric()).filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-")
-}
-
-pub enum Target {
-    Service(ServiceBackend),
-    Weighted(WeightedBackend),
-    Mirror(MirrorBackend),
-    /// A reference to something that does not exist: answers 503 (and is reported).
-    Missing(String),
-}
-
-/// A Service's ready pods, load-balanced round robin.
-pub struct ServiceBackend {
-    /// `namespace/name`
-    pub name: String,
-    pub endpoints: Vec<Endpoint>,
-    pub next: AtomicUsize,
-}
-
-#[derive(Clone, Debug)]
-pub struct Endpoint {
-    pub addr: SocketAddr,
-    pub pod: String,
-    /// The pod-template-hash of the pod's ReplicaSet: metrics are kept per revision.
-    pub revision: String,
-    /// Where this endpoint's requests are counted, found once when the table is built so the
-    /// request path takes no lock and allocates nothing for metrics.
-    pub stats: Arc<crate::proxy::BackendStats>,
-    /// The forwarding timeouts of the ServersTransport the Service was referred to with.
-    pub timeouts: TimeoutOverrides,
-    /// What Traefik calls the Service this endpoint was reached through, for the access log.
-    pub service: Arc<str>,
-}
-
-/// A ServersTransport's `forwardingTimeouts`: each one set replaces the server's own
-/// (`--dial-timeout`, `--response-header-timeout`, `--idle-conn-timeout`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct TimeoutOverrides {
-    pub dial: Option<std::time::Duration>,
-    pub response_header: Option<std::time::Duration>,
-    pub idle_conn: Option<std::time::Duration>,
-}
-
-impl TimeoutOverrides {
-    /// The server's timeouts with these in their place.
-    pub fn over(&self, base: crate::upstream::Timeouts) -> crate::upstream::Timeouts {
-        crate::upstream::Timeouts {
-            dial: self.dial.unwrap_or(base.dial),
-            response_header: self.response_header.unwrap_or(base.response_header),
-            idle_conn: self.idle_conn.unwrap_or(base.idle_conn),
-        }
-    }
-
-    /// The overrides a stored ServersTransport gives (its durations were validated on apply).
-    fn of(transport: &Json) -> TimeoutOverrides {
-        let duration = |field: &str| {
-            let value = transport.pointer(&format!("/spec/forwardingTimeouts/{field}"))?;
-            let value: serin_model::IntOrString = serde_json::from_value(value.clone()).ok()?;
-            let ms = serin_model::traefik::traefik_duration_millis(&value).ok().filter(|ms| *ms > 0)?;
-            Some(std::time::Duration::from_millis(ms as u64))
-        };
-        TimeoutOverrides {
-            dial: duration("dialTimeout"),
-            response_header: duration("responseHeaderTimeout"),
-            idle_conn: duration("idleConnTimeout"),
-        }
-    }
-}
-
-/// A weighted TraefikService: an exact split, plus the canary's header and mirror routes.
-pub struct WeightedBackend {
-    pub name: String,
-    pub children: Vec<(String, Arc<Target>)>,
-    pub schedule: Schedule,
-    /// Survives rebuilds while the weights stay the same, so the split goes on where it was.
-    pub counter: Arc<AtomicU64>,
-    pub header_routes: Vec<HeaderRoute>,
-    pub mirrors: Vec<MirrorRule>,
-}
-
-/// `setHeaderRoute`: requests carrying all these headers go to `child` (the canary).
-pub struct HeaderRoute {
-    pub headers: Vec<(String, ValueMatch)>,
-    pub child: usize,
-}
-
-/// `setMirrorRoute`: a share of the requests matching any of `matches` is copied to `child`.
-pub struct MirrorRule {
-    pub matches: Vec<RequestMatch>,
-    pub percentage: u64,
-    pub child: usize,
-    pub counter: AtomicU64,
-}
-
-/// One match of a mirror route: method, path and headers, each absent or a value match.
-pub struct RequestMatch {
-    pub method: Option<ValueMatch>,
-    pub path: Option<ValueMatch>,
-    pub headers: Vec<(String, ValueMatch)>,
-}
-
-/// An Argo string match made ready for requests when the table is built: a regex is compiled
-/// once (with Go's regexp syntax, as the routers Argo drives read it), not per request.
-pub enum ValueMatch {
-    Exact(String),
-    Prefix(String),
-    Regex(regex::Regex),
-    /// A match that sets nothing, or a regex that does not compile: matches no value.
-    Nothing,
-}
-
-impl ValueMatch {
-    pub fn new(m: &StringMatch) -> ValueMatch {
-        match (&m.exact, &m.prefix, &m.regex) {
-            (Some(exact), _, _) => ValueMatch::Exact(exact.clone()),
-            (None, Some(prefix), _) => ValueMatch::Prefix(prefix.clone()),
-            (None, None, Some(pattern)) => {
-                serin_router::rule::compile_go_regex(pattern).map_or(ValueMatch::Nothing, ValueMatch::Regex)
-            }
-            (None, None, None) => ValueMatch::Nothing,
-        }
-    }
-
-    pub fn matches(&self, value: &str) -> bool {
-        match self {
-            ValueMatch::Exact(exact) => value == exact,
-            ValueMatch::Prefix(prefix) => value.starts_with(prefix.as_str()),
-            ValueMatch::Regex(regex) => regex.is_match(value),
-            ValueMatch::Nothing => false,
-        }
-    }
-}
-
-impl RequestMatch {
-    fn new(m: &RouteMatch) -> RequestMatch {
-        RequestMatch {
-            method: m.method.as_ref().map(ValueMatch::new),
-            path: m.path.as_ref().map(ValueMatch::new),
-            headers: m.headers.iter().map(|(name, value)| (name.clone(), ValueMatch::new(value))).collect(),
-        }
-    }
-}
-
-/// A mirroring TraefikService: requests go to `main`; copies go to each mirror by percent.
-pub struct MirrorBackend {
-    pub name: String,
-    pub main: Arc<Target>,
-    pub mirrors: Vec<(Arc<Target>, u64, AtomicU64)>,
-}
 
 /// The objects the table is built from.
 pub struct Objects<'a> {
@@ -243,11 +46,7 @@ pub struct BuildReport {
     pub problems: Vec<String>,
 }
 
-pub fn build(
-    objects: &Objects<'_>,
-    counters: &mut SplitCounters,
-    metrics: &crate::proxy::Metrics,
-) -> (RouteTable, BuildReport) {
+pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metrics) -> (RouteTable, BuildReport) {
     let mut builder = Builder {
         index: Index::new(objects),
         counters,
@@ -281,7 +80,11 @@ pub fn build(
                 .filter(|p| *p != 0)
                 .unwrap_or_else(|| serin_router::rule::default_priority(rule_text));
             let services: Vec<&Json> = spec["services"].as_array().into_iter().flatten().collect();
-            let names = Arc::new(TraefikNames::of_route(namespace, &route.key.name, rule_text, &services));
+            let lone_traefik_service = match services.as_slice() {
+                [one] if one["kind"] == "TraefikService" => one["name"].as_str(),
+                _ => None,
+            };
+            let names = Arc::new(TraefikNames::of_route(namespace, &route.key.name, rule_text, lone_traefik_service));
             let target = match services.as_slice() {
                 // Traefik gives a route's lone Service the router's name.
                 [one] if one["kind"] != "TraefikService" => builder.service_reference(namespace, one, &names.service),
@@ -358,10 +161,46 @@ impl<'o> Index<'o> {
     }
 }
 
+/// The overrides a stored ServersTransport gives (its durations were validated on apply).
+fn timeout_overrides(transport: &Json) -> TimeoutOverrides {
+    let duration = |field: &str| {
+        let value = transport.pointer(&format!("/spec/forwardingTimeouts/{field}"))?;
+        let value: serin_model::IntOrString = serde_json::from_value(value.clone()).ok()?;
+        let ms = serin_model::traefik::traefik_duration_millis(&value).ok().filter(|ms| *ms > 0)?;
+        Some(std::time::Duration::from_millis(ms as u64))
+    };
+    TimeoutOverrides {
+        dial: duration("dialTimeout"),
+        response_header: duration("responseHeaderTimeout"),
+        idle_conn: duration("idleConnTimeout"),
+    }
+}
+
+/// An Argo string match made ready for requests: a regex compiled once, with Go's regexp
+/// syntax (as the routers Argo drives read it); one that does not compile matches nothing.
+fn value_match(m: &StringMatch) -> ValueMatch {
+    match (&m.exact, &m.prefix, &m.regex) {
+        (Some(exact), _, _) => ValueMatch::Exact(exact.clone()),
+        (None, Some(prefix), _) => ValueMatch::Prefix(prefix.clone()),
+        (None, None, Some(pattern)) => {
+            serin_router::rule::compile_go_regex(pattern).map_or(ValueMatch::Nothing, ValueMatch::Regex)
+        }
+        (None, None, None) => ValueMatch::Nothing,
+    }
+}
+
+fn request_match(m: &RouteMatch) -> RequestMatch {
+    RequestMatch {
+        method: m.method.as_ref().map(value_match),
+        path: m.path.as_ref().map(value_match),
+        headers: m.headers.iter().map(|(name, value)| (name.clone(), value_match(value))).collect(),
+    }
+}
+
 struct Builder<'a, 'o> {
     index: Index<'o>,
     counters: &'a mut SplitCounters,
-    metrics: &'a crate::proxy::Metrics,
+    metrics: &'a Metrics,
     report: BuildReport,
     used_counters: Vec<String>,
 }
@@ -390,7 +229,7 @@ impl Builder<'_, '_> {
         let timeouts = match reference["serversTransport"].as_str().filter(|t| !t.is_empty()) {
             None => TimeoutOverrides::default(),
             Some(transport) => match self.servers_transport(namespace, transport) {
-                Some(found) => TimeoutOverrides::of(&found.body),
+                Some(found) => timeout_overrides(&found.body),
                 // As Traefik: a service whose transport does not exist is not served.
                 None => {
                     self.report.problems.push(format!(
@@ -524,7 +363,7 @@ impl Builder<'_, '_> {
                 .flatten()
                 .filter_map(|r| serde_json::from_value::<Vec<HeaderRoutingMatch>>(r["match"].clone()).ok())
                 .map(|m| HeaderRoute {
-                    headers: m.iter().map(|h| (h.header_name.clone(), ValueMatch::new(&h.header_value))).collect(),
+                    headers: m.iter().map(|h| (h.header_name.clone(), value_match(&h.header_value))).collect(),
                     child,
                 })
                 .collect(),
@@ -538,7 +377,7 @@ impl Builder<'_, '_> {
                 .filter_map(|r| {
                     let matches = serde_json::from_value::<Vec<RouteMatch>>(r["match"].clone()).ok()?;
                     Some(MirrorRule {
-                        matches: matches.iter().map(RequestMatch::new).collect(),
+                        matches: matches.iter().map(request_match).collect(),
                         percentage: r["percentage"].as_u64().unwrap_or(100),
                         child,
                         counter: AtomicU64::new(0),
@@ -564,20 +403,21 @@ mod tests {
     use crate::objects::PORT_ANNOTATION;
     use serde_json::json;
     use serin_model::ObjectKey;
+    use serin_router::rule::RequestInfo;
     use std::collections::BTreeMap;
 
     #[test]
     fn string_matches_are_made_once_with_gos_regexp_syntax() {
-        let regex = |pattern: &str| ValueMatch::new(&StringMatch { regex: Some(pattern.into()), ..Default::default() });
+        let regex = |pattern: &str| value_match(&StringMatch { regex: Some(pattern.into()), ..Default::default() });
         assert!(matches!(regex("^v\\d+$"), ValueMatch::Regex(_)), "compiled when the table is built");
         assert!(regex("^v\\d+$").matches("v12") && !regex("^v\\d+$").matches("v\u{661}"), "Go's \\d is ASCII");
         assert!(regex("a{x}").matches("a{x}"), "a brace that starts no repetition is a literal in Go");
         assert!(regex("beta").matches("x-beta-y"), "unanchored, as Go's MatchString");
         assert!(matches!(regex("(unclosed"), ValueMatch::Nothing) && !regex("(unclosed").matches("(unclosed"));
-        let exact = ValueMatch::new(&StringMatch { exact: Some("on".into()), ..Default::default() });
-        let prefix = ValueMatch::new(&StringMatch { prefix: Some("/api".into()), ..Default::default() });
+        let exact = value_match(&StringMatch { exact: Some("on".into()), ..Default::default() });
+        let prefix = value_match(&StringMatch { prefix: Some("/api".into()), ..Default::default() });
         assert!(exact.matches("on") && !exact.matches("one") && prefix.matches("/api/x") && !prefix.matches("/ap"));
-        assert!(!ValueMatch::new(&StringMatch::default()).matches(""));
+        assert!(!value_match(&StringMatch::default()).matches(""));
     }
 
     fn stored(api_version: &str, kind: &str, name: &str, body: Json) -> Stored {
@@ -613,14 +453,14 @@ mod tests {
             ingress_routes: &ingress_routes,
             servers_transports: &[],
         };
-        let (table, report) = build(&objects, &mut SplitCounters::new(), &crate::proxy::Metrics::default());
+        let (table, report) = build(&objects, &mut SplitCounters::new(), &Metrics::default());
         assert_eq!(report.problems, Vec::<String>::new());
         let info = RequestInfo { host: "app", path: "/", method: "GET", headers: &[], query: "", client_ip: None };
         let route = table.route("web", &info).unwrap();
         let (mut served, mut mirrored) = (BTreeMap::new(), BTreeMap::new());
         for _ in 0..n {
             let mut mirrors = Vec::new();
-            let endpoint = crate::proxy::pick(&route.target, &info, &[], &mut mirrors).unwrap();
+            let endpoint = serin_router::proxy::pick(&route.target, &info, &[], &mut mirrors).unwrap();
             *served.entry(endpoint.pod.clone()).or_insert(0) += 1;
             for mirror in mirrors {
                 *mirrored.entry(mirror.pod.clone()).or_insert(0) += 1;
@@ -646,21 +486,6 @@ mod tests {
         assert!(mirrored.is_empty());
         let (served, _) = send(&[("entry", outer), ("inner", inner)], 1000);
         assert_eq!(served, counts(&[("a-pod", 450), ("b-pod", 50), ("c-pod", 500)]));
-    }
-
-    /// Names as Traefik's Kubernetes CRD provider gives them (its own tests expect
-    /// `default-test-route-6b204d94623b3df4370c` for this rule).
-    #[test]
-    fn routes_are_named_as_traefik_names_them() {
-        let rule = "Host(`foo.com`) && PathPrefix(`/bar`)";
-        let service = json!({"name": "whoami", "port": 80});
-        let names = TraefikNames::of_route("default", "test.route", rule, &[&service]);
-        assert_eq!(names.router, "default-test-route-6b204d94623b3df4370c@kubernetescrd");
-        assert_eq!(names.service, names.router);
-        let weighted = json!({"name": "canary-service", "kind": "TraefikService"});
-        let names = TraefikNames::of_route("default", "myapp-canary", "Host(`canary.myapp.com`)", &[&weighted]);
-        assert_eq!(names.router, "default-myapp-canary-314e264ecce1db156d4b@kubernetescrd");
-        assert_eq!(names.service, "default-canary-service@kubernetescrd");
     }
 
     #[test]

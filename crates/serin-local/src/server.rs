@@ -33,7 +33,7 @@ pub struct ServerOptions {
     /// Client connections the router keeps at once (default: half the open-file limit).
     pub max_connections: Option<usize>,
     /// How long the router waits on pods.
-    pub forwarding: crate::upstream::Timeouts,
+    pub forwarding: serin_router::upstream::Timeouts,
     /// Proxies whose forwarding headers the router keeps.
     pub trusted_ips: serin_router::rule::IpSet,
     /// Where the router records each request it answers (Traefik's JSON access log format).
@@ -139,13 +139,13 @@ pub async fn run(options: ServerOptions) -> Result<()> {
     let open_files = raise_open_files_limit();
     let max_connections = options.max_connections.unwrap_or((open_files / 2) as usize).max(1);
     tracing::info!(open_files, max_connections, "router connection limit");
-    let limits = crate::proxy::Limits {
+    let limits = serin_router::proxy::Limits {
         forwarding: options.forwarding,
         trusted_ips: options.trusted_ips.clone(),
-        ..crate::proxy::Limits::new(max_connections)
+        ..serin_router::proxy::Limits::new(max_connections)
     };
-    let access_log = options.access_log.as_deref().map(crate::access_log::AccessLog::open).transpose()?;
-    let proxy = crate::proxy::Proxy::new(limits, access_log);
+    let access_log = options.access_log.as_deref().map(serin_router::access_log::AccessLog::open).transpose()?;
+    let proxy = serin_router::proxy::Proxy::new(limits, access_log);
     let http = serin_providers::Http::new(options.analysis_ca_file.as_deref()).map_err(anyhow::Error::msg)?;
     let analysis =
         Arc::new(crate::analysis::AnalysisController::new(store.clone(), clock.clone(), proxy.clone(), http));
@@ -201,7 +201,7 @@ async fn shutdown_signal() {
 async fn control_loop(
     platform: Arc<Platform>,
     pods: Arc<PodController>,
-    proxy: Arc<crate::proxy::Proxy>,
+    proxy: Arc<serin_router::proxy::Proxy>,
     analysis: Arc<crate::analysis::AnalysisController>,
     first_pass: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -318,7 +318,7 @@ impl Pass {
 /// Rebuilds the route table from the store, installs it, and records the weights it serves.
 fn refresh_routes(
     platform: &Platform,
-    proxy: &crate::proxy::Proxy,
+    proxy: &serin_router::proxy::Proxy,
     counters: &mut crate::routing::SplitCounters,
     problems: &mut Vec<String>,
 ) -> crate::store::Result<Option<i64>> {

@@ -1,14 +1,28 @@
-//! The routing brain of serin's router, kept apart from sockets and async runtimes so that what
-//! decides where a request goes can be tested exactly and reused by every front end.
+//! serin's router: a Traefik-compatible HTTP reverse proxy that splits canary traffic exactly.
 //!
-//! serin routes canary traffic the way Traefik does, because Argo Rollouts users come with
-//! Traefik rules and expect Traefik's split: [`rule`] parses and matches Traefik's router rules
-//! and gives their default priority, and [`weighted`] reproduces Traefik's deterministic
-//! earliest-deadline-first weighted round robin as a precomputed table (90/10 sends exactly one
-//! request in ten to the canary, never a coin flip).
+//! The pure core decides where a request goes and is tested exactly: [`rule`] parses and
+//! matches Traefik's router rules (both of its syntaxes) and gives their default priority, and
+//! [`weighted`] reproduces Traefik's deterministic weighted round robin as a precomputed table
+//! (90/10 sends exactly one request in ten to the canary, never a coin flip).
+//!
+//! Around it, the data plane: a [`table::RouteTable`] that a platform builds from its objects
+//! and installs into a [`proxy::Proxy`], which serves entry points on threads of its own:
+//! `downstream` reads clients' HTTP/1.1, [`upstream`] talks to pods over pooled connections
+//! (`http1` is the framing both share), [`window`] keeps the per-backend metrics analysis
+//! reads, and [`access_log`] records requests as Traefik's access log does. serin's local
+//! platform wires it to its store; nothing here knows where the table came from.
 
+pub mod access_log;
+mod downstream;
+#[doc(hidden)]
+pub mod fuzzing;
+mod http1;
+pub mod proxy;
 pub mod rule;
+pub mod table;
+pub mod upstream;
 pub mod weighted;
+pub mod window;
 
 pub use rule::{RequestInfo, Rule, RuleError};
 pub use weighted::Schedule;

@@ -513,7 +513,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     .router_threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
                 max_connections: args.max_connections,
-                forwarding: serin_local::upstream::Timeouts {
+                forwarding: serin_router::upstream::Timeouts {
                     dial: args.dial_timeout,
                     response_header: args.response_header_timeout,
                     idle_conn: args.idle_conn_timeout,

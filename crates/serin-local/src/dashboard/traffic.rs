@@ -2,9 +2,9 @@
 //! last second of requests (its lock-free 100 ms slots) is read into a five-minute history of
 //! request rate, success rate and p50/p99 latency. Reading costs the request path nothing.
 
-use crate::proxy::Metrics;
-use crate::window::Summary;
 use serde::Serialize;
+use serin_router::proxy::Metrics;
+use serin_router::window::Summary;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +50,7 @@ pub struct TrafficSampler {
 
 impl TrafficSampler {
     /// Reads the router every [`PERIOD`] until the task is dropped.
-    pub async fn run(self: Arc<Self>, metrics: Arc<crate::proxy::Proxy>) {
+    pub async fn run(self: Arc<Self>, metrics: Arc<serin_router::proxy::Proxy>) {
         let mut ticks = tokio::time::interval(PERIOD);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

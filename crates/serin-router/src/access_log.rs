@@ -57,11 +57,11 @@ pub struct Entry<'a> {
     pub downstream_status: u16,
 }
 
-/// `2026-12-07T22:41:59.123456789Z`, as Traefik writes times.
+/// RFC 3339 in UTC with as many fractional digits as needed (`2026-12-07T22:41:59.96872038Z`),
+/// as Traefik writes its times (Go's `time.RFC3339Nano`).
 fn rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    let since = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let seconds = serin_model::Time::from_millis(since.as_secs() as i64 * 1000).to_string();
-    serializer.serialize_str(&format!("{}.{:09}Z", seconds.trim_end_matches('Z'), since.subsec_nanos()))
+    let stamp = jiff::Timestamp::try_from(*time).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    serializer.collect_str(&stamp)
 }
 
 fn nanoseconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -70,20 +70,15 @@ fn nanoseconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Resu
 
 impl AccessLog {
     /// Opens (appending to) or creates the file, readable by its owner only: it names clients.
-    pub fn open(path: &Path) -> anyhow::Result<AccessLog> {
-        use anyhow::Context;
+    pub fn open(path: &Path) -> std::io::Result<AccessLog> {
         use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("cannot open the access log {}", path.display()))?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot open the access log {}: {e}", path.display()))
+        })?;
         let (lines, pending) = sync_channel(BACKLOG);
         std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_lines(BufWriter::new(file), &pending))
-            .context("cannot start the access log's writer")?;
+            .spawn(move || write_lines(BufWriter::new(file), &pending))?;
         Ok(AccessLog { lines, dropped: AtomicU64::new(0) })
     }
 
@@ -108,5 +103,72 @@ fn write_lines(mut out: BufWriter<File>, pending: &Receiver<String>) {
         if let Err(error) = written.and_then(|()| out.flush()) {
             tracing::warn!(%error, "cannot write the access log");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(start: SystemTime) -> Entry<'static> {
+        Entry {
+            start,
+            duration: Duration::from_micros(1500),
+            client_addr: "127.0.0.1:40000".parse().unwrap(),
+            client_host: "127.0.0.1".into(),
+            client_port: "40000".into(),
+            request_method: "GET",
+            request_path: "/api?x=1",
+            request_protocol: "HTTP/1.1",
+            request_host: "canary.myapp.com",
+            request_addr: "canary.myapp.com:80",
+            entry_point_name: "web",
+            router_name: Some("default-myapp-canary-314e264ecce1db156d4b@kubernetescrd"),
+            service_name: None,
+            downstream_status: 200,
+        }
+    }
+
+    /// Field names, shapes and times as Traefik writes them (Go's RFC3339Nano drops trailing
+    /// zeros of the fraction, and the fraction when it is zero).
+    #[test]
+    fn entries_are_traefiks_json() {
+        let at = |nanos: u64| SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos);
+        let line = serde_json::to_value(entry(at(1_796_683_319_968_720_380))).unwrap();
+        assert_eq!(line["StartUTC"], "2026-12-07T22:41:59.96872038Z");
+        assert_eq!(line["Duration"], 1_500_000);
+        assert_eq!(line["entryPointName"], "web");
+        assert_eq!(line["ClientPort"], "40000");
+        assert_eq!(line["DownstreamStatus"], 200);
+        assert!(line.get("ServiceName").is_none(), "{line}");
+        assert_eq!(serde_json::to_value(entry(at(1_500_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:01.5Z");
+        assert_eq!(serde_json::to_value(entry(at(2_000_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:02Z");
+    }
+
+    #[test]
+    fn lines_reach_the_file_in_order_without_waiting_for_a_flush() {
+        let dir = std::env::temp_dir().join(format!("serin-access-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("access.log");
+        let log = AccessLog::open(&path).unwrap();
+        for status in [200, 404, 503] {
+            log.record(&Entry { downstream_status: status, ..entry(SystemTime::now()) });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let statuses = loop {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let statuses: Vec<u64> = text
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["DownstreamStatus"].as_u64().unwrap())
+                .collect();
+            if statuses.len() == 3 || std::time::Instant::now() > deadline {
+                break statuses;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(statuses, [200, 404, 503]);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

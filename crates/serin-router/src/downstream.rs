@@ -18,12 +18,12 @@
 use crate::access_log::Entry;
 use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, length_line, lists, status_line};
 use crate::proxy::{Proxy, Reply};
-use crate::routing::TraefikNames;
+use crate::rule::RequestInfo;
+use crate::table::TraefikNames;
 use crate::upstream::{Answer, Body, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
 use httparse::Header;
-use serin_router::rule::RequestInfo;
 use std::borrow::Cow;
 use std::future::Future;
 use std::io::{self, Write};
@@ -391,7 +391,7 @@ impl Connection {
         // Routed and forwarded with its dot segments and repeated slashes removed, as Traefik
         // does: no route is walked around with `..`. A `;` in the query is forwarded as the `&`
         // Traefik turns it into, so that the pod reads the parameters the rules read.
-        let sanitized = serin_router::rule::sanitized_path(request.path);
+        let sanitized = crate::rule::sanitized_path(request.path);
         let query = if request.query.contains(';') {
             Cow::Owned(request.query.replace(';', "&"))
         } else {
@@ -409,7 +409,7 @@ impl Connection {
                 &Request { target: &target, path, ..*request }
             }
         };
-        let path = serin_router::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
+        let path = crate::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
         let info = RequestInfo {
             host: request.routing_host(),
             path: &path,
@@ -720,7 +720,7 @@ impl Deadline {
 mod tests {
     use super::*;
     use crate::proxy::Limits;
-    use crate::routing::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
+    use crate::table::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
     use crate::upstream::Timeouts;
     use crate::upstream::tests::pod;
     use proptest::prelude::*;
@@ -783,7 +783,7 @@ mod tests {
             .collect();
         let target =
             Target::Service(ServiceBackend { name: "default/app".into(), endpoints, next: Default::default() });
-        let rule = serin_router::rule::parse("Host(`app`)").unwrap();
+        let rule = crate::rule::parse("Host(`app`)").unwrap();
         let route = CompiledRoute {
             name: "test".into(),
             names: Default::default(),

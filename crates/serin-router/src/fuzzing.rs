@@ -5,7 +5,7 @@
 use crate::downstream::{RequestBody, parse_request};
 use crate::http1::{Chunk, Decoded, Framing, decode};
 use crate::proxy::{Limits, Proxy};
-use crate::routing::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
+use crate::table::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
 use crate::upstream::{encode_request_head, parse_head};
 use bytes::BytesMut;
 use std::mem::MaybeUninit;
@@ -171,7 +171,7 @@ pub fn router(pod: SocketAddr, client_timeout: Duration) -> Arc<Proxy> {
         endpoints: vec![endpoint],
         next: Default::default(),
     });
-    let rule = serin_router::rule::parse("Host(`app`)").expect("a valid rule");
+    let rule = crate::rule::parse("Host(`app`)").expect("a valid rule");
     let route =
         CompiledRoute { name: "app".into(), names: Default::default(), rule, priority: 0, target: Arc::new(target) };
     let mut table = RouteTable::default();

@@ -10,11 +10,11 @@
 
 use crate::access_log::AccessLog;
 use crate::downstream::CLIENT_TIMEOUT;
-use crate::routing::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
+use crate::rule::{IpSet, RequestInfo};
+use crate::table::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
 use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
 use arc_swap::ArcSwap;
 use http::StatusCode;
-use serin_router::rule::{IpSet, RequestInfo};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -283,7 +283,7 @@ impl RouterThreads {
 /// Walks the target tree to one endpoint, skipping endpoints that failed to connect; mirror
 /// copies met on the way are added to `mirrors`. Borrows from the route table: nothing is
 /// copied or allocated on the way.
-pub(crate) fn pick<'t>(
+pub fn pick<'t>(
     target: &'t Target,
     info: &RequestInfo<'_>,
     failed: &[SocketAddr],
