@@ -3,7 +3,8 @@
 //! - the head written back from its parsed parts parses to the same request;
 //! - the head the router sends a pod for it is a request the router itself would take, for the
 //!   same method, path and query and host, framed by one Content-Length and nothing else, with
-//!   none of the hop-by-hop headers the client sent;
+//!   none of the hop-by-hop headers the client sent (but `Connection: Upgrade` and its
+//!   `Upgrade` when the client asked to switch protocols, and then only those);
 //! - its body framing is one of the three it may be, never both a length and chunked.
 #![no_main]
 
@@ -84,7 +85,22 @@ fn check_forwarded(parsed: &ParsedRequest, forwarded: &[u8], body_len: usize) {
     assert_eq!(lengths, usize::from(declared), "{text:?}");
     let expected_body = if declared && body_len > 0 { Some(Some(body_len as u64)) } else { None };
     assert_eq!(sent.body, expected_body, "{text:?}");
-    for (name, _) in &sent.headers {
+    let switch_headers = |header: &str| sent.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case(header)).count();
+    if let Some(protocol) = &parsed.upgrade {
+        assert_eq!((switch_headers("connection"), switch_headers("upgrade")), (1, 1), "{text:?}");
+        if body_len == 0 {
+            assert_eq!(sent.upgrade.as_ref(), Some(protocol), "{text:?}");
+        }
+    }
+    for (name, value) in &sent.headers {
+        if parsed.upgrade.is_some() && name.eq_ignore_ascii_case("connection") {
+            assert_eq!(value, b"Upgrade", "{text:?}");
+            continue;
+        }
+        if parsed.upgrade.is_some() && name.eq_ignore_ascii_case("upgrade") {
+            assert_eq!(Some(value), parsed.upgrade.as_ref(), "{text:?}");
+            continue;
+        }
         for hop in ["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect"] {
             assert!(!name.eq_ignore_ascii_case(hop), "{hop} sent on: {text:?}");
         }

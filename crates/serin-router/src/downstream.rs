@@ -20,7 +20,7 @@ use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line,
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::TraefikNames;
-use crate::upstream::{Answer, Body, Outgoing, encode_request_head};
+use crate::upstream::{Answer, Body, Outgoing, Upgraded, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
 use httparse::Header;
@@ -70,6 +70,10 @@ pub struct Request<'a> {
     pub host: Option<&'a [u8]>,
     /// The first `Connection` header's value, which may name more hop-by-hop headers.
     pub connection: Option<&'a [u8]>,
+    /// The protocol an HTTP/1.1 request without a body asks to switch to (`Connection: upgrade`
+    /// and `Upgrade: websocket`): the pod gets both headers, and a 101 from it turns the
+    /// connection into a tunnel to that pod.
+    pub upgrade: Option<&'a [u8]>,
     pub(crate) http10: bool,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
@@ -162,6 +166,7 @@ pub(crate) fn parse_request<'a>(
     let path = if path.is_empty() { "/" } else { path };
     let http10 = version == 0;
     let (mut host, mut connection, mut keep_alive, mut expect_continue) = (None, None, !http10, false);
+    let (mut upgrade, mut upgrade_listed) = (None, false);
     let (mut length, mut transfer_encodings) = (None, 0);
     for header in parsed.headers.iter() {
         let is = |name: &str| header.name.eq_ignore_ascii_case(name);
@@ -172,6 +177,7 @@ pub(crate) fn parse_request<'a>(
             }
         } else if is("connection") {
             connection.get_or_insert(header.value);
+            upgrade_listed |= lists(header.value, "upgrade");
             if lists(header.value, "close") {
                 keep_alive = false;
             } else if http10 && lists(header.value, "keep-alive") {
@@ -191,6 +197,8 @@ pub(crate) fn parse_request<'a>(
             transfer_encodings += 1;
         } else if is("expect") {
             expect_continue = !http10 && header.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+        } else if is("upgrade") {
+            upgrade.get_or_insert(header.value);
         }
     }
     if host.is_none() && !http10 {
@@ -204,6 +212,7 @@ pub(crate) fn parse_request<'a>(
         _ => return Err(StatusCode::BAD_REQUEST),
     };
     let headers: &'a [Header<'a>] = parsed.headers;
+    let upgrade = upgrade.filter(|value| upgrade_listed && !http10 && !value.is_empty() && body == RequestBody::Empty);
     Ok(Some(Request {
         method,
         target,
@@ -213,6 +222,7 @@ pub(crate) fn parse_request<'a>(
         headers,
         host,
         connection,
+        upgrade,
         http10,
         keep_alive,
         expect_continue,
@@ -255,6 +265,7 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
         wire: Vec::with_capacity(1024),
         headers: Vec::new(),
         routed: None,
+        switched: None,
     };
     let mut buffer = BytesMut::with_capacity(READ_SIZE);
     // Filled anew for each head: the parsed request borrows them, and the buffer, until it is answered.
@@ -291,6 +302,10 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
                 }
             }
             Next::Close { linger } => return connection.client.close(linger).await,
+            Next::Tunnel(from) => {
+                buffer.advance(from);
+                return connection.tunnel(&buffer).await;
+            }
         }
     }
 }
@@ -304,6 +319,9 @@ enum Next {
     Rest,
     /// Nowhere: the connection closes (after lingering, if the client may still be sending).
     Close { linger: bool },
+    /// The pod switched protocols: from this offset of the buffer on, what the client sends is
+    /// the new protocol's, and goes through to the pod untouched.
+    Tunnel(usize),
 }
 
 /// Why a request body could not be read.
@@ -334,6 +352,8 @@ struct Connection {
     headers: Vec<(&'static str, &'static str)>,
     /// The route that answered the request, when there is an access log to name it in.
     routed: Option<Routed>,
+    /// The pod connection that switched protocols, once a 101 has gone to the client.
+    switched: Option<Upgraded>,
 }
 
 /// Who answered a request, for the access log: the route, and the Service whose pod answered.
@@ -357,6 +377,19 @@ impl Connection {
         // the next request.
         self.headers = headers.into_iter().map(|_| ("", "")).collect();
         next
+    }
+
+    /// Carries bytes both ways between the client and the pod that switched protocols, until
+    /// either side closes: `early` (what the client sent after its handshake) first to the
+    /// pod, what the pod sent after its 101 first to the client. No timeout applies: a
+    /// WebSocket may rightly stay quiet for hours.
+    async fn tunnel(mut self, early: &[u8]) {
+        let Some(Upgraded { stream: mut pod, early: from_pod }) = self.switched.take() else { return };
+        let client = &mut self.client.stream;
+        if pod.write_all(early).await.is_err() || client.write_all(&from_pod).await.is_err() {
+            return;
+        }
+        let _ = tokio::io::copy_bidirectional(client, &mut pod).await;
     }
 
     /// Writes the request's line in the access log.
@@ -419,7 +452,8 @@ impl Connection {
             client_ip: Some(self.peer.ip()),
         };
         let table = self.proxy.table();
-        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, routed, .. } = self;
+        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, routed, switched, .. } =
+            self;
         let Some(route) = table.route(entrypoint, &info) else {
             // The body is not read: the connection goes on only if all of it is here to skip.
             let end = match request.body {
@@ -444,14 +478,23 @@ impl Connection {
         };
         wire.clear();
         encode_request_head(wire, request, body.len(), client_ip, *trusted);
-        let outgoing = Outgoing { method: request.method, head: wire, body };
-        match proxy.forward(route, &info, &outgoing, &mut client.out).await {
-            Reply::Pod(answer, endpoint) => {
-                if let Some(routed) = routed {
-                    routed.leaf = Some(endpoint.service.clone());
+        let outgoing = Outgoing { method: request.method, head: wire, body, upgrade: request.upgrade };
+        let reply = proxy.forward(route, &info, &outgoing, &mut client.out).await;
+        if let (Some(routed), Reply::Pod(_, endpoint)) = (routed, &reply) {
+            routed.leaf = Some(endpoint.service.clone());
+        }
+        match reply {
+            Reply::Pod(Answer { body: Body::Upgraded(pod), .. }, _) => {
+                // The 101 head as the pod sent it, then the pod's protocol: no framing, no date.
+                client.status = StatusCode::SWITCHING_PROTOCOLS.as_u16();
+                client.out.extend_from_slice(b"\r\n");
+                if client.flush().await.is_err() {
+                    return Next::Close { linger: false };
                 }
-                client.relay(request.asked(), answer, next).await
+                *switched = Some(pod);
+                Next::Tunnel(request.len)
             }
+            Reply::Pod(answer, _) => client.relay(request.asked(), answer, next).await,
             Reply::Own(status, text) => client.own(request.asked(), status, text, Some(next)).await,
         }
     }
@@ -882,6 +925,35 @@ mod tests {
     }
 
     #[test]
+    fn an_upgrade_is_asked_by_connection_and_upgrade_together_on_http_1_1_without_a_body() {
+        let upgrade = |raw: &[u8]| {
+            let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            parse_request(raw, &mut slots).unwrap().unwrap().upgrade.map(<[u8]>::to_vec)
+        };
+        let asked = b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        assert_eq!(upgrade(asked).as_deref(), Some(&b"websocket"[..]));
+        let second_line =
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n";
+        assert_eq!(upgrade(second_line).as_deref(), Some(&b"h2c"[..]));
+        for not_asked in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n",
+            b"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\ncontent-length: 1\r\n\r\nx",
+        ] {
+            assert_eq!(upgrade(not_asked), None, "{}", String::from_utf8_lossy(not_asked));
+        }
+        // The pod gets both headers, written anew; the client's other hop-by-hop ones stay behind.
+        let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let request = parse_request(asked, &mut slots).unwrap().unwrap();
+        let mut head = Vec::new();
+        encode_request_head(&mut head, &request, 0, "127.0.0.1", false);
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.contains("connection: Upgrade\r\nupgrade: websocket\r\n"), "{head}");
+        assert!(!head.contains("keep-alive"), "{head}");
+    }
+
+    #[test]
     fn host_follows_rfc_9112() {
         let parse_head = |raw: &[u8]| {
             let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -989,6 +1061,75 @@ mod tests {
             let answer = talk(router, &[request.as_bytes()]).await;
             assert!(answer.contains(&format!("GET {forwarded}\n")), "{sent}: {answer}");
         }
+    }
+
+    /// A pod that takes one request, answers 101 switching to `protocol` followed by `hello`,
+    /// then sends back upper-cased whatever it reads.
+    async fn switching_pod(protocol: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0];
+                if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                head.push(byte[0]);
+            }
+            let switch =
+                format!("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n\r\nhello");
+            stream.write_all(switch.as_bytes()).await.unwrap();
+            let mut piece = [0; 64];
+            while let Ok(n @ 1..) = stream.read(&mut piece).await {
+                if stream.write_all(&piece[..n].to_ascii_uppercase()).await.is_err() {
+                    return;
+                }
+            }
+        });
+        addr
+    }
+
+    /// Reads until `wanted` has arrived; everything read.
+    async fn read_until(stream: &mut TcpStream, wanted: &str) -> String {
+        let mut got = Vec::new();
+        let mut piece = [0; 256];
+        while !String::from_utf8_lossy(&got).contains(wanted) {
+            let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut piece)).await.unwrap().unwrap();
+            assert!(n > 0, "closed before {wanted:?}: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&piece[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_turns_the_connection_into_a_tunnel_to_the_pod() {
+        let router = router(&[switching_pod("websocket").await]).await;
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        stream
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly")
+            .await
+            .unwrap();
+        let switched = read_until(&mut stream, "EARLY").await;
+        assert!(switched.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{switched}");
+        assert!(switched.contains("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello"), "{switched}");
+        assert!(!switched.contains("content-length") && !switched.contains("transfer-encoding"), "{switched}");
+        // The client timeout of plain requests no longer applies.
+        tokio::time::sleep(TIMEOUT * 2).await;
+        stream.write_all(b"later").await.unwrap();
+        read_until(&mut stream, "LATER").await;
+    }
+
+    #[tokio::test]
+    async fn a_switch_to_a_protocol_nobody_asked_for_is_a_bad_gateway() {
+        let other = router(&[switching_pod("h2c").await]).await;
+        let handshake = b"GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        let answer = talk(other, &[handshake]).await;
+        assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+        let unasked = router(&[switching_pod("websocket").await]).await;
+        let answer = talk(unasked, &[b"GET /ws HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n"]).await;
+        assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     }
 
     #[tokio::test]

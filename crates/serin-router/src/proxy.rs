@@ -196,8 +196,9 @@ impl Proxy {
             let Some(endpoint) = pick(&route.target, info, &failed, &mut mirrors) else {
                 return Reply::Own(StatusCode::SERVICE_UNAVAILABLE, "no available server\n");
             };
-            // A request is mirrored once, not again on each retry.
-            if attempt == 0 {
+            // A request is mirrored once, not again on each retry; a protocol switch (a
+            // WebSocket handshake) is not: its connection can have one end only.
+            if attempt == 0 && request.upgrade.is_none() {
                 for mirror in mirrors {
                     self.mirror(mirror.clone(), request);
                 }
@@ -247,7 +248,7 @@ impl Proxy {
             (self.clone(), request.method.to_string(), request.head.to_vec(), request.body.to_vec());
         tokio::spawn(async move {
             let started = Instant::now();
-            let request = Outgoing { method: &method, head: &head, body: &body };
+            let request = Outgoing { method: &method, head: &head, body: &body, upgrade: None };
             let timeouts = endpoint.timeouts.over(proxy.limits.forwarding);
             let copy = async {
                 match proxy.pool.send_with(endpoint.addr, &request, &mut Vec::new(), timeouts).await {
@@ -546,7 +547,7 @@ mod tests {
             timeouts: Default::default(),
             service: "app".into(),
         };
-        let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"" };
+        let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"", upgrade: None };
         for _ in 0..MIRRORS_IN_FLIGHT + 36 {
             proxy.mirror(endpoint.clone(), &request);
         }

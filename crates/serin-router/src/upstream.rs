@@ -87,6 +87,8 @@ pub struct Outgoing<'a> {
     pub method: &'a str,
     pub head: &'a [u8],
     pub body: &'a [u8],
+    /// The protocol the client asked to switch to (its `Upgrade` header), if it did.
+    pub upgrade: Option<&'a [u8]>,
 }
 
 impl Outgoing<'_> {
@@ -119,6 +121,7 @@ pub struct Answer {
     pub length: Option<u64>,
     /// Whether the pod sent a Date header (a response without one gets the router's).
     pub dated: bool,
+    /// The body; for a 101, the switched connection instead.
     pub body: Body,
 }
 
@@ -213,6 +216,11 @@ impl Pool {
 
     /// The answer, its body taking the connection with it.
     fn answer(self: &Arc<Self>, addr: SocketAddr, connection: Connection, head: Head, request: &Outgoing) -> Answer {
+        if head.status == StatusCode::SWITCHING_PROTOCOLS {
+            let Connection { stream, buffer, .. } = connection;
+            let body = Body::Upgraded(Upgraded { stream, early: buffer });
+            return Answer { status: head.status, length: None, dated: head.dated, body };
+        }
         let no_content = head.status == StatusCode::NO_CONTENT;
         let no_body = request.head_method() || no_content || head.status == StatusCode::NOT_MODIFIED;
         let framing = if no_body { Framing::Length(0) } else { head.framing };
@@ -230,14 +238,25 @@ impl Pool {
 }
 
 /// Writes the request and reads the final response head (skipping 100 Continue and other
-/// interim responses).
+/// interim responses). A 101 is final when it switches to the protocol the client asked for,
+/// as Go's reverse proxy checks.
 async fn exchange(connection: &mut Connection, request: &Outgoing<'_>, out: &mut Vec<u8>) -> Result<Head, SendError> {
     write_request(&mut connection.stream, request).await.map_err(SendError::NoResponse)?;
+    let written_before = out.len();
     loop {
         if let Some(head) = parse_head(&mut connection.buffer, out)? {
             match head.status {
                 StatusCode::SWITCHING_PROTOCOLS => {
-                    return Err(SendError::BadResponse("protocol upgrades are not forwarded".into()));
+                    let asked = request.upgrade.unwrap_or_default();
+                    let given = head.upgrade.as_deref().unwrap_or_default();
+                    if asked.is_empty() || !given.trim_ascii().eq_ignore_ascii_case(asked.trim_ascii()) {
+                        out.truncate(written_before);
+                        let (asked, given) = (String::from_utf8_lossy(asked), String::from_utf8_lossy(given));
+                        return Err(SendError::BadResponse(format!(
+                            "the pod switched to protocol {given:?} when {asked:?} was asked for"
+                        )));
+                    }
+                    return Ok(head);
                 }
                 status if status.is_informational() => continue,
                 _ => return Ok(head),
@@ -302,7 +321,8 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
 /// headers (Host kept, as Traefik's passHostHeader, or the absolute-form target's authority in
-/// its place), without hop-by-hop headers, plus forwarding headers and the body's
+/// its place), without hop-by-hop headers (but with `Connection: Upgrade` and `Upgrade` when
+/// the client asks to switch protocols), plus forwarding headers and the body's
 /// Content-Length. Host is never taken for hop-by-hop, whatever `Connection` names.
 ///
 /// Forwarding headers follow Traefik's `forwardedHeaders`: from a client that is not a
@@ -342,6 +362,11 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
             header_line(out, name, header.value);
         }
     }
+    if let Some(protocol) = request.upgrade {
+        // Hop-by-hop, yet what the pod must see to switch: written anew, as Go's proxy does.
+        out.extend_from_slice(b"connection: Upgrade\r\n");
+        header_line(out, "upgrade", protocol);
+    }
     if request.host.is_none() || request.authority.is_some() {
         // An HTTP/1.0 client may send no Host; HTTP/1.1 needs one.
         header_line(out, "host", target_host.unwrap_or(b"localhost"));
@@ -380,11 +405,14 @@ pub(crate) struct Head {
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) dated: bool,
+    /// A 101's `Upgrade` header: the protocol the pod switched to.
+    pub(crate) upgrade: Option<Box<[u8]>>,
 }
 
 /// Parses a complete response head off the front of `buffer`; `None` if more bytes are needed.
 /// A final response's status line and the headers the client is to see (all but hop-by-hop
-/// headers and Content-Length, whose place the server's framing takes) are appended to `out`.
+/// headers and Content-Length, whose place the server's framing takes) are appended to `out`;
+/// a 101's, with its `Connection` and `Upgrade` headers, which belong to the switch.
 pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Option<Head>, SendError> {
     let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
@@ -399,7 +427,7 @@ pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Opt
         parsed.code.and_then(|code| StatusCode::from_u16(code).ok()).ok_or_else(|| bad("invalid status code"))?;
     let http10 = parsed.version == Some(0);
     let (mut close, mut chunked, mut transfer_encoding, mut dated) = (http10, false, false, false);
-    let (mut length, mut connection) = (None, None);
+    let (mut length, mut connection, mut upgrade) = (None, None, None);
     for header in parsed.headers.iter() {
         let is = |other: &str| header.name.eq_ignore_ascii_case(other);
         if is("content-length") {
@@ -417,6 +445,8 @@ pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Opt
             connection = Some(header.value);
         } else if is("date") {
             dated = true;
+        } else if is("upgrade") && status == StatusCode::SWITCHING_PROTOCOLS {
+            upgrade = Some(header.value.into());
         }
     }
     let framing = match (transfer_encoding, chunked, length) {
@@ -425,22 +455,28 @@ pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Opt
         (false, _, Some(n)) => Framing::Length(n),
         (false, _, None) => Framing::UntilClose,
     };
-    if !status.is_informational() {
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+    if !status.is_informational() || switching {
         status_line(out, status, status.canonical_reason().or(parsed.reason).unwrap_or_default());
         for header in parsed.headers.iter() {
-            if !header.name.eq_ignore_ascii_case("content-length") && !is_hop_by_hop(header.name, connection) {
+            let is = |other: &str| header.name.eq_ignore_ascii_case(other);
+            let switch_header = switching && (is("connection") || is("upgrade"));
+            if !is("content-length") && (switch_header || !is_hop_by_hop(header.name, connection)) {
                 header_line(out, header.name, header.value);
             }
         }
     }
     buffer.advance(size);
-    Ok(Some(Head { status, length: length.filter(|_| !transfer_encoding), framing, keep_alive: !close, dated }))
+    let length = length.filter(|_| !transfer_encoding);
+    Ok(Some(Head { status, length, framing, keep_alive: !close, dated, upgrade }))
 }
 
-/// A response body: whole, or still arriving from the pod.
+/// A response body: whole, or still arriving from the pod; or, after a 101, no body but the
+/// connection that switched protocols.
 pub enum Body {
     Whole(Bytes),
     Streaming(Streaming),
+    Upgraded(Upgraded),
 }
 
 impl Body {
@@ -450,8 +486,17 @@ impl Body {
             Body::Whole(bytes) if bytes.is_empty() => None,
             Body::Whole(bytes) => Some(Ok(std::mem::take(bytes))),
             Body::Streaming(streaming) => std::future::poll_fn(|cx| streaming.poll_data(cx)).await,
+            Body::Upgraded(_) => None,
         }
     }
+}
+
+/// A connection to a pod that has switched protocols (WebSocket, ...): from now on, bytes
+/// pass through untouched in both directions.
+pub struct Upgraded {
+    pub stream: TcpStream,
+    /// What the pod sent right after its 101 head.
+    pub early: BytesMut,
 }
 
 /// The rest of a response body, read from the pod's connection; the connection goes back to
@@ -567,7 +612,8 @@ pub(crate) mod tests {
         (addr, accepted)
     }
 
-    const GET: Outgoing<'static> = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n", body: b"" };
+    const GET: Outgoing<'static> =
+        Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: pod\r\n\r\n", body: b"", upgrade: None };
 
     async fn body_of(mut answer: Answer) -> Result<Vec<u8>, io::Error> {
         let mut body = Vec::new();
@@ -736,6 +782,7 @@ pub(crate) mod tests {
             method: "POST",
             head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 33554432\r\n\r\n",
             body: &body,
+            upgrade: None,
         };
         let sent = Pool::with_timeouts(timeouts).send(addr, &post, &mut Vec::new()).await;
         assert!(matches!(sent, Err(SendError::Timeout)), "{:?}", sent.map(|a| a.status));
@@ -757,7 +804,7 @@ pub(crate) mod tests {
         let pool = Pool::new();
         assert_eq!(body_of(get(&pool, addr).await.0).await.unwrap(), b"ok");
         let post =
-            Outgoing { method: "POST", head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 0\r\n\r\n", body: b"" };
+            Outgoing { method: "POST", head: b"POST / HTTP/1.1\r\nhost: pod\r\ncontent-length: 0\r\n\r\n", ..GET };
         assert!(matches!(pool.send(addr, &post, &mut Vec::new()).await, Err(SendError::NoResponse(_))));
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "the POST was not sent again");
         let (addr, accepted) = pod(script()).await;

@@ -3,16 +3,24 @@
 //! name at `/hostname.html`), listening on `$POD_IP:$PORT` (127.0.0.1 unless `POD_IP` says
 //! otherwise: the local platform's pods share loopback, a test cluster's pods have addresses of
 //! their own). For tests and demos it also reads `FAIL_PERCENT` (that exact share of requests
-//! answers 500) and `LATENCY_MS`, and tells how many requests it answered at `/__serin/served`.
+//! answers 500) and `LATENCY_MS`, tells how many requests it answered at `/__serin/served`,
+//! and echoes WebSocket text messages at `/ws`, each prefixed with its version (`v2: hello`),
+//! so that a test sees which revision a connection reached.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 struct App {
     version: String,
@@ -45,7 +53,9 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
     });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((address, port)).await.with_context(|| format!("cannot listen on {address}:{port}"))?;
+        let listener = tokio::net::TcpListener::bind((address, port))
+            .await
+            .with_context(|| format!("cannot listen on {address}:{port}"))?;
         eprintln!("demo app {} listening on {address}:{port}", app.version);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -54,8 +64,18 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
                 accepted = listener.accept() => {
                     let (stream, _) = accepted?;
                     let app = app.clone();
-                    let service = hyper::service::service_fn(move |request| respond(app.clone(), request));
-                    let connection = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        let app = app.clone();
+                        async move {
+                            if request.uri().path() == "/ws" {
+                                return Ok(websocket(&app, request));
+                            }
+                            respond(app, request).await
+                        }
+                    });
+                    let connection = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                        .into_owned();
                     let connection = graceful.watch(connection);
                     tokio::spawn(connection);
                 }
@@ -68,6 +88,42 @@ pub fn run(version: &str) -> Result<std::process::ExitCode> {
         let _ = tokio::time::timeout(Duration::from_secs(25), graceful.shutdown()).await;
         Ok(std::process::ExitCode::SUCCESS)
     })
+}
+
+/// A WebSocket handshake at `/ws`: once switched, every text message comes back prefixed with
+/// the app's version.
+fn websocket(app: &App, mut request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let asked = request.headers().get("upgrade").is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let Some(key) = request.headers().get("sec-websocket-key").filter(|_| asked) else {
+        let mut refused = Response::new(Full::new(Bytes::from("a WebSocket handshake is expected here\n")));
+        *refused.status_mut() = StatusCode::BAD_REQUEST;
+        return refused;
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(&mut request);
+    let version = app.version.clone();
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let io = hyper_util::rt::TokioIo::new(upgraded);
+        let mut socket = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+        while let Some(Ok(message)) = socket.next().await {
+            let echo = match message {
+                Message::Text(text) => Message::text(format!("{version}: {text}")),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if socket.send(echo).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut switching = Response::new(Full::new(Bytes::new()));
+    *switching.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = switching.headers_mut();
+    headers.insert("connection", "Upgrade".parse().expect("static header"));
+    headers.insert("upgrade", "websocket".parse().expect("static header"));
+    headers.insert("sec-websocket-accept", accept.parse().expect("base64 is a header value"));
+    switching
 }
 
 async fn respond<B>(app: Arc<App>, request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
