@@ -20,7 +20,7 @@ use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line,
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::TraefikNames;
-use crate::upstream::{Answer, Body, Outgoing, Upgraded, encode_request_head};
+use crate::upstream::{Answer, Body, Forwarding, Outgoing, Upgraded, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
 use httparse::Header;
@@ -477,7 +477,8 @@ impl Connection {
             Err(BodyError::Gone) => return Next::Close { linger: false },
         };
         wire.clear();
-        encode_request_head(wire, request, body.len(), client_ip, *trusted);
+        let forwarding = Forwarding { client_ip, trusted: *trusted, server: &proxy.host_name };
+        encode_request_head(wire, request, body.len(), &forwarding);
         let outgoing = Outgoing { method: request.method, head: wire, body, upgrade: request.upgrade };
         let reply = proxy.forward(route, &info, &outgoing, &mut client.out).await;
         if let (Some(routed), Reply::Pod(_, endpoint)) = (routed, &reply) {
@@ -898,17 +899,27 @@ mod tests {
         assert_eq!((request.path, request.query, request.routing_host()), ("/api", "x=1", "canary.myapp.com"));
         // From a client nobody trusts, forwarding headers are the router's own.
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 3, "127.0.0.1", false);
+        encode_request_head(
+            &mut head,
+            &request,
+            3,
+            &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+        );
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\nx-real-ip: 127.0.0.1\r\ncontent-length: 3\r\n\r\n"
+            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nAccept: */*\r\nx-forwarded-for: 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-proto: http\r\nx-forwarded-port: 80\r\nx-forwarded-server: router\r\nx-real-ip: 127.0.0.1\r\ncontent-length: 3\r\n\r\n"
         );
         // From a trusted proxy (--trusted-ips), its own are kept and its address appended.
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 3, "127.0.0.1", true);
+        encode_request_head(
+            &mut head,
+            &request,
+            3,
+            &Forwarding { client_ip: "127.0.0.1", trusted: true, server: "router" },
+        );
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\ncontent-length: 3\r\n\r\n"
+            "POST /api?x=1 HTTP/1.1\r\nHost: canary.myapp.com\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\nAccept: */*\r\nx-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-host: canary.myapp.com\r\nx-forwarded-port: 443\r\nx-forwarded-server: router\r\ncontent-length: 3\r\n\r\n"
         );
         // An HTTP/1.0 client asking a proxy: absolute-form target, no Host header.
         let raw = b"GET http://user@example.com:8080?q HTTP/1.0\r\n\r\n";
@@ -917,10 +928,10 @@ mod tests {
         assert_eq!((request.path, request.query, request.routing_host()), ("/", "q", "example.com:8080"));
         assert!(!request.keep_alive);
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 0, "::1", false);
+        encode_request_head(&mut head, &request, 0, &Forwarding { client_ip: "::1", trusted: false, server: "router" });
         assert_eq!(
             String::from_utf8(head).unwrap(),
-            "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\nx-real-ip: ::1\r\n\r\n"
+            "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\nx-forwarded-port: 8080\r\nx-forwarded-server: router\r\nx-real-ip: ::1\r\n\r\n"
         );
     }
 
@@ -947,7 +958,12 @@ mod tests {
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let request = parse_request(asked, &mut slots).unwrap().unwrap();
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 0, "127.0.0.1", false);
+        encode_request_head(
+            &mut head,
+            &request,
+            0,
+            &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+        );
         let head = String::from_utf8(head).unwrap();
         assert!(head.contains("connection: Upgrade\r\nupgrade: websocket\r\n"), "{head}");
         assert!(!head.contains("keep-alive"), "{head}");
@@ -960,7 +976,12 @@ mod tests {
             parse_request(raw, &mut slots).map(|r| {
                 let r = r.unwrap();
                 let mut head = Vec::new();
-                encode_request_head(&mut head, &r, 0, "127.0.0.1", false);
+                encode_request_head(
+                    &mut head,
+                    &r,
+                    0,
+                    &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+                );
                 (r.routing_host().to_string(), String::from_utf8(head).unwrap())
             })
         };
@@ -1141,7 +1162,8 @@ mod tests {
             ["GET /one\n", "POST /two?x=1\n", "GET /three\n"].iter().map(|line| text.find(line).unwrap()).collect();
         assert!(positions.is_sorted(), "{text}");
         assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
-        assert!(text.contains("\nx-forwarded-for: 127.0.0.1\nx-forwarded-host: app\nx-forwarded-proto: http\nx-real-ip: 127.0.0.1\ncontent-length: 5\n\nhello"), "{text}");
+        assert!(text.contains("\nx-forwarded-for: 127.0.0.1\nx-forwarded-host: app\nx-forwarded-proto: http\nx-forwarded-port: 80\nx-forwarded-server: "), "{text}");
+        assert!(text.contains("\nx-real-ip: 127.0.0.1\ncontent-length: 5\n\nhello"), "{text}");
         assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
         assert_eq!(requests.load(Ordering::SeqCst), 3);
     }

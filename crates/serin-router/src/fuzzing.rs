@@ -6,7 +6,7 @@ use crate::downstream::{RequestBody, parse_request};
 use crate::http1::{Chunk, Decoded, Framing, decode};
 use crate::proxy::{Limits, Proxy};
 use crate::table::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
-use crate::upstream::{encode_request_head, parse_head};
+use crate::upstream::{Forwarding, encode_request_head, parse_head};
 use bytes::BytesMut;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -48,7 +48,7 @@ pub fn request(
         return Ok(None);
     };
     let mut forwarded = Vec::new();
-    encode_request_head(&mut forwarded, &request, body_len, client_ip, trusted);
+    encode_request_head(&mut forwarded, &request, body_len, &Forwarding { client_ip, trusted, server: "router" });
     let parsed = ParsedRequest {
         method: request.method.to_string(),
         target: request.target.to_string(),

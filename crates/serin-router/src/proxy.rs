@@ -65,6 +65,8 @@ pub struct Proxy {
     mirror_room: Arc<tokio::sync::Semaphore>,
     /// Where each answered request is recorded, if anywhere (`--access-log`).
     pub(crate) access_log: Option<AccessLog>,
+    /// This machine's name, which pods get as `X-Forwarded-Server`.
+    pub(crate) host_name: String,
 }
 
 /// The answer to a connection beyond the limit, written without waiting, before it is closed.
@@ -98,6 +100,7 @@ impl Proxy {
             open_connections: Arc::default(),
             mirror_room: Arc::new(tokio::sync::Semaphore::new(MIRRORS_IN_FLIGHT)),
             access_log,
+            host_name: host_name(),
         })
     }
 
@@ -262,6 +265,15 @@ impl Proxy {
             let _ = tokio::time::timeout(timeouts.response_header, copy).await;
             drop(room);
         });
+    }
+}
+
+/// The machine's host name, as Go's `os.Hostname` gives it to Traefik on Linux.
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    match name.trim() {
+        "" => "localhost".into(),
+        name => name.into(),
     }
 }
 

@@ -321,16 +321,18 @@ async fn read_more(connection: &mut Connection) -> io::Result<usize> {
 
 /// Encodes the request line and headers as sent to a pod: the client's method, target and
 /// headers (Host kept, as Traefik's passHostHeader, or the absolute-form target's authority in
-/// its place), without hop-by-hop headers (but with `Connection: Upgrade` and `Upgrade` when
-/// the client asks to switch protocols), plus forwarding headers and the body's
+/// its place), without hop-by-hop headers (but with `TE: trailers` when the client takes
+/// trailers, and `Connection: Upgrade` and `Upgrade` when it asks to switch protocols), plus
+/// forwarding headers and the body's
 /// Content-Length. Host is never taken for hop-by-hop, whatever `Connection` names.
 ///
 /// Forwarding headers follow Traefik's `forwardedHeaders`: from a client that is not a
 /// `trusted` proxy, any `X-Forwarded-*`, `X-Real-Ip` and `Forwarded` it sent are dropped and
-/// the router's own written (`X-Forwarded-For` and `X-Real-Ip` its address, the host, the
-/// scheme), so no client can pose as another; a trusted proxy's are kept, its address appended
-/// to `X-Forwarded-For`.
-pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, client_ip: &str, trusted: bool) {
+/// the router's own written (`X-Forwarded-For` and `X-Real-Ip` its address, the host, its port,
+/// the scheme, the router's host name as `X-Forwarded-Server`), so no client can pose as
+/// another; a trusted proxy's are kept, its address appended to `X-Forwarded-For`.
+pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: usize, forwarding: &Forwarding<'_>) {
+    let (client_ip, trusted) = (forwarding.client_ip, forwarding.trusted);
     out.extend_from_slice(request.method.as_bytes());
     out.push(b' ');
     if !request.target.starts_with(['/', '*']) {
@@ -339,7 +341,8 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     let target_host = request.target_host();
-    let (mut forwarded_for, mut forwarded_host, mut forwarded_proto, mut real_ip) = (None, false, false, false);
+    let (mut forwarded_for, mut forwarded_host, mut forwarded_proto, mut real_ip) = (None, false, None, false);
+    let (mut forwarded_port, mut trailers) = (false, false);
     for header in request.headers {
         let name = header.name;
         let is = |other: &str| name.eq_ignore_ascii_case(other);
@@ -355,12 +358,24 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
             // dropped: the router writes its own below
         } else if is("x-forwarded-for") {
             forwarded_for = Some(header.value);
+        } else if is("te") {
+            trailers |= lists(header.value, "trailers");
         } else if !is_hop_by_hop(name, request.connection) {
             forwarded_host |= is("x-forwarded-host");
-            forwarded_proto |= is("x-forwarded-proto");
+            if is("x-forwarded-proto") {
+                forwarded_proto.get_or_insert(header.value);
+            }
+            forwarded_port |= is("x-forwarded-port");
             real_ip |= is("x-real-ip");
-            header_line(out, name, header.value);
+            if !is("x-forwarded-server") {
+                header_line(out, name, header.value);
+            }
         }
+    }
+    if trailers {
+        // Hop-by-hop, but a client that takes trailers (gRPC needs them) says so to the pod too,
+        // as Go's proxy passes it on.
+        out.extend_from_slice(b"te: trailers\r\n");
     }
     if let Some(protocol) = request.upgrade {
         // Hop-by-hop, yet what the pod must see to switch: written anew, as Go's proxy does.
@@ -381,9 +396,20 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     if let Some(host) = target_host.filter(|_| !forwarded_host) {
         header_line(out, "x-forwarded-host", host);
     }
-    if !forwarded_proto {
-        out.extend_from_slice(b"x-forwarded-proto: http\r\n");
+    if forwarded_proto.is_none() {
+        // A WebSocket handshake is `ws`, as Traefik writes it.
+        let websocket =
+            request.upgrade.is_some_and(|protocol| protocol.trim_ascii().eq_ignore_ascii_case(b"websocket"));
+        out.extend_from_slice(if websocket { b"x-forwarded-proto: ws\r\n" } else { b"x-forwarded-proto: http\r\n" });
     }
+    if !forwarded_port {
+        // The port the client asked for, or the scheme's (a trusted proxy's https is 443).
+        let secure =
+            forwarded_proto.is_some_and(|p| p.eq_ignore_ascii_case(b"https") || p.eq_ignore_ascii_case(b"wss"));
+        let scheme_port: &[u8] = if secure { b"443" } else { b"80" };
+        header_line(out, "x-forwarded-port", target_host.and_then(port_of).unwrap_or(scheme_port));
+    }
+    header_line(out, "x-forwarded-server", forwarding.server.as_bytes());
     if !real_ip {
         header_line(out, "x-real-ip", client_ip.as_bytes());
     }
@@ -391,6 +417,25 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
         length_line(out, body_len as u64);
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The port of `host:port` or `[v6]:port`, as Go's `net.SplitHostPort` finds it.
+fn port_of(host: &[u8]) -> Option<&[u8]> {
+    let colon = host.iter().rposition(|&b| b == b':')?;
+    let (name, port) = (&host[..colon], &host[colon + 1..]);
+    let well_formed = if name.first() == Some(&b'[') { name.last() == Some(&b']') } else { !name.contains(&b':') };
+    (well_formed && !port.is_empty()).then_some(port)
+}
+
+/// Who a request is forwarded for, and by whom: what the forwarding headers say.
+#[derive(Clone, Copy, Debug)]
+pub struct Forwarding<'a> {
+    /// The client's address, as `X-Forwarded-For` and `X-Real-Ip` give it.
+    pub client_ip: &'a str,
+    /// The client is a proxy whose forwarding headers are kept (`--trusted-ips`).
+    pub trusted: bool,
+    /// The router's host name (`X-Forwarded-Server`).
+    pub server: &'a str,
 }
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {

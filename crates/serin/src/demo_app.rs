@@ -4,8 +4,9 @@
 //! otherwise: the local platform's pods share loopback, a test cluster's pods have addresses of
 //! their own). For tests and demos it also reads `FAIL_PERCENT` (that exact share of requests
 //! answers 500) and `LATENCY_MS`, tells how many requests it answered at `/__serin/served`,
-//! and echoes WebSocket text messages at `/ws`, each prefixed with its version (`v2: hello`),
-//! so that a test sees which revision a connection reached.
+//! shows the request it received at `/__serin/request` (its line and headers, as a router
+//! forwarded them), and echoes WebSocket text messages at `/ws`, each prefixed with its version
+//! (`v2: hello`), so that a test sees which revision a connection reached.
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -133,6 +134,14 @@ async fn respond<B>(app: Arc<App>, request: Request<B>) -> Result<Response<Full<
     if request.uri().path() == "/__serin/served" {
         // How many requests this pod answered (benchmarks check the traffic split with it).
         return Ok(Response::new(Full::new(Bytes::from(format!("{}\n", app.served.load(Ordering::Relaxed))))));
+    }
+    if request.uri().path() == "/__serin/request" {
+        // What reached the pod: the request line's method and target, then each header.
+        let mut text = format!("{} {}\n", request.method(), request.uri());
+        for (name, value) in request.headers() {
+            text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+        }
+        return Ok(Response::new(Full::new(Bytes::from(text))));
     }
     let n = app.served.fetch_add(1, Ordering::Relaxed);
     // Exactly FAIL_PERCENT of every 100 consecutive requests fail, spread evenly.

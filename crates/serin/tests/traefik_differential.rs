@@ -309,8 +309,13 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A backend answering every request `200 <name>`, until the test ends.
+/// A backend answering every request `200 Version: <name>`, until the test ends.
 fn backend(name: &'static str) -> SocketAddr {
+    serve(move |_| format!("Version: {name}\n"))
+}
+
+/// A backend answering every request 200 with `answer(its head)`, until the test ends.
+fn serve(answer: impl Fn(&str) -> String + Copy + Send + 'static) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -321,7 +326,7 @@ fn backend(name: &'static str) -> SocketAddr {
                 while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
                     head.push(byte[0]);
                 }
-                let body = format!("Version: {name}\n");
+                let body = answer(&String::from_utf8_lossy(&head));
                 let _ = write!(
                     stream,
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -649,4 +654,89 @@ fn get(to: SocketAddr, host: &str) -> (u16, String) {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     common::parse_response(&response)
+}
+
+/// What a pod received, as a set: the request line, then each header line with its name in
+/// lower case (Go writes `X-Forwarded-For`, serin `x-forwarded-for`: the same header).
+fn received(text: &str) -> std::collections::BTreeSet<String> {
+    let mut lines = text.lines().filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let request_line = first.strip_suffix(" HTTP/1.1").unwrap_or(first).to_string();
+    let headers = lines.map(|line| match line.split_once(':') {
+        Some((name, value)) => format!("{}: {}", name.to_ascii_lowercase(), value.trim()),
+        None => line.to_string(),
+    });
+    std::iter::once(request_line).chain(headers).collect()
+}
+
+/// Sends a raw request and returns the response body.
+fn exchange(to: SocketAddr, raw: &str) -> String {
+    let mut stream = TcpStream::connect(to).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    common::parse_response(&answer).1
+}
+
+/// What reaches the pod: the cleaned path and query, hop-by-hop headers dropped, the client's
+/// forwarding headers replaced by the router's own, the same on both.
+#[test]
+fn forwarded_requests_agree_with_traefik() {
+    let echo = serve(|head| {
+        let mut text = String::new();
+        for line in head.lines().filter(|l| !l.is_empty()) {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    });
+    let config = format!(
+        "http:\n  routers:\n    fwd:\n      rule: \"Host(`fwd.test`)\"\n      service: echo\n  services:\n    echo:\n      loadBalancer:\n        servers:\n        - url: \"http://{echo}\"\n"
+    );
+    let traefik = Traefik::start(&config, 1);
+    let server = Server::start(10.0);
+    server.apply_text(
+        "fwd.yaml",
+        &(app("fwd", "v1") + &ingress_route("fwd", "v3", "Host(`fwd.test`)", 0).replace("name: backend", "name: fwd")),
+    );
+    server.wait_for_rollout("fwd", "one pod", Duration::from_secs(60), |t| common::status(t)["availableReplicas"] == 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(server.web, "fwd.test").0 != 200 {
+        assert!(Instant::now() < deadline, "serin never routed fwd.test:\n{}", common::tail(&server.log(), 20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let path = "/__serin/request";
+    let requests = [
+        format!(
+            "GET {path}?a=1 HTTP/1.1\r\nHost: fwd.test\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\nX-Forwarded-Server: evil\r\nX-Real-Ip: 1.2.3.4\r\nConnection: close\r\n\r\n"
+        ),
+        format!("GET /x/..{path}?x=1;y=2 HTTP/1.1\r\nHost: fwd.test\r\nConnection: close\r\n\r\n"),
+        "GET //__serin/./request HTTP/1.1\r\nHost: fwd.test:8080\r\nConnection: close\r\n\r\n".to_string(),
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: fwd.test\r\nConnection: close, X-Private\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: foo\r\nAccept: */*\r\nUser-Agent: probe/1\r\n\r\n"
+        ),
+        format!("GET http://fwd.test{path}?abs HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n"),
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: fwd.test\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello"
+        ),
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: fwd.test\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        ),
+    ];
+    let mut differences = Vec::new();
+    for raw in &requests {
+        let (mut theirs, ours) = (received(&exchange(traefik.web, raw)), received(&exchange(server.web, raw)));
+        // Go's transport asks pods for gzip when the client did not and unzips their answers;
+        // serin passes the client's Accept-Encoding as it is (README, "serin and Traefik").
+        theirs.remove("accept-encoding: gzip");
+        if theirs != ours {
+            let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+            let only_ours: Vec<_> = ours.difference(&theirs).collect();
+            differences.push(format!(
+                "{raw:?}\n  only Traefik's pod got {only_theirs:?}\n  only serin's pod got {only_ours:?}"
+            ));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
