@@ -17,6 +17,7 @@
 
 use crate::access_log::Entry;
 use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, length_line, lists, status_line};
+use crate::http2;
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::TraefikNames;
@@ -42,7 +43,7 @@ const MAX_HEAD: usize = 64 << 10;
 /// More header lines than this are answered 431 (hyper's limit).
 const MAX_HEADERS: usize = 100;
 /// Request bodies are buffered (so a failed connect can be retried) up to this size.
-const MAX_BODY: usize = 8 << 20;
+pub(crate) const MAX_BODY: usize = 8 << 20;
 /// How long a client may keep the router waiting: for a whole request head (from when the
 /// router is ready for it, so this is also the keep-alive idle time), or for any progress
 /// while a body is read or a response written.
@@ -55,6 +56,7 @@ const READ_SIZE: usize = 8 << 10;
 const MAX_KEPT: usize = 64 << 10;
 
 /// A client's request head, parsed in place: its text is borrowed from the connection's buffer.
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub method: &'a str,
     /// The path and query to forward (of an origin-form or absolute-form target; `*` for
@@ -89,7 +91,7 @@ pub(crate) enum RequestBody {
     Chunked,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
     /// The host the request is for: an absolute-form target's authority (without userinfo),
     /// which RFC 9112 puts before any Host header, else the Host header.
     pub fn target_host(&self) -> Option<&[u8]> {
@@ -102,6 +104,75 @@ impl Request<'_> {
     /// The host routed on.
     fn routing_host(&self) -> &str {
         self.target_host().and_then(visible).unwrap_or_default()
+    }
+
+    /// The target as Traefik routes and forwards it, when that differs from the one received:
+    /// dot segments and repeated slashes removed from the path (so no route can be walked
+    /// around with `..`), a `;` of the query turned into the `&` Traefik's entry points make
+    /// of it (so the pod reads the parameters the rules read).
+    pub(crate) fn cleaned_target(&self) -> Option<String> {
+        let path = crate::rule::sanitized_path(self.path);
+        let query = self.query.contains(';').then(|| self.query.replace(';', "&"));
+        match (path, query) {
+            (Cow::Borrowed(_), None) => None,
+            (path, query) if self.target.contains('?') => {
+                Some(format!("{path}?{}", query.as_deref().unwrap_or(self.query)))
+            }
+            (path, _) => Some(path.into_owned()),
+        }
+    }
+
+    /// The request with `target` (its cleaned form) in the place of its own.
+    pub(crate) fn with_target<'b>(&self, target: &'b str) -> Request<'b>
+    where
+        'a: 'b,
+    {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request { target, path, query, ..*self }
+    }
+
+    /// What routing rules see of the request: `path` is its routing path, `headers` its
+    /// header lines as text.
+    pub(crate) fn rule_info<'b>(
+        &'b self,
+        path: &'b str,
+        headers: &'b [(&'b str, &'b str)],
+        client: std::net::IpAddr,
+    ) -> RequestInfo<'b> {
+        RequestInfo {
+            host: self.routing_host(),
+            path,
+            method: self.method,
+            headers,
+            query: self.query,
+            client_ip: Some(client),
+        }
+    }
+
+    /// Its access log line, but for when, how long, over what protocol and with what answer.
+    pub(crate) fn log_entry<'b>(
+        &'b self,
+        peer: SocketAddr,
+        entrypoint: &'b str,
+        routed: Option<&'b Routed>,
+    ) -> Entry<'b> {
+        let addr = self.routing_host();
+        Entry {
+            start: SystemTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            client_addr: peer,
+            client_host: peer.ip().to_string(),
+            client_port: peer.port().to_string(),
+            request_method: self.method,
+            request_path: self.target,
+            request_protocol: if self.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+            request_host: host_without_port(addr),
+            request_addr: addr,
+            entry_point_name: entrypoint,
+            router_name: routed.map(|r| r.names.router.as_str()),
+            service_name: routed.map(|r| r.leaf.as_deref().unwrap_or(&r.names.service)),
+            downstream_status: 0,
+        }
     }
 
     fn asked(&self) -> Asked {
@@ -122,7 +193,7 @@ const NOTHING_ASKED: Asked = Asked { http10: false, head: false, keep_alive: fal
 
 /// A header value as routing rules see it: visible ASCII (and spaces and tabs) only, as hyper's
 /// `HeaderValue::to_str` allowed.
-fn visible(value: &[u8]) -> Option<&str> {
+pub(crate) fn visible(value: &[u8]) -> Option<&str> {
     if value.iter().all(|&b| b == b'\t' || (b' '..0x7f).contains(&b)) { std::str::from_utf8(value).ok() } else { None }
 }
 
@@ -270,6 +341,7 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
     let mut buffer = BytesMut::with_capacity(READ_SIZE);
     // Filled anew for each head: the parsed request borrows them, and the buffer, until it is answered.
     let mut slots: [MaybeUninit<Header>; MAX_HEADERS];
+    let mut first = true;
     loop {
         let mut until = None;
         let request = loop {
@@ -279,6 +351,12 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
                     Ok(Some(request)) => break request,
                     Ok(None) if buffer.len() <= MAX_HEAD => {}
                     Ok(None) => return connection.client.refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await,
+                    // Not HTTP/1.x: HTTP/2 with prior knowledge, once its whole preface is here.
+                    Err(_) if first && buffer.starts_with(http2::PREFACE) => {
+                        let Connection { proxy, entrypoint, client, .. } = connection;
+                        return http2::serve(proxy, entrypoint, client.stream, peer, buffer).await;
+                    }
+                    Err(_) if first && http2::PREFACE.starts_with(&buffer) => {}
                     Err(status) => return connection.client.refuse(status).await,
                 }
             }
@@ -287,6 +365,7 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
                 Ok(_) => {}
             }
         };
+        first = false;
         let next = connection.handle(&request, &buffer[request.len..]).await;
         match next {
             Next::Buffer(end) => buffer.advance(end),
@@ -357,9 +436,9 @@ struct Connection {
 }
 
 /// Who answered a request, for the access log: the route, and the Service whose pod answered.
-struct Routed {
-    names: Arc<TraefikNames>,
-    leaf: Option<Arc<str>>,
+pub(crate) struct Routed {
+    pub(crate) names: Arc<TraefikNames>,
+    pub(crate) leaf: Option<Arc<str>>,
 }
 
 impl Connection {
@@ -396,23 +475,8 @@ impl Connection {
     fn record(&mut self, request: &Request<'_>, start: SystemTime, duration: Duration) {
         let routed = self.routed.take();
         let Some(log) = &self.proxy.access_log else { return };
-        let addr = request.routing_host();
-        log.record(&Entry {
-            start,
-            duration,
-            client_addr: self.peer,
-            client_host: self.client_ip.clone(),
-            client_port: self.peer.port().to_string(),
-            request_method: request.method,
-            request_path: request.target,
-            request_protocol: if request.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
-            request_host: host_without_port(addr),
-            request_addr: addr,
-            entry_point_name: &self.entrypoint,
-            router_name: routed.as_ref().map(|r| r.names.router.as_str()),
-            service_name: routed.as_ref().map(|r| r.leaf.as_deref().unwrap_or(&r.names.service)),
-            downstream_status: self.client.status,
-        });
+        let entry = request.log_entry(self.peer, &self.entrypoint, routed.as_ref());
+        log.record(&Entry { start, duration, downstream_status: self.client.status, ..entry });
     }
 
     async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
@@ -421,36 +485,13 @@ impl Connection {
             let end = matches!(request.body, RequestBody::Empty).then_some(Next::Buffer(request.len));
             return self.client.own(request.asked(), StatusCode::OK, "", end).await;
         }
-        // Routed and forwarded with its dot segments and repeated slashes removed, as Traefik
-        // does: no route is walked around with `..`. A `;` in the query is forwarded as the `&`
-        // Traefik turns it into, so that the pod reads the parameters the rules read.
-        let sanitized = crate::rule::sanitized_path(request.path);
-        let query = if request.query.contains(';') {
-            Cow::Owned(request.query.replace(';', "&"))
-        } else {
-            Cow::Borrowed(request.query)
-        };
-        let target;
-        let request = match (&sanitized, &query) {
-            (Cow::Borrowed(_), Cow::Borrowed(_)) => request,
-            (path, query) if request.target.len() > request.path.len() => {
-                target = format!("{path}?{query}");
-                &Request { target: &target, path, query, ..*request }
-            }
-            (path, _) => {
-                target = path.to_string();
-                &Request { target: &target, path, ..*request }
-            }
+        let cleaned = request.cleaned_target();
+        let request = &match &cleaned {
+            Some(target) => request.with_target(target),
+            None => *request,
         };
         let path = crate::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
-        let info = RequestInfo {
-            host: request.routing_host(),
-            path: &path,
-            method: request.method,
-            headers,
-            query: request.query,
-            client_ip: Some(self.peer.ip()),
-        };
+        let info = request.rule_info(&path, headers, self.peer.ip());
         let table = self.proxy.table();
         let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, routed, switched, .. } =
             self;
@@ -761,7 +802,7 @@ impl Deadline {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::proxy::Limits;
     use crate::table::{CompiledRoute, Endpoint, RouteTable, ServiceBackend, Target};
@@ -776,7 +817,7 @@ mod tests {
 
     /// A pod that answers every request with what it received, as another server (hyper)
     /// reads it: the request line, the headers and the body. Counts the requests.
-    async fn echo_pod() -> (SocketAddr, Arc<AtomicUsize>) {
+    pub(crate) async fn echo_pod() -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -842,7 +883,7 @@ mod tests {
     }
 
     /// That router, serving on loopback.
-    async fn router(pods: &[SocketAddr]) -> SocketAddr {
+    pub(crate) async fn router(pods: &[SocketAddr]) -> SocketAddr {
         serving(proxy(pods)).await
     }
 

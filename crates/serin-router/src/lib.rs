@@ -7,7 +7,7 @@
 //!
 //! Around it, the data plane: a [`table::RouteTable`] that a platform builds from its objects
 //! and installs into a [`proxy::Proxy`], which serves entry points on threads of its own:
-//! `downstream` reads clients' HTTP/1.1, [`upstream`] talks to pods over pooled connections
+//! `downstream` reads clients' HTTP/1.1 (and hands HTTP/2 to `http2`), [`upstream`] talks to pods over pooled connections
 //! (`http1` is the framing both share), [`window`] keeps the per-backend metrics analysis
 //! reads, and [`access_log`] records requests as Traefik's access log does. serin's local
 //! platform wires it to its store; nothing here knows where the table came from.
@@ -17,6 +17,7 @@ mod downstream;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http1;
+mod http2;
 pub mod proxy;
 pub mod rule;
 pub mod table;

@@ -1,6 +1,7 @@
-//! Protocol upgrades through the router on the local platform: WebSocket connections (a real
-//! client, tungstenite, and the demo app's echo at `/ws`) through the seed's canary split. The
-//! split picks the backend at the handshake; after the 101 the connection is a tunnel to that pod.
+//! Protocols beyond plain HTTP/1.1 through the router on the local platform, with real clients,
+//! through the seed's canary split at its first step (10%): WebSocket connections (tungstenite,
+//! to the demo app's echo at `/ws`), whose split is decided at the handshake and which are
+//! tunnels to their pod after the 101; and HTTP/2 with prior knowledge (curl).
 
 mod common;
 
@@ -25,16 +26,19 @@ fn echo(server: &Server, text: &str) -> (String, tokio_tungstenite::tungstenite:
     (answer, socket)
 }
 
-#[test]
-fn websockets_follow_the_canary_split_at_their_handshake() {
+/// A server with the seed's rollout paused at its first step: 10% of requests to v2.
+fn seed_at_step_one() -> Server {
     let server = Server::start(10.0);
     server.serin(&["apply", "-f", SEED]);
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
-    let (answer, _) = echo(&server, "before");
-    assert_eq!(answer, "v1: before");
-
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
     server.wait_for("step 1 (10%)", WAIT, |t| status(t)["currentStepIndex"] == 1 && status(t)["phase"] == "Paused");
+    server
+}
+
+#[test]
+fn websockets_follow_the_canary_split_at_their_handshake() {
+    let server = seed_at_step_one();
     // Exactly one handshake in each ten reaches the canary, as plain requests do; every
     // connection keeps talking to the pod its handshake reached.
     let mut open = Vec::new();
@@ -67,5 +71,35 @@ fn websockets_follow_the_canary_split_at_their_handshake() {
     let switched =
         metrics.lines().filter(|l| l.starts_with("serin_router_requests_total{") && l.contains("code=\"1xx\""));
     let count: u64 = switched.filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum();
-    assert_eq!(count, 31, "{metrics}");
+    assert_eq!(count, 30, "{metrics}");
+}
+
+#[test]
+fn h2c_requests_follow_the_canary_split() {
+    let server = seed_at_step_one();
+    // Thirty HTTP/2 requests with prior knowledge, one curl each (curl 7.88 cannot reuse a
+    // prior-knowledge connection for a second URL, with Traefik as with serin; the router's
+    // unit tests send several streams on one connection).
+    let mut text = String::new();
+    for _ in 0..30 {
+        let output = std::process::Command::new("curl")
+            .args([
+                "--silent",
+                "--show-error",
+                "--http2-prior-knowledge",
+                "--write-out",
+                "[%{http_version} %{http_code}]\n",
+            ])
+            .args(["--connect-to", &format!("canary.myapp.com:80:{}", server.web), "http://canary.myapp.com/"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        text.push_str(&String::from_utf8_lossy(&output.stdout));
+    }
+    let answers: Vec<&str> = text.lines().filter(|l| l.starts_with("Hello MyApp")).collect();
+    assert_eq!(text.matches("[2 200]").count(), 30, "{text}");
+    for (round, window) in answers.chunks(10).enumerate() {
+        assert_eq!(window.iter().filter(|a| a.contains("Version: v2")).count(), 1, "round {round}: {window:?}");
+    }
+    assert_eq!(answers.len(), 30, "{text}");
 }

@@ -1,0 +1,282 @@
+//! HTTP/2 from clients over cleartext, with prior knowledge (h2c: what `curl
+//! --http2-prior-knowledge` and gRPC clients without TLS speak). A connection that opens with
+//! HTTP/2's preface is handed here by [`crate::downstream`]; hyper's HTTP/2 server reads its
+//! streams, and each request takes the HTTP/1.1 path's steps: its target cleaned as Traefik
+//! cleans it, routed by the same rules, split by the same schedule, sent to a pod over the
+//! same pooled HTTP/1.1 connections, and recorded in the same access log. HTTP/1.1 clients
+//! pay nothing for it: the preface is only looked for in a head that did not parse.
+
+use crate::downstream::{CLIENT_TIMEOUT, MAX_BODY, Request, RequestBody, Routed, visible};
+use crate::proxy::{Proxy, Reply};
+use crate::upstream::{Answer, Forwarding, Outgoing, encode_request_head};
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// How every HTTP/2 connection begins (RFC 9113 section 3.4).
+pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+type ResponseBody = UnsyncBoxBody<Bytes, io::Error>;
+
+/// Serves an HTTP/2 connection whose first bytes (`read`, the preface at least) were already
+/// read from `stream`.
+pub(crate) async fn serve(
+    proxy: Arc<Proxy>,
+    entrypoint: Arc<str>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    read: BytesMut,
+) {
+    let io = hyper_util::rt::TokioIo::new(Rewind { read, stream });
+    let service = hyper::service::service_fn(move |request| handle(proxy.clone(), entrypoint.clone(), peer, request));
+    let mut connection = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // An idle client is pinged as often as an HTTP/1.1 one may stay idle, and let go of when
+    // it does not answer.
+    connection
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(CLIENT_TIMEOUT))
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
+    let _ = connection.serve_connection(io, service).await;
+}
+
+/// One request of an HTTP/2 connection, answered by a pod or by the router.
+async fn handle(
+    proxy: Arc<Proxy>,
+    entrypoint: Arc<str>,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<ResponseBody>, Infallible> {
+    let (started, clock) = (SystemTime::now(), Instant::now());
+    let (parts, body) = request.into_parts();
+    let header_lines: Vec<httparse::Header> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| httparse::Header { name: name.as_str(), value: value.as_bytes() })
+        .collect();
+    // `:authority`, or a Host header in its place (RFC 9113 section 8.3.1).
+    let authority =
+        parts.uri.authority().map(|a| a.as_str()).or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok());
+    let Some(authority) = authority else {
+        return Ok(own(StatusCode::BAD_REQUEST, ""));
+    };
+    let target = parts.uri.path_and_query().map_or("/", |target| target.as_str());
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let received = Request {
+        method: parts.method.as_str(),
+        target,
+        path,
+        query,
+        authority: Some(authority),
+        headers: &header_lines,
+        host: None,
+        connection: None,
+        upgrade: None,
+        http10: false,
+        keep_alive: true,
+        expect_continue: false,
+        body: RequestBody::Empty,
+        len: 0,
+    };
+    let cleaned = received.cleaned_target();
+    let request = match &cleaned {
+        Some(target) => received.with_target(target),
+        None => received,
+    };
+    let path = crate::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
+    let headers: Vec<(&str, &str)> = header_lines.iter().filter_map(|h| Some((h.name, visible(h.value)?))).collect();
+    let info = request.rule_info(&path, &headers, peer.ip());
+    let table = proxy.table();
+    let mut routed = None;
+    let response = match table.route(&entrypoint, &info) {
+        None => own(StatusCode::NOT_FOUND, "404 page not found\n"),
+        Some(route) => {
+            routed = Some(Routed { names: route.names.clone(), leaf: None });
+            match Limited::new(body, MAX_BODY).collect().await {
+                Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                    own(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+                }
+                Err(_) => own(StatusCode::BAD_REQUEST, ""),
+                Ok(collected) => {
+                    let body = collected.to_bytes();
+                    let client_ip = peer.ip().to_string();
+                    let trusted = proxy.limits.trusted_ips.contains(peer.ip());
+                    let mut wire = Vec::new();
+                    let forwarding = Forwarding { client_ip: &client_ip, trusted, server: &proxy.host_name };
+                    encode_request_head(&mut wire, &request, body.len(), &forwarding);
+                    let outgoing = Outgoing { method: request.method, head: &wire, body: &body, upgrade: None };
+                    let mut head = Vec::new();
+                    match proxy.forward(route, &info, &outgoing, &mut head).await {
+                        Reply::Pod(answer, endpoint) => {
+                            if let Some(routed) = &mut routed {
+                                routed.leaf = Some(endpoint.service.clone());
+                            }
+                            from_pod(&head, answer)
+                        }
+                        Reply::Own(status, text) => own(status, text),
+                    }
+                }
+            }
+        }
+    };
+    if let Some(log) = &proxy.access_log {
+        let entry = received.log_entry(peer, &entrypoint, routed.as_ref());
+        log.record(&crate::access_log::Entry {
+            start: started,
+            duration: clock.elapsed(),
+            request_protocol: "HTTP/2.0",
+            downstream_status: response.status().as_u16(),
+            ..entry
+        });
+    }
+    Ok(response)
+}
+
+/// An answer of the router's own: a status and a plain text body.
+fn own(status: StatusCode, text: &'static str) -> hyper::Response<ResponseBody> {
+    let mut response =
+        hyper::Response::new(Full::new(Bytes::from_static(text.as_bytes())).map_err(|e| match e {}).boxed_unsync());
+    *response.status_mut() = status;
+    if !text.is_empty() {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    }
+    response
+}
+
+/// A pod's answer: `head` is its status line and forwarded header lines as the HTTP/1.1 path
+/// writes them for its client (hop-by-hop headers already left out); the body streams on.
+fn from_pod(head: &[u8], answer: Answer) -> hyper::Response<ResponseBody> {
+    let body = futures_util::stream::unfold(answer.body, |mut body| async move {
+        let piece = body.next().await?;
+        Some((piece.map(Frame::data), body))
+    });
+    let mut response = hyper::Response::new(BodyExt::boxed_unsync(StreamBody::new(body)));
+    *response.status_mut() = answer.status;
+    let headers = response.headers_mut();
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+            headers.append(name, value);
+        }
+    }
+    if let Some(length) = answer.length {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+/// A connection whose first bytes were read already: they are read again first.
+struct Rewind {
+    read: BytesMut,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read[..n]);
+            self.read.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::downstream::tests::{echo_pod, router};
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use std::sync::atomic::Ordering;
+    use tokio::net::TcpStream;
+
+    /// An HTTP/2 client with prior knowledge, as `curl --http2-prior-knowledge` is.
+    async fn h2c(router: std::net::SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
+        let stream = TcpStream::connect(router).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        sender
+    }
+
+    async fn send(
+        sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+        method: &str,
+        uri: &str,
+        body: &'static str,
+    ) -> (u16, String) {
+        let request = hyper::Request::builder().method(method).uri(uri).body(Full::new(Bytes::from(body))).unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn h2c_streams_take_the_http_1_1_path_to_the_pods() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let mut client = h2c(router).await;
+        // The target is cleaned and the pod gets HTTP/1.1 with the authority as Host.
+        let (status, seen) = send(&mut client, "GET", "http://app/a/../b?x=1;y=2", "").await;
+        assert_eq!(status, 200, "{seen}");
+        assert!(seen.starts_with("GET /b?x=1&y=2\n"), "{seen}");
+        assert!(seen.contains("\nhost: app\n") && seen.contains("\nx-forwarded-proto: http\n"), "{seen}");
+        let (status, seen) = send(&mut client, "POST", "http://app/form", "hello").await;
+        assert_eq!(status, 200, "{seen}");
+        assert!(seen.starts_with("POST /form\n") && seen.ends_with("\n\nhello"), "{seen}");
+        assert!(seen.contains("\ncontent-length: 5\n"), "{seen}");
+        // Streams of one connection are routed one by one.
+        assert_eq!(send(&mut client, "GET", "http://elsewhere/", "").await, (404, "404 page not found\n".into()));
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_preface_cut_in_pieces_is_still_http_2_and_garbage_after_it_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let mut stream = TcpStream::connect(router).await.unwrap();
+        stream.write_all(&super::PREFACE[..10]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stream.write_all(&super::PREFACE[10..]).await.unwrap();
+        stream.write_all(b"not a frame at all, not a frame at all").await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut answer)).await.unwrap();
+        // HTTP/2 answers a broken connection with its own frames (SETTINGS, then GOAWAY), not an
+        // HTTP/1.1 400.
+        assert!(!answer.starts_with(b"HTTP/1.1"), "{:?}", String::from_utf8_lossy(&answer));
+        assert!(!answer.is_empty());
+    }
+}
