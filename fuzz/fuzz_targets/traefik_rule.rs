@@ -1,4 +1,4 @@
-//! Fuzzes the Traefik rule parser and matcher (crates/serin-router/src/rule). The input is a
+//! Fuzzes the Traefik rule parser and matcher (crates/serin-rules/src/rule). The input is a
 //! rule, then NUL-separated parts of a request (host, path, method, query, a header name and
 //! value, a client address); the rule is read in both of Traefik's syntaxes. Rules have no
 //! printer, so instead of printing and reparsing this checks the laws a parse must keep: an
@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serin_router::rule::{RequestInfo, RuleErrorKind, Syntax, default_priority, parse_with, routing_path};
+use serin_rules::rule::{RequestInfo, RuleErrorKind, Syntax, default_priority, parse_with, routing_path};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

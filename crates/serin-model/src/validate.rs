@@ -16,7 +16,7 @@ use crate::rollout::{
 };
 use crate::service::Service;
 use crate::traefik::{IngressRoute, ServersTransport, TraefikService, WeightedService, traefik_duration_millis};
-use serin_router::rule::{Syntax, parse_with};
+use serin_rules::rule::{Syntax, parse_with};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {

@@ -13,7 +13,9 @@
 //! [`MAX_BODY`], so that a failed connect can be retried; 413 beyond), answers `Expect:
 //! 100-continue`, answers garbage with 400 and an oversized head with 431 and closes, and gives
 //! up on a client that keeps a head, a body or a response waiting longer than the client
-//! timeout.
+//! timeout. A request that switches protocols (a WebSocket handshake answered 101) turns the
+//! connection into a tunnel to its pod; a connection that opens with HTTP/2's preface goes to
+//! [`crate::http2`].
 
 use crate::access_log::Entry;
 use crate::http1::{Chunk, Decoded, Framing, content_length, decode, header_line, length_line, lists, status_line};

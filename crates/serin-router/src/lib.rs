@@ -3,7 +3,9 @@
 //! The pure core decides where a request goes and is tested exactly: [`rule`] parses and
 //! matches Traefik's router rules (both of its syntaxes) and gives their default priority, and
 //! [`weighted`] reproduces Traefik's deterministic weighted round robin as a precomputed table
-//! (90/10 sends exactly one request in ten to the canary, never a coin flip).
+//! (90/10 sends exactly one request in ten to the canary, never a coin flip). Both live in the
+//! serin-rules crate, re-exported here, so that the manifest checks (and the pure engine that
+//! links them) link no runtime.
 //!
 //! Around it, the data plane: a [`table::RouteTable`] that a platform builds from its objects
 //! and installs into a [`proxy::Proxy`], which serves entry points on threads of its own:
@@ -19,11 +21,8 @@ pub mod fuzzing;
 mod http1;
 mod http2;
 pub mod proxy;
-pub mod rule;
 pub mod table;
 pub mod upstream;
-pub mod weighted;
 pub mod window;
 
-pub use rule::{RequestInfo, Rule, RuleError};
-pub use weighted::Schedule;
+pub use serin_rules::{RequestInfo, Rule, RuleError, Schedule, rule, weighted};
