@@ -13,7 +13,7 @@ prepare_traefik
 exec python3 - "$@" <<'PYTHON'
 import os, statistics, subprocess, sys
 sys.path.insert(0, "bench")
-from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, get, haproxy, limit, nginx, traefik, wait_listening
+from serinbench import HOST, QUOTA, Serin, at_step_one, children, cpu_ticks, ensure_free, get, haproxy, limit, nginx, traefik, wait_listening
 
 ROUNDS, DURATION, THREADS, CONNECTIONS = 5, 10, 2, 64
 bench = Serin(cpu=0)
@@ -25,6 +25,7 @@ try:
     # nginx and HAProxy: one worker, no access log, keep-alive pools larger than the clients;
     # Traefik: the seed's weighted service of two Services, one thread for Go code.
     nginx_port, haproxy_port, traefik_port = 18080, 18081, 18082
+    ensure_free(nginx_port, haproxy_port, traefik_port)
     servers = [(p, 9) for p in stable] + [(canary[0], 10)]
     nginx_proc, _ = nginx(bench, nginx_port, servers, cpu=0)
     haproxy_proc, _ = haproxy(bench, haproxy_port, servers, cpu=0)

@@ -220,6 +220,20 @@ def traefik(bench, port, stable, canary, cpu=None):
     return bench.start([*pin, *args], "traefik", env={**os.environ, "GOMAXPROCS": "1"})
 
 
+def ensure_free(*ports):
+    """Stops the benchmark when something already listens on a port a peer is to take: the
+    peer would fail to bind and the rounds would measure whatever holds it."""
+    import socket
+    for port in ports:
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"port {port} is in use; stop what listens there (ss -ltnp) and run again")
+        finally:
+            probe.close()
+
+
 def wait_listening(port, timeout=10):
     import socket
     deadline = time.time() + timeout
