@@ -326,7 +326,15 @@ fn serve(answer: impl Fn(&str) -> String + Copy + Send + 'static) -> SocketAddr 
                 while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
                     head.push(byte[0]);
                 }
-                let body = answer(&String::from_utf8_lossy(&head));
+                let head = String::from_utf8_lossy(&head).into_owned();
+                // The request's body is read before the answer: a proxy still sending it to a
+                // backend that has answered and closed would report an error of its own.
+                let length = head.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<u64>().ok())?
+                });
+                let _ = std::io::copy(&mut (&mut stream).take(length.unwrap_or(0)), &mut std::io::sink());
+                let body = answer(&head);
                 let _ = write!(
                     stream,
                     "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -724,9 +732,27 @@ fn forwarded_requests_agree_with_traefik() {
             "GET {path} HTTP/1.1\r\nHost: fwd.test\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         ),
     ];
+    // The same requests over HTTP/2 with prior knowledge (curl), which both turn into HTTP/1.1
+    // for the pod.
+    let h2c = |to: SocketAddr, target: &str, extra: &[&str]| {
+        let output = Command::new("curl")
+            .args(["--silent", "--show-error", "--http2-prior-knowledge", "--path-as-is"])
+            .args(["--connect-to", &format!("fwd.test:80:{to}")])
+            .args(extra)
+            .arg(format!("http://fwd.test{target}"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let h2c_requests: [(&str, &[&str]); 3] = [
+        ("/x/../__serin/request?q=1;r=2", &["-H", "X-Forwarded-For: 1.2.3.4"]),
+        ("/__serin/request", &["--data", "hello", "-H", "Content-Type: text/plain"]),
+        ("/__serin/request", &["-H", "TE: trailers", "-H", "X-Custom: a"]),
+    ];
     let mut differences = Vec::new();
-    for raw in &requests {
-        let (mut theirs, ours) = (received(&exchange(traefik.web, raw)), received(&exchange(server.web, raw)));
+    let mut compare = |what: String, theirs: &str, ours: &str| {
+        let (mut theirs, ours) = (received(theirs), received(ours));
         // Go's transport asks pods for gzip when the client did not and unzips their answers;
         // serin passes the client's Accept-Encoding as it is (README, "serin and Traefik").
         theirs.remove("accept-encoding: gzip");
@@ -734,9 +760,15 @@ fn forwarded_requests_agree_with_traefik() {
             let only_theirs: Vec<_> = theirs.difference(&ours).collect();
             let only_ours: Vec<_> = ours.difference(&theirs).collect();
             differences.push(format!(
-                "{raw:?}\n  only Traefik's pod got {only_theirs:?}\n  only serin's pod got {only_ours:?}"
+                "{what}\n  only Traefik's pod got {only_theirs:?}\n  only serin's pod got {only_ours:?}"
             ));
         }
+    };
+    for raw in &requests {
+        compare(format!("{raw:?}"), &exchange(traefik.web, raw), &exchange(server.web, raw));
+    }
+    for (target, extra) in h2c_requests {
+        compare(format!("h2c {target} {extra:?}"), &h2c(traefik.web, target, extra), &h2c(server.web, target, extra));
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
