@@ -6,8 +6,10 @@
 //! same pooled HTTP/1.1 connections, and recorded in the same access log. HTTP/1.1 clients
 //! pay nothing for it: the preface is only looked for in a head that did not parse.
 
-use crate::downstream::{CLIENT_TIMEOUT, MAX_BODY, Request, RequestBody, Routed, visible};
+use crate::downstream::{MAX_BODY, Request, RequestBody, Routed, visible};
 use crate::proxy::{Proxy, Reply};
+use crate::rule::RequestInfo;
+use crate::table::CompiledRoute;
 use crate::upstream::{Answer, Forwarding, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -40,13 +42,14 @@ pub(crate) async fn serve(
     read: BytesMut,
 ) {
     let io = hyper_util::rt::TokioIo::new(Rewind { read, stream });
+    let idle = proxy.limits.client_timeout;
     let service = hyper::service::service_fn(move |request| handle(proxy.clone(), entrypoint.clone(), peer, request));
     let mut connection = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
     // An idle client is pinged as often as an HTTP/1.1 one may stay idle, and let go of when
     // it does not answer.
     connection
         .timer(hyper_util::rt::TokioTimer::new())
-        .keep_alive_interval(Some(CLIENT_TIMEOUT))
+        .keep_alive_interval(Some(idle))
         .keep_alive_timeout(std::time::Duration::from_secs(20));
     let _ = connection.serve_connection(io, service).await;
 }
@@ -102,32 +105,10 @@ async fn handle(
     let response = match table.route(&entrypoint, &info) {
         None => own(StatusCode::NOT_FOUND, "404 page not found\n"),
         Some(route) => {
-            routed = Some(Routed { names: route.names.clone(), leaf: None });
-            match Limited::new(body, MAX_BODY).collect().await {
-                Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                    own(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
-                }
-                Err(_) => own(StatusCode::BAD_REQUEST, ""),
-                Ok(collected) => {
-                    let body = collected.to_bytes();
-                    let client_ip = peer.ip().to_string();
-                    let trusted = proxy.limits.trusted_ips.contains(peer.ip());
-                    let mut wire = Vec::new();
-                    let forwarding = Forwarding { client_ip: &client_ip, trusted, server: &proxy.host_name };
-                    encode_request_head(&mut wire, &request, body.len(), &forwarding);
-                    let outgoing = Outgoing { method: request.method, head: &wire, body: &body, upgrade: None };
-                    let mut head = Vec::new();
-                    match proxy.forward(route, &info, &outgoing, &mut head).await {
-                        Reply::Pod(answer, endpoint) => {
-                            if let Some(routed) = &mut routed {
-                                routed.leaf = Some(endpoint.service.clone());
-                            }
-                            from_pod(&head, answer)
-                        }
-                        Reply::Own(status, text) => own(status, text),
-                    }
-                }
-            }
+            let names = route.names.clone();
+            let (response, leaf) = forward(&proxy, route, &info, &request, body, peer).await;
+            routed = Some(Routed { names, leaf });
+            response
         }
     };
     if let Some(log) = &proxy.access_log {
@@ -141,6 +122,39 @@ async fn handle(
         });
     }
     Ok(response)
+}
+
+/// Reads a routed request's body (whole within the client timeout, as the HTTP/1.1 path reads
+/// one; 408 past it) and
+/// sends the request to a pod of its route: the answer, and the Service whose pod gave it.
+async fn forward(
+    proxy: &Arc<Proxy>,
+    route: &CompiledRoute,
+    info: &RequestInfo<'_>,
+    request: &Request<'_>,
+    body: Incoming,
+    peer: SocketAddr,
+) -> (hyper::Response<ResponseBody>, Option<Arc<str>>) {
+    let within = proxy.limits.client_timeout;
+    let body = match tokio::time::timeout(within, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => return (own(StatusCode::REQUEST_TIMEOUT, ""), None),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return (own(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"), None);
+        }
+        Ok(Err(_)) => return (own(StatusCode::BAD_REQUEST, ""), None),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let client_ip = peer.ip().to_string();
+    let trusted = proxy.limits.trusted_ips.contains(peer.ip());
+    let forwarding = Forwarding { client_ip: &client_ip, trusted, server: &proxy.host_name };
+    let mut wire = Vec::new();
+    encode_request_head(&mut wire, request, body.len(), &forwarding);
+    let outgoing = Outgoing { method: request.method, head: &wire, body: &body, upgrade: None };
+    let mut head = Vec::new();
+    match proxy.forward(route, info, &outgoing, &mut head).await {
+        Reply::Pod(answer, endpoint) => (from_pod(&head, answer), Some(endpoint.service.clone())),
+        Reply::Own(status, text) => (own(status, text), None),
+    }
 }
 
 /// An answer of the router's own: a status and a plain text body.
@@ -260,6 +274,28 @@ mod tests {
         // Streams of one connection are routed one by one.
         assert_eq!(send(&mut client, "GET", "http://elsewhere/", "").await, (404, "404 page not found\n".into()));
         assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    /// A body that never ends holds nothing for ever: past the client timeout it is a 408.
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_in_time_is_a_request_timeout() {
+        let (pod, requests) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let stream = TcpStream::connect(router).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        let (_keep_open, body) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(1);
+        let body = http_body_util::StreamBody::new(tokio_stream_of(body));
+        let request = hyper::Request::post("http://app/slow").body(body).unwrap();
+        let response = tokio::time::timeout(std::time::Duration::from_secs(5), sender.send_request(request));
+        assert_eq!(response.await.unwrap().unwrap().status(), 408);
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    /// The frames a channel receives, as a stream.
+    fn tokio_stream_of<T>(mut receiver: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> {
+        futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
     }
 
     #[tokio::test]
