@@ -27,6 +27,9 @@ use std::time::{Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// Streams one client may have open at once (Go's server, and so Traefik, allows 250).
+const MAX_STREAMS: u32 = 100;
+
 /// How every HTTP/2 connection begins (RFC 9113 section 3.4).
 pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -43,12 +46,18 @@ pub(crate) async fn serve(
 ) {
     let io = hyper_util::rt::TokioIo::new(Rewind { read, stream });
     let idle = proxy.limits.client_timeout;
-    let service = hyper::service::service_fn(move |request| handle(proxy.clone(), entrypoint.clone(), peer, request));
+    // However many streams, a connection holds no more request body at once than an HTTP/1.1
+    // one may (each body is buffered whole, so that a failed connect can be retried).
+    let bodies = Arc::new(tokio::sync::Semaphore::new(MAX_BODY));
+    let service = hyper::service::service_fn(move |request| {
+        handle(proxy.clone(), entrypoint.clone(), peer, bodies.clone(), request)
+    });
     let mut connection = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
     // An idle client is pinged as often as an HTTP/1.1 one may stay idle, and let go of when
     // it does not answer.
     connection
         .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS)
         .keep_alive_interval(Some(idle))
         .keep_alive_timeout(std::time::Duration::from_secs(20));
     let _ = connection.serve_connection(io, service).await;
@@ -59,6 +68,7 @@ async fn handle(
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
     peer: SocketAddr,
+    bodies: Arc<tokio::sync::Semaphore>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
     let (started, clock) = (SystemTime::now(), Instant::now());
@@ -106,7 +116,7 @@ async fn handle(
         None => own(StatusCode::NOT_FOUND, "404 page not found\n"),
         Some(route) => {
             let names = route.names.clone();
-            let (response, leaf) = forward(&proxy, route, &info, &request, body, peer).await;
+            let (response, leaf) = forward(&proxy, route, &info, &request, body, peer, &bodies).await;
             routed = Some(Routed { names, leaf });
             response
         }
@@ -134,7 +144,18 @@ async fn forward(
     request: &Request<'_>,
     body: Incoming,
     peer: SocketAddr,
+    bodies: &tokio::sync::Semaphore,
 ) -> (hyper::Response<ResponseBody>, Option<Arc<str>>) {
+    // The connection's body budget: what the body declares, all of it when it does not say.
+    let needed = match hyper::body::Body::size_hint(&body).exact() {
+        _ if hyper::body::Body::is_end_stream(&body) => 0,
+        Some(length) if length <= MAX_BODY as u64 => length as u32,
+        Some(_) => return (own(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"), None),
+        None => MAX_BODY as u32,
+    };
+    let Ok(_budget) = bodies.acquire_many(needed).await else {
+        return (own(StatusCode::SERVICE_UNAVAILABLE, ""), None);
+    };
     let within = proxy.limits.client_timeout;
     let body = match tokio::time::timeout(within, Limited::new(body, MAX_BODY).collect()).await {
         Err(_) => return (own(StatusCode::REQUEST_TIMEOUT, ""), None),
@@ -291,6 +312,34 @@ mod tests {
         let response = tokio::time::timeout(std::time::Duration::from_secs(5), sender.send_request(request));
         assert_eq!(response.await.unwrap().unwrap().status(), 408);
         assert_eq!(requests.load(Ordering::SeqCst), 0);
+    }
+
+    /// Streams share one body budget per connection (8 MiB, what one HTTP/1.1 request may
+    /// hold): a stream waits while another holds it.
+    #[tokio::test]
+    async fn streams_of_one_connection_share_one_body_budget() {
+        let (pod, _) = echo_pod().await;
+        let router = router(&[pod]).await;
+        let stream = TcpStream::connect(router).await.unwrap();
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        let (_keep_open, frames) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::io::Error>>(1);
+        let whole_budget = hyper::Request::post("http://app/big")
+            .header("content-length", crate::downstream::MAX_BODY)
+            .body(http_body_util::Either::Left(http_body_util::StreamBody::new(tokio_stream_of(frames))))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut big = sender.clone();
+        let big = tokio::spawn(async move { big.send_request(whole_budget).await.unwrap().status() });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let small = hyper::Request::post("http://app/small")
+            .body(http_body_util::Either::Right(Full::new(Bytes::from_static(b"hello"))))
+            .unwrap();
+        let status = sender.clone().send_request(small).await.unwrap().status();
+        // The small body got its share once the big one gave the budget back, at its timeout.
+        assert_eq!((status.as_u16(), big.await.unwrap().as_u16()), (200, 408));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(250), "{:?}", started.elapsed());
     }
 
     /// The frames a channel receives, as a stream.
