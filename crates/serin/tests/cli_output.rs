@@ -63,6 +63,13 @@ fn get_rollout_matches_the_seed_in_its_three_states() {
             && common::replicas_of(t, "69dc9f5f56") == 0
             && t["pods"].as_array().unwrap().len() == 10
     });
+    // The seed printed the tree once v1's last pod had gone; `get rollout` shows a pod as
+    // Terminating while its process is still stopping (up to a second or so).
+    let deadline = std::time::Instant::now() + WAIT;
+    while server.serin(&["get", "rollout", "canary-rollout", "--no-color"]).contains("Terminating") {
+        assert!(std::time::Instant::now() < deadline, "a v1 pod is still terminating");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert_matches_seed(&server, "seed-promoted-v2.txt");
 }
 
