@@ -700,13 +700,7 @@ impl Client {
 
 /// The host of `host:port` or `[v6]:port` (brackets dropped), as Traefik's access log records it.
 fn host_without_port(addr: &str) -> &str {
-    if let Some(v6) = addr.strip_prefix('[') {
-        return v6.split_once(']').map_or(addr, |(host, _)| host);
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => addr,
-    }
+    crate::rule::split_host_port(addr).map_or(addr, |(host, _)| host)
 }
 
 /// Ends a response head, saying whether the connection stays open where the client would not

@@ -419,12 +419,10 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
     out.extend_from_slice(b"\r\n");
 }
 
-/// The port of `host:port` or `[v6]:port`, as Go's `net.SplitHostPort` finds it.
+/// The port of `host:port` or `[v6]:port`, when it has a non-empty one.
 fn port_of(host: &[u8]) -> Option<&[u8]> {
-    let colon = host.iter().rposition(|&b| b == b':')?;
-    let (name, port) = (&host[..colon], &host[colon + 1..]);
-    let well_formed = if name.first() == Some(&b'[') { name.last() == Some(&b']') } else { !name.contains(&b':') };
-    (well_formed && !port.is_empty()).then_some(port)
+    let (_, port) = crate::rule::split_host_port(std::str::from_utf8(host).ok()?)?;
+    (!port.is_empty()).then_some(port.as_bytes())
 }
 
 /// Who a request is forwarded for, and by whom: what the forwarding headers say.

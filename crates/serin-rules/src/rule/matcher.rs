@@ -372,7 +372,7 @@ impl Matcher {
                 res.iter().any(|re| re.is_match(host))
             }
             Matcher::HostRegexp { res, as_sent: true } => {
-                let host = split_host_port(req.info.host).unwrap_or(req.info.host);
+                let host = split_host_port(req.info.host).map_or(req.info.host, |(host, _)| host);
                 res.iter().any(|re| re.is_match(host))
             }
             Matcher::Path(tests) => tests.iter().any(|test| test.passes(req.info.path)),
@@ -419,7 +419,7 @@ impl<'r, 'a> Request<'r, 'a> {
 pub(crate) fn canonical_host(raw: &str) -> Cow<'_, str> {
     let host = if raw.contains(':') {
         match split_host_port(raw) {
-            Some(host) => host,
+            Some((host, _)) => host,
             None if raw.len() >= 2 && raw.starts_with('[') && raw.ends_with(']') => &raw[1..raw.len() - 1],
             None => raw,
         }
@@ -430,9 +430,10 @@ pub(crate) fn canonical_host(raw: &str) -> Cow<'_, str> {
     if host.chars().any(|c| c.is_uppercase()) { Cow::Owned(host.to_lowercase()) } else { Cow::Borrowed(host) }
 }
 
-/// The host part of `host:port` or `[host]:port` when the whole is well formed, as Go's
-/// `net.SplitHostPort` reads it.
-fn split_host_port(s: &str) -> Option<&str> {
+/// The host and port of `host:port` or `[host]:port` when the whole is well formed, as Go's
+/// `net.SplitHostPort` reads it (the port may be empty). The router uses it too, for the
+/// access log's host and `X-Forwarded-Port`.
+pub fn split_host_port(s: &str) -> Option<(&str, &str)> {
     let colon = s.rfind(':')?;
     let (host, after_host) = if s.starts_with('[') {
         let end = s.find(']')?;
@@ -451,7 +452,7 @@ fn split_host_port(s: &str) -> Option<&str> {
     if s.as_bytes()[1..].contains(&b'[') || s.as_bytes()[after_host..].contains(&b']') {
         return None;
     }
-    Some(host)
+    Some((host, &s[colon + 1..]))
 }
 
 /// Traefik's host test, with its trailing-dot leniency both ways.

@@ -22,7 +22,7 @@ use std::str::FromStr;
 
 pub use error::{RuleError, RuleErrorKind};
 pub use goregex::compile as compile_go_regex;
-pub use matcher::IpSet;
+pub use matcher::{IpSet, split_host_port};
 
 use matcher::Request;
 use parser::Expr;
