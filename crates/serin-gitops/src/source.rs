@@ -141,8 +141,9 @@ fn glob(pattern: &str) -> regex::Regex {
 
 /// Objects others refer to go first: namespaces and definitions, then what pods read
 /// (accounts, RBAC, configuration, claims) and templates, then Services (and the
-/// ServersTransports they are reached with), then the TraefikServices over them, then the
-/// IngressRoutes and Rollouts that use those, then everything else.
+/// ServersTransports they are reached with, and the TLS options and stores), then the
+/// TraefikServices over them, then the IngressRoutes and Rollouts that use those, then
+/// everything else.
 pub fn apply_order(kind: &str) -> u8 {
     match kind {
         "Namespace" | "CustomResourceDefinition" => 0,
@@ -156,7 +157,7 @@ pub fn apply_order(kind: &str) -> u8 {
         | "RoleBinding"
         | "AnalysisTemplate"
         | "ClusterAnalysisTemplate" => 1,
-        "Service" | "ServersTransport" => 2,
+        "Service" | "ServersTransport" | "TLSOption" | "TLSStore" => 2,
         "TraefikService" => 3,
         "IngressRoute" => 4,
         "Rollout" => 5,

@@ -20,5 +20,6 @@ pub mod rollouts;
 pub mod routing;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod usage;
 pub use serin_gitops::webhook;

@@ -20,11 +20,23 @@ pub fn url_credentials(text: &str) -> String {
     pattern.replace_all(text, "${1}***@").into_owned()
 }
 
-/// Hides, anywhere in `value`: the `value` of every container `env` entry (a `valueFrom`
-/// reference names no secret and stays), the `value` of every provider `headers` entry
-/// (web and Prometheus metrics carry tokens there), and the credentials of every URL.
+/// Hides, anywhere in `value`: every value of a Secret (its `data` and `stringData`, keys
+/// kept), the `value` of every container `env` entry (a `valueFrom` reference names no secret
+/// and stays), the `value` of every provider `headers` entry (web and Prometheus metrics carry
+/// tokens there), and the credentials of every URL.
 pub fn secrets(value: &mut Json) {
     match value {
+        Json::Object(fields) if fields.get("kind").and_then(Json::as_str) == Some("Secret") => {
+            for field in ["data", "stringData"] {
+                for secret in
+                    fields.get_mut(field).and_then(Json::as_object_mut).into_iter().flat_map(|m| m.values_mut())
+                {
+                    *secret = HIDDEN.into();
+                }
+            }
+            let metadata = fields.get_mut("metadata");
+            metadata.into_iter().for_each(secrets);
+        }
         Json::Object(fields) => {
             for (key, child) in fields.iter_mut() {
                 match (key.as_str(), child) {
@@ -65,6 +77,24 @@ mod tests {
             "cannot fetch https://***@git.example.com/org/repo.git: refused"
         );
         assert_eq!(url_credentials("git@host:org/repo and http://host/x"), "git@host:org/repo and http://host/x");
+    }
+
+    #[test]
+    fn a_secret_keeps_its_keys_and_loses_its_values_and_its_applied_copy() {
+        let applied = json!({"kind": "Secret", "stringData": {"tls.key": "-----BEGIN PRIVATE KEY-----"}});
+        let mut secret = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": "tls", "annotations": {LAST_APPLIED: applied.to_string()}},
+            "data": {"tls.crt": "LS0tLS1CRUdJTg==", "tls.key": "LS0tLS1CRUdJTg=="},
+            "stringData": {"ca.crt": "-----BEGIN CERTIFICATE-----"},
+        });
+        secrets(&mut secret);
+        assert_eq!(secret["data"], json!({"tls.crt": HIDDEN, "tls.key": HIDDEN}));
+        assert_eq!(secret["stringData"], json!({"ca.crt": HIDDEN}));
+        assert_eq!(secret["type"], "kubernetes.io/tls");
+        let copy: Json =
+            serde_json::from_str(secret["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap()).unwrap();
+        assert_eq!(copy["stringData"]["tls.key"], HIDDEN);
     }
 
     #[test]

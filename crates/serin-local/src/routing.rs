@@ -33,6 +33,9 @@ pub struct Objects<'a> {
     pub traefik_services: &'a [Stored],
     pub ingress_routes: &'a [Stored],
     pub servers_transports: &'a [Stored],
+    pub secrets: &'a [Stored],
+    pub tls_options: &'a [Stored],
+    pub tls_stores: &'a [Stored],
 }
 
 /// Counters of weighted splits, kept across rebuilds: key = TraefikService and its weights.
@@ -62,6 +65,8 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metr
             || vec!["web".to_string()],
             |e| e.iter().filter_map(|n| n.as_str().map(str::to_string)).collect(),
         );
+        let tls = route.body.pointer("/spec/tls").filter(|tls| tls.is_object());
+        let tls: Option<Arc<str>> = tls.map(|tls| crate::tls::options_id(namespace, tls).into());
         for (index, spec) in
             route.body.pointer("/spec/routes").and_then(Json::as_array).into_iter().flatten().enumerate()
         {
@@ -98,6 +103,7 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metr
                     rule: rule.clone(),
                     priority,
                     target: target.clone(),
+                    tls: tls.clone(),
                 });
             }
         }
@@ -105,6 +111,16 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metr
     for routes in table.entrypoints.values_mut() {
         routes.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
     }
+    let tls = crate::tls::TlsObjects {
+        secrets: objects.secrets,
+        tls_options: objects.tls_options,
+        tls_stores: objects.tls_stores,
+        ingress_routes: objects.ingress_routes,
+    };
+    let (tls, problems) = crate::tls::build(&tls);
+    builder.report.problems.extend(problems);
+    table.tls = tls;
+    table.bind_tls();
     let used = std::mem::take(&mut builder.used_counters);
     builder.counters.retain(|key, _| used.contains(key));
     (table, builder.report)
@@ -452,11 +468,14 @@ mod tests {
             traefik_services: &traefik_services,
             ingress_routes: &ingress_routes,
             servers_transports: &[],
+            secrets: &[],
+            tls_options: &[],
+            tls_stores: &[],
         };
         let (table, report) = build(&objects, &mut SplitCounters::new(), &Metrics::default());
         assert_eq!(report.problems, Vec::<String>::new());
         let info = RequestInfo { host: "app", path: "/", method: "GET", headers: &[], query: "", client_ip: None };
-        let route = table.route("web", &info).unwrap();
+        let route = table.route("web", &info, false).unwrap();
         let (mut served, mut mirrored) = (BTreeMap::new(), BTreeMap::new());
         for _ in 0..n {
             let mut mirrors = Vec::new();

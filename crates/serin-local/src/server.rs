@@ -220,8 +220,17 @@ async fn control_loop(
     let mut gc = Pass::reading(&["Rollout", "ReplicaSet", "AnalysisRun", "Pod"]);
     let mut replica_set_pass = Pass::reading(&["ReplicaSet", "Pod"]);
     let mut pod_pass = Pass::reading(&["Pod"]);
-    let mut router =
-        Pass::reading(&["Service", "Pod", "TraefikService", "IngressRoute", "ServersTransport", "Rollout"]);
+    let mut router = Pass::reading(&[
+        "Service",
+        "Pod",
+        "TraefikService",
+        "IngressRoute",
+        "ServersTransport",
+        "Secret",
+        "TLSOption",
+        "TLSStore",
+        "Rollout",
+    ]);
     let mut analysis_pass = Pass::reading(&["AnalysisRun"]);
     // The rollouts read nearly every kind (and are cheap to reconcile): they run every time.
     let mut rollout_pass = Pass::always();
@@ -328,12 +337,18 @@ fn refresh_routes(
     let traefik_services = store.list(None, "TraefikService", None)?;
     let ingress_routes = store.list(None, "IngressRoute", None)?;
     let servers_transports = store.list(None, "ServersTransport", None)?;
+    let secrets = store.list(Some(""), "Secret", None)?;
+    let tls_options = store.list(None, "TLSOption", None)?;
+    let tls_stores = store.list(None, "TLSStore", None)?;
     let objects = crate::routing::Objects {
         services: &services,
         pods: &pods,
         traefik_services: &traefik_services,
         ingress_routes: &ingress_routes,
         servers_transports: &servers_transports,
+        secrets: &secrets,
+        tls_options: &tls_options,
+        tls_stores: &tls_stores,
     };
     let (table, report) = crate::routing::build(&objects, counters, &proxy.metrics);
     proxy.install(table);

@@ -14,6 +14,7 @@ pub mod path;
 pub mod podtemplate;
 mod reindent;
 pub mod rollout;
+pub mod secret;
 pub mod service;
 pub mod time;
 pub mod traefik;

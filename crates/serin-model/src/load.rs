@@ -244,6 +244,9 @@ pub fn decode_object(root: &Node) -> Result<Object, Vec<Problem>> {
         "TraefikService" => decode_as(root, Object::TraefikService),
         "IngressRoute" => decode_as(root, Object::IngressRoute),
         "ServersTransport" => decode_as(root, Object::ServersTransport),
+        "TLSOption" => decode_as(root, Object::TlsOption),
+        "TLSStore" => decode_as(root, Object::TlsStore),
+        "Secret" => decode_as(root, Object::Secret),
         "ReplicaSet" => decode_as(root, Object::ReplicaSet),
         _ => decode_as(root, Object::Pod),
     };

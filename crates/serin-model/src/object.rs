@@ -5,8 +5,9 @@ use crate::analysis::{AnalysisRun, AnalysisTemplate};
 use crate::application::Application;
 use crate::meta::ObjectMeta;
 use crate::rollout::Rollout;
+use crate::secret::Secret;
 use crate::service::Service;
-use crate::traefik::{IngressRoute, ServersTransport, TraefikService};
+use crate::traefik::{IngressRoute, ServersTransport, TlsOption, TlsStore, TraefikService};
 use crate::workload::{Pod, ReplicaSet};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -22,6 +23,9 @@ pub enum Object {
     TraefikService(Box<TraefikService>),
     IngressRoute(Box<IngressRoute>),
     ServersTransport(Box<ServersTransport>),
+    TlsOption(Box<TlsOption>),
+    TlsStore(Box<TlsStore>),
+    Secret(Box<Secret>),
     ReplicaSet(Box<ReplicaSet>),
     Pod(Box<Pod>),
 }
@@ -35,13 +39,18 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("argoproj.io/v1alpha1", "Application", true),
     ("v1", "Service", true),
     ("v1", "Pod", true),
+    ("v1", "Secret", true),
     ("apps/v1", "ReplicaSet", true),
     ("traefik.io/v1alpha1", "TraefikService", true),
     ("traefik.io/v1alpha1", "IngressRoute", true),
     ("traefik.io/v1alpha1", "ServersTransport", true),
+    ("traefik.io/v1alpha1", "TLSOption", true),
+    ("traefik.io/v1alpha1", "TLSStore", true),
     ("traefik.containo.us/v1alpha1", "TraefikService", true),
     ("traefik.containo.us/v1alpha1", "IngressRoute", true),
     ("traefik.containo.us/v1alpha1", "ServersTransport", true),
+    ("traefik.containo.us/v1alpha1", "TLSOption", true),
+    ("traefik.containo.us/v1alpha1", "TLSStore", true),
 ];
 
 /// How an object is identified: `group` is empty for the core API.
@@ -96,6 +105,9 @@ impl Object {
             Object::TraefikService(o) => &o.metadata,
             Object::IngressRoute(o) => &o.metadata,
             Object::ServersTransport(o) => &o.metadata,
+            Object::TlsOption(o) => &o.metadata,
+            Object::TlsStore(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
             Object::ReplicaSet(o) => &o.metadata,
             Object::Pod(o) => &o.metadata,
         }
@@ -111,6 +123,9 @@ impl Object {
             Object::TraefikService(o) => &o.api_version,
             Object::IngressRoute(o) => &o.api_version,
             Object::ServersTransport(o) => &o.api_version,
+            Object::TlsOption(o) => &o.api_version,
+            Object::TlsStore(o) => &o.api_version,
+            Object::Secret(o) => &o.api_version,
             Object::ReplicaSet(o) => &o.api_version,
             Object::Pod(o) => &o.api_version,
         }
@@ -127,6 +142,9 @@ impl Object {
             Object::TraefikService(_) => "TraefikService",
             Object::IngressRoute(_) => "IngressRoute",
             Object::ServersTransport(_) => "ServersTransport",
+            Object::TlsOption(_) => "TLSOption",
+            Object::TlsStore(_) => "TLSStore",
+            Object::Secret(_) => "Secret",
             Object::ReplicaSet(_) => "ReplicaSet",
             Object::Pod(_) => "Pod",
         }
@@ -148,6 +166,9 @@ impl Object {
             Object::TraefikService(o) => serde_json::to_value(o),
             Object::IngressRoute(o) => serde_json::to_value(o),
             Object::ServersTransport(o) => serde_json::to_value(o),
+            Object::TlsOption(o) => serde_json::to_value(o),
+            Object::TlsStore(o) => serde_json::to_value(o),
+            Object::Secret(o) => serde_json::to_value(o),
             Object::ReplicaSet(o) => serde_json::to_value(o),
             Object::Pod(o) => serde_json::to_value(o),
         };

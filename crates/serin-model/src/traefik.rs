@@ -1,6 +1,6 @@
-//! Traefik's `TraefikService`, `IngressRoute` and `ServersTransport`, in both API groups
-//! (`traefik.io/v1alpha1` and the older `traefik.containo.us/v1alpha1`, which Traefik v2 users
-//! still write).
+//! Traefik's `TraefikService`, `IngressRoute`, `ServersTransport`, `TLSOption` and `TLSStore`,
+//! in both API groups (`traefik.io/v1alpha1` and the older `traefik.containo.us/v1alpha1`,
+//! which Traefik v2 users still write).
 
 use crate::intstr::IntOrString;
 use crate::meta::ObjectMeta;
@@ -105,7 +105,104 @@ pub struct IngressRouteSpec {
     pub entry_points: Vec<String>,
     #[serde(default)]
     pub routes: Vec<Route>,
-    pub tls: Option<Json>,
+    pub tls: Option<IngressRouteTls>,
+}
+
+/// `IngressRoute.spec.tls`: its routes serve TLS connections only, with the certificate of
+/// `secretName` among those the router chooses from by SNI, and the TLS options `options`
+/// names (else the default ones).
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressRouteTls {
+    pub secret_name: Option<String>,
+    pub options: Option<ObjectReference>,
+    pub store: Option<ObjectReference>,
+    pub cert_resolver: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<Json>,
+}
+
+/// A TLSOption or TLSStore by name; the namespace defaults to the referring object's.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReference {
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+/// Traefik's `TLSOption`: the TLS versions, cipher suites, curves, ALPN protocols and client
+/// certificates of the connections whose SNI names a host of a route that refers to it. One
+/// named `default` replaces the default options.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsOption {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: TlsOptionSpec,
+}
+
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsOptionSpec {
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    pub cipher_suites: Option<Vec<String>>,
+    pub curve_preferences: Option<Vec<String>>,
+    pub client_auth: Option<ClientAuth>,
+    pub sni_strict: Option<bool>,
+    #[serde(rename = "alpnProtocols")]
+    pub alpn_protocols: Option<Vec<String>>,
+    pub prefer_server_cipher_suites: Option<bool>,
+    pub disable_session_tickets: Option<bool>,
+}
+
+/// Client certificates: the Secrets holding the CAs (`tls.ca` or `ca.crt`) and whether a
+/// certificate is asked for, required and verified.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientAuth {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_names: Vec<String>,
+    pub client_auth_type: Option<String>,
+}
+
+/// Traefik's `TLSStore`: only the one named `default` is used, for its default certificate
+/// (served when no other matches the SNI) and more certificates to choose from.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsStore {
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: TlsStoreSpec,
+}
+
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsStoreSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<SecretReference>,
+    pub default_certificate: Option<SecretReference>,
+    pub default_generated_cert: Option<Json>,
+}
+
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    pub secret_name: String,
 }
 
 #[skip_serializing_none]

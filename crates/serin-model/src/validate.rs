@@ -14,9 +14,13 @@ use crate::rollout::{
     AntiAffinity, BlueGreenStrategy, CanaryStep, CanaryStrategy, ProgressThresholdType, Rollout, RolloutAnalysis,
     StepKind, StringMatch,
 };
+use crate::secret::{Secret, TLS_TYPE, check_certificates, check_private_key, decode};
 use crate::service::Service;
-use crate::traefik::{IngressRoute, ServersTransport, TraefikService, WeightedService, traefik_duration_millis};
+use crate::traefik::{
+    IngressRoute, ServersTransport, TlsOption, TlsStore, TraefikService, WeightedService, traefik_duration_millis,
+};
 use serin_rules::rule::{Syntax, parse_with};
+use serin_rules::tls::{CIPHER_SUITES, CURVES, ClientAuthType, TlsVersion, Word, lookup};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
@@ -62,6 +66,9 @@ pub fn validate(object: &Object) -> Vec<Issue> {
         Object::TraefikService(t) => traefik_service(&mut issues, t),
         Object::IngressRoute(r) => ingress_route(&mut issues, r),
         Object::ServersTransport(t) => servers_transport(&mut issues, t),
+        Object::TlsOption(o) => tls_option(&mut issues, o),
+        Object::TlsStore(s) => tls_store(&mut issues, s),
+        Object::Secret(s) => secret(&mut issues, s),
         Object::ReplicaSet(rs) => {
             pod_template(&mut issues, &FieldPath::parse("spec.template"), &rs.spec.template.0, PodOwner::ReplicaSet)
         }
@@ -804,6 +811,141 @@ fn ingress_route(issues: &mut Issues, r: &IngressRoute) {
         issues.check(!route.services.is_empty(), &at.key("services"), "required: at least one service");
         for (j, s) in route.services.iter().enumerate() {
             service_ref(issues, &at.key("services").index(j), s);
+        }
+    }
+    if let Some(tls) = &r.spec.tls {
+        let at = FieldPath::parse("spec.tls");
+        issues.check(
+            tls.cert_resolver.is_none(),
+            &at.key("certResolver"),
+            "serin has no ACME resolver: give the certificate as a kubernetes.io/tls Secret in secretName",
+        );
+        if let Some(store) = &tls.store {
+            issues.check(
+                store.name == "default",
+                &at.join("store.name"),
+                format!("only the TLSStore named default is used (as in Traefik), got {:?}", store.name),
+            );
+        }
+        if let Some(options) = &tls.options {
+            issues.check(!options.name.is_empty(), &at.join("options.name"), "required: the TLSOption's name");
+        }
+    }
+}
+
+/// A TLSOption in Traefik's words (which Traefik checks when it builds the options) that
+/// leaves serin something to offer: TLS 1.2 or 1.3, a cipher suite and a curve it implements.
+fn tls_option(issues: &mut Issues, option: &TlsOption) {
+    let spec = FieldPath::parse("spec");
+    let s = &option.spec;
+    let version = |issues: &mut Issues, field: &str, name: &Option<String>| {
+        let name = name.as_deref()?;
+        let parsed = TlsVersion::parse(name);
+        issues.check(
+            parsed.is_some(),
+            &spec.key(field),
+            format!("unknown TLS version {name:?}: expected VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13"),
+        );
+        parsed
+    };
+    let min = version(issues, "minVersion", &s.min_version);
+    let max = version(issues, "maxVersion", &s.max_version);
+    if let Some(max) = max {
+        issues.check(
+            max.supported(),
+            &spec.key("maxVersion"),
+            "serin speaks TLS 1.2 and 1.3 only: a maximum below VersionTLS12 leaves nothing to speak",
+        );
+    }
+    if let (Some(min), Some(max)) = (min, max) {
+        issues.check(min <= max, &spec.key("minVersion"), "the minimum version is above the maximum");
+    }
+    // What a list offers, once every word in it is known (an unknown one is reported).
+    let offered = |issues: &mut Issues, field: &str, what: &str, table, list: &Option<Vec<String>>| {
+        let mut offered = Vec::new();
+        let mut known = true;
+        for (i, word) in list.iter().flatten().enumerate() {
+            match lookup(table, word) {
+                Word::Offered(name) => offered.push(name),
+                Word::NotOffered => {}
+                Word::Unknown => {
+                    known = false;
+                    issues.at(
+                        &spec.key(field).index(i),
+                        format!("unknown {what} {word:?} (Go's names, as Traefik reads them)"),
+                    );
+                }
+            }
+        }
+        (known && list.is_some()).then_some(offered)
+    };
+    if let Some(suites) = offered(issues, "cipherSuites", "cipher suite", CIPHER_SUITES, &s.cipher_suites) {
+        // TLS 1.3's suites are always on; the list chooses among TLS 1.2's.
+        let tls12_only = max.is_some_and(|max| max < TlsVersion::Tls13);
+        issues.check(
+            !tls12_only || suites.iter().any(|name| !name.starts_with("TLS13_")),
+            &spec.key("cipherSuites"),
+            "none of these TLS 1.2 suites is one serin offers (ECDHE with AES-GCM or ChaCha20-Poly1305), and TLS 1.3 is off",
+        );
+    }
+    if let Some(curves) = offered(issues, "curvePreferences", "curve", CURVES, &s.curve_preferences) {
+        issues.check(
+            !curves.is_empty(),
+            &spec.key("curvePreferences"),
+            "none of these curves is one serin offers (X25519, secp256r1 or secp384r1)",
+        );
+    }
+    if let Some(auth) = &s.client_auth {
+        let at = spec.key("clientAuth");
+        let written = auth.client_auth_type.as_deref().map(|name| (name, ClientAuthType::parse(name)));
+        if let Some((name, None)) = written {
+            issues.at(&at.key("clientAuthType"), format!("unknown client auth type {name:?}: expected NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"));
+        }
+        let kind = ClientAuthType::effective(written.and_then(|(_, kind)| kind), !auth.secret_names.is_empty());
+        issues.check(
+            !kind.verifies() || !auth.secret_names.is_empty(),
+            &at.key("secretNames"),
+            "required: the Secrets holding the CAs to verify client certificates against",
+        );
+    }
+}
+
+/// Traefik's default store only takes certificates from Secrets; an ACME-generated default
+/// needs a resolver serin does not have.
+fn tls_store(issues: &mut Issues, store: &TlsStore) {
+    issues.check(
+        store.spec.default_generated_cert.is_none(),
+        &FieldPath::parse("spec.defaultGeneratedCert"),
+        "serin has no ACME resolver: give the default certificate as a kubernetes.io/tls Secret in defaultCertificate",
+    );
+}
+
+/// Values Kubernetes can decode, and for a TLS Secret the certificate chain and key the router
+/// will serve, in PEM.
+fn secret(issues: &mut Issues, secret: &Secret) {
+    let data = FieldPath::parse("data");
+    for (key, value) in &secret.data {
+        if let Err(e) = decode(value) {
+            issues.at(&data.key(key.as_str()), e);
+        }
+    }
+    if secret.kind_of_secret.as_deref() != Some(TLS_TYPE) {
+        return;
+    }
+    for (key, check) in [
+        ("tls.crt", (|pem: &[u8]| check_certificates(pem).map(drop)) as fn(&[u8]) -> Result<(), String>),
+        ("tls.key", check_private_key),
+    ] {
+        let at = if secret.string_data.contains_key(key) { FieldPath::parse("stringData") } else { data.clone() };
+        match secret.value(key) {
+            Ok(None) => issues.at(&at.key(key), format!("required: a {TLS_TYPE} Secret holds {key}")),
+            Ok(Some(pem)) => {
+                if let Err(e) = check(&pem) {
+                    issues.at(&at.key(key), e);
+                }
+            }
+            // Reported above with the other values.
+            Err(_) => {}
         }
     }
 }

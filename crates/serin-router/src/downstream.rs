@@ -23,6 +23,7 @@ use crate::http2;
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::TraefikNames;
+use crate::tls::ClientStream;
 use crate::upstream::{Answer, Body, Forwarding, Outgoing, Upgraded, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
@@ -37,7 +38,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 /// A request head larger than this is answered 431 (nginx allows 32 KiB, hyper about 400).
@@ -54,6 +54,9 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// still sends, so that the client reads the answer instead of a reset.
 const LINGER: Duration = Duration::from_secs(2);
 const READ_SIZE: usize = 8 << 10;
+/// The answer to a request whose route asks for other TLS options than its connection got
+/// (Go's text for 421, as Traefik writes it).
+pub(crate) const MISDIRECTED: &str = "Misdirected Request\n";
 /// A connection's buffers are let go of when a large body has made them larger than this.
 const MAX_KEPT: usize = 64 << 10;
 
@@ -323,7 +326,14 @@ fn split_target(target: &str) -> (Option<&str>, &str) {
 }
 
 /// Serves one client connection until it closes, fails, idles out or asks to close.
-pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, peer: SocketAddr) {
+/// `tls` holds the TLS options a TLS connection was given.
+pub(crate) async fn serve(
+    proxy: Arc<Proxy>,
+    entrypoint: Arc<str>,
+    stream: ClientStream,
+    peer: SocketAddr,
+    tls: Option<Arc<str>>,
+) {
     let deadline = Deadline::new(proxy.limits.client_timeout);
     let trusted = proxy.limits.trusted_ips.contains(peer.ip());
     let mut connection = Connection {
@@ -332,6 +342,7 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
         peer,
         client_ip: peer.ip().to_string(),
         trusted,
+        tls,
         client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE), status: 0 },
         rest: BytesMut::new(),
         chunks: Vec::new(),
@@ -355,8 +366,8 @@ pub async fn serve(proxy: Arc<Proxy>, entrypoint: Arc<str>, stream: TcpStream, p
                     Ok(None) => return connection.client.refuse(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await,
                     // Not HTTP/1.x: HTTP/2 with prior knowledge, once its whole preface is here.
                     Err(_) if first && buffer.starts_with(http2::PREFACE) => {
-                        let Connection { proxy, entrypoint, client, .. } = connection;
-                        return http2::serve(proxy, entrypoint, client.stream, peer, buffer).await;
+                        let Connection { proxy, entrypoint, client, tls, .. } = connection;
+                        return http2::serve(proxy, entrypoint, client.stream, peer, buffer, tls).await;
                     }
                     Err(_) if first && http2::PREFACE.starts_with(&buffer) => {}
                     Err(status) => return connection.client.refuse(status).await,
@@ -422,6 +433,8 @@ struct Connection {
     client_ip: String,
     /// The client is a proxy whose forwarding headers are kept (`--trusted-ips`).
     trusted: bool,
+    /// For a TLS connection, the TLS options it was given.
+    tls: Option<Arc<str>>,
     client: Client,
     /// A request body read past the head's buffer, and what followed it.
     rest: BytesMut,
@@ -495,16 +508,26 @@ impl Connection {
         let path = crate::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
         let info = request.rule_info(&path, headers, self.peer.ip());
         let table = self.proxy.table();
-        let Connection { proxy, entrypoint, client_ip, trusted, client, rest, chunks, wire, routed, switched, .. } =
-            self;
-        let Some(route) = table.route(entrypoint, &info) else {
-            // The body is not read: the connection goes on only if all of it is here to skip.
-            let end = match request.body {
-                RequestBody::Empty => Some(Next::Buffer(request.len)),
-                RequestBody::Length(n) if n <= after_head.len() as u64 => Some(Next::Buffer(request.len + n as usize)),
-                _ => None,
-            };
-            return client.own(request.asked(), StatusCode::NOT_FOUND, "404 page not found\n", end).await;
+        let Connection {
+            proxy, entrypoint, client_ip, trusted, tls, client, rest, chunks, wire, routed, switched, ..
+        } = self;
+        let route = match table.route(entrypoint, &info, tls.is_some()) {
+            Some(route) if !route.misdirected(tls.as_deref()) => route,
+            refused => {
+                let (status, text) = match refused {
+                    None => (StatusCode::NOT_FOUND, "404 page not found\n"),
+                    Some(_) => (StatusCode::MISDIRECTED_REQUEST, MISDIRECTED),
+                };
+                // The body is not read: the connection goes on only if all of it is here to skip.
+                let end = match request.body {
+                    RequestBody::Empty => Some(Next::Buffer(request.len)),
+                    RequestBody::Length(n) if n <= after_head.len() as u64 => {
+                        Some(Next::Buffer(request.len + n as usize))
+                    }
+                    _ => None,
+                };
+                return client.own(request.asked(), status, text, end).await;
+            }
         };
         if proxy.access_log.is_some() {
             *routed = Some(Routed { names: route.names.clone(), leaf: None });
@@ -520,7 +543,7 @@ impl Connection {
             Err(BodyError::Gone) => return Next::Close { linger: false },
         };
         wire.clear();
-        let forwarding = Forwarding { client_ip, trusted: *trusted, server: &proxy.host_name };
+        let forwarding = Forwarding { client_ip, trusted: *trusted, secure: tls.is_some(), server: &proxy.host_name };
         encode_request_head(wire, request, body.len(), &forwarding);
         let outgoing = Outgoing { method: request.method, head: wire, body, upgrade: request.upgrade };
         let reply = proxy.forward(route, &info, &outgoing, &mut client.out).await;
@@ -588,7 +611,7 @@ async fn read_body<'a>(
 /// The client's side of a connection: the socket, its deadline and the output buffer,
 /// which holds nothing between responses.
 struct Client {
-    stream: TcpStream,
+    stream: ClientStream,
     deadline: Deadline,
     out: Vec<u8>,
     /// The status of the last answer sent.
@@ -806,10 +829,10 @@ pub(crate) mod tests {
     use crate::upstream::tests::pod;
     use proptest::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     /// The client timeout the test routers give clients.
-    const TIMEOUT: Duration = Duration::from_millis(300);
+    pub(crate) const TIMEOUT: Duration = Duration::from_millis(300);
 
     /// A pod that answers every request with what it received, as another server (hyper)
     /// reads it: the request line, the headers and the body. Counts the requests.
@@ -850,6 +873,15 @@ pub(crate) mod tests {
 
     fn proxy_with(pods: &[SocketAddr], limits: Limits) -> Arc<Proxy> {
         let proxy = Proxy::new(limits, None);
+        let mut table = RouteTable::default();
+        table.entrypoints.insert("web".into(), vec![route_to(&proxy, pods, "Host(`app`)", None)]);
+        proxy.install(table);
+        proxy
+    }
+
+    /// A route of `rule` to the pods (Service `app`, round robin), a TLS one asking for the
+    /// options `tls` if given.
+    pub(crate) fn route_to(proxy: &Proxy, pods: &[SocketAddr], rule: &str, tls: Option<&str>) -> CompiledRoute {
         let stats = proxy.metrics.stats("app-1", "1");
         let endpoints = pods
             .iter()
@@ -864,18 +896,14 @@ pub(crate) mod tests {
             .collect();
         let target =
             Target::Service(ServiceBackend { name: "default/app".into(), endpoints, next: Default::default() });
-        let rule = crate::rule::parse("Host(`app`)").unwrap();
-        let route = CompiledRoute {
-            name: "test".into(),
+        CompiledRoute {
+            name: rule.into(),
             names: Default::default(),
-            rule,
+            rule: crate::rule::parse(rule).unwrap(),
             priority: 0,
             target: Arc::new(target),
-        };
-        let mut table = RouteTable::default();
-        table.entrypoints.insert("web".into(), vec![route]);
-        proxy.install(table);
-        proxy
+            tls: tls.map(Into::into),
+        }
     }
 
     /// That router, serving on loopback.
@@ -884,7 +912,7 @@ pub(crate) mod tests {
     }
 
     /// A router serving on loopback.
-    async fn serving(proxy: Arc<Proxy>) -> SocketAddr {
+    pub(crate) async fn serving(proxy: Arc<Proxy>) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(proxy.serve("web".into(), listener));
@@ -940,7 +968,7 @@ pub(crate) mod tests {
             &mut head,
             &request,
             3,
-            &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+            &Forwarding { client_ip: "127.0.0.1", trusted: false, secure: false, server: "router" },
         );
         assert_eq!(
             String::from_utf8(head).unwrap(),
@@ -952,7 +980,7 @@ pub(crate) mod tests {
             &mut head,
             &request,
             3,
-            &Forwarding { client_ip: "127.0.0.1", trusted: true, server: "router" },
+            &Forwarding { client_ip: "127.0.0.1", trusted: true, secure: false, server: "router" },
         );
         assert_eq!(
             String::from_utf8(head).unwrap(),
@@ -965,7 +993,12 @@ pub(crate) mod tests {
         assert_eq!((request.path, request.query, request.routing_host()), ("/", "q", "example.com:8080"));
         assert!(!request.keep_alive);
         let mut head = Vec::new();
-        encode_request_head(&mut head, &request, 0, &Forwarding { client_ip: "::1", trusted: false, server: "router" });
+        encode_request_head(
+            &mut head,
+            &request,
+            0,
+            &Forwarding { client_ip: "::1", trusted: false, secure: false, server: "router" },
+        );
         assert_eq!(
             String::from_utf8(head).unwrap(),
             "GET /?q HTTP/1.1\r\nhost: example.com:8080\r\nx-forwarded-for: ::1\r\nx-forwarded-host: example.com:8080\r\nx-forwarded-proto: http\r\nx-forwarded-port: 8080\r\nx-forwarded-server: router\r\nx-real-ip: ::1\r\n\r\n"
@@ -999,7 +1032,7 @@ pub(crate) mod tests {
             &mut head,
             &request,
             0,
-            &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+            &Forwarding { client_ip: "127.0.0.1", trusted: false, secure: false, server: "router" },
         );
         let head = String::from_utf8(head).unwrap();
         assert!(head.contains("connection: Upgrade\r\nupgrade: websocket\r\n"), "{head}");
@@ -1017,7 +1050,7 @@ pub(crate) mod tests {
                     &mut head,
                     &r,
                     0,
-                    &Forwarding { client_ip: "127.0.0.1", trusted: false, server: "router" },
+                    &Forwarding { client_ip: "127.0.0.1", trusted: false, secure: false, server: "router" },
                 );
                 (r.routing_host().to_string(), String::from_utf8(head).unwrap())
             })
@@ -1352,7 +1385,7 @@ pub(crate) mod tests {
         let (pod, requests) = echo_pod().await;
         let router = router(&[pod]).await;
         for garbage in [
-            &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+            &b"\x00\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
             b"GET / HTTP/2.0\r\n\r\n",
             b"GET /\xc3\xa9 HTTP/1.1\r\nHost: app\r\n\r\n",
             b"GET / HTTP/1.1\r\nHo st: app\r\n\r\n",
@@ -1366,6 +1399,9 @@ pub(crate) mod tests {
                 "{garbage:?}: {text}"
             );
         }
+        // What opens with a TLS record is TLS: a broken handshake is closed without an answer.
+        let text = talk(router, &[b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", b"GET / HTTP/1.1\r\n\r\n"]).await;
+        assert_eq!(text, "");
         assert_eq!(requests.load(Ordering::SeqCst), 0);
     }
 
@@ -1504,7 +1540,7 @@ pub(crate) mod tests {
         for input in inputs {
             let mut client = TcpStream::connect(addr).await.unwrap();
             let (stream, peer) = listener.accept().await.unwrap();
-            let connection = tokio::spawn(serve(proxy.clone(), "web".into(), stream, peer));
+            let connection = tokio::spawn(serve(proxy.clone(), "web".into(), ClientStream::Plain(stream), peer, None));
             let _ = client.write_all(&input).await;
             let _ = client.shutdown().await;
             read_to_close(&mut client).await;

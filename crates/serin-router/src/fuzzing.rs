@@ -48,7 +48,12 @@ pub fn request(
         return Ok(None);
     };
     let mut forwarded = Vec::new();
-    encode_request_head(&mut forwarded, &request, body_len, &Forwarding { client_ip, trusted, server: "router" });
+    encode_request_head(
+        &mut forwarded,
+        &request,
+        body_len,
+        &Forwarding { client_ip, trusted, secure: false, server: "router" },
+    );
     let parsed = ParsedRequest {
         method: request.method.to_string(),
         target: request.target.to_string(),
@@ -174,8 +179,14 @@ pub fn router(pod: SocketAddr, client_timeout: Duration) -> Arc<Proxy> {
         next: Default::default(),
     });
     let rule = crate::rule::parse("Host(`app`)").expect("a valid rule");
-    let route =
-        CompiledRoute { name: "app".into(), names: Default::default(), rule, priority: 0, target: Arc::new(target) };
+    let route = CompiledRoute {
+        name: "app".into(),
+        names: Default::default(),
+        rule,
+        priority: 0,
+        target: Arc::new(target),
+        tls: None,
+    };
     let mut table = RouteTable::default();
     table.entrypoints.insert("web".into(), vec![route]);
     proxy.install(table);

@@ -1,15 +1,18 @@
-//! HTTP/2 from clients over cleartext, with prior knowledge (h2c: what `curl
-//! --http2-prior-knowledge` and gRPC clients without TLS speak). A connection that opens with
-//! HTTP/2's preface is handed here by [`crate::downstream`]; hyper's HTTP/2 server reads its
+//! HTTP/2 from clients: over cleartext with prior knowledge (h2c: what `curl
+//! --http2-prior-knowledge` and gRPC clients without TLS speak), and over TLS when ALPN chose
+//! it (what browsers and `curl --http2` speak). A clear connection that opens with HTTP/2's
+//! preface is handed here by [`crate::downstream`], a TLS one by [`crate::proxy`] after the
+//! handshake; hyper's HTTP/2 server reads its
 //! streams, and each request takes the HTTP/1.1 path's steps: its target cleaned as Traefik
 //! cleans it, routed by the same rules, split by the same schedule, sent to a pod over the
 //! same pooled HTTP/1.1 connections, and recorded in the same access log. HTTP/1.1 clients
 //! pay nothing for it: the preface is only looked for in a head that did not parse.
 
-use crate::downstream::{MAX_BODY, Request, RequestBody, Routed, visible};
+use crate::downstream::{MAX_BODY, MISDIRECTED, Request, RequestBody, Routed, visible};
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::CompiledRoute;
+use crate::tls::ClientStream;
 use crate::upstream::{Answer, Forwarding, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -25,7 +28,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 /// Streams one client may have open at once (Go's server, and so Traefik, allows 250).
 const MAX_STREAMS: u32 = 100;
@@ -35,22 +37,25 @@ pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 type ResponseBody = UnsyncBoxBody<Bytes, io::Error>;
 
-/// Serves an HTTP/2 connection whose first bytes (`read`, the preface at least) were already
-/// read from `stream`.
+/// Serves an HTTP/2 connection whose first bytes (`read`: the preface at least in clear, none
+/// after TLS's ALPN chose HTTP/2) were already read from `stream`; `tls` holds the TLS options
+/// a TLS connection was given.
 pub(crate) async fn serve(
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
-    stream: TcpStream,
+    stream: ClientStream,
     peer: SocketAddr,
     read: BytesMut,
+    tls: Option<Arc<str>>,
 ) {
     let io = hyper_util::rt::TokioIo::new(Rewind { read, stream });
     let idle = proxy.limits.client_timeout;
     // However many streams, a connection holds no more request body at once than an HTTP/1.1
     // one may (each body is buffered whole, so that a failed connect can be retried).
     let bodies = Arc::new(tokio::sync::Semaphore::new(MAX_BODY));
+    let client = Arc::new(Peer { addr: peer, tls });
     let service = hyper::service::service_fn(move |request| {
-        handle(proxy.clone(), entrypoint.clone(), peer, bodies.clone(), request)
+        handle(proxy.clone(), entrypoint.clone(), client.clone(), bodies.clone(), request)
     });
     let mut connection = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
     // An idle client is pinged as often as an HTTP/1.1 one may stay idle, and let go of when
@@ -63,11 +68,17 @@ pub(crate) async fn serve(
     let _ = connection.serve_connection(io, service).await;
 }
 
+/// Who is at the other end of a connection: the address, and for TLS the options given.
+struct Peer {
+    addr: SocketAddr,
+    tls: Option<Arc<str>>,
+}
+
 /// One request of an HTTP/2 connection, answered by a pod or by the router.
 async fn handle(
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
-    peer: SocketAddr,
+    client: Arc<Peer>,
     bodies: Arc<tokio::sync::Semaphore>,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<ResponseBody>, Infallible> {
@@ -109,14 +120,16 @@ async fn handle(
     };
     let path = crate::rule::routing_path(request.path).unwrap_or(Cow::Borrowed(request.path));
     let headers: Vec<(&str, &str)> = header_lines.iter().filter_map(|h| Some((h.name, visible(h.value)?))).collect();
+    let peer = client.addr;
     let info = request.rule_info(&path, &headers, peer.ip());
     let table = proxy.table();
     let mut routed = None;
-    let response = match table.route(&entrypoint, &info) {
+    let response = match table.route(&entrypoint, &info, client.tls.is_some()) {
         None => own(StatusCode::NOT_FOUND, "404 page not found\n"),
+        Some(route) if route.misdirected(client.tls.as_deref()) => own(StatusCode::MISDIRECTED_REQUEST, MISDIRECTED),
         Some(route) => {
             let names = route.names.clone();
-            let (response, leaf) = forward(&proxy, route, &info, &request, body, peer, &bodies).await;
+            let (response, leaf) = forward(&proxy, route, &info, &request, body, &client, &bodies).await;
             routed = Some(Routed { names, leaf });
             response
         }
@@ -143,7 +156,7 @@ async fn forward(
     info: &RequestInfo<'_>,
     request: &Request<'_>,
     body: Incoming,
-    peer: SocketAddr,
+    client: &Peer,
     bodies: &tokio::sync::Semaphore,
 ) -> (hyper::Response<ResponseBody>, Option<Arc<str>>) {
     // The connection's body budget: what the body declares, all of it when it does not say.
@@ -165,9 +178,10 @@ async fn forward(
         Ok(Err(_)) => return (own(StatusCode::BAD_REQUEST, ""), None),
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    let client_ip = peer.ip().to_string();
-    let trusted = proxy.limits.trusted_ips.contains(peer.ip());
-    let forwarding = Forwarding { client_ip: &client_ip, trusted, server: &proxy.host_name };
+    let client_ip = client.addr.ip().to_string();
+    let trusted = proxy.limits.trusted_ips.contains(client.addr.ip());
+    let secure = client.tls.is_some();
+    let forwarding = Forwarding { client_ip: &client_ip, trusted, secure, server: &proxy.host_name };
     let mut wire = Vec::new();
     encode_request_head(&mut wire, request, body.len(), &forwarding);
     let outgoing = Outgoing { method: request.method, head: &wire, body: &body, upgrade: None };
@@ -218,7 +232,7 @@ fn from_pod(head: &[u8], answer: Answer) -> hyper::Response<ResponseBody> {
 /// A connection whose first bytes were read already: they are read again first.
 struct Rewind {
     read: BytesMut,
-    stream: TcpStream,
+    stream: ClientStream,
 }
 
 impl AsyncRead for Rewind {

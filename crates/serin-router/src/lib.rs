@@ -9,7 +9,8 @@
 //!
 //! Around it, the data plane: a [`table::RouteTable`] that a platform builds from its objects
 //! and installs into a [`proxy::Proxy`], which serves entry points on threads of its own:
-//! `downstream` reads clients' HTTP/1.1 (and hands HTTP/2 to `http2`), [`upstream`] talks to pods over pooled connections
+//! [`tls`] terminates TLS (certificates by SNI, Traefik's TLS options), `downstream` reads
+//! clients' HTTP/1.1 (and hands HTTP/2 to `http2`), [`upstream`] talks to pods over pooled connections
 //! (`http1` is the framing both share), [`window`] keeps the per-backend metrics analysis
 //! reads, and [`access_log`] records requests as Traefik's access log does. serin's local
 //! platform wires it to its store; nothing here knows where the table came from.
@@ -22,6 +23,7 @@ mod http1;
 mod http2;
 pub mod proxy;
 pub mod table;
+pub mod tls;
 pub mod upstream;
 pub mod window;
 

@@ -12,6 +12,7 @@ use crate::access_log::AccessLog;
 use crate::downstream::CLIENT_TIMEOUT;
 use crate::rule::{IpSet, RequestInfo};
 use crate::table::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
+use crate::tls::Accepted;
 use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
 use arc_swap::ArcSwap;
 use http::StatusCode;
@@ -178,9 +179,23 @@ impl Proxy {
             let _ = stream.set_nodelay(true);
             let (proxy, entrypoint) = (self.clone(), entrypoint.clone());
             tokio::spawn(async move {
-                crate::downstream::serve(proxy, entrypoint, stream, peer).await;
+                proxy.connection(entrypoint, stream, peer).await;
                 drop(counted);
             });
+        }
+    }
+
+    /// Serves one client connection: TLS or clear, then HTTP/1.1 or HTTP/2.
+    async fn connection(self: Arc<Self>, entrypoint: Arc<str>, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let accepted = {
+            let table = self.table();
+            crate::tls::accept(&table.tls, &entrypoint, stream, self.limits.client_timeout).await
+        };
+        let Some(Accepted { stream, tls, http2 }) = accepted else { return };
+        if http2 {
+            crate::http2::serve(self, entrypoint, stream, peer, bytes::BytesMut::new(), tls).await;
+        } else {
+            crate::downstream::serve(self, entrypoint, stream, peer, tls).await;
         }
     }
 

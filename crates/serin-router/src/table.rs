@@ -4,6 +4,7 @@
 //! with [`crate::proxy::Proxy::install`]; requests walk it without locks.
 
 use crate::rule::{RequestInfo, Rule};
+use crate::tls::TlsTable;
 use crate::weighted::Schedule;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,12 +15,24 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 #[derive(Default)]
 pub struct RouteTable {
     pub entrypoints: HashMap<String, Vec<CompiledRoute>>,
+    /// The certificates and TLS options of TLS connections; see [`RouteTable::bind_tls`].
+    pub tls: TlsTable,
 }
 
 impl RouteTable {
-    /// The first of an entry point's routes (they are in priority order) whose rule matches.
-    pub fn route(&self, entrypoint: &str, request: &RequestInfo<'_>) -> Option<&CompiledRoute> {
-        self.entrypoints.get(entrypoint)?.iter().find(|route| route.rule.matches(request))
+    /// The first of an entry point's routes (they are in priority order) whose rule matches,
+    /// among its TLS routes for a TLS connection (`secure`) and its others for one in clear.
+    pub fn route(&self, entrypoint: &str, request: &RequestInfo<'_>, secure: bool) -> Option<&CompiledRoute> {
+        self.entrypoints
+            .get(entrypoint)?
+            .iter()
+            .find(|route| route.tls.is_some() == secure && route.rule.matches(request))
+    }
+
+    /// Settles which TLS options each TLS route and each server name get, once the routes and
+    /// [`RouteTable::tls`] are in place (see [`crate::tls`]).
+    pub fn bind_tls(&mut self) {
+        self.tls.bind(&mut self.entrypoints);
     }
 }
 
@@ -31,6 +44,19 @@ pub struct CompiledRoute {
     pub rule: Rule,
     pub priority: i64,
     pub target: Arc<Target>,
+    /// For a route of an IngressRoute with `spec.tls`: the TLS options it asks for (`default`,
+    /// or `namespace-name` of a TLSOption), settled by [`RouteTable::bind_tls`]. It serves TLS
+    /// connections only; a route without serves connections in clear only.
+    pub tls: Option<Arc<str>>,
+}
+
+impl CompiledRoute {
+    /// A TLS connection given other options than the route asks for: Traefik answers 421
+    /// (its SNI check), so that a client cannot reach a route of strict options through a
+    /// handshake under laxer ones by naming another host in SNI than in `Host`.
+    pub fn misdirected(&self, connection_options: Option<&str>) -> bool {
+        matches!((connection_options, self.tls.as_deref()), (Some(given), Some(asked)) if given != asked)
+    }
 }
 
 /// What Traefik's Kubernetes CRD provider calls a route's router and the service it sends to,

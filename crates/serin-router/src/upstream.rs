@@ -397,15 +397,21 @@ pub fn encode_request_head(out: &mut Vec<u8>, request: &Request<'_>, body_len: u
         header_line(out, "x-forwarded-host", host);
     }
     if forwarded_proto.is_none() {
-        // A WebSocket handshake is `ws`, as Traefik writes it.
+        // A WebSocket handshake is `ws` (`wss` over TLS), as Traefik writes it.
         let websocket =
             request.upgrade.is_some_and(|protocol| protocol.trim_ascii().eq_ignore_ascii_case(b"websocket"));
-        out.extend_from_slice(if websocket { b"x-forwarded-proto: ws\r\n" } else { b"x-forwarded-proto: http\r\n" });
+        let proto: &[u8] = match (websocket, forwarding.secure) {
+            (false, false) => b"http",
+            (false, true) => b"https",
+            (true, false) => b"ws",
+            (true, true) => b"wss",
+        };
+        header_line(out, "x-forwarded-proto", proto);
     }
     if !forwarded_port {
         // The port the client asked for, or the scheme's (a trusted proxy's https is 443).
-        let secure =
-            forwarded_proto.is_some_and(|p| p.eq_ignore_ascii_case(b"https") || p.eq_ignore_ascii_case(b"wss"));
+        let secure = forwarding.secure
+            || forwarded_proto.is_some_and(|p| p.eq_ignore_ascii_case(b"https") || p.eq_ignore_ascii_case(b"wss"));
         let scheme_port: &[u8] = if secure { b"443" } else { b"80" };
         header_line(out, "x-forwarded-port", target_host.and_then(port_of).unwrap_or(scheme_port));
     }
@@ -432,6 +438,9 @@ pub struct Forwarding<'a> {
     pub client_ip: &'a str,
     /// The client is a proxy whose forwarding headers are kept (`--trusted-ips`).
     pub trusted: bool,
+    /// The client reached the router over TLS: `X-Forwarded-Proto` is https (wss for a
+    /// WebSocket) and the default port 443.
+    pub secure: bool,
     /// The router's host name (`X-Forwarded-Server`).
     pub server: &'a str,
 }

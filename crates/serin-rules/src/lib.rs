@@ -6,9 +6,12 @@
 //! Traefik rules and expect Traefik's split: [`rule`] parses and matches Traefik's router rules
 //! (both of its syntaxes) and gives their default priority, and [`weighted`] reproduces
 //! Traefik's deterministic weighted round robin as a precomputed table (90/10 sends exactly one
-//! request in ten to the canary, never a coin flip). serin-router re-exports both.
+//! request in ten to the canary, never a coin flip). [`tls`] holds Traefik's TLS vocabulary
+//! (versions, Go's cipher-suite and curve names) and what of it serin can offer. serin-router
+//! re-exports all three.
 
 pub mod rule;
+pub mod tls;
 pub mod weighted;
 
 pub use rule::{RequestInfo, Rule, RuleError};

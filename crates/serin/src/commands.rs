@@ -471,8 +471,11 @@ fn resolve_kind(kind: &str) -> Result<(Option<&'static str>, &'static str)> {
         "traefikservice" | "traefikservices" => (None, "TraefikService"),
         "ingressroute" | "ingressroutes" => (None, "IngressRoute"),
         "serverstransport" | "serverstransports" => (None, "ServersTransport"),
+        "tlsoption" | "tlsoptions" => (None, "TLSOption"),
+        "tlsstore" | "tlsstores" => (None, "TLSStore"),
+        "secret" | "secrets" => (Some(""), "Secret"),
         other => bail!(
-            "serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes, serverstransports"
+            "serin does not keep objects of kind {other:?}; it keeps pods, replicasets, services, secrets, rollouts, analysisruns, analysistemplates, applications, traefikservices, ingressroutes, serverstransports, tlsoptions, tlsstores"
         ),
     })
 }

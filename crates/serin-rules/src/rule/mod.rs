@@ -24,7 +24,7 @@ pub use error::{RuleError, RuleErrorKind};
 pub use goregex::compile as compile_go_regex;
 pub use matcher::{IpSet, split_host_port};
 
-use matcher::Request;
+use matcher::{Matcher, Request};
 use parser::Expr;
 
 /// How deeply parentheses may nest in a rule; deeper rules are refused rather than risking the
@@ -150,6 +150,23 @@ impl Rule {
     /// as soon as the result is known.
     pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
         eval(&self.expr, &Request::new(req))
+    }
+
+    /// The hosts its `Host` matchers name, negated ones included, lower-cased: what Traefik's
+    /// `ParseDomains` gives a TLS router to choose TLS options by SNI with. (v2's `HostHeader`
+    /// compiles to the same matcher and counts too, where Traefik leaves it out.)
+    pub fn domains(&self) -> Vec<String> {
+        fn collect(expr: &Expr, out: &mut Vec<String>) {
+            match expr {
+                Expr::Match(Matcher::Host { hosts, .. }) => out.extend(hosts.iter().cloned()),
+                Expr::Match(_) => {}
+                Expr::Not(inner) => collect(inner, out),
+                Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| collect(e, out)),
+            }
+        }
+        let mut out = Vec::new();
+        collect(&self.expr, &mut out);
+        out
     }
 
     /// Traefik's default priority of this rule; see [`default_priority`].

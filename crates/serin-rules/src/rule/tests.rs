@@ -731,3 +731,10 @@ fn paths_are_sanitized_as_traefik_forwards_them() {
     assert_eq!(sanitized_path("/bad%zz/../x"), "/x");
     assert!(matches!(sanitized_path("*"), Cow::Borrowed("*")), "OPTIONS * is not a path");
 }
+
+#[test]
+fn domains_are_the_hosts_of_every_host_matcher() {
+    let rule = parse("(Host(`A.example.com`) || !Host(`b.example.com`)) && PathPrefix(`/x`)").unwrap();
+    assert_eq!(rule.domains(), ["a.example.com", "b.example.com"]);
+    assert!(parse("HostRegexp(`.+`) && Path(`/`)").unwrap().domains().is_empty());
+}
