@@ -11,23 +11,6 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl").args(args).current_dir(dir).output().expect("cannot run openssl");
-    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-/// A CA and a certificate for 127.0.0.1 signed by it, as `ca.pem`, `server.pem`, `server.key`.
-fn certificates(dir: &Path) {
-    let days = ["-days", "2"];
-    let ca = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=serin test CA", "-keyout", "ca.key"];
-    openssl(dir, &[&ca[..], &["-out", "ca.pem"], &days].concat());
-    let request = ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key"];
-    openssl(dir, &[&request[..], &["-out", "server.csr"]].concat());
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    let sign = ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"];
-    openssl(dir, &[&sign[..], &["-extfile", "san.ext", "-out", "server.pem"], &days].concat());
-}
-
 /// Terminates TLS on a loopback port and relays each connection to `api` (as a reverse proxy
 /// in front of the server would); returns the https URL.
 fn tls_front(dir: &Path, api: &str) -> String {
@@ -66,7 +49,7 @@ fn tls_front(dir: &Path, api: &str) -> String {
 fn the_cli_speaks_https_trusting_the_ca_file() {
     let server = Server::start(1.0);
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
+    common::tls::certificate(dir.path(), "ca", "server", "IP:127.0.0.1");
     let url = tls_front(dir.path(), &server.api);
     let token = std::fs::read_to_string(server.data_dir().join("token")).unwrap();
     let serin = |args: &[&str]| {

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::tls::{certificate, secret};
 use common::{SEED, Server, status};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -15,42 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl").args(args).current_dir(dir).output().expect("cannot run openssl");
-    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-/// A CA `{ca}.pem` (made once) and a certificate for `host` it signs, `{host}.pem` and
-/// `{host}.key`.
-fn certificate(dir: &Path, ca: &str, host: &str) {
-    if !dir.join(format!("{ca}.pem")).exists() {
-        let subject = format!("/CN={ca}");
-        let new_ca = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
-        openssl(dir, &[&new_ca[..], &["-days", "2", "-subj", &subject, "-keyout", &key, "-out", &pem]].concat());
-    }
-    let (key, csr, pem) = (format!("{host}.key"), format!("{host}.csr"), format!("{host}.pem"));
-    let request = ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj"];
-    openssl(dir, &[&request[..], &[&format!("/CN={host}"), "-keyout", &key, "-out", &csr]].concat());
-    std::fs::write(dir.join("san.ext"), format!("subjectAltName=DNS:{host}\n")).unwrap();
-    let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
-    let sign = ["x509", "-req", "-days", "2", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial"];
-    openssl(dir, &[&sign[..], &["-extfile", "san.ext", "-out", &pem]].concat());
-}
-
-/// A `kubernetes.io/tls` Secret of `host`'s certificate and key, in base64 as kubectl writes it.
-fn secret(dir: &Path, name: &str, host: &str) -> String {
-    let encoded = |file: String| {
-        let output = Command::new("base64").args(["-w0", &file]).current_dir(dir).output().unwrap();
-        String::from_utf8(output.stdout).unwrap()
-    };
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n",
-        encoded(format!("{host}.pem")),
-        encoded(format!("{host}.key"))
-    )
-}
 
 /// The seed's canary also served over TLS for canary.myapp.com, and a second host held to TLS
 /// 1.3 by a TLSOption, both on the entry point `web` (Traefik takes TLS and clear on one).
@@ -154,8 +119,8 @@ fn tls_with_sni_http2_by_alpn_and_a_renewed_certificate() {
     server.wait_for("10 v1 pods", WAIT, |t| status(t)["phase"] == "Healthy" && status(t)["availableReplicas"] == 10);
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    certificate(dir, "ca", "canary.myapp.com");
-    certificate(dir, "ca", "modern.myapp.com");
+    certificate(dir, "ca", "canary.myapp.com", "DNS:canary.myapp.com");
+    certificate(dir, "ca", "modern.myapp.com", "DNS:modern.myapp.com");
     let secrets = [secret(dir, "canary-tls", "canary.myapp.com"), secret(dir, "modern-tls", "modern.myapp.com")];
     server.apply_text("tls.yaml", &format!("{}---\n{}---\n{TLS_ROUTES}", secrets[0], secrets[1]));
     server.serin(&["set", "image", "canary-rollout", "myapp=ikubernetes/myapp:v2"]);
@@ -198,7 +163,7 @@ fn tls_with_sni_http2_by_alpn_and_a_renewed_certificate() {
 
     // The certificate renewed (by another CA): new connections get it at once, and the
     // connection already open keeps working.
-    certificate(dir, "ca2", "canary.myapp.com");
+    certificate(dir, "ca2", "canary.myapp.com", "DNS:canary.myapp.com");
     server.apply_text("renewed.yaml", &secret(dir, "canary-tls", "canary.myapp.com"));
     let renewed = Instant::now();
     while !curl(&server, dir, "ca2", "canary.myapp.com", "/", &[]).status.success() {

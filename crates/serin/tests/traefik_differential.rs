@@ -13,6 +13,11 @@
 //! of one round (the sum of the weights), from the first request on; the order within a round
 //! differs (Traefik shuffles and uses float deadlines, serin spreads each service evenly) and
 //! is printed.
+//!
+//! TLS: both get the same certificates (Traefik from its file, serin from Secrets named by
+//! IngressRoutes and the default TLSStore), the same TLS options and routers; curl, with
+//! several server names, Host headers and TLS versions, must see the same certificate, the
+//! same handshake failures, the same HTTP version (ALPN) and the same status from both.
 
 mod common;
 #[path = "support/traefik_release.rs"]
@@ -771,4 +776,157 @@ fn forwarded_requests_agree_with_traefik() {
         compare(format!("h2c {target} {extra:?}"), &h2c(traefik.web, target, extra), &h2c(server.web, target, extra));
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// What a client saw of a TLS exchange: whether the handshake succeeded, the common name of the
+/// certificate it got, the HTTP version ALPN chose and the status.
+#[derive(Debug, PartialEq)]
+struct TlsOutcome {
+    handshake: bool,
+    certificate: Option<String>,
+    version: String,
+    status: String,
+}
+
+/// curl with `sni` as the server name (`None`: the address itself), `host` as the Host header,
+/// and `extra` flags, not verifying the certificate (the test reads which one came).
+fn tls_exchange(to: SocketAddr, sni: Option<&str>, host: &str, extra: &[&str]) -> TlsOutcome {
+    let mut command = Command::new("curl");
+    command.args(["--silent", "--verbose", "--insecure", "--output", "/dev/null"]);
+    command.args(["--write-out", "%{http_version} %{http_code}", "--header", &format!("Host: {host}")]);
+    command.args(extra);
+    let url = match sni {
+        Some(name) => {
+            command.args(["--resolve", &format!("{name}:{}:{}", to.port(), to.ip())]);
+            format!("https://{name}:{}/", to.port())
+        }
+        None => format!("https://{to}/"),
+    };
+    let output = command.arg(url).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let certificate = stderr
+        .lines()
+        .find_map(|line| line.trim_start_matches(['*', ' ']).strip_prefix("subject: CN="))
+        .map(str::to_string);
+    let (version, status) = String::from_utf8_lossy(&output.stdout)
+        .split_once(' ')
+        .map_or_else(|| (String::new(), String::new()), |(v, s)| (v.to_string(), s.to_string()));
+    TlsOutcome { handshake: certificate.is_some(), certificate, version, status }
+}
+
+/// Hosts with certificates of their own (one a wildcard, one a name the wildcard also covers),
+/// a host held to TLS 1.3 by TLS options, a route in clear only, and a default certificate.
+#[test]
+fn tls_choices_agree_with_traefik() {
+    let backend = backend("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let names = [
+        ("a.tls.test", "DNS:a.tls.test"),
+        ("w.tls.test", "DNS:*.w.tls.test"),
+        ("exact.w.tls.test", "DNS:exact.w.tls.test"),
+        ("m.tls.test", "DNS:m.tls.test"),
+        ("default.tls.test", "DNS:default.tls.test"),
+    ];
+    for (name, san) in names {
+        common::tls::certificate(dir, "ca", name, san);
+    }
+    let file = |name: &str, ext: &str| dir.join(format!("{name}.{ext}")).display().to_string();
+    let mut config = String::from("tls:\n  certificates:\n");
+    for (name, _) in &names[..4] {
+        config.push_str(&format!("  - certFile: {}\n    keyFile: {}\n", file(name, "pem"), file(name, "key")));
+    }
+    config.push_str(&format!(
+        "  stores:\n    default:\n      defaultCertificate:\n        certFile: {}\n        keyFile: {}\n\
+         \x20 options:\n    modern:\n      minVersion: VersionTLS13\n",
+        file("default.tls.test", "pem"),
+        file("default.tls.test", "key")
+    ));
+    // (router, rule, TLS: none, default options or `modern`; and for serin, the Secret its
+    // IngressRoute names: Traefik reads every certificate from its file)
+    let routers = [
+        ("ra", "Host(`a.tls.test`)", Some(""), "a.tls.test"),
+        ("rw", "HostRegexp(`^[a-z]+\\.w\\.tls\\.test$`)", Some(""), "w.tls.test"),
+        ("rm", "Host(`m.tls.test`)", Some("modern"), "m.tls.test"),
+        ("rp", "Host(`p.tls.test`)", None, ""),
+    ];
+    config.push_str("http:\n  routers:\n");
+    for (name, rule, tls, _) in routers {
+        config.push_str(&format!(
+            "    {name}:\n      rule: {}\n      entryPoints: [web]\n      service: backend\n",
+            serde_json::to_string(rule).unwrap()
+        ));
+        match tls {
+            None => {}
+            Some("") => config.push_str("      tls: {}\n"),
+            Some(options) => config.push_str(&format!("      tls:\n        options: {options}\n")),
+        }
+    }
+    config.push_str(&format!(
+        "  services:\n    backend:\n      loadBalancer:\n        servers:\n        - url: \"http://{backend}\"\n"
+    ));
+    let traefik = Traefik::start(&config, routers.len());
+
+    let server = Server::start(10.0);
+    let mut manifests = app("backend", "v1");
+    for (name, _) in names {
+        manifests.push_str(&format!("---\n{}", common::tls::secret(dir, name, name)));
+    }
+    manifests.push_str(
+        "---\napiVersion: traefik.io/v1alpha1\nkind: TLSStore\nmetadata:\n  name: default\nspec:\n  defaultCertificate:\n    secretName: default.tls.test\n  certificates:\n  - secretName: exact.w.tls.test\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata:\n  name: modern\nspec:\n  minVersion: VersionTLS13\n",
+    );
+    for (name, rule, tls, secret) in routers {
+        let mut route = ingress_route(name, "v3", rule, 0);
+        if let Some(options) = tls {
+            route.push_str(&format!("  tls:\n    secretName: {secret}\n"));
+            if !options.is_empty() {
+                route.push_str(&format!("    options:\n      name: {options}\n"));
+            }
+        }
+        manifests.push_str(&route);
+    }
+    server.apply_text("tls.yaml", &manifests);
+    server.wait_for_rollout("backend", "one pod", Duration::from_secs(60), |t| {
+        common::status(t)["availableReplicas"] == 1
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tls_exchange(server.web, Some("a.tls.test"), "a.tls.test", &[]).status != "200" {
+        assert!(Instant::now() < deadline, "serin never served a.tls.test:\n{}", common::tail(&server.log(), 20));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let exchanges: &[(Option<&str>, &str, &[&str])] = &[
+        (Some("a.tls.test"), "a.tls.test", &[]),
+        (Some("a.tls.test"), "a.tls.test", &["--http1.1"]),
+        (Some("a.tls.test"), "a.tls.test", &["--tls-max", "1.2"]),
+        (Some("x.w.tls.test"), "x.w.tls.test", &[]),
+        (Some("exact.w.tls.test"), "exact.w.tls.test", &[]),
+        (Some("x.y.w.tls.test"), "x.y.w.tls.test", &[]),
+        (Some("nobody.tls.test"), "nobody.tls.test", &[]),
+        (Some("a.tls.test"), "p.tls.test", &[]),
+        (None, "a.tls.test", &[]),
+        (Some("m.tls.test"), "m.tls.test", &[]),
+        (Some("m.tls.test"), "m.tls.test", &["--tls-max", "1.2"]),
+        (Some("a.tls.test"), "m.tls.test", &[]),
+        (Some("m.tls.test"), "a.tls.test", &[]),
+        (Some("A.TLS.TEST"), "a.tls.test", &[]),
+    ];
+    let mut differences = Vec::new();
+    for (sni, host, extra) in exchanges {
+        let theirs = tls_exchange(traefik.web, *sni, host, extra);
+        let ours = tls_exchange(server.web, *sni, host, extra);
+        println!("SNI {sni:?} Host {host} {extra:?}: Traefik {theirs:?}");
+        if theirs != ours {
+            differences.push(format!("SNI {sni:?} Host {host} {extra:?}\n  Traefik {theirs:?}\n  serin   {ours:?}"));
+        }
+    }
+    // In clear, the TLS routes are not there and the clear one is.
+    for host in ["a.tls.test", "p.tls.test"] {
+        let (theirs, ours) = (get(traefik.web, host).0, get(server.web, host).0);
+        if theirs != ours {
+            differences.push(format!("in clear, Host {host}: Traefik {theirs}, serin {ours}"));
+        }
+    }
+    assert!(differences.is_empty(), "{}\n{}", differences.join("\n"), common::tail(&server.log(), 30));
 }

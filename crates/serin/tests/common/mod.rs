@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod git_server;
+pub mod tls;
 
 use serde_json::Value;
 use std::borrow::Cow;
