@@ -7,7 +7,7 @@
 # - a few Debian packages (below), installed without their recommended packages;
 # - a cache, $SERIN_TEST_CACHE (default /var/cache/serin-tests): Prometheus and kubectl 1.20
 #   unpacked from their packages, the Kubernetes control plane scripts/kube-control-plane/build.sh
-#   builds, Traefik in a Python virtual environment, and the fuzz targets' build (fuzz-target/,
+#   builds, Traefik and grpcio in Python virtual environments, and the fuzz targets' build (fuzz-target/,
 #   see scripts/fuzz.sh).
 # It enables no system service and starts none: every server the tests use (Prometheus, git,
 # etcd, kube-apiserver, ...) is started by the test that needs it, on loopback, and stopped
@@ -127,6 +127,19 @@ SERIN_TRAEFIK=$(install_traefik 3.0.4) || fail "Traefik 3.0.4 could not be insta
 SERIN_TRAEFIK_REFERENCE=$(install_traefik "$TRAEFIK_REFERENCE_VERSION") ||
   fail "Traefik $TRAEFIK_REFERENCE_VERSION could not be installed (above)"
 export SERIN_TRAEFIK SERIN_TRAEFIK_REFERENCE
+
+# grpcio from PyPI, in a virtual environment of its own in the cache: crates/serin/tests/local_grpc.rs
+# runs a real gRPC server as the pods and a real gRPC client through the router.
+GRPCIO_VERSION=1.76.0
+SERIN_GRPC_PYTHON=$SERIN_TEST_CACHE/grpcio/bin/python
+if ! "$SERIN_GRPC_PYTHON" -c "import grpc, sys; sys.exit(grpc.__version__ != '$GRPCIO_VERSION')" 2>/dev/null; then
+  echo "scripts/test.sh: installing grpcio $GRPCIO_VERSION (PyPI) into $SERIN_TEST_CACHE/grpcio" >&2
+  rm -rf "$SERIN_TEST_CACHE/grpcio"
+  { python3 -m venv "$SERIN_TEST_CACHE/grpcio" &&
+    "$SERIN_TEST_CACHE/grpcio/bin/pip" install --quiet --no-input --disable-pip-version-check "grpcio==$GRPCIO_VERSION"; } ||
+    fail "grpcio $GRPCIO_VERSION could not be installed with pip (above)"
+fi
+export SERIN_GRPC_PYTHON
 
 # A real Kubernetes control plane for the Kubernetes tests: etcd, kube-apiserver and
 # kube-controller-manager 1.20, built from Debian's packages once per machine (6 to 14

@@ -255,7 +255,10 @@ impl Builder<'_, '_> {
                 }
             },
         };
-        Arc::new(self.service(namespace, name, timeouts, traefik_name.into()))
+        // `scheme: h2c`: the pods speak HTTP/2 in clear (validation refuses any scheme but
+        // http and h2c).
+        let h2c = reference["scheme"].as_str() == Some("h2c");
+        Arc::new(self.service(namespace, name, timeouts, h2c, traefik_name.into()))
     }
 
     /// A ServersTransport as a service reference names it: `name` in the referring object's
@@ -271,7 +274,14 @@ impl Builder<'_, '_> {
         }
     }
 
-    fn service(&mut self, namespace: &str, name: &str, timeouts: TimeoutOverrides, traefik_name: Arc<str>) -> Target {
+    fn service(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        timeouts: TimeoutOverrides,
+        h2c: bool,
+        traefik_name: Arc<str>,
+    ) -> Target {
         let Some(service) = self.index.services.get(&(namespace, name)) else {
             self.report.problems.push(format!("Service {namespace}/{name} does not exist"));
             return Target::Missing(format!("{namespace}/{name}"));
@@ -294,6 +304,7 @@ impl Builder<'_, '_> {
                     revision,
                     timeouts,
                     service: traefik_name.clone(),
+                    h2c,
                 })
             })
             .collect();

@@ -786,6 +786,13 @@ fn service_ref(issues: &mut Issues, at: &FieldPath, s: &WeightedService) {
     if !s.is_traefik_service() {
         issues.check(s.port.is_some(), &at.key("port"), "required: the Service port to send traffic to");
     }
+    if let Some(scheme) = &s.scheme {
+        issues.check(
+            matches!(scheme.as_str(), "http" | "h2c"),
+            &at.key("scheme"),
+            format!("serin speaks http and h2c (HTTP/2 in clear) to pods, not {scheme:?}"),
+        );
+    }
 }
 
 fn ingress_route(issues: &mut Issues, r: &IngressRoute) {

@@ -657,7 +657,7 @@ impl Client {
         end_head(&mut self.out, keep_alive, asked.http10);
         let mut body = answer.body;
         // A whole body goes out with the head in one write; a streaming one piece by piece.
-        let streaming = matches!(body, Body::Streaming(_));
+        let streaming = matches!(body, Body::Streaming(_) | Body::Http2(_));
         if streaming && self.flush().await.is_err() {
             return Next::Close { linger: false };
         }
@@ -672,7 +672,12 @@ impl Client {
             }
         }
         if chunked {
-            self.out.extend_from_slice(b"0\r\n\r\n");
+            // The last chunk, then the trailers an HTTP/2 pod ended with (gRPC's status).
+            self.out.extend_from_slice(b"0\r\n");
+            for (name, value) in body.take_trailers().iter().flatten() {
+                header_line(&mut self.out, name.as_str(), value.as_bytes());
+            }
+            self.out.extend_from_slice(b"\r\n");
         }
         match self.flush().await {
             Ok(()) if keep_alive => next,
@@ -892,6 +897,7 @@ pub(crate) mod tests {
                 stats: stats.clone(),
                 timeouts: Default::default(),
                 service: "app".into(),
+                h2c: false,
             })
             .collect();
         let target =

@@ -172,6 +172,7 @@ pub fn router(pod: SocketAddr, client_timeout: Duration) -> Arc<Proxy> {
         stats,
         timeouts: Default::default(),
         service: "app".into(),
+        h2c: false,
     };
     let target = Target::Service(ServiceBackend {
         name: "default/app".into(),

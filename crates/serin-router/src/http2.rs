@@ -208,11 +208,23 @@ fn own(status: StatusCode, text: &'static str) -> hyper::Response<ResponseBody> 
 /// A pod's answer: `head` is its status line and forwarded header lines as the HTTP/1.1 path
 /// writes them for its client (hop-by-hop headers already left out); the body streams on.
 fn from_pod(head: &[u8], answer: Answer) -> hyper::Response<ResponseBody> {
-    let body = futures_util::stream::unfold(answer.body, |mut body| async move {
-        let piece = body.next().await?;
-        Some((piece.map(Frame::data), body))
-    });
-    let mut response = hyper::Response::new(BodyExt::boxed_unsync(StreamBody::new(body)));
+    // The body's data, then the trailers an HTTP/2 pod ended it with (gRPC's status). A body
+    // known to be empty ends the stream with the headers: gRPC reads such an answer as
+    // "trailers-only", its status in the headers.
+    let body = match answer.body.is_end() {
+        true => http_body_util::Empty::new().map_err(|e| match e {}).boxed_unsync(),
+        false => {
+            let frames = futures_util::stream::unfold(Some(answer.body), |body| async move {
+                let mut body = body?;
+                match body.next().await {
+                    Some(piece) => Some((piece.map(Frame::data), Some(body))),
+                    None => body.take_trailers().map(|trailers| (Ok(Frame::trailers(trailers)), None)),
+                }
+            });
+            BodyExt::boxed_unsync(StreamBody::new(frames))
+        }
+    };
+    let mut response = hyper::Response::new(body);
     *response.status_mut() = answer.status;
     let headers = response.headers_mut();
     for line in head.split(|&b| b == b'\n').skip(1) {

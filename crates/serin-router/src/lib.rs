@@ -10,7 +10,8 @@
 //! Around it, the data plane: a [`table::RouteTable`] that a platform builds from its objects
 //! and installs into a [`proxy::Proxy`], which serves entry points on threads of its own:
 //! [`tls`] terminates TLS (certificates by SNI, Traefik's TLS options), `downstream` reads
-//! clients' HTTP/1.1 (and hands HTTP/2 to `http2`), [`upstream`] talks to pods over pooled connections
+//! clients' HTTP/1.1 (and hands HTTP/2 to `http2`), [`upstream`] talks to pods over pooled connections (`upstream_h2` to those
+//! that speak HTTP/2 in clear)
 //! (`http1` is the framing both share), [`window`] keeps the per-backend metrics analysis
 //! reads, and [`access_log`] records requests as Traefik's access log does. serin's local
 //! platform wires it to its store; nothing here knows where the table came from.
@@ -25,6 +26,7 @@ pub mod proxy;
 pub mod table;
 pub mod tls;
 pub mod upstream;
+mod upstream_h2;
 pub mod window;
 
 pub use serin_rules::{RequestInfo, Rule, RuleError, Schedule, rule, weighted};

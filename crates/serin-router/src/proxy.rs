@@ -14,6 +14,7 @@ use crate::rule::{IpSet, RequestInfo};
 use crate::table::{CompiledRoute, Endpoint, RequestMatch, RouteTable, Target, ValueMatch};
 use crate::tls::Accepted;
 use crate::upstream::{Answer, Outgoing, Pool, SendError, Timeouts};
+use crate::upstream_h2::Http2Pool;
 use arc_swap::ArcSwap;
 use http::StatusCode;
 use std::collections::{HashMap, HashSet};
@@ -58,6 +59,8 @@ impl Limits {
 pub struct Proxy {
     table: ArcSwap<RouteTable>,
     pool: Arc<Pool>,
+    /// Connections to pods that speak HTTP/2 in clear (`scheme: h2c`).
+    http2_pool: Http2Pool,
     pub metrics: Metrics,
     pub(crate) limits: Limits,
     /// Client connections open now.
@@ -96,6 +99,7 @@ impl Proxy {
         Arc::new(Proxy {
             table: ArcSwap::from_pointee(RouteTable::default()),
             pool: Pool::with_timeouts(limits.forwarding),
+            http2_pool: Http2Pool::default(),
             metrics: Metrics::default(),
             limits,
             open_connections: Arc::default(),
@@ -118,6 +122,7 @@ impl Proxy {
             collect_addresses(&route.target, &mut addresses);
         }
         self.pool.retain(|addr| addresses.contains(addr));
+        self.http2_pool.retain(|addr| addresses.contains(addr));
         self.table.store(Arc::new(table));
     }
 
@@ -223,7 +228,7 @@ impl Proxy {
             }
             let started = Instant::now();
             let timeouts = endpoint.timeouts.over(self.limits.forwarding);
-            match self.pool.send_with(endpoint.addr, request, out, timeouts).await {
+            match self.send(endpoint, request, out, timeouts).await {
                 Ok(answer) => {
                     self.metrics.record(endpoint, answer.status, started.elapsed());
                     return Reply::Pod(answer, endpoint);
@@ -253,6 +258,20 @@ impl Proxy {
         Reply::Own(StatusCode::BAD_GATEWAY, "Bad Gateway\n")
     }
 
+    /// Sends a request to a pod in the protocol it speaks.
+    async fn send(
+        &self,
+        endpoint: &Endpoint,
+        request: &Outgoing<'_>,
+        out: &mut Vec<u8>,
+        timeouts: crate::upstream::Timeouts,
+    ) -> Result<Answer, SendError> {
+        match endpoint.h2c {
+            false => self.pool.send_with(endpoint.addr, request, out, timeouts).await,
+            true => self.http2_pool.send(endpoint.addr, request, out, timeouts).await,
+        }
+    }
+
     /// Sends a copy of the request to a mirror and throws the answer away (it is counted in
     /// the mirror's metrics, which is what mirroring is for). At most [`MIRRORS_IN_FLIGHT`]
     /// copies are in flight, each for at most the response-header timeout; a copy beyond them
@@ -269,7 +288,7 @@ impl Proxy {
             let request = Outgoing { method: &method, head: &head, body: &body, upgrade: None };
             let timeouts = endpoint.timeouts.over(proxy.limits.forwarding);
             let copy = async {
-                match proxy.pool.send_with(endpoint.addr, &request, &mut Vec::new(), timeouts).await {
+                match proxy.send(&endpoint, &request, &mut Vec::new(), timeouts).await {
                     Ok(mut answer) => {
                         proxy.metrics.record(&endpoint, answer.status, started.elapsed());
                         while let Some(Ok(_)) = answer.body.next().await {}
@@ -529,6 +548,7 @@ mod tests {
             stats: metrics.stats("rs", "abc"),
             timeouts: Default::default(),
             service: "app".into(),
+            h2c: false,
         };
         for (status, millis) in [(200, 0), (200, 3), (503, 30), (200, 9000)] {
             metrics.record(&endpoint, StatusCode::from_u16(status).unwrap(), Duration::from_millis(millis));
@@ -573,6 +593,7 @@ mod tests {
             stats: proxy.metrics.stats("m", "m"),
             timeouts: Default::default(),
             service: "app".into(),
+            h2c: false,
         };
         let request = Outgoing { method: "GET", head: b"GET / HTTP/1.1\r\nhost: m\r\n\r\n", body: b"", upgrade: None };
         for _ in 0..MIRRORS_IN_FLIGHT + 36 {

@@ -123,6 +123,8 @@ pub struct Endpoint {
     pub timeouts: TimeoutOverrides,
     /// What Traefik calls the Service this endpoint was reached through, for the access log.
     pub service: Arc<str>,
+    /// The reference to the Service said `scheme: h2c`: the pod speaks HTTP/2 in clear.
+    pub h2c: bool,
 }
 
 /// A ServersTransport's `forwardingTimeouts`: each one set replaces the server's own

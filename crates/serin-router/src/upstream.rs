@@ -523,11 +523,12 @@ pub(crate) fn parse_head(buffer: &mut BytesMut, out: &mut Vec<u8>) -> Result<Opt
     Ok(Some(Head { status, length, framing, keep_alive: !close, dated, upgrade }))
 }
 
-/// A response body: whole, or still arriving from the pod; or, after a 101, no body but the
-/// connection that switched protocols.
+/// A response body: whole, or still arriving from the pod (over HTTP/1.1 or, from an h2c pod,
+/// HTTP/2); or, after a 101, no body but the connection that switched protocols.
 pub enum Body {
     Whole(Bytes),
     Streaming(Streaming),
+    Http2(crate::upstream_h2::Http2Body),
     Upgraded(Upgraded),
 }
 
@@ -538,7 +539,26 @@ impl Body {
             Body::Whole(bytes) if bytes.is_empty() => None,
             Body::Whole(bytes) => Some(Ok(std::mem::take(bytes))),
             Body::Streaming(streaming) => std::future::poll_fn(|cx| streaming.poll_data(cx)).await,
+            Body::Http2(body) => std::future::poll_fn(|cx| body.poll_data(cx)).await,
             Body::Upgraded(_) => None,
+        }
+    }
+
+    /// Whether the body is known to hold nothing more (an HTTP/2 pod's stream may have ended
+    /// with its headers, as gRPC's trailers-only answers do).
+    pub fn is_end(&self) -> bool {
+        match self {
+            Body::Whole(bytes) => bytes.is_empty(),
+            Body::Http2(body) => body.is_end(),
+            Body::Streaming(_) | Body::Upgraded(_) => false,
+        }
+    }
+
+    /// The trailers that ended the body, once it has ended (only HTTP/2 pods send them here).
+    pub fn take_trailers(&mut self) -> Option<http::HeaderMap> {
+        match self {
+            Body::Http2(body) => body.take_trailers(),
+            _ => None,
         }
     }
 }
