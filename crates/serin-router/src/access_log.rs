@@ -55,6 +55,20 @@ pub struct Entry<'a> {
     pub service_name: Option<&'a str>,
     /// The status the router answered with.
     pub downstream_status: u16,
+    /// The status the pod answered with, when a pod answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_status: Option<u16>,
+    /// Bytes of body sent to the client, when known as the line is written (an HTTP/2 answer
+    /// still streaming is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downstream_content_size: Option<u64>,
+    /// `http` or `https`.
+    pub request_scheme: &'static str,
+    /// Over TLS, the version (`1.3`) and the cipher suite in Go's name.
+    #[serde(rename = "TLSVersion", skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<&'static str>,
+    #[serde(rename = "TLSCipher", skip_serializing_if = "Option::is_none")]
+    pub tls_cipher: Option<&'static str>,
 }
 
 /// RFC 3339 in UTC with as many fractional digits as needed (`2026-12-07T22:41:59.96872038Z`),
@@ -126,6 +140,11 @@ mod tests {
             router_name: Some("default-myapp-canary-314e264ecce1db156d4b@kubernetescrd"),
             service_name: None,
             downstream_status: 200,
+            origin_status: Some(200),
+            downstream_content_size: Some(31),
+            request_scheme: "https",
+            tls_version: Some("1.3"),
+            tls_cipher: Some("TLS_AES_128_GCM_SHA256"),
         }
     }
 
@@ -141,6 +160,10 @@ mod tests {
         assert_eq!(line["ClientPort"], "40000");
         assert_eq!(line["DownstreamStatus"], 200);
         assert!(line.get("ServiceName").is_none(), "{line}");
+        assert_eq!(line["TLSVersion"], "1.3");
+        assert_eq!(line["TLSCipher"], "TLS_AES_128_GCM_SHA256");
+        assert_eq!(line["RequestScheme"], "https");
+        assert_eq!((line["OriginStatus"].as_u64(), line["DownstreamContentSize"].as_u64()), (Some(200), Some(31)));
         assert_eq!(serde_json::to_value(entry(at(1_500_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:01.5Z");
         assert_eq!(serde_json::to_value(entry(at(2_000_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:02Z");
     }

@@ -23,7 +23,7 @@ use crate::http2;
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::TraefikNames;
-use crate::tls::ClientStream;
+use crate::tls::{ClientStream, TlsSession};
 use crate::upstream::{Answer, Body, Forwarding, Outgoing, Upgraded, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::StatusCode;
@@ -160,6 +160,7 @@ impl<'a> Request<'a> {
         peer: SocketAddr,
         entrypoint: &'b str,
         routed: Option<&'b Routed>,
+        tls: Option<&TlsSession>,
     ) -> Entry<'b> {
         let addr = self.routing_host();
         Entry {
@@ -177,6 +178,11 @@ impl<'a> Request<'a> {
             router_name: routed.map(|r| r.names.router.as_str()),
             service_name: routed.map(|r| r.leaf.as_deref().unwrap_or(&r.names.service)),
             downstream_status: 0,
+            origin_status: routed.and_then(|r| r.origin_status),
+            downstream_content_size: None,
+            request_scheme: if tls.is_some() { "https" } else { "http" },
+            tls_version: tls.map(|t| t.version),
+            tls_cipher: tls.map(|t| t.cipher),
         }
     }
 
@@ -326,13 +332,13 @@ fn split_target(target: &str) -> (Option<&str>, &str) {
 }
 
 /// Serves one client connection until it closes, fails, idles out or asks to close.
-/// `tls` holds the TLS options a TLS connection was given.
+/// `tls` holds what a TLS connection agreed on.
 pub(crate) async fn serve(
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
     stream: ClientStream,
     peer: SocketAddr,
-    tls: Option<Arc<str>>,
+    tls: Option<Arc<TlsSession>>,
 ) {
     let deadline = Deadline::new(proxy.limits.client_timeout);
     let trusted = proxy.limits.trusted_ips.contains(peer.ip());
@@ -343,7 +349,7 @@ pub(crate) async fn serve(
         client_ip: peer.ip().to_string(),
         trusted,
         tls,
-        client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE), status: 0 },
+        client: Client { stream, deadline, out: Vec::with_capacity(READ_SIZE), status: 0, sent: 0 },
         rest: BytesMut::new(),
         chunks: Vec::new(),
         wire: Vec::with_capacity(1024),
@@ -433,8 +439,8 @@ struct Connection {
     client_ip: String,
     /// The client is a proxy whose forwarding headers are kept (`--trusted-ips`).
     trusted: bool,
-    /// For a TLS connection, the TLS options it was given.
-    tls: Option<Arc<str>>,
+    /// For a TLS connection, what it agreed on.
+    tls: Option<Arc<TlsSession>>,
     client: Client,
     /// A request body read past the head's buffer, and what followed it.
     rest: BytesMut,
@@ -454,6 +460,8 @@ struct Connection {
 pub(crate) struct Routed {
     pub(crate) names: Arc<TraefikNames>,
     pub(crate) leaf: Option<Arc<str>>,
+    /// The pod's status, when a pod answered.
+    pub(crate) origin_status: Option<u16>,
 }
 
 impl Connection {
@@ -490,8 +498,9 @@ impl Connection {
     fn record(&mut self, request: &Request<'_>, start: SystemTime, duration: Duration) {
         let routed = self.routed.take();
         let Some(log) = &self.proxy.access_log else { return };
-        let entry = request.log_entry(self.peer, &self.entrypoint, routed.as_ref());
-        log.record(&Entry { start, duration, downstream_status: self.client.status, ..entry });
+        let entry = request.log_entry(self.peer, &self.entrypoint, routed.as_ref(), self.tls.as_deref());
+        let (downstream_status, sent) = (self.client.status, Some(self.client.sent));
+        log.record(&Entry { start, duration, downstream_status, downstream_content_size: sent, ..entry });
     }
 
     async fn answer(&mut self, request: &Request<'_>, after_head: &[u8], headers: &[(&str, &str)]) -> Next {
@@ -512,7 +521,7 @@ impl Connection {
             proxy, entrypoint, client_ip, trusted, tls, client, rest, chunks, wire, routed, switched, ..
         } = self;
         let route = match table.route(entrypoint, &info, tls.is_some()) {
-            Some(route) if !route.misdirected(tls.as_deref()) => route,
+            Some(route) if !route.misdirected(tls.as_ref().map(|t| &*t.options)) => route,
             refused => {
                 let (status, text) = match refused {
                     None => (StatusCode::NOT_FOUND, "404 page not found\n"),
@@ -530,7 +539,7 @@ impl Connection {
             }
         };
         if proxy.access_log.is_some() {
-            *routed = Some(Routed { names: route.names.clone(), leaf: None });
+            *routed = Some(Routed { names: route.names.clone(), leaf: None, origin_status: None });
         }
         let (body, next) = match read_body(client, request, after_head, rest, chunks).await {
             Ok(read) => read,
@@ -547,8 +556,9 @@ impl Connection {
         encode_request_head(wire, request, body.len(), &forwarding);
         let outgoing = Outgoing { method: request.method, head: wire, body, upgrade: request.upgrade };
         let reply = proxy.forward(route, &info, &outgoing, &mut client.out).await;
-        if let (Some(routed), Reply::Pod(_, endpoint)) = (routed, &reply) {
+        if let (Some(routed), Reply::Pod(answer, endpoint)) = (routed, &reply) {
             routed.leaf = Some(endpoint.service.clone());
+            routed.origin_status = Some(answer.status.as_u16());
         }
         match reply {
             Reply::Pod(Answer { body: Body::Upgraded(pod), .. }, _) => {
@@ -616,6 +626,8 @@ struct Client {
     out: Vec<u8>,
     /// The status of the last answer sent.
     status: u16,
+    /// Bytes of body in the last answer sent.
+    sent: u64,
 }
 
 impl Client {
@@ -635,7 +647,7 @@ impl Client {
     /// Sends a pod's answer on: its head (already in the output buffer) completed with the
     /// date, the framing and the connection's fate, then its body.
     async fn relay(&mut self, asked: Asked, answer: Answer, next: Next) -> Next {
-        self.status = answer.status.as_u16();
+        (self.status, self.sent) = (answer.status.as_u16(), 0);
         let mut keep_alive = asked.keep_alive;
         if !answer.dated {
             date_line(&mut self.out);
@@ -666,6 +678,7 @@ impl Client {
                 // The pod failed mid-body: the client sees the connection close, not a hang.
                 return Next::Close { linger: false };
             };
+            self.sent += data.len() as u64;
             body_piece(&mut self.out, &data, chunked);
             if streaming && self.flush().await.is_err() {
                 return Next::Close { linger: false };
@@ -690,6 +703,7 @@ impl Client {
     async fn own(&mut self, asked: Asked, status: StatusCode, text: &'static str, next: Option<Next>) -> Next {
         let keep_alive = asked.keep_alive && next.is_some();
         self.status = status.as_u16();
+        self.sent = if asked.head { 0 } else { text.len() as u64 };
         self.out.clear();
         status_line(&mut self.out, status, status.canonical_reason().unwrap_or_default());
         if !text.is_empty() {

@@ -12,7 +12,7 @@ use crate::downstream::{MAX_BODY, MISDIRECTED, Request, RequestBody, Routed, vis
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::CompiledRoute;
-use crate::tls::ClientStream;
+use crate::tls::{ClientStream, TlsSession};
 use crate::upstream::{Answer, Forwarding, Outgoing, encode_request_head};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -38,15 +38,15 @@ pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 type ResponseBody = UnsyncBoxBody<Bytes, io::Error>;
 
 /// Serves an HTTP/2 connection whose first bytes (`read`: the preface at least in clear, none
-/// after TLS's ALPN chose HTTP/2) were already read from `stream`; `tls` holds the TLS options
-/// a TLS connection was given.
+/// after TLS's ALPN chose HTTP/2) were already read from `stream`; `tls` holds what a TLS
+/// connection agreed on.
 pub(crate) async fn serve(
     proxy: Arc<Proxy>,
     entrypoint: Arc<str>,
     stream: ClientStream,
     peer: SocketAddr,
     read: BytesMut,
-    tls: Option<Arc<str>>,
+    tls: Option<Arc<TlsSession>>,
 ) {
     let io = hyper_util::rt::TokioIo::new(Rewind { read, stream });
     let idle = proxy.limits.client_timeout;
@@ -71,7 +71,7 @@ pub(crate) async fn serve(
 /// Who is at the other end of a connection: the address, and for TLS the options given.
 struct Peer {
     addr: SocketAddr,
-    tls: Option<Arc<str>>,
+    tls: Option<Arc<TlsSession>>,
 }
 
 /// One request of an HTTP/2 connection, answered by a pod or by the router.
@@ -126,21 +126,26 @@ async fn handle(
     let mut routed = None;
     let response = match table.route(&entrypoint, &info, client.tls.is_some()) {
         None => own(StatusCode::NOT_FOUND, "404 page not found\n"),
-        Some(route) if route.misdirected(client.tls.as_deref()) => own(StatusCode::MISDIRECTED_REQUEST, MISDIRECTED),
+        Some(route) if route.misdirected(client.tls.as_ref().map(|t| &*t.options)) => {
+            own(StatusCode::MISDIRECTED_REQUEST, MISDIRECTED)
+        }
         Some(route) => {
             let names = route.names.clone();
             let (response, leaf) = forward(&proxy, route, &info, &request, body, &client, &bodies).await;
-            routed = Some(Routed { names, leaf });
+            let origin_status = leaf.is_some().then(|| response.status().as_u16());
+            routed = Some(Routed { names, leaf, origin_status });
             response
         }
     };
     if let Some(log) = &proxy.access_log {
-        let entry = received.log_entry(peer, &entrypoint, routed.as_ref());
+        let entry = received.log_entry(peer, &entrypoint, routed.as_ref(), client.tls.as_deref());
+        let length = hyper::body::Body::size_hint(response.body()).exact();
         log.record(&crate::access_log::Entry {
             start: started,
             duration: clock.elapsed(),
             request_protocol: "HTTP/2.0",
             downstream_status: response.status().as_u16(),
+            downstream_content_size: length,
             ..entry
         });
     }

@@ -867,7 +867,8 @@ fn tls_choices_agree_with_traefik() {
     ));
     let traefik = Traefik::start(&config, routers.len());
 
-    let server = Server::start(10.0);
+    let access_log = dir.join("serin-access.log");
+    let server = Server::start_with(10.0, &["--access-log", access_log.to_str().unwrap()]);
     let mut manifests = app("backend", "v1");
     for (name, _) in names {
         manifests.push_str(&format!("---\n{}", common::tls::secret(dir, name, name)));
@@ -920,6 +921,26 @@ fn tls_choices_agree_with_traefik() {
         if theirs != ours {
             differences.push(format!("SNI {sni:?} Host {host} {extra:?}\n  Traefik {theirs:?}\n  serin   {ours:?}"));
         }
+    }
+    // What the access logs say of the TLS requests that reached the backend (serin's log also
+    // holds the requests that waited for its route, before the exchanges): scheme, TLS version
+    // and cipher suite, and the backend's status. (The backends differ, so the sizes do.)
+    let logged = |log: &Path| -> Vec<String> {
+        let fields = ["RequestScheme", "TLSVersion", "TLSCipher", "OriginStatus"];
+        let entries = access_log_entries(log);
+        let tls = entries.iter().filter(|e| e["RequestScheme"] == "https" && e["OriginStatus"] == 200);
+        tls.map(|e| fields.map(|f| format!("{f}={}", e[f])).join(" ")).collect()
+    };
+    let theirs = logged(&traefik.access_log);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while logged(&access_log).len() < theirs.len() + 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ours = logged(&access_log);
+    let ours = ours[ours.len().saturating_sub(theirs.len())..].to_vec();
+    println!("Traefik's access log: {theirs:#?}");
+    if theirs != ours {
+        differences.push(format!("access logs of the TLS requests\n  Traefik {theirs:#?}\n  serin   {ours:#?}"));
     }
     // In clear, the TLS routes are not there and the clear one is.
     for host in ["a.tls.test", "p.tls.test"] {

@@ -19,6 +19,7 @@ mod options;
 
 pub use certificates::{Certificate, CertificateStore, certificates_from_pem, names_of};
 pub use options::TlsSettings;
+use serin_rules::tls::CIPHER_SUITES;
 pub use serin_rules::tls::{ClientAuthType, TlsVersion};
 
 use crate::table::CompiledRoute;
@@ -154,12 +155,38 @@ pub(crate) enum ClientStream {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-/// A connection ready for HTTP: the stream, and for TLS the options it was given and whether
-/// ALPN chose HTTP/2.
+/// A connection ready for HTTP: the stream, for TLS what was agreed, and whether ALPN chose
+/// HTTP/2.
 pub(crate) struct Accepted {
     pub(crate) stream: ClientStream,
-    pub(crate) tls: Option<Arc<str>>,
+    pub(crate) tls: Option<Arc<TlsSession>>,
     pub(crate) http2: bool,
+}
+
+/// What a TLS connection agreed on: the options it was given (routes asking for others answer
+/// 421), and the version and cipher suite in Go's words, as Traefik's access log writes them.
+#[derive(Debug)]
+pub(crate) struct TlsSession {
+    pub(crate) options: Arc<str>,
+    pub(crate) version: &'static str,
+    pub(crate) cipher: &'static str,
+}
+
+impl TlsSession {
+    fn of(options: Arc<str>, connection: &rustls::ServerConnection) -> TlsSession {
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "1.2",
+            _ => "unknown",
+        };
+        let suite = connection.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or("unknown");
+        // Go names TLS 1.3's suites without rustls' "13" (TLS_AES_128_GCM_SHA256).
+        let cipher = CIPHER_SUITES
+            .iter()
+            .find(|(go, offered)| *offered == Some(suite) && !go.ends_with("_CHACHA20_POLY1305"))
+            .map_or("unknown", |(go, _)| *go);
+        TlsSession { options, version, cipher }
+    }
 }
 
 /// Waits for the client's first byte and, if it opens a TLS handshake, completes the
@@ -199,7 +226,8 @@ pub(crate) async fn accept(
         };
         let stream = start.into_stream(config).await.ok()?;
         let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        Some(Accepted { stream: ClientStream::Tls(Box::new(stream)), tls: Some(options), http2 })
+        let session = Arc::new(TlsSession::of(options, stream.get_ref().1));
+        Some(Accepted { stream: ClientStream::Tls(Box::new(stream)), tls: Some(session), http2 })
     };
     tokio::time::timeout(timeout, handshake).await.ok().flatten()
 }

@@ -59,6 +59,13 @@ impl TlsSettings {
     pub fn server_config(&self, store: &Arc<CertificateStore>) -> Result<(Arc<ServerConfig>, Vec<String>), String> {
         let mut ignored = Vec::new();
         let mut provider = rustls::crypto::ring::default_provider();
+        // Go's preference, which Traefik's handshakes show: AES-128-GCM, then AES-256-GCM,
+        // then ChaCha20-Poly1305, ECDSA before RSA; the server's order, not the client's.
+        provider.cipher_suites.sort_by_key(|suite| {
+            let name = suite.suite().as_str().unwrap_or_default();
+            let cipher = ["AES_128_GCM", "AES_256_GCM", "CHACHA20"].iter().position(|c| name.contains(c));
+            (!name.starts_with("TLS13_"), cipher, !name.contains("ECDSA"))
+        });
         if let Some(suites) = &self.cipher_suites {
             let named: Vec<&str> = offered(CIPHER_SUITES, suites, "cipher suite", &mut ignored);
             // TLS 1.3's suites are always on, as in Go; the list chooses among TLS 1.2's.
@@ -94,6 +101,7 @@ impl TlsSettings {
             .map_err(|e| format!("no TLS version, suite and curve left to offer: {e}"))?
             .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::new(Resolver { store: store.clone(), strict: self.sni_strict, unnamed: None }));
+        config.ignore_client_order = true;
         config.alpn_protocols = match &self.alpn_protocols {
             None => PROTOCOLS.iter().map(|p| p.as_bytes().to_vec()).collect(),
             Some(asked) => {
