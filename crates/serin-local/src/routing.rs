@@ -120,7 +120,8 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metr
     let (tls, problems) = crate::tls::build(&tls);
     builder.report.problems.extend(problems);
     table.tls = tls;
-    table.bind_tls();
+    let conflicts = table.bind_tls();
+    builder.report.problems.extend(conflicts);
     let used = std::mem::take(&mut builder.used_counters);
     builder.counters.retain(|key, _| used.contains(key));
     (table, builder.report)

@@ -30,9 +30,10 @@ impl RouteTable {
     }
 
     /// Settles which TLS options each TLS route and each server name get, once the routes and
-    /// [`RouteTable::tls`] are in place (see [`crate::tls`]).
-    pub fn bind_tls(&mut self) {
-        self.tls.bind(&mut self.entrypoints);
+    /// [`RouteTable::tls`] are in place (see [`crate::tls`]); returns a message for each route
+    /// whose options gave way to the default ones.
+    pub fn bind_tls(&mut self) -> Vec<String> {
+        self.tls.bind(&mut self.entrypoints)
     }
 }
 

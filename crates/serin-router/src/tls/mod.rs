@@ -94,9 +94,11 @@ impl TlsTable {
     }
 
     /// Settles the options of each entry point's TLS routes (the names they ask for) as Traefik
-    /// does, and which options each server name gets.
-    pub(crate) fn bind(&mut self, entrypoints: &mut HashMap<String, Vec<CompiledRoute>>) {
+    /// does, and which options each server name gets. Returns a message for each route whose
+    /// options gave way to the default ones.
+    pub(crate) fn bind(&mut self, entrypoints: &mut HashMap<String, Vec<CompiledRoute>>) -> Vec<String> {
         self.hosts.clear();
+        let mut problems = Vec::new();
         for (entrypoint, routes) in entrypoints {
             // Routes whose options cannot be chosen by SNI: no host to choose by, or a host
             // another route wants other options for.
@@ -118,9 +120,16 @@ impl TlsTable {
                 }
             }
             let default: Arc<str> = DEFAULT_OPTIONS.into();
+            conflicting.sort_unstable();
+            conflicting.dedup();
             for index in conflicting {
-                tracing::warn!(route = %routes[index].name, %entrypoint, "TLS options conflict with another route's for the same host, or cannot be chosen by SNI: the default options apply");
-                routes[index].tls = Some(default.clone());
+                let route = &mut routes[index];
+                problems.push(format!(
+                    "route {} on entry point {entrypoint}: its TLS options {} differ from another route's for the same host, or have no Host rule to be chosen by: the default options apply",
+                    route.name,
+                    route.tls.as_deref().unwrap_or_default()
+                ));
+                route.tls = Some(default.clone());
             }
             let hosts = self.hosts.entry(entrypoint.clone()).or_default();
             for route in routes.iter() {
@@ -133,6 +142,7 @@ impl TlsTable {
                 }
             }
         }
+        problems
     }
 
     /// The options name and configuration for a handshake on `entrypoint` naming `server_name`;

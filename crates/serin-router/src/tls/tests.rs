@@ -153,7 +153,7 @@ async fn router(routes: &[(&str, Option<&str>)], tls: TlsTable) -> SocketAddr {
     let mut table = RouteTable { tls, ..RouteTable::default() };
     let routes = routes.iter().map(|(rule, tls)| route_to(&proxy, &[pod], rule, *tls)).collect();
     table.entrypoints.insert("web".into(), routes);
-    table.bind_tls();
+    assert_eq!(table.bind_tls(), Vec::<String>::new());
     proxy.install(table);
     serving(proxy).await
 }
@@ -301,7 +301,9 @@ fn routes_that_disagree_about_a_host_or_cannot_be_chosen_by_sni_get_the_default_
     table
         .entrypoints
         .insert("web".into(), routes.iter().map(|(rule, tls)| route_to(&proxy, &[pod], rule, *tls)).collect());
-    table.bind_tls();
+    let problems = table.bind_tls();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[2].starts_with("route PathPrefix(`/any`) on entry point web: its TLS options ns-one differ"));
     let settled: Vec<Option<&str>> = table.entrypoints["web"].iter().map(|r| r.tls.as_deref()).collect();
     assert_eq!(settled, [Some("default"), Some("default"), Some("default"), Some("ns-one"), None]);
     assert_eq!(&*table.tls.policy("web", Some("own.example")).0, "ns-one");
