@@ -102,10 +102,8 @@ pub fn build(objects: &TlsObjects<'_>) -> (TlsTable, Vec<String>) {
             _ => traefik_normalized(&format!("{namespace}-{name}")),
         };
         let option = typed::<TlsOption>(&stored.body).unwrap_or_default();
-        match settings(&option, namespace, &secrets) {
-            Ok(settings) => drop(options.insert(id, settings)),
-            Err(e) => problems.push(format!("TLSOption {namespace}/{name}: {e}; connections that need it are closed")),
-        }
+        let settings = settings(&option, namespace, &secrets).map_err(|e| format!("TLSOption {namespace}/{name}: {e}"));
+        options.insert(id, settings);
     }
     for route in objects.ingress_routes {
         let tls = &route.body["spec"]["tls"];

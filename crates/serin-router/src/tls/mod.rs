@@ -68,18 +68,28 @@ impl Default for TlsTable {
 
 impl TlsTable {
     /// The table of `certificates`, the `default` certificate (else serin's generated one) and
-    /// the options by name (the default options unless one named [`DEFAULT_OPTIONS`] is given).
-    /// Also returns what could not be honoured or built, one message each.
+    /// the options by name (the built-in default options unless some named
+    /// [`DEFAULT_OPTIONS`] are given). Options given as an error (a TLSOption whose client CAs
+    /// cannot be read, say) are not served: the connections that would use them are closed,
+    /// rather than served under laxer ones. Also returns what could not be honoured or built,
+    /// one message each.
     pub fn new(
         certificates: Vec<Certificate>,
         default: Option<Certificate>,
-        mut options: BTreeMap<String, TlsSettings>,
+        mut options: BTreeMap<String, Result<TlsSettings, String>>,
     ) -> (TlsTable, Vec<String>) {
         let store = Arc::new(CertificateStore::new(certificates, default));
-        options.entry(DEFAULT_OPTIONS.to_string()).or_default();
+        options.entry(DEFAULT_OPTIONS.to_string()).or_insert_with(|| Ok(TlsSettings::default()));
         let mut problems = Vec::new();
         let mut policies = HashMap::new();
         for (name, settings) in options {
+            let settings = match settings {
+                Ok(settings) => settings,
+                Err(e) => {
+                    problems.push(format!("{e}; connections that need them are closed"));
+                    continue;
+                }
+            };
             match settings.server_config(&store) {
                 Ok((config, ignored)) => {
                     if !ignored.is_empty() {

@@ -159,7 +159,7 @@ async fn router(routes: &[(&str, Option<&str>)], tls: TlsTable) -> SocketAddr {
 }
 
 fn table(certificates: Vec<Certificate>, options: &[(&str, TlsSettings)]) -> TlsTable {
-    let options = options.iter().map(|(name, settings)| (name.to_string(), settings.clone())).collect();
+    let options = options.iter().map(|(name, settings)| (name.to_string(), Ok(settings.clone()))).collect();
     let (table, problems) = TlsTable::new(certificates, None, options);
     assert!(problems.is_empty(), "{problems:?}");
     table
@@ -256,6 +256,16 @@ async fn options_are_chosen_by_server_name_and_a_route_reached_under_others_is_m
     let modern = connect(router, Hello { name: Some("modern.example"), ..Hello::default() }).await.unwrap();
     assert_eq!(modern.get_ref().1.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
     assert!(get(modern, "modern.example").await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn default_options_that_cannot_be_built_close_connections_instead_of_falling_back() {
+    let ca = Authority::new();
+    let options = BTreeMap::from([(DEFAULT_OPTIONS.to_string(), Err("TLSOption ns/default: no CA".to_string()))]);
+    let (tls, problems) = TlsTable::new(vec![ca.certificate(&["app"])], None, options);
+    assert_eq!(problems, ["TLSOption ns/default: no CA; connections that need them are closed"]);
+    let router = router(&[("Host(`app`)", Some(DEFAULT_OPTIONS))], tls).await;
+    assert!(connect(router, Hello { name: Some("app"), ..Hello::default() }).await.is_err());
 }
 
 #[tokio::test]
