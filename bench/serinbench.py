@@ -150,9 +150,12 @@ def with_steps(rollout, steps, replicas=None):
     return text.replace("  replicas: 10", f"  replicas: {replicas}") if replicas else text
 
 
-def nginx(bench, port, servers, cpu=None):
-    """nginx with one worker, no access log, a keep-alive pool; `servers` is [(port, weight)]."""
+def nginx(bench, port, servers, cpu=None, tls=None):
+    """nginx with one worker, no access log, a keep-alive pool; `servers` is [(port, weight)];
+    `tls` is (certificate, key) files to terminate TLS with."""
     upstream = "".join(f"    server 127.0.0.1:{p} weight={w};\n" for p, w in servers)
+    ssl = " ssl" if tls else ""
+    certificate = f"    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]};\n" if tls else ""
     conf = os.path.join(bench.dir, f"nginx-{port}.conf")
     open(conf, "w").write(f"""worker_processes 1;
 pid {bench.dir}/nginx-{port}.pid;
@@ -164,8 +167,8 @@ http {{
 {upstream}    keepalive 256;
   }}
   server {{
-    listen 127.0.0.1:{port} reuseport;
-    location / {{ proxy_pass http://pods; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    listen 127.0.0.1:{port} reuseport{ssl};
+{certificate}    location / {{ proxy_pass http://pods; proxy_http_version 1.1; proxy_set_header Connection ""; }}
   }}
 }}
 """)
@@ -173,10 +176,12 @@ http {{
     return bench.start([*pin, "nginx", "-c", conf, "-g", "daemon off;"], "nginx"), conf
 
 
-def haproxy(bench, port, servers, cpu=None, args=()):
+def haproxy(bench, port, servers, cpu=None, args=(), tls=None):
     """HAProxy with one thread, keep-alive and connection reuse; `servers` is [(port, weight)];
-    `args` adds command-line options (`-W`: master-worker, reloaded by SIGUSR2)."""
+    `args` adds command-line options (`-W`: master-worker, reloaded by SIGUSR2); `tls` is a
+    file with the certificate and key to terminate TLS with."""
     backends = "".join(f"  server s{i} 127.0.0.1:{p} weight {w}\n" for i, (p, w) in enumerate(servers))
+    ssl = f" ssl crt {tls}" if tls else ""
     cfg = os.path.join(bench.dir, f"haproxy-{port}.cfg")
     open(cfg, "w").write(f"""global
   nbthread 1
@@ -189,7 +194,7 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend web
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{ssl}
   default_backend pods
 backend pods
   balance roundrobin
