@@ -58,6 +58,12 @@ pub struct Entry<'a> {
     /// The status the pod answered with, when a pod answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_status: Option<u16>,
+    /// The pod that answered, as a URL (`http://127.0.0.1:40123`, `h2c://...` for an h2c pod)
+    /// and as an address.
+    #[serde(rename = "ServiceURL", skip_serializing_if = "Option::is_none")]
+    pub service_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_addr: Option<SocketAddr>,
     /// Bytes of body sent to the client, when known as the line is written (an HTTP/2 answer
     /// still streaming is not).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +147,8 @@ mod tests {
             service_name: None,
             downstream_status: 200,
             origin_status: Some(200),
+            service_url: Some("http://127.0.0.1:40123".into()),
+            service_addr: Some("127.0.0.1:40123".parse().unwrap()),
             downstream_content_size: Some(31),
             request_scheme: "https",
             tls_version: Some("1.3"),
@@ -163,6 +171,10 @@ mod tests {
         assert_eq!(line["TLSVersion"], "1.3");
         assert_eq!(line["TLSCipher"], "TLS_AES_128_GCM_SHA256");
         assert_eq!(line["RequestScheme"], "https");
+        assert_eq!(
+            (line["ServiceURL"].as_str(), line["ServiceAddr"].as_str()),
+            (Some("http://127.0.0.1:40123"), Some("127.0.0.1:40123"))
+        );
         assert_eq!((line["OriginStatus"].as_u64(), line["DownstreamContentSize"].as_u64()), (Some(200), Some(31)));
         assert_eq!(serde_json::to_value(entry(at(1_500_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:01.5Z");
         assert_eq!(serde_json::to_value(entry(at(2_000_000_000))).unwrap()["StartUTC"], "1970-01-01T00:00:02Z");

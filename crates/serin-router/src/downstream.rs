@@ -178,7 +178,12 @@ impl<'a> Request<'a> {
             router_name: routed.map(|r| r.names.router.as_str()),
             service_name: routed.map(|r| r.leaf.as_deref().unwrap_or(&r.names.service)),
             downstream_status: 0,
-            origin_status: routed.and_then(|r| r.origin_status),
+            origin_status: routed.and_then(|r| Some(r.origin?.status)),
+            service_url: routed.and_then(|r| {
+                let origin = r.origin?;
+                Some(format!("{}://{}", if origin.h2c { "h2c" } else { "http" }, origin.addr))
+            }),
+            service_addr: routed.and_then(|r| Some(r.origin?.addr)),
             downstream_content_size: None,
             request_scheme: if tls.is_some() { "https" } else { "http" },
             tls_version: tls.map(|t| t.version),
@@ -460,8 +465,22 @@ struct Connection {
 pub(crate) struct Routed {
     pub(crate) names: Arc<TraefikNames>,
     pub(crate) leaf: Option<Arc<str>>,
-    /// The pod's status, when a pod answered.
-    pub(crate) origin_status: Option<u16>,
+    /// The pod that answered and its status, when a pod answered.
+    pub(crate) origin: Option<Origin>,
+}
+
+/// The pod that answered a request, as the access log names it.
+#[derive(Clone, Copy)]
+pub(crate) struct Origin {
+    pub(crate) addr: SocketAddr,
+    pub(crate) h2c: bool,
+    pub(crate) status: u16,
+}
+
+impl Origin {
+    pub(crate) fn of(endpoint: &crate::table::Endpoint, status: StatusCode) -> Origin {
+        Origin { addr: endpoint.addr, h2c: endpoint.h2c, status: status.as_u16() }
+    }
 }
 
 impl Connection {
@@ -539,7 +558,7 @@ impl Connection {
             }
         };
         if proxy.access_log.is_some() {
-            *routed = Some(Routed { names: route.names.clone(), leaf: None, origin_status: None });
+            *routed = Some(Routed { names: route.names.clone(), leaf: None, origin: None });
         }
         let (body, next) = match read_body(client, request, after_head, rest, chunks).await {
             Ok(read) => read,
@@ -558,7 +577,7 @@ impl Connection {
         let reply = proxy.forward(route, &info, &outgoing, &mut client.out).await;
         if let (Some(routed), Reply::Pod(answer, endpoint)) = (routed, &reply) {
             routed.leaf = Some(endpoint.service.clone());
-            routed.origin_status = Some(answer.status.as_u16());
+            routed.origin = Some(Origin::of(endpoint, answer.status));
         }
         match reply {
             Reply::Pod(Answer { body: Body::Upgraded(pod), .. }, _) => {

@@ -8,7 +8,7 @@
 //! same pooled HTTP/1.1 connections, and recorded in the same access log. HTTP/1.1 clients
 //! pay nothing for it: the preface is only looked for in a head that did not parse.
 
-use crate::downstream::{MAX_BODY, MISDIRECTED, Request, RequestBody, Routed, visible};
+use crate::downstream::{MAX_BODY, MISDIRECTED, Origin, Request, RequestBody, Routed, visible};
 use crate::proxy::{Proxy, Reply};
 use crate::rule::RequestInfo;
 use crate::table::CompiledRoute;
@@ -131,9 +131,9 @@ async fn handle(
         }
         Some(route) => {
             let names = route.names.clone();
-            let (response, leaf) = forward(&proxy, route, &info, &request, body, &client, &bodies).await;
-            let origin_status = leaf.is_some().then(|| response.status().as_u16());
-            routed = Some(Routed { names, leaf, origin_status });
+            let (response, answered) = forward(&proxy, route, &info, &request, body, &client, &bodies).await;
+            let (leaf, origin) = answered.unzip();
+            routed = Some(Routed { names, leaf, origin });
             response
         }
     };
@@ -153,8 +153,8 @@ async fn handle(
 }
 
 /// Reads a routed request's body (whole within the client timeout, as the HTTP/1.1 path reads
-/// one; 408 past it) and
-/// sends the request to a pod of its route: the answer, and the Service whose pod gave it.
+/// one; 408 past it) and sends the request to a pod of its route: the answer, and when a pod
+/// gave it, the Service it was reached through and the pod.
 async fn forward(
     proxy: &Arc<Proxy>,
     route: &CompiledRoute,
@@ -163,7 +163,7 @@ async fn forward(
     body: Incoming,
     client: &Peer,
     bodies: &tokio::sync::Semaphore,
-) -> (hyper::Response<ResponseBody>, Option<Arc<str>>) {
+) -> (hyper::Response<ResponseBody>, Option<(Arc<str>, Origin)>) {
     // The connection's body budget: what the body declares, all of it when it does not say.
     let needed = match hyper::body::Body::size_hint(&body).exact() {
         _ if hyper::body::Body::is_end_stream(&body) => 0,
@@ -192,7 +192,10 @@ async fn forward(
     let outgoing = Outgoing { method: request.method, head: &wire, body: &body, upgrade: None };
     let mut head = Vec::new();
     match proxy.forward(route, info, &outgoing, &mut head).await {
-        Reply::Pod(answer, endpoint) => (from_pod(&head, answer), Some(endpoint.service.clone())),
+        Reply::Pod(answer, endpoint) => {
+            let origin = Origin::of(endpoint, answer.status);
+            (from_pod(&head, answer), Some((endpoint.service.clone(), origin)))
+        }
         Reply::Own(status, text) => (own(status, text), None),
     }
 }

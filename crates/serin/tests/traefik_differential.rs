@@ -625,6 +625,9 @@ fn weighted_services_give_each_its_weight_in_every_round_as_traefik_does() {
         assert_eq!(entry["DownstreamStatus"], 200, "{entry}");
         assert_eq!(entry["RequestProtocol"], "HTTP/1.1", "{entry}");
         assert_eq!(entry["ClientHost"], "127.0.0.1", "{entry}");
+        // The pod that answered, in Traefik's two shapes (http://address and address).
+        let addr = entry["ServiceAddr"].as_str().unwrap();
+        assert_eq!(entry["ServiceURL"].as_str(), Some(format!("http://{addr}").as_str()), "{entry}");
         assert!(entry["RouterName"].as_str().unwrap().starts_with("default-w0-"), "{entry}");
         assert!(entry["Duration"].as_u64().unwrap() > 0, "{entry}");
         let start = entry["StartUTC"].as_str().unwrap();
