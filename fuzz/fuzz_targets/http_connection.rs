@@ -4,7 +4,9 @@
 //! on loopback and answers the rest itself. Checks that the router always finishes the
 //! connection, and that all it sends back is a sequence of well-formed HTTP/1.1 responses,
 //! each framed so that the next starts where it ends; or, to a connection that opens with
-//! HTTP/2's preface, HTTP/2 frames, its SETTINGS first.
+//! HTTP/2's preface, HTTP/2 frames, its SETTINGS first; or, to one whose first byte opens a
+//! TLS record (a handshake), TLS records only (an alert, for what is not a valid handshake),
+//! never HTTP in clear.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -103,6 +105,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(read.is_ok(), "the router neither answered nor closed: {:?}", String::from_utf8_lossy(&answer));
         answer
     });
+    if data.first() == Some(&0x16) {
+        // TLS record types: 0x15 alert, 0x16 handshake.
+        let tls = answer.first().is_some_and(|&kind| kind == 0x15 || kind == 0x16);
+        assert!(answer.is_empty() || tls, "{:?} answered {:?}", data, answer);
+        return;
+    }
     if data.starts_with(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") {
         let settings_first = answer.len() >= 9 && answer[3] == 0x4;
         assert!(answer.is_empty() || settings_first, "{:?} answered {:?}", data, answer);
