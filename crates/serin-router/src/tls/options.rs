@@ -109,7 +109,7 @@ impl TlsSettings {
             }
         };
         if !self.disable_session_tickets {
-            config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| format!("session tickets: {e}"))?;
+            config.ticketer = ticketer()?;
         }
         Ok((Arc::new(config), ignored))
     }
@@ -131,6 +131,15 @@ impl TlsSettings {
         let builder = if kind.mandatory() { builder } else { builder.allow_unauthenticated() };
         builder.build().map_err(|e| format!("client certificates cannot be verified: {e}"))
     }
+}
+
+/// The session-ticket keys, one set for the whole process (rotated by rustls every six hours):
+/// the route table, and the TLS configurations in it, are rebuilt at every pod change, and keys
+/// made anew each time would void every ticket a client holds, forcing full handshakes.
+fn ticketer() -> Result<Arc<dyn rustls::server::ProducesTickets>, String> {
+    static TICKETER: std::sync::OnceLock<Result<Arc<dyn rustls::server::ProducesTickets>, String>> =
+        std::sync::OnceLock::new();
+    TICKETER.get_or_init(|| rustls::crypto::ring::Ticketer::new().map_err(|e| format!("session tickets: {e}"))).clone()
 }
 
 /// The names serin offers among `words`, each word it cannot offer noted in `ignored`.

@@ -323,3 +323,13 @@ fn routes_that_disagree_about_a_host_or_cannot_be_chosen_by_sni_get_the_default_
     assert!(table.tls.policy("web", Some("own.example")).1.is_none());
     assert!(table.tls.policy("web", Some("nobody.example")).1.is_some());
 }
+
+#[test]
+fn tables_built_apart_share_session_ticket_keys_so_tickets_outlive_a_rebuild() {
+    let ca = Authority::new();
+    let first = table(vec![ca.certificate(&["app"])], &[]);
+    let second = table(vec![ca.certificate(&["app"])], &[]);
+    let ticketer = |table: &TlsTable| table.policies[DEFAULT_OPTIONS].config.ticketer.clone();
+    assert!(Arc::ptr_eq(&ticketer(&first), &ticketer(&second)));
+    assert!(ticketer(&first).enabled());
+}
