@@ -111,13 +111,7 @@ pub fn build(objects: &Objects<'_>, counters: &mut SplitCounters, metrics: &Metr
     for routes in table.entrypoints.values_mut() {
         routes.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
     }
-    let tls = crate::tls::TlsObjects {
-        secrets: objects.secrets,
-        tls_options: objects.tls_options,
-        tls_stores: objects.tls_stores,
-        ingress_routes: objects.ingress_routes,
-    };
-    let (tls, problems) = crate::tls::build(&tls);
+    let (tls, problems) = crate::tls::build(objects);
     builder.report.problems.extend(problems);
     table.tls = tls;
     let conflicts = table.bind_tls();

@@ -18,14 +18,6 @@ use serin_router::tls::{
 };
 use std::collections::{BTreeMap, HashMap};
 
-/// The objects TLS is built from.
-pub struct TlsObjects<'a> {
-    pub secrets: &'a [Stored],
-    pub tls_options: &'a [Stored],
-    pub tls_stores: &'a [Stored],
-    pub ingress_routes: &'a [Stored],
-}
-
 /// The id of the TLS options an IngressRoute's `spec.tls` asks for: `default` when it names
 /// none, else Traefik's `namespace-name` (the namespace defaulting to the IngressRoute's).
 pub fn options_id(namespace: &str, tls: &Json) -> String {
@@ -38,8 +30,9 @@ pub fn options_id(namespace: &str, tls: &Json) -> String {
     }
 }
 
-/// The TLS table, and what could not be loaded or honoured.
-pub fn build(objects: &TlsObjects<'_>) -> (TlsTable, Vec<String>) {
+/// The TLS table (from the Secrets, TLSOptions, TLSStores and IngressRoutes among the route
+/// table's objects), and what could not be loaded or honoured.
+pub fn build(objects: &crate::routing::Objects<'_>) -> (TlsTable, Vec<String>) {
     let mut problems = Vec::new();
     let secrets: HashMap<(&str, &str), &Stored> =
         objects.secrets.iter().map(|s| ((s.key.namespace.as_str(), s.key.name.as_str()), s)).collect();
